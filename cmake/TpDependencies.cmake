@@ -1,0 +1,28 @@
+# Every third-party library comes from a Debian 12 package (scripts/install-deps.sh).
+find_package(Threads REQUIRED)
+find_package(Boost 1.74 REQUIRED)
+find_package(absl REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+find_package(CLI11 QUIET)
+find_package(prometheus-cpp REQUIRED COMPONENTS core)
+find_package(PkgConfig REQUIRED)
+
+if(NOT CLI11_FOUND)
+  find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  target_include_directories(CLI11::CLI11 INTERFACE ${CLI11_INCLUDE_DIR})
+endif()
+
+find_package(RapidJSON QUIET)
+find_path(RAPIDJSON_HEADER_DIR rapidjson/writer.h REQUIRED)
+add_library(tp_rapidjson INTERFACE)
+target_include_directories(tp_rapidjson SYSTEM INTERFACE ${RAPIDJSON_HEADER_DIR})
+
+if(TP_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(TP_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

@@ -1,0 +1,26 @@
+# Shared compile settings and helpers for the project's libraries, tests and fuzz targets.
+add_library(tp_build_flags INTERFACE)
+target_compile_options(tp_build_flags INTERFACE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+target_include_directories(tp_build_flags INTERFACE ${PROJECT_SOURCE_DIR}/src)
+
+if(TP_SANITIZE)
+  target_compile_options(tp_build_flags INTERFACE -fsanitize=${TP_SANITIZE} -fno-omit-frame-pointer
+                                                  -fno-sanitize-recover=undefined)
+  target_link_options(tp_build_flags INTERFACE -fsanitize=${TP_SANITIZE})
+endif()
+
+# tp_library(NAME SOURCES ... DEPS ...): one static library per src/ folder.
+function(tp_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_link_libraries(${name} PUBLIC tp_build_flags ${ARG_DEPS})
+endfunction()
+
+# tp_test(NAME LABEL SOURCES ... DEPS ...): a GoogleTest executable registered with ctest.
+function(tp_test name label)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE tp_build_flags ${ARG_DEPS} GTest::gtest GTest::gtest_main
+                                        GTest::gmock)
+  gtest_discover_tests(${name} PROPERTIES LABELS ${label} DISCOVERY_TIMEOUT 60)
+endfunction()

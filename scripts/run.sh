@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the Debian packages, builds the release binary and starts the processor in the
+# foreground on its embedded default (port 8989, SQLite under data/). Extra arguments are passed
+# to the processor, e.g. scripts/run.sh --httpPort=9000 --metricsWrite.endpoints=http://vm:8428
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh release
+exec build/release/telemetry-processor "$@"

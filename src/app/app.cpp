@@ -1,0 +1,102 @@
+#include "app/app.h"
+
+#include "common/strings.h"
+
+#include <csignal>
+#include <thread>
+
+#include "app/version.h"
+#include "fmt/ranges.h"
+#include "http/envelope.h"
+#include "spdlog/spdlog.h"
+
+namespace tp::app {
+
+namespace verb = boost::beast::http;
+
+App::App(const config::Config& config)
+    : config_(config), telemetry_(kVersion), router_(telemetry_) {}
+
+absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
+  std::unique_ptr<App> app(new App(config));
+  app->addRoutes();
+  const int threads = config.http.threads > 0
+                          ? config.http.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  http::ServerOptions options{
+      .address = config.http.listen_address,
+      .port = static_cast<uint16_t>(config.http_port),
+      .threads = threads,
+      .max_body_bytes = config.http.max_body_bytes,
+      .header_timeout = config.http.header_timeout,
+      .body_timeout = config.http.body_timeout,
+      .idle_timeout = config.http.idle_timeout,
+      .max_connections = config.http.max_connections,
+  };
+  auto server = http::Server::create(std::move(options), app->router_);
+  if (!server.ok()) return server.status();
+  app->server_ = std::move(*server);
+  return app;
+}
+
+void App::addRoutes() {
+  router_.add("/healthz", {verb::verb::get, verb::verb::head}, [](const http::RequestContext& ctx) {
+    return http::jsonResponse(ctx.request, 200, http::envelopeOk(R"("alive")"));
+  });
+  router_.add("/readyz", {verb::verb::get, verb::verb::head},
+              [this](const http::RequestContext& ctx) {
+                if (!ready_.load(std::memory_order_acquire)) {
+                  return http::errorResponse(ctx.request, 503, "not ready: shutting down");
+                }
+                return http::jsonResponse(ctx.request, 200, http::envelopeOk(R"("ready")"));
+              });
+  router_.add("/metrics", {verb::verb::get}, [this](const http::RequestContext& ctx) {
+    return http::textResponse(ctx.request, 200, "text/plain; version=0.0.4; charset=utf-8",
+                              telemetry_.exposition());
+  });
+}
+
+void App::start() {
+  server_->start();
+  ready_.store(true, std::memory_order_release);
+  const auto endpoint = server_->localEndpoint();
+  spdlog::info("telemetry-processor {} listening on {}:{}", kVersion,
+               endpoint.address().to_string(), endpoint.port());
+  if (config_.metrics_write.endpoints.empty()) {
+    spdlog::info("metric forwarding disabled: no metricsWrite.endpoints configured");
+  } else {
+    spdlog::info("metric storage endpoints: {}", fmt::join(config_.metrics_write.endpoints, ", "));
+  }
+}
+
+bool App::stop() {
+  ready_.store(false, std::memory_order_release);
+  spdlog::info("shutting down: finishing in-flight requests (grace period {} ms)",
+               config_.shutdown.grace_period.count());
+  const bool drained = server_->shutdown(config_.shutdown.grace_period);
+  if (!drained) spdlog::warn("grace period over; open connections were closed");
+  spdlog::info("stopped");
+  return drained;
+}
+
+uint16_t App::port() const { return server_->localEndpoint().port(); }
+
+void blockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+int waitForStopSignal() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int received = 0;
+  sigwait(&signals, &received);
+  return received;
+}
+
+}  // namespace tp::app

@@ -1,0 +1,44 @@
+#pragma once
+// Wires the components together from a Config: telemetry, routes, HTTP server. Owns their
+// lifetimes and the order of start and stop.
+
+#include <atomic>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "telemetry/telemetry.h"
+
+namespace tp::app {
+
+class App {
+ public:
+  static absl::StatusOr<std::unique_ptr<App>> create(const config::Config& config);
+
+  // Starts serving; logs the bound address.
+  void start();
+  // Graceful stop: readiness goes false, the listener closes, in-flight requests finish within
+  // shutdown.gracePeriod. Returns false when the grace period ran out.
+  bool stop();
+
+  uint16_t port() const;
+
+ private:
+  explicit App(const config::Config& config);
+  void addRoutes();
+
+  config::Config config_;
+  telemetry::Telemetry telemetry_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
+  std::atomic<bool> ready_{false};
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread (and the threads it starts later) so that
+// waitForStopSignal() can receive them synchronously.
+void blockStopSignals();
+int waitForStopSignal();
+
+}  // namespace tp::app

@@ -1,0 +1,70 @@
+#include "app/command_line.h"
+
+#include "common/strings.h"
+
+#include <cstdlib>
+
+#include "CLI/CLI.hpp"
+#include "app/version.h"
+#include "config/config_loader.h"
+
+namespace tp::app {
+
+absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) {
+  CLI::App cli{
+      "Telemetry Processor: joins Prometheus remote-write metrics and Fluent Bit logs "
+      "with Kubernetes cluster state.\nEvery key can also be set in the --config file "
+      "or by the environment variable shown."};
+  cli.set_help_flag("-h,--help", "Print this help and exit");
+  cli.set_version_flag("--version", std::string(kVersion));
+  cli.get_formatter()->column_width(40);
+
+  std::string config_file;
+  cli.add_option("--config", config_file, "YAML or JSON configuration file")
+      ->option_text("FILE")
+      ->check(CLI::ExistingFile);
+
+  const auto& keys = config::configKeys();
+  std::vector<std::string> values(keys.size());
+  std::vector<CLI::Option*> options;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& key = keys[i];
+    options.push_back(
+        cli.add_option(common::concat("--", key.path), values[i],
+                       common::concat(key.help, " [default: ",
+                                      key.default_value.empty() ? "empty" : key.default_value,
+                                      "] [env: ", key.env_name, "]"))
+            ->option_text("VALUE")
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+            ->group("Configuration keys"));
+  }
+
+  CommandLine result;
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    result.command = Command::kExit;
+    result.exit_output = cli.help();
+    return result;
+  } catch (const CLI::CallForVersion&) {
+    result.command = Command::kExit;
+    result.exit_output = common::concat("telemetry-processor ", kVersion, "\n");
+    return result;
+  } catch (const CLI::ParseError& error) {
+    return absl::InvalidArgumentError(common::concat("command line: ", error.what()));
+  }
+
+  config::ConfigSources sources;
+  if (!config_file.empty()) sources.file_path = config_file;
+  sources.getenv = [](const char* name) { return std::getenv(name); };
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (options[i]->count() > 0) sources.flags.emplace_back(keys[i].path, values[i]);
+  }
+
+  auto config = config::loadConfig(sources);
+  if (!config.ok()) return config.status();
+  result.config = std::move(*config);
+  return result;
+}
+
+}  // namespace tp::app

@@ -1,0 +1,39 @@
+#include <cstdio>
+#include <iostream>
+
+#include "app/app.h"
+#include "app/command_line.h"
+#include "common/strings.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  auto command_line = tp::app::parseCommandLine(argc, argv);
+  if (!command_line.ok()) {
+    std::cerr << "telemetry-processor: " << command_line.status().message() << "\n";
+    return 2;
+  }
+  if (command_line->command == tp::app::Command::kExit) {
+    std::cout << command_line->exit_output;
+    return 0;
+  }
+  const tp::config::Config& config = command_line->config;
+
+  auto logger = spdlog::stderr_color_mt("telemetry-processor");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(config.log.level));
+  spdlog::set_default_logger(logger);
+  spdlog::flush_on(spdlog::level::info);
+
+  tp::app::blockStopSignals();
+  auto app = tp::app::App::create(config);
+  if (!app.ok()) {
+    spdlog::critical("cannot start: {}", tp::common::message(app.status()));
+    return 1;
+  }
+  (*app)->start();
+  const int signal = tp::app::waitForStopSignal();
+  spdlog::info("received signal {}", signal);
+  (*app)->stop();
+  return 0;
+}

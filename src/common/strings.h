@@ -1,0 +1,37 @@
+#pragma once
+// String helpers over std::string_view. (Debian's Abseil keeps its own string_view type, so the
+// project formats with fmt and uses these instead of absl::StrCat and friends.)
+
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "fmt/format.h"
+
+namespace tp::common {
+
+// Concatenates the text form of every argument: concat("port ", 80) == "port 80".
+template <typename... Args>
+std::string concat(const Args&... args) {
+  std::string out;
+  (fmt::format_to(std::back_inserter(out), "{}", args), ...);
+  return out;
+}
+
+inline std::string_view trim(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  const size_t first = text.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
+}
+
+// Splits on `separator`, trims each part and leaves out empty parts.
+std::vector<std::string_view> splitTrimmed(std::string_view text, char separator);
+
+inline std::string_view message(const absl::Status& status) {
+  return {status.message().data(), status.message().size()};
+}
+
+}  // namespace tp::common

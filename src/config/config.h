@@ -1,0 +1,68 @@
+#pragma once
+// Typed configuration of the whole processor. Defaults live here and nowhere else; the loader
+// (config/config_loader.h) fills these structs from file, environment and flags.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tp::config {
+
+using std::chrono::milliseconds;
+
+struct HttpConfig {
+  std::string listen_address = "0.0.0.0";
+  int threads = 0;  // 0 = one per core
+  uint64_t max_body_bytes = 32ull << 20;
+  uint64_t max_decoded_bytes = 64ull << 20;
+  milliseconds header_timeout{10'000};
+  milliseconds body_timeout{30'000};
+  milliseconds idle_timeout{60'000};
+  int max_connections = 10'000;
+};
+
+struct DbConfig {
+  std::string driver = "sqlite";  // sqlite | postgres | mysql
+  std::string path = "data/telemetry-processor.db";
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0 = the driver's standard port
+  std::string user_name;
+  std::string password;
+  std::string db_name = "primus-lens";
+  bool enable_ssl = false;
+};
+
+struct MetricsWriteConfig {
+  std::vector<std::string> endpoints;  // empty = forwarding disabled
+};
+
+struct CacheConfig {
+  milliseconds refresh_interval{20'000};
+};
+
+struct QueueConfig {
+  std::string dir = "data/queue";
+  uint64_t max_disk_usage = 1ull << 30;
+};
+
+struct LogConfig {
+  std::string level = "info";
+};
+
+struct ShutdownConfig {
+  milliseconds grace_period{10'000};
+};
+
+struct Config {
+  int http_port = 8989;
+  HttpConfig http;
+  DbConfig db;
+  MetricsWriteConfig metrics_write;
+  CacheConfig cache;
+  QueueConfig queue;
+  LogConfig log;
+  ShutdownConfig shutdown;
+};
+
+}  // namespace tp::config

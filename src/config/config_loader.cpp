@@ -1,0 +1,419 @@
+#include "config/config_loader.h"
+
+#include "common/strings.h"
+
+#include <charconv>
+#include <fstream>
+
+#include "fmt/ranges.h"
+
+#include "common/units.h"
+#include "common/url.h"
+#include "yaml-cpp/yaml.h"
+
+namespace tp::config {
+namespace {
+
+constexpr size_t kMaxConfigFileBytes = 1 << 20;
+constexpr int kMaxNesting = 8;
+
+// A value as written by the user: one scalar, or a list (YAML sequence / comma-separated).
+struct RawValue {
+  std::vector<std::string> items;
+  bool is_list = false;
+  std::string origin;  // "file x.yaml line 3", "env TP_HTTPPORT", "flag --httpPort"
+};
+
+using Setter = std::function<absl::Status(Config&, const RawValue&)>;
+using Printer = std::function<std::string(const Config&)>;
+
+struct KeyDef {
+  std::string path;
+  std::string help;
+  Setter set;
+  Printer print;
+};
+
+absl::StatusOr<std::string> scalarOf(const RawValue& raw) {
+  if (raw.is_list || raw.items.size() != 1) {
+    return absl::InvalidArgumentError("expected a single value, got a list");
+  }
+  return raw.items.front();
+}
+
+template <typename Access>
+KeyDef stringKey(std::string path, std::string help, Access access,
+                 std::vector<std::string> allowed = {}) {
+  return {std::move(path), std::move(help),
+          [access, allowed](Config& config, const RawValue& raw) -> absl::Status {
+            auto value = scalarOf(raw);
+            if (!value.ok()) return value.status();
+            if (!allowed.empty() &&
+                std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
+              return absl::InvalidArgumentError(common::concat(
+                  "'", *value, "' is not one of: ", fmt::format("{}", fmt::join(allowed, ", "))));
+            }
+            access(config) = *value;
+            return absl::OkStatus();
+          },
+          [access](const Config& config) { return std::string(access(config)); }};
+}
+
+template <typename Access>
+KeyDef intKey(std::string path, std::string help, Access access, int min, int max) {
+  return {
+      std::move(path), std::move(help),
+      [access, min, max](Config& config, const RawValue& raw) -> absl::Status {
+        auto value = scalarOf(raw);
+        if (!value.ok()) return value.status();
+        int number = 0;
+        const auto [end, ec] =
+            std::from_chars(value->data(), value->data() + value->size(), number);
+        if (ec != std::errc() || end != value->data() + value->size()) {
+          return absl::InvalidArgumentError(common::concat("'", *value, "' is not an integer"));
+        }
+        if (number < min || number > max) {
+          return absl::InvalidArgumentError(common::concat(number, " is outside ", min, "..", max));
+        }
+        access(config) = number;
+        return absl::OkStatus();
+      },
+      [access](const Config& config) { return common::concat(access(config)); }};
+}
+
+template <typename Access>
+KeyDef boolKey(std::string path, std::string help, Access access) {
+  return {
+      std::move(path), std::move(help),
+      [access](Config& config, const RawValue& raw) -> absl::Status {
+        auto value = scalarOf(raw);
+        if (!value.ok()) return value.status();
+        bool flag = false;
+        if (*value == "true" || *value == "1" || *value == "yes") {
+          flag = true;
+        } else if (!(*value == "false" || *value == "0" || *value == "no")) {
+          return absl::InvalidArgumentError(
+              common::concat("'", *value, "' is not a boolean (true or false)"));
+        }
+        access(config) = flag;
+        return absl::OkStatus();
+      },
+      [access](const Config& config) { return std::string(access(config) ? "true" : "false"); }};
+}
+
+template <typename Access>
+KeyDef sizeKey(std::string path, std::string help, Access access, uint64_t min) {
+  return {std::move(path), std::move(help),
+          [access, min](Config& config, const RawValue& raw) -> absl::Status {
+            auto value = scalarOf(raw);
+            if (!value.ok()) return value.status();
+            auto bytes = common::parseByteSize(*value);
+            if (!bytes.ok()) return bytes.status();
+            if (*bytes < min) {
+              return absl::InvalidArgumentError(common::concat(
+                  "'", *value, "' is below the minimum of ", common::formatByteSize(min)));
+            }
+            access(config) = *bytes;
+            return absl::OkStatus();
+          },
+          [access](const Config& config) { return common::formatByteSize(access(config)); }};
+}
+
+template <typename Access>
+KeyDef durationKey(std::string path, std::string help, Access access, milliseconds min) {
+  return {std::move(path), std::move(help),
+          [access, min](Config& config, const RawValue& raw) -> absl::Status {
+            auto value = scalarOf(raw);
+            if (!value.ok()) return value.status();
+            auto duration = common::parseDuration(*value);
+            if (!duration.ok()) return duration.status();
+            if (*duration < min) {
+              return absl::InvalidArgumentError(common::concat(
+                  "'", *value, "' is below the minimum of ", common::formatDuration(min)));
+            }
+            access(config) = *duration;
+            return absl::OkStatus();
+          },
+          [access](const Config& config) { return common::formatDuration(access(config)); }};
+}
+
+absl::Status checkEndpoint(const std::string& endpoint) {
+  auto url = common::parseHttpUrl(endpoint);
+  if (!url.ok()) return url.status();
+  if (url->scheme != "http") {
+    return absl::InvalidArgumentError(
+        common::concat("'", endpoint, "': only http:// storage endpoints are supported"));
+  }
+  return absl::OkStatus();
+}
+
+KeyDef endpointsKey() {
+  return {"metricsWrite.endpoints",
+          "Remote-write URLs of the metrics storage (list, or comma-separated); a base URL gets "
+          "/api/v1/write appended. Empty disables forwarding",
+          [](Config& config, const RawValue& raw) -> absl::Status {
+            std::vector<std::string> endpoints;
+            for (const std::string& item : raw.items) {
+              for (std::string_view part : common::splitTrimmed(item, ',')) {
+                std::string endpoint(part);
+                if (absl::Status valid = checkEndpoint(endpoint); !valid.ok()) return valid;
+                endpoints.push_back(std::move(endpoint));
+              }
+            }
+            config.metrics_write.endpoints = std::move(endpoints);
+            return absl::OkStatus();
+          },
+          [](const Config& config) {
+            return fmt::format("{}", fmt::join(config.metrics_write.endpoints, ","));
+          }};
+}
+
+const std::vector<KeyDef>& keyDefs() {
+  static const std::vector<KeyDef> kKeys = {
+      intKey(
+          "httpPort", "Port of the HTTP listener; 0 picks a free port (printed at start)",
+          [](auto& c) -> auto& { return c.http_port; }, 0, 65535),
+      stringKey(
+          "http.listenAddress", "Address the HTTP listener binds",
+          [](auto& c) -> auto& { return c.http.listen_address; }),
+      intKey(
+          "http.threads", "I/O threads serving HTTP; 0 = one per core",
+          [](auto& c) -> auto& { return c.http.threads; }, 0, 256),
+      sizeKey(
+          "http.maxBodyBytes", "Largest request body accepted (larger: 413)",
+          [](auto& c) -> auto& { return c.http.max_body_bytes; }, 1024),
+      sizeKey(
+          "http.maxDecodedBytes", "Largest decompressed request body accepted (larger: 413)",
+          [](auto& c) -> auto& { return c.http.max_decoded_bytes; }, 1024),
+      durationKey(
+          "http.headerTimeout", "Time a client has to send the request headers",
+          [](auto& c) -> auto& { return c.http.header_timeout; }, milliseconds(100)),
+      durationKey(
+          "http.bodyTimeout", "Time a client has to send the request body",
+          [](auto& c) -> auto& { return c.http.body_timeout; }, milliseconds(100)),
+      durationKey(
+          "http.idleTimeout", "Keep-alive connections idle this long are closed",
+          [](auto& c) -> auto& { return c.http.idle_timeout; }, milliseconds(100)),
+      intKey(
+          "http.maxConnections", "Open connections beyond this are refused",
+          [](auto& c) -> auto& { return c.http.max_connections; }, 1, 1'000'000),
+      stringKey("db.driver", "Database backend", [](auto& c) -> auto& { return c.db.driver; },
+                {"sqlite", "postgres", "mysql"}),
+      stringKey(
+          "db.path", "SQLite database file (db.driver=sqlite)",
+          [](auto& c) -> auto& { return c.db.path; }),
+      stringKey(
+          "db.host", "Database host (postgres, mysql)", [](auto& c) -> auto& { return c.db.host; }),
+      intKey(
+          "db.port", "Database port; 0 = 5432 for postgres, 3306 for mysql",
+          [](auto& c) -> auto& { return c.db.port; }, 0, 65535),
+      stringKey(
+          "db.user_name", "Database user", [](auto& c) -> auto& { return c.db.user_name; }),
+      stringKey(
+          "db.password", "Database password", [](auto& c) -> auto& { return c.db.password; }),
+      stringKey(
+          "db.db_name", "Database name", [](auto& c) -> auto& { return c.db.db_name; }),
+      boolKey(
+          "db.enable_ssl", "Use TLS to the database",
+          [](auto& c) -> auto& { return c.db.enable_ssl; }),
+      endpointsKey(),
+      durationKey(
+          "cache.refreshInterval", "How often the cluster-state caches are rebuilt",
+          [](auto& c) -> auto& { return c.cache.refresh_interval; }, milliseconds(100)),
+      stringKey(
+          "queue.dir", "Directory of the on-disk delivery queues",
+          [](auto& c) -> auto& { return c.queue.dir; }),
+      sizeKey(
+          "queue.maxDiskUsage", "Disk space each storage endpoint's queue may use",
+          [](auto& c) -> auto& { return c.queue.max_disk_usage; }, 1 << 20),
+      stringKey("log.level", "Log level", [](auto& c) -> auto& { return c.log.level; },
+                {"trace", "debug", "info", "warn", "error", "off"}),
+      durationKey(
+          "shutdown.gracePeriod",
+          "On SIGTERM, how long in-flight work may take before the process exits",
+          [](auto& c) -> auto& { return c.shutdown.grace_period; }, milliseconds(0)),
+  };
+  return kKeys;
+}
+
+const KeyDef* findKey(std::string_view path) {
+  for (const KeyDef& key : keyDefs()) {
+    if (key.path == path) return &key;
+  }
+  return nullptr;
+}
+
+bool isKeyPrefix(std::string_view prefix) {
+  for (const KeyDef& key : keyDefs()) {
+    if (key.path.size() > prefix.size() && key.path.starts_with(prefix) &&
+        key.path[prefix.size()] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status applyValue(Config& config, std::string_view path, const RawValue& raw) {
+  const KeyDef* key = findKey(path);
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(
+        common::concat("config: unknown key '", path, "' (", raw.origin, "); see --help"));
+  }
+  if (absl::Status status = key->set(config, raw); !status.ok()) {
+    return absl::InvalidArgumentError(
+        common::concat("config: invalid ", path, " (", raw.origin, "): ", common::message(status)));
+  }
+  return absl::OkStatus();
+}
+
+std::string lineOrigin(std::string_view file, const YAML::Node& node) {
+  return common::concat("file ", file, " line ", node.Mark().line + 1);
+}
+
+absl::Status applyYamlNode(Config& config, const YAML::Node& node, const std::string& prefix,
+                           std::string_view origin, int depth) {
+  if (depth > kMaxNesting) {
+    return absl::InvalidArgumentError(
+        common::concat("config: unknown key '", prefix, "' (", lineOrigin(origin, node), ")"));
+  }
+  if (node.IsMap() && (prefix.empty() || isKeyPrefix(prefix)) && findKey(prefix) == nullptr) {
+    for (const auto& entry : node) {
+      if (!entry.first.IsScalar()) {
+        return absl::InvalidArgumentError(common::concat("config: keys must be plain names (",
+                                                         lineOrigin(origin, entry.first), ")"));
+      }
+      const std::string name = entry.first.Scalar();
+      const std::string path = prefix.empty() ? name : common::concat(prefix, ".", name);
+      if (absl::Status status = applyYamlNode(config, entry.second, path, origin, depth + 1);
+          !status.ok()) {
+        return status;
+      }
+    }
+    return absl::OkStatus();
+  }
+  RawValue raw{.origin = lineOrigin(origin, node)};
+  if (node.IsScalar()) {
+    raw.items.push_back(node.Scalar());
+  } else if (node.IsNull()) {
+    raw.items.emplace_back();
+  } else if (node.IsSequence()) {
+    raw.is_list = true;
+    for (const auto& item : node) {
+      if (!item.IsScalar()) {
+        return absl::InvalidArgumentError(common::concat("config: invalid ", prefix, " (",
+                                                         lineOrigin(origin, item),
+                                                         "): list items must be "
+                                                         "plain values"));
+      }
+      raw.items.push_back(item.Scalar());
+    }
+  } else if (findKey(prefix) == nullptr) {
+    return applyValue(config, prefix, raw);  // names the unknown key
+  } else {
+    return absl::InvalidArgumentError(common::concat("config: invalid ", prefix, " (", raw.origin,
+                                                     "): expected a value, got a map"));
+  }
+  return applyValue(config, prefix, raw);
+}
+
+absl::Status applyText(Config& config, std::string_view text, std::string_view origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const std::exception& error) {
+    return absl::InvalidArgumentError(
+        common::concat("config: cannot parse ", origin, ": ", error.what()));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        common::concat("config: ", origin, " must hold a map of keys at the top level"));
+  }
+  try {
+    return applyYamlNode(config, root, "", origin, 0);
+  } catch (const std::exception& error) {
+    return absl::InvalidArgumentError(
+        common::concat("config: cannot read ", origin, ": ", error.what()));
+  }
+}
+
+absl::Status applyFile(Config& config, const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError(common::concat("config: cannot open file '", path, "'"));
+  }
+  std::string text(kMaxConfigFileBytes + 1, '\0');
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(file.gcount()));
+  if (text.size() > kMaxConfigFileBytes) {
+    return absl::InvalidArgumentError(
+        common::concat("config: file '", path, "' is larger than 1 MiB"));
+  }
+  return applyText(config, text, path);
+}
+
+absl::Status validateCombination(const Config& config) {
+  if (config.db.driver == "sqlite" && config.db.path.empty()) {
+    return absl::InvalidArgumentError("config: invalid db.path: empty, and db.driver is sqlite");
+  }
+  if (config.db.driver != "sqlite" && config.db.host.empty()) {
+    return absl::InvalidArgumentError(
+        common::concat("config: invalid db.host: empty, and db.driver is ", config.db.driver));
+  }
+  if (config.queue.dir.empty()) {
+    return absl::InvalidArgumentError("config: invalid queue.dir: empty");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string envNameForKey(std::string_view key_path) {
+  std::string name = "TP_";
+  for (char c : key_path)
+    name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return name;
+}
+
+const std::vector<KeyInfo>& configKeys() {
+  static const std::vector<KeyInfo> kInfo = [] {
+    std::vector<KeyInfo> info;
+    const Config defaults;
+    for (const KeyDef& key : keyDefs()) {
+      info.push_back({key.path, envNameForKey(key.path), key.print(defaults), key.help});
+    }
+    return info;
+  }();
+  return kInfo;
+}
+
+absl::StatusOr<Config> loadConfig(const ConfigSources& sources) {
+  Config config;
+  if (sources.file_path) {
+    if (absl::Status status = applyFile(config, *sources.file_path); !status.ok()) return status;
+  }
+  if (sources.getenv) {
+    for (const KeyDef& key : keyDefs()) {
+      const std::string env_name = envNameForKey(key.path);
+      const char* value = sources.getenv(env_name.c_str());
+      if (value == nullptr) continue;
+      RawValue raw{.items = {value}, .origin = common::concat("env ", env_name)};
+      if (absl::Status status = applyValue(config, key.path, raw); !status.ok()) return status;
+    }
+  }
+  for (const auto& [path, value] : sources.flags) {
+    RawValue raw{.items = {value}, .origin = common::concat("flag --", path)};
+    if (absl::Status status = applyValue(config, path, raw); !status.ok()) return status;
+  }
+  if (absl::Status status = validateCombination(config); !status.ok()) return status;
+  return config;
+}
+
+absl::StatusOr<Config> loadConfigText(std::string_view text, std::string_view origin) {
+  Config config;
+  if (absl::Status status = applyText(config, text, origin); !status.ok()) return status;
+  if (absl::Status status = validateCombination(config); !status.ok()) return status;
+  return config;
+}
+
+}  // namespace tp::config

@@ -1,0 +1,70 @@
+#pragma once
+// Maps (method, path) to a handler. Every route answers with and without the "/v1" prefix that
+// deployed clients use; the query string is ignored for matching.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "boost/beast/http.hpp"
+#include "telemetry/telemetry.h"
+
+namespace tp::http {
+
+namespace beast_http = boost::beast::http;
+using Request = beast_http::request<beast_http::string_body>;
+using Response = beast_http::response<beast_http::string_body>;
+
+// Beast (Boost 1.74) has its own string_view type.
+inline std::string_view toStd(boost::beast::string_view text) { return {text.data(), text.size()}; }
+
+struct RequestContext {
+  const Request& request;
+  std::string_view path;  // without "/v1" and without the query string
+  std::string_view remote_address;
+};
+
+using Handler = std::function<Response(const RequestContext&)>;
+
+struct Route {
+  std::string path;
+  std::vector<beast_http::verb> methods;  // empty = any method
+  Handler handler;
+  telemetry::RouteMetrics metrics;
+};
+
+class Router {
+ public:
+  explicit Router(telemetry::Telemetry& telemetry);
+
+  // `path` without the "/v1" prefix, e.g. "/healthz".
+  void add(std::string path, std::vector<beast_http::verb> methods, Handler handler);
+
+  enum class Outcome { kFound, kNotFound, kMethodNotAllowed };
+  struct Match {
+    Outcome outcome;
+    const Route* route;     // set when kFound or kMethodNotAllowed
+    std::string_view path;  // normalised path
+  };
+  Match match(beast_http::verb method, std::string_view target) const;
+
+  // Metrics of requests that matched no route (404) or could not be parsed.
+  const telemetry::RouteMetrics& unmatchedMetrics() const { return unmatched_metrics_; }
+
+  // "GET, HEAD" for a route's Allow header.
+  static std::string allowHeader(const Route& route);
+
+ private:
+  telemetry::Telemetry& telemetry_;
+  std::vector<Route> routes_;  // a handful: a linear scan beats hashing
+  telemetry::RouteMetrics unmatched_metrics_;
+};
+
+// Helpers that build complete responses in the Lens envelope or as plain bodies.
+Response jsonResponse(const Request& request, unsigned status, std::string body);
+Response errorResponse(const Request& request, unsigned status, std::string_view message);
+Response textResponse(const Request& request, unsigned status, std::string content_type,
+                      std::string body);
+
+}  // namespace tp::http

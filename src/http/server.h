@@ -1,0 +1,83 @@
+#pragma once
+// HTTP/1.1 server on Boost.Beast: keep-alive, a pool of I/O threads, request size limits
+// enforced from the headers before any body byte is read, and a graceful stop that lets
+// in-flight requests finish. Handlers run on the connection's I/O thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "http/router.h"
+
+namespace tp::http {
+
+struct ServerOptions {
+  std::string address = "0.0.0.0";
+  uint16_t port = 0;
+  int threads = 1;
+  uint64_t max_body_bytes = 32ull << 20;
+  uint32_t max_header_bytes = 64 << 10;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  int max_connections = 10'000;
+};
+
+class Session;
+
+class Server {
+ public:
+  // Binds and listens; fails with a message naming the address when the port is taken.
+  static absl::StatusOr<std::unique_ptr<Server>> create(ServerOptions options,
+                                                        const Router& router);
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  boost::asio::ip::tcp::endpoint localEndpoint() const { return local_endpoint_; }
+
+  // Starts accepting on `options.threads` I/O threads.
+  void start();
+
+  // Stops accepting and closes idle connections; requests in flight get their response (sent
+  // with "Connection: close") until `grace` has passed. Returns false if some were cut off.
+  bool shutdown(std::chrono::milliseconds grace);
+
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  const ServerOptions& options() const { return options_; }
+  const Router& router() const { return router_; }
+
+ private:
+  friend class Session;
+  Server(ServerOptions options, const Router& router);
+
+  void accept();
+  void registerSession(Session* session, std::weak_ptr<Session> handle);
+  void unregisterSession(Session* session);
+
+  // Declared before io_ so that sessions destroyed with io_'s pending handlers can still
+  // unregister themselves.
+  std::mutex sessions_mutex_;
+  std::condition_variable sessions_drained_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+
+  ServerOptions options_;
+  const Router& router_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::endpoint local_endpoint_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace tp::http

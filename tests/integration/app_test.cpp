@@ -1,0 +1,192 @@
+// Starts the real telemetry-processor binary and talks to it over loopback.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "rapidjson/document.h"
+#include "support/http_client.h"
+#include "support/process.h"
+
+namespace tp {
+namespace {
+
+using testing::ChildProcess;
+using ::testing::HasSubstr;
+using testing::HttpClient;
+using testing::processorBinary;
+using namespace std::chrono_literals;
+
+constexpr auto kStartTimeout = 20s;
+const char* kListeningPattern = R"(listening on 127\.0\.0\.1:(\d+))";
+
+class ProcessorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    work_dir_ = std::filesystem::temp_directory_path() /
+                ("tp-app-test-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(work_dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(work_dir_); }
+
+  std::vector<std::string> baseArgs() const {
+    return {"--httpPort=0", "--http.listenAddress=127.0.0.1",
+            "--db.path=" + (work_dir_ / "lens.db").string(),
+            "--queue.dir=" + (work_dir_ / "queue").string()};
+  }
+
+  // Starts the processor and returns its port.
+  uint16_t start(std::vector<std::string> extra = {}, std::vector<std::string> env = {}) {
+    auto args = baseArgs();
+    args.insert(args.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<ChildProcess>(processorBinary(), args, env);
+    const auto port = process_->waitForOutput(kListeningPattern, kStartTimeout);
+    EXPECT_TRUE(port.has_value()) << process_->output();
+    return port ? static_cast<uint16_t>(std::stoi(*port)) : 0;
+  }
+
+  std::filesystem::path work_dir_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+TEST_F(ProcessorTest, AnswersHealthReadinessAndMetrics) {
+  const uint16_t port = start();
+  ASSERT_NE(port, 0);
+  HttpClient client(port);
+  for (const char* path : {"/healthz", "/v1/healthz", "/readyz", "/v1/readyz"}) {
+    const auto result = client.get(path);
+    EXPECT_EQ(result.status, 200u) << path;
+    rapidjson::Document body;
+    body.Parse(result.body.c_str());
+    ASSERT_FALSE(body.HasParseError()) << result.body;
+    EXPECT_EQ(body["meta"]["code"].GetInt(), 2000);
+  }
+  const auto metrics = client.get("/metrics");
+  EXPECT_EQ(metrics.status, 200u);
+  EXPECT_EQ(metrics.headers[boost::beast::http::field::content_type],
+            "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_THAT(metrics.body,
+              HasSubstr(R"(http_requests_total{route="/healthz",status_class="2xx"} 2)"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr(R"(http_requests_total{route="/readyz",status_class="2xx"} 2)"));
+  EXPECT_THAT(metrics.body, HasSubstr("http_request_duration_seconds_bucket{"));
+  EXPECT_THAT(metrics.body, HasSubstr("process_resident_memory_bytes "));
+  EXPECT_THAT(metrics.body, HasSubstr("telemetry_processor_build_info{version="));
+  EXPECT_THAT(process_->output(), HasSubstr("metric forwarding disabled"));
+}
+
+TEST_F(ProcessorTest, RejectsUnknownRouteWrongMethodAndOversizedBody) {
+  const uint16_t port = start({"--http.maxBodyBytes=64KiB"});
+  ASSERT_NE(port, 0);
+  HttpClient client(port);
+  const auto missing = client.get("/v1/unknown");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_THAT(missing.body, HasSubstr(R"("code":4001)"));
+  const auto wrong_method = client.request(boost::beast::http::verb::post, "/v1/metrics", "x");
+  EXPECT_EQ(wrong_method.status, 405u);
+  EXPECT_EQ(wrong_method.headers[boost::beast::http::field::allow], "GET");
+
+  HttpClient raw(port);
+  raw.sendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n");
+  const auto too_large = raw.readResponse();
+  EXPECT_EQ(too_large.status, 413u);
+  EXPECT_THAT(too_large.body, HasSubstr("exceeds the limit of 65536 bytes (http.maxBodyBytes)"));
+
+  HttpClient after(port);
+  EXPECT_EQ(after.get("/healthz").status, 200u);
+}
+
+TEST_F(ProcessorTest, SigtermStopsGracefullyWithExitZero) {
+  const uint16_t port = start();
+  ASSERT_NE(port, 0);
+  // A request whose body is still arriving when SIGTERM comes is finished, not cut off. (The
+  // first request makes sure the connection was accepted before the signal.)
+  HttpClient in_flight(port);
+  EXPECT_EQ(in_flight.get("/healthz").status, 200u);
+  in_flight.sendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+  process_->signal(SIGTERM);
+  ASSERT_TRUE(process_->waitForOutput("shutting down", 5s)) << process_->output();
+  in_flight.sendRaw("cd");
+  const auto result = in_flight.readResponse();
+  EXPECT_EQ(result.status, 200u);
+  EXPECT_FALSE(result.keep_alive);
+  const auto exit_code = process_->waitForExit(15s);
+  ASSERT_TRUE(exit_code.has_value()) << process_->output();
+  EXPECT_EQ(*exit_code, 0) << process_->output();
+  EXPECT_THAT(process_->output(), HasSubstr("stopped"));
+}
+
+TEST_F(ProcessorTest, SigintAlsoStopsWithExitZero) {
+  ASSERT_NE(start(), 0);
+  process_->signal(SIGINT);
+  const auto exit_code = process_->waitForExit(15s);
+  ASSERT_TRUE(exit_code.has_value());
+  EXPECT_EQ(*exit_code, 0);
+}
+
+TEST_F(ProcessorTest, InvalidDriverStopsTheStartNamingTheKey) {
+  ChildProcess process(processorBinary(), {"--db.driver=oracle"});
+  const auto exit_code = process.waitForExit(kStartTimeout);
+  ASSERT_TRUE(exit_code.has_value());
+  EXPECT_NE(*exit_code, 0);
+  EXPECT_THAT(process.output(), HasSubstr("db.driver"));
+  EXPECT_THAT(process.output(), HasSubstr("'oracle' is not one of"));
+}
+
+TEST_F(ProcessorTest, UnknownFlagStopsTheStart) {
+  ChildProcess process(processorBinary(), {"--db.flavour=x"});
+  const auto exit_code = process.waitForExit(kStartTimeout);
+  ASSERT_TRUE(exit_code.has_value());
+  EXPECT_NE(*exit_code, 0);
+  EXPECT_THAT(process.output(), HasSubstr("--db.flavour"));
+}
+
+TEST_F(ProcessorTest, EnvironmentAndConfigFileAreRead) {
+  const auto config_path = work_dir_ / "config.yaml";
+  std::ofstream(config_path) << "log:\n  level: debug\nmetricsWrite:\n  endpoints:\n"
+                                "    - http://127.0.0.1:1/api/v1/write\n";
+  const uint16_t port = start({"--config=" + config_path.string()}, {"TP_HTTP_THREADS=1"});
+  ASSERT_NE(port, 0);
+  EXPECT_THAT(process_->output(), HasSubstr("metric storage endpoints: http://127.0.0.1:1"));
+}
+
+TEST_F(ProcessorTest, InvalidEnvironmentValueNamesTheVariable) {
+  ChildProcess process(processorBinary(), baseArgs(), {"TP_CACHE_REFRESHINTERVAL=often"});
+  const auto exit_code = process.waitForExit(kStartTimeout);
+  ASSERT_TRUE(exit_code.has_value());
+  EXPECT_NE(*exit_code, 0);
+  EXPECT_THAT(process.output(),
+              HasSubstr("invalid cache.refreshInterval (env TP_CACHE_REFRESHINTERVAL)"));
+}
+
+TEST_F(ProcessorTest, PortInUseFailsWithAMessage) {
+  const uint16_t port = start();
+  ASSERT_NE(port, 0);
+  ChildProcess second(processorBinary(),
+                      {"--httpPort=" + std::to_string(port), "--http.listenAddress=127.0.0.1"});
+  const auto exit_code = second.waitForExit(kStartTimeout);
+  ASSERT_TRUE(exit_code.has_value());
+  EXPECT_NE(*exit_code, 0);
+  EXPECT_THAT(second.output(), HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(port)));
+}
+
+TEST_F(ProcessorTest, HelpListsEveryKeyAndVersionPrints) {
+  ChildProcess help(processorBinary(), {"--help"});
+  ASSERT_EQ(help.waitForExit(kStartTimeout), 0);
+  for (const char* key : {"--httpPort", "--db.driver", "--metricsWrite.endpoints",
+                          "--cache.refreshInterval", "--queue.maxDiskUsage", "TP_DB_DRIVER",
+                          "[default: 8989]", "[default: 32MiB]", "[default: 20s]"}) {
+    EXPECT_THAT(help.output(), HasSubstr(key));
+  }
+  ChildProcess version(processorBinary(), {"--version"});
+  ASSERT_EQ(version.waitForExit(kStartTimeout), 0);
+  EXPECT_THAT(version.output(),
+              ::testing::MatchesRegex("telemetry-processor [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+}
+
+}  // namespace
+}  // namespace tp

@@ -1,0 +1,294 @@
+#include "config/config_loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+namespace tp::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ConfigLoaderTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (const auto& path : files_) std::filesystem::remove(path);
+  }
+
+  std::string writeFile(const std::string& text, const std::string& suffix = ".yaml") {
+    const auto path =
+        std::filesystem::temp_directory_path() / ("tp-config-test-" + std::to_string(::getpid()) +
+                                                  "-" + std::to_string(files_.size()) + suffix);
+    std::ofstream(path) << text;
+    files_.push_back(path.string());
+    return path.string();
+  }
+
+  absl::StatusOr<Config> load(std::optional<std::string> file,
+                              std::map<std::string, std::string> env,
+                              std::vector<std::pair<std::string, std::string>> flags) {
+    env_ = std::move(env);
+    ConfigSources sources;
+    sources.file_path = std::move(file);
+    sources.getenv = [this](const char* name) -> const char* {
+      const auto it = env_.find(name);
+      return it == env_.end() ? nullptr : it->second.c_str();
+    };
+    sources.flags = std::move(flags);
+    return loadConfig(sources);
+  }
+
+  std::string errorOf(const absl::StatusOr<Config>& result) {
+    EXPECT_FALSE(result.ok());
+    return std::string(result.status().message());
+  }
+
+  std::vector<std::string> files_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(ConfigLoaderTest, DefaultsMatchTheSpec) {
+  auto config = load(std::nullopt, {}, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http_port, 8989);
+  EXPECT_EQ(config->db.driver, "sqlite");
+  EXPECT_EQ(config->db.path, "data/telemetry-processor.db");
+  EXPECT_TRUE(config->metrics_write.endpoints.empty());
+  EXPECT_EQ(config->cache.refresh_interval, std::chrono::seconds(20));
+  EXPECT_EQ(config->http.max_body_bytes, 32u << 20);
+  EXPECT_EQ(config->http.max_decoded_bytes, 64u << 20);
+  EXPECT_EQ(config->queue.dir, "data/queue");
+  EXPECT_EQ(config->queue.max_disk_usage, 1u << 30);
+  EXPECT_EQ(config->log.level, "info");
+}
+
+TEST_F(ConfigLoaderTest, PrecedenceIsFlagOverEnvOverFileOverDefault) {
+  const std::string file = writeFile(
+      "httpPort: 9001\n"
+      "db:\n  driver: postgres\n  host: db-from-file\n  port: 5433\n"
+      "cache:\n  refreshInterval: 30s\n");
+  auto config =
+      load(file, {{"TP_HTTPPORT", "9002"}, {"TP_DB_HOST", "db-from-env"}}, {{"httpPort", "9003"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http_port, 9003);                                   // flag
+  EXPECT_EQ(config->db.host, "db-from-env");                            // env over file
+  EXPECT_EQ(config->db.port, 5433);                                     // file over default
+  EXPECT_EQ(config->db.driver, "postgres");                             // file
+  EXPECT_EQ(config->cache.refresh_interval, std::chrono::seconds(30));  // file
+  EXPECT_EQ(config->log.level, "info");                                 // default
+}
+
+TEST_F(ConfigLoaderTest, LastFlagWins) {
+  auto config = load(std::nullopt, {}, {{"httpPort", "1"}, {"httpPort", "2"}});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->http_port, 2);
+}
+
+TEST_F(ConfigLoaderTest, JsonFileIsAccepted) {
+  const std::string file = writeFile(
+      R"({"httpPort": 7000, "metricsWrite": {"endpoints": ["http://a:8428", "http://b:8428"]},
+          "db": {"enable_ssl": true}})",
+      ".json");
+  auto config = load(file, {}, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http_port, 7000);
+  EXPECT_THAT(config->metrics_write.endpoints,
+              ::testing::ElementsAre("http://a:8428", "http://b:8428"));
+  EXPECT_TRUE(config->db.enable_ssl);
+}
+
+TEST_F(ConfigLoaderTest, EndpointsAcceptCommaSeparatedStrings) {
+  auto config = load(std::nullopt, {{"TP_METRICSWRITE_ENDPOINTS", "http://a:1, http://b:2/x"}}, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->metrics_write.endpoints,
+              ::testing::ElementsAre("http://a:1", "http://b:2/x"));
+  auto cleared = load(std::nullopt, {{"TP_METRICSWRITE_ENDPOINTS", "http://a:1"}},
+                      {{"metricsWrite.endpoints", ""}});
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_TRUE(cleared->metrics_write.endpoints.empty());
+}
+
+TEST_F(ConfigLoaderTest, SizesAndDurationsTakeUnits) {
+  auto config = load(std::nullopt, {},
+                     {{"http.maxBodyBytes", "8MiB"},
+                      {"queue.maxDiskUsage", "2GiB"},
+                      {"cache.refreshInterval", "500ms"},
+                      {"shutdown.gracePeriod", "1m"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http.max_body_bytes, 8u << 20);
+  EXPECT_EQ(config->queue.max_disk_usage, 2ull << 30);
+  EXPECT_EQ(config->cache.refresh_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(config->shutdown.grace_period, std::chrono::minutes(1));
+}
+
+TEST_F(ConfigLoaderTest, EnvNamesFollowTheKeyPath) {
+  EXPECT_EQ(envNameForKey("httpPort"), "TP_HTTPPORT");
+  EXPECT_EQ(envNameForKey("db.driver"), "TP_DB_DRIVER");
+  EXPECT_EQ(envNameForKey("db.user_name"), "TP_DB_USER_NAME");
+  EXPECT_EQ(envNameForKey("metricsWrite.endpoints"), "TP_METRICSWRITE_ENDPOINTS");
+}
+
+TEST_F(ConfigLoaderTest, EveryKeyIsDocumentedWithItsDefault) {
+  const auto& keys = configKeys();
+  ASSERT_GE(keys.size(), 20u);
+  for (const auto& key : keys) {
+    EXPECT_FALSE(key.help.empty()) << key.path;
+    EXPECT_EQ(key.env_name, envNameForKey(key.path));
+  }
+  const auto port = std::find_if(keys.begin(), keys.end(),
+                                 [](const KeyInfo& key) { return key.path == "httpPort"; });
+  ASSERT_NE(port, keys.end());
+  EXPECT_EQ(port->default_value, "8989");
+}
+
+// Every validation error names the key, the bad value and where it came from.
+struct InvalidCase {
+  std::string key;
+  std::string value;
+  std::string reason;
+};
+
+class InvalidFlagTest : public ConfigLoaderTest,
+                        public ::testing::WithParamInterface<InvalidCase> {};
+
+TEST_P(InvalidFlagTest, NamesKeyAndReason) {
+  const InvalidCase& param = GetParam();
+  const std::string error = errorOf(load(std::nullopt, {}, {{param.key, param.value}}));
+  EXPECT_THAT(error, HasSubstr("invalid " + param.key));
+  EXPECT_THAT(error, HasSubstr("flag --" + param.key));
+  EXPECT_THAT(error, HasSubstr(param.reason));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Validation, InvalidFlagTest,
+    ::testing::Values(
+        InvalidCase{"db.driver", "oracle", "'oracle' is not one of: sqlite, postgres, mysql"},
+        InvalidCase{"httpPort", "http", "'http' is not an integer"},
+        InvalidCase{"httpPort", "70000", "70000 is outside 0..65535"},
+        InvalidCase{"httpPort", "-1", "-1 is outside 0..65535"},
+        InvalidCase{"db.port", "5432x", "not an integer"},
+        InvalidCase{"http.threads", "1000", "outside 0..256"},
+        InvalidCase{"db.enable_ssl", "maybe", "not a boolean"},
+        InvalidCase{"http.maxBodyBytes", "lots", "does not start with a number"},
+        InvalidCase{"http.maxBodyBytes", "10PB", "unknown size unit"},
+        InvalidCase{"http.maxBodyBytes", "10", "below the minimum of 1KiB"},
+        InvalidCase{"http.maxDecodedBytes", "1B", "below the minimum"},
+        InvalidCase{"queue.maxDiskUsage", "1KiB", "below the minimum of 1MiB"},
+        InvalidCase{"cache.refreshInterval", "20", "needs a unit"},
+        InvalidCase{"cache.refreshInterval", "1ms", "below the minimum of 100ms"},
+        InvalidCase{"http.headerTimeout", "5 days", "unknown duration unit"},
+        InvalidCase{"shutdown.gracePeriod", "soon", "does not start with a number"},
+        InvalidCase{"log.level", "verbose", "not one of: trace, debug, info, warn, error, off"},
+        InvalidCase{"metricsWrite.endpoints", "vm:8428", "not an http:// or https:// URL"},
+        InvalidCase{"metricsWrite.endpoints", "https://vm:8428", "only http://"},
+        InvalidCase{"metricsWrite.endpoints", "http://ok:1,http://:2", "has no host"}));
+
+TEST_F(ConfigLoaderTest, UnknownFlagKeyIsNamed) {
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"db.engine", "x"}})),
+              HasSubstr("unknown key 'db.engine' (flag --db.engine)"));
+}
+
+TEST_F(ConfigLoaderTest, InvalidEnvValueNamesTheVariable) {
+  EXPECT_THAT(errorOf(load(std::nullopt, {{"TP_HTTPPORT", "abc"}}, {})),
+              HasSubstr("invalid httpPort (env TP_HTTPPORT)"));
+}
+
+TEST_F(ConfigLoaderTest, UnknownFileKeyIsNamedWithItsLine) {
+  const std::string file = writeFile("httpPort: 1\ndb:\n  driver: sqlite\n  flavour: x\n");
+  EXPECT_THAT(errorOf(load(file, {}, {})),
+              HasSubstr("unknown key 'db.flavour' (file " + file + " line 4)"));
+}
+
+TEST_F(ConfigLoaderTest, UnknownTopLevelSectionIsNamed) {
+  const std::string file = writeFile("tracing:\n  enabled: true\n");
+  EXPECT_THAT(errorOf(load(file, {}, {})),
+              HasSubstr("unknown key 'tracing' (file " + file + " line 2)"));
+}
+
+TEST_F(ConfigLoaderTest, ListForScalarKeyIsRejected) {
+  const std::string file = writeFile("httpPort: [1, 2]\n");
+  EXPECT_THAT(errorOf(load(file, {}, {})),
+              HasSubstr("invalid httpPort (file " + file + " line 1): expected a single value"));
+}
+
+TEST_F(ConfigLoaderTest, MapForScalarKeyIsRejected) {
+  const std::string file = writeFile("db:\n  driver:\n    name: sqlite\n");
+  EXPECT_THAT(errorOf(load(file, {}, {})), HasSubstr("invalid db.driver"));
+}
+
+TEST_F(ConfigLoaderTest, NestedListItemsMustBePlain) {
+  const std::string file = writeFile("metricsWrite:\n  endpoints:\n    - {url: x}\n");
+  EXPECT_THAT(errorOf(load(file, {}, {})),
+              HasSubstr("invalid metricsWrite.endpoints (file " + file + " line 3)"));
+}
+
+TEST_F(ConfigLoaderTest, YamlSyntaxErrorNamesTheFile) {
+  const std::string file = writeFile("httpPort: [1\n");
+  EXPECT_THAT(errorOf(load(file, {}, {})), HasSubstr("cannot parse " + file));
+}
+
+TEST_F(ConfigLoaderTest, TopLevelMustBeAMap) {
+  const std::string file = writeFile("- a\n- b\n");
+  EXPECT_THAT(errorOf(load(file, {}, {})), HasSubstr("must hold a map of keys"));
+}
+
+TEST_F(ConfigLoaderTest, EmptyFileMeansDefaults) {
+  const std::string file = writeFile("");
+  auto config = load(file, {}, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http_port, 8989);
+}
+
+TEST_F(ConfigLoaderTest, MissingFileIsNamed) {
+  EXPECT_THAT(errorOf(load("/nonexistent/tp.yaml", {}, {})),
+              HasSubstr("cannot open file '/nonexistent/tp.yaml'"));
+}
+
+TEST_F(ConfigLoaderTest, OversizedFileIsRejected) {
+  const std::string file = writeFile("# " + std::string(2 << 20, 'x') + "\n");
+  EXPECT_THAT(errorOf(load(file, {}, {})), HasSubstr("larger than 1 MiB"));
+}
+
+TEST_F(ConfigLoaderTest, DeepNestingIsRejectedNotRecursedForever) {
+  std::string text = "db:\n";
+  std::string indent = "  ";
+  for (int i = 0; i < 50; ++i) {
+    text += indent + "k" + std::to_string(i) + ":\n";
+    indent += "  ";
+  }
+  text += indent + "v: 1\n";
+  const std::string file = writeFile(text);
+  EXPECT_THAT(errorOf(load(file, {}, {})), HasSubstr("unknown key 'db.k0"));
+}
+
+TEST_F(ConfigLoaderTest, CombinationsAreChecked) {
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"db.path", ""}})),
+              HasSubstr("invalid db.path: empty, and db.driver is sqlite"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"db.driver", "mysql"}, {"db.host", ""}})),
+              HasSubstr("invalid db.host: empty, and db.driver is mysql"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"queue.dir", ""}})),
+              HasSubstr("invalid queue.dir: empty"));
+}
+
+TEST_F(ConfigLoaderTest, NullValueMeansEmpty) {
+  const std::string file = writeFile("db:\n  password:\n");
+  auto config = load(file, {}, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->db.password, "");
+}
+
+TEST(LoadConfigText, ParsesLikeAFile) {
+  auto config = loadConfigText("log:\n  level: debug\n", "inline");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->log.level, "debug");
+  EXPECT_FALSE(loadConfigText("log: {level: loud}", "inline").ok());
+}
+
+}  // namespace
+}  // namespace tp::config
