@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "app/version.h"
+#include "cache/cache_json.h"
 #include "fmt/ranges.h"
 #include "http/envelope.h"
 #include "spdlog/spdlog.h"
@@ -19,6 +20,11 @@ App::App(const config::Config& config)
 
 absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   std::unique_ptr<App> app(new App(config));
+  auto database = storage::Database::create(config.db);
+  if (!database.ok()) return database.status();
+  app->database_ = std::move(*database);
+  app->cache_ = std::make_unique<cache::CacheRefresher>(
+      *app->database_, config.cache.refresh_interval, app->telemetry_.cacheMetrics());
   app->addRoutes();
   const int threads = config.http.threads > 0
                           ? config.http.threads
@@ -44,21 +50,43 @@ void App::addRoutes() {
     return http::jsonResponse(ctx.request, 200, http::envelopeOk(R"("alive")"));
   });
   router_.add("/readyz", {verb::verb::get, verb::verb::head},
-              [this](const http::RequestContext& ctx) {
-                if (!ready_.load(std::memory_order_acquire)) {
-                  return http::errorResponse(ctx.request, 503, "not ready: shutting down");
-                }
-                return http::jsonResponse(ctx.request, 200, http::envelopeOk(R"("ready")"));
-              });
+              [this](const http::RequestContext& ctx) { return readiness(ctx); });
+  router_.add("/pods/cache", {verb::verb::get}, [this](const http::RequestContext& ctx) {
+    const auto snapshot = cache_->snapshot();
+    return http::jsonResponse(ctx.request, 200,
+                              http::envelopeOkWriting([&snapshot](common::JsonWriter& writer) {
+                                cache::writeDevicePodCache(writer, *snapshot);
+                              }));
+  });
+  router_.add("/pods/workload/cache", {verb::verb::get}, [this](const http::RequestContext& ctx) {
+    const auto snapshot = cache_->snapshot();
+    return http::jsonResponse(ctx.request, 200,
+                              http::envelopeOkWriting([&snapshot](common::JsonWriter& writer) {
+                                cache::writePodWorkloadCache(writer, *snapshot);
+                              }));
+  });
   router_.add("/metrics", {verb::verb::get}, [this](const http::RequestContext& ctx) {
     return http::textResponse(ctx.request, 200, "text/plain; version=0.0.4; charset=utf-8",
                               telemetry_.exposition());
   });
 }
 
+http::Response App::readiness(const http::RequestContext& context) const {
+  if (!serving_.load(std::memory_order_acquire)) {
+    return http::errorResponse(context.request, 503, "not ready: shutting down");
+  }
+  if (!cache_->loaded()) {
+    return http::errorResponse(context.request, 503,
+                               "not ready: cluster state not loaded from the database yet");
+  }
+  return http::jsonResponse(context.request, 200, http::envelopeOk(R"("ready")"));
+}
+
 void App::start() {
+  spdlog::info("database: {}", database_->description());
+  cache_->start();
   server_->start();
-  ready_.store(true, std::memory_order_release);
+  serving_.store(true, std::memory_order_release);
   const auto endpoint = server_->localEndpoint();
   spdlog::info("telemetry-processor {} listening on {}:{}", kVersion,
                endpoint.address().to_string(), endpoint.port());
@@ -70,11 +98,12 @@ void App::start() {
 }
 
 bool App::stop() {
-  ready_.store(false, std::memory_order_release);
+  serving_.store(false, std::memory_order_release);
   spdlog::info("shutting down: finishing in-flight requests (grace period {} ms)",
                config_.shutdown.grace_period.count());
   const bool drained = server_->shutdown(config_.shutdown.grace_period);
   if (!drained) spdlog::warn("grace period over; open connections were closed");
+  cache_->stop();
   spdlog::info("stopped");
   return drained;
 }

@@ -1,14 +1,16 @@
 #pragma once
-// Wires the components together from a Config: telemetry, routes, HTTP server. Owns their
-// lifetimes and the order of start and stop.
+// Wires the components together from a Config: telemetry, database, cluster-state cache,
+// routes, HTTP server. Owns their lifetimes and the order of start and stop.
 
 #include <atomic>
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "cache/cache_refresher.h"
 #include "config/config.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "storage/database.h"
 #include "telemetry/telemetry.h"
 
 namespace tp::app {
@@ -28,12 +30,15 @@ class App {
  private:
   explicit App(const config::Config& config);
   void addRoutes();
+  http::Response readiness(const http::RequestContext& context) const;
 
   config::Config config_;
   telemetry::Telemetry telemetry_;
   http::Router router_;
+  std::unique_ptr<storage::Database> database_;
+  std::unique_ptr<cache::CacheRefresher> cache_;
   std::unique_ptr<http::Server> server_;
-  std::atomic<bool> ready_{false};
+  std::atomic<bool> serving_{false};
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread (and the threads it starts later) so that

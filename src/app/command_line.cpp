@@ -19,6 +19,13 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
   cli.set_version_flag("--version", std::string(kVersion));
   cli.get_formatter()->column_width(40);
 
+  // Subcommands take the same configuration flags, before or after their name.
+  cli.fallthrough();
+  CLI::App* seed_demo = cli.add_subcommand(
+      "seed-demo",
+      "Insert a small example cluster (2 nodes x 8 GPUs, a PyTorchJob with 2 pods) into the "
+      "configured database, then exit");
+
   std::string config_file;
   cli.add_option("--config", config_file, "YAML or JSON configuration file")
       ->option_text("FILE")
@@ -40,6 +47,7 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
   }
 
   CommandLine result;
+  cli.require_subcommand(0, 1);
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -64,6 +72,7 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
   auto config = config::loadConfig(sources);
   if (!config.ok()) return config.status();
   result.config = std::move(*config);
+  if (seed_demo->parsed()) result.command = Command::kSeedDemo;
   return result;
 }
 

@@ -10,7 +10,7 @@
 
 namespace tp::app {
 
-enum class Command { kServe, kExit };
+enum class Command { kServe, kSeedDemo, kExit };
 
 struct CommandLine {
   Command command = Command::kServe;

@@ -6,6 +6,7 @@
 #include "common/strings.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "storage/demo_data.h"
 
 int main(int argc, char** argv) {
   auto command_line = tp::app::parseCommandLine(argc, argv);
@@ -24,6 +25,18 @@ int main(int argc, char** argv) {
   logger->set_level(spdlog::level::from_str(config.log.level));
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::info);
+
+  if (command_line->command == tp::app::Command::kSeedDemo) {
+    auto database = tp::storage::Database::create(config.db);
+    absl::Status status =
+        database.ok() ? tp::storage::seedDemoCluster(**database) : database.status();
+    if (!status.ok()) {
+      spdlog::critical("seed-demo failed: {}", tp::common::message(status));
+      return 1;
+    }
+    spdlog::info("demo cluster present in {}", (*database)->description());
+    return 0;
+  }
 
   tp::app::blockStopSignals();
   auto app = tp::app::App::create(config);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "fmt/format.h"
 
 namespace tp::common {
@@ -29,6 +30,9 @@ inline std::string_view trim(std::string_view text) {
 
 // Splits on `separator`, trims each part and leaves out empty parts.
 std::vector<std::string_view> splitTrimmed(std::string_view text, char separator);
+
+// Abseil's containers hash std::string keys through absl::string_view.
+inline absl::string_view toAbsl(std::string_view text) { return {text.data(), text.size()}; }
 
 inline std::string_view message(const absl::Status& status) {
   return {status.message().data(), status.message().size()};

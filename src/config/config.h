@@ -31,6 +31,8 @@ struct DbConfig {
   std::string password;
   std::string db_name = "primus-lens";
   bool enable_ssl = false;
+  int pool_size = 4;
+  milliseconds timeout{10'000};  // connect and per-statement limit
 };
 
 struct MetricsWriteConfig {

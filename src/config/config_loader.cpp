@@ -216,6 +216,12 @@ const std::vector<KeyDef>& keyDefs() {
       boolKey(
           "db.enable_ssl", "Use TLS to the database",
           [](auto& c) -> auto& { return c.db.enable_ssl; }),
+      intKey(
+          "db.poolSize", "Database connections kept open",
+          [](auto& c) -> auto& { return c.db.pool_size; }, 1, 64),
+      durationKey(
+          "db.timeout", "Limit for connecting and for each database statement",
+          [](auto& c) -> auto& { return c.db.timeout; }, milliseconds(100)),
       endpointsKey(),
       durationKey(
           "cache.refreshInterval", "How often the cluster-state caches are rebuilt",

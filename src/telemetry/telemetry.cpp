@@ -58,6 +58,41 @@ RouteMetrics Telemetry::routeMetrics(const std::string& route) {
   return metrics;
 }
 
+CacheMetrics Telemetry::cacheMetrics() {
+  auto& entries = prometheus::BuildGauge()
+                      .Name("cache_entries")
+                      .Help("Entries in the current cluster-state snapshot, by cache")
+                      .Register(*registry_);
+  auto& ignored = prometheus::BuildGauge()
+                      .Name("cache_ignored_devices")
+                      .Help("Devices of running pods left out of the current snapshot, by reason")
+                      .Register(*registry_);
+  return CacheMetrics{
+      .device_entries = &entries.Add({{"cache", "device_pod"}}),
+      .pod_entries = &entries.Add({{"cache", "pod_workload"}}),
+      .workload_entries = &entries.Add({{"cache", "workload"}}),
+      .ignored_unknown_type = &ignored.Add({{"reason", "unknown_device_type"}}),
+      .ignored_without_number = &ignored.Add({{"reason", "gpu_without_device_no"}}),
+      .last_success_timestamp = &prometheus::BuildGauge()
+                                     .Name("cache_last_refresh_success_timestamp_seconds")
+                                     .Help("Unix time of the last successful cache refresh")
+                                     .Register(*registry_)
+                                     .Add({}),
+      .refresh_duration =
+          &prometheus::BuildHistogram()
+               .Name("cache_refresh_duration_seconds")
+               .Help("Time to read the cluster state and build a snapshot")
+               .Register(*registry_)
+               .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5,
+                                                                10, 30}),
+      .refresh_failures = &prometheus::BuildCounter()
+                               .Name("cache_refresh_failures_total")
+                               .Help("Cache refreshes that failed; the previous snapshot stays")
+                               .Register(*registry_)
+                               .Add({}),
+  };
+}
+
 std::string Telemetry::exposition() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   std::vector<prometheus::MetricFamily> process = process_collector_->Collect();

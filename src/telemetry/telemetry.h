@@ -29,12 +29,26 @@ struct RouteMetrics {
   void observe(unsigned status, double seconds) const;
 };
 
+// Cluster-state cache health: sizes of the current snapshot, refresh timing and failures.
+struct CacheMetrics {
+  prometheus::Gauge* device_entries;
+  prometheus::Gauge* pod_entries;
+  prometheus::Gauge* workload_entries;
+  prometheus::Gauge* ignored_unknown_type;
+  prometheus::Gauge* ignored_without_number;
+  prometheus::Gauge* last_success_timestamp;
+  prometheus::Histogram* refresh_duration;
+  prometheus::Counter* refresh_failures;
+};
+
 class Telemetry {
  public:
   explicit Telemetry(std::string_view version);
 
   // Handles for one HTTP route; `route` is a bounded name such as "/prometheus".
   RouteMetrics routeMetrics(const std::string& route);
+
+  CacheMetrics cacheMetrics();
 
   prometheus::Registry& registry() { return *registry_; }
 

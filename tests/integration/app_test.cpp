@@ -10,6 +10,7 @@
 #include "rapidjson/document.h"
 #include "support/http_client.h"
 #include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace tp {
 namespace {
@@ -25,14 +26,6 @@ const char* kListeningPattern = R"(listening on 127\.0\.0\.1:(\d+))";
 
 class ProcessorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    work_dir_ = std::filesystem::temp_directory_path() /
-                ("tp-app-test-" + std::to_string(::getpid()) + "-" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(work_dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(work_dir_); }
-
   std::vector<std::string> baseArgs() const {
     return {"--httpPort=0", "--http.listenAddress=127.0.0.1",
             "--db.path=" + (work_dir_ / "lens.db").string(),
@@ -49,13 +42,16 @@ class ProcessorTest : public ::testing::Test {
     return port ? static_cast<uint16_t>(std::stoi(*port)) : 0;
   }
 
-  std::filesystem::path work_dir_;
+  testing::TempDir work_dir_;
   std::unique_ptr<ChildProcess> process_;
 };
 
 TEST_F(ProcessorTest, AnswersHealthReadinessAndMetrics) {
   const uint16_t port = start();
   ASSERT_NE(port, 0);
+  // Ready once the caches are loaded from the embedded SQLite file, which it creates.
+  ASSERT_TRUE(process_->waitForOutput("cluster state loaded", kStartTimeout)) << process_->output();
+  EXPECT_TRUE(std::filesystem::exists(work_dir_ / "lens.db"));
   HttpClient client(port);
   for (const char* path : {"/healthz", "/v1/healthz", "/readyz", "/v1/readyz"}) {
     const auto result = client.get(path);
@@ -76,7 +72,7 @@ TEST_F(ProcessorTest, AnswersHealthReadinessAndMetrics) {
   EXPECT_THAT(metrics.body, HasSubstr("http_request_duration_seconds_bucket{"));
   EXPECT_THAT(metrics.body, HasSubstr("process_resident_memory_bytes "));
   EXPECT_THAT(metrics.body, HasSubstr("telemetry_processor_build_info{version="));
-  EXPECT_THAT(process_->output(), HasSubstr("metric forwarding disabled"));
+  EXPECT_TRUE(process_->waitForOutput("metric forwarding disabled", 5s)) << process_->output();
 }
 
 TEST_F(ProcessorTest, RejectsUnknownRouteWrongMethodAndOversizedBody) {
@@ -151,7 +147,8 @@ TEST_F(ProcessorTest, EnvironmentAndConfigFileAreRead) {
                                 "    - http://127.0.0.1:1/api/v1/write\n";
   const uint16_t port = start({"--config=" + config_path.string()}, {"TP_HTTP_THREADS=1"});
   ASSERT_NE(port, 0);
-  EXPECT_THAT(process_->output(), HasSubstr("metric storage endpoints: http://127.0.0.1:1"));
+  EXPECT_TRUE(process_->waitForOutput("metric storage endpoints: http://127\\.0\\.0\\.1:1", 5s))
+      << process_->output();
 }
 
 TEST_F(ProcessorTest, InvalidEnvironmentValueNamesTheVariable) {

@@ -59,6 +59,7 @@ void ChildProcess::readOutput(int fd) {
     output_.append(chunk, static_cast<size_t>(n));
   }
   ::close(fd);
+  output_closed_.store(true);
 }
 
 std::optional<std::string> ChildProcess::waitForOutput(const std::string& pattern,
@@ -87,6 +88,12 @@ std::optional<int> ChildProcess::waitForExit(std::chrono::milliseconds timeout) 
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+      // Let the reader drain what the process wrote last (bounded: a daemon it started may
+      // hold the pipe open).
+      const auto drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (!output_closed_.load() && std::chrono::steady_clock::now() < drain_deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
       return exit_code_;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

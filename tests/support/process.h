@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,7 @@ class ChildProcess {
   std::optional<int> exit_code_;
   std::mutex mutex_;
   std::string output_;
+  std::atomic<bool> output_closed_{false};
   std::thread reader_;
 };
 

@@ -3,12 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+
+#include "support/temp_dir.h"
 
 namespace tp::config {
 namespace {
@@ -17,16 +17,9 @@ using ::testing::HasSubstr;
 
 class ConfigLoaderTest : public ::testing::Test {
  protected:
-  void TearDown() override {
-    for (const auto& path : files_) std::filesystem::remove(path);
-  }
-
   std::string writeFile(const std::string& text, const std::string& suffix = ".yaml") {
-    const auto path =
-        std::filesystem::temp_directory_path() / ("tp-config-test-" + std::to_string(::getpid()) +
-                                                  "-" + std::to_string(files_.size()) + suffix);
+    const auto path = dir_ / ("config-" + std::to_string(files_written_++) + suffix);
     std::ofstream(path) << text;
-    files_.push_back(path.string());
     return path.string();
   }
 
@@ -49,7 +42,8 @@ class ConfigLoaderTest : public ::testing::Test {
     return std::string(result.status().message());
   }
 
-  std::vector<std::string> files_;
+  testing::TempDir dir_;
+  int files_written_ = 0;
   std::map<std::string, std::string> env_;
 };
 
@@ -187,7 +181,14 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"log.level", "verbose", "not one of: trace, debug, info, warn, error, off"},
         InvalidCase{"metricsWrite.endpoints", "vm:8428", "not an http:// or https:// URL"},
         InvalidCase{"metricsWrite.endpoints", "https://vm:8428", "only http://"},
-        InvalidCase{"metricsWrite.endpoints", "http://ok:1,http://:2", "has no host"}));
+        InvalidCase{"metricsWrite.endpoints", "http://ok:1,http://:2", "has no host"}),
+    [](const ::testing::TestParamInfo<InvalidCase>& info) {
+      std::string name = std::to_string(info.index) + "_" + info.param.key;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
 
 TEST_F(ConfigLoaderTest, UnknownFlagKeyIsNamed) {
   EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"db.engine", "x"}})),
