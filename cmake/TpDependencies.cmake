@@ -9,6 +9,16 @@ find_package(CLI11 QUIET)
 find_package(prometheus-cpp REQUIRED COMPONENTS core)
 find_package(PkgConfig REQUIRED)
 
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET GLOBAL libpq)
+pkg_check_modules(LIBMARIADB REQUIRED IMPORTED_TARGET GLOBAL libmariadb)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET GLOBAL libzstd)
+find_library(SNAPPY_LIBRARY snappy REQUIRED)
+# SOCI ships neither CMake nor pkg-config files.
+find_path(SOCI_INCLUDE_DIR soci/soci.h REQUIRED)
+foreach(component core sqlite3 postgresql mysql)
+  find_library(SOCI_${component}_LIBRARY soci_${component} REQUIRED)
+endforeach()
+
 if(NOT CLI11_FOUND)
   find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
   add_library(CLI11::CLI11 INTERFACE IMPORTED)

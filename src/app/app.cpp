@@ -5,8 +5,8 @@
 #include <csignal>
 #include <thread>
 
-#include "app/version.h"
 #include "cache/cache_json.h"
+#include "common/version.h"
 #include "fmt/ranges.h"
 #include "http/envelope.h"
 #include "spdlog/spdlog.h"
@@ -16,7 +16,7 @@ namespace tp::app {
 namespace verb = boost::beast::http;
 
 App::App(const config::Config& config)
-    : config_(config), telemetry_(kVersion), router_(telemetry_) {}
+    : config_(config), telemetry_(common::kVersion), router_(telemetry_) {}
 
 absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   std::unique_ptr<App> app(new App(config));
@@ -25,6 +25,16 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   app->database_ = std::move(*database);
   app->cache_ = std::make_unique<cache::CacheRefresher>(
       *app->database_, config.cache.refresh_interval, app->telemetry_.cacheMetrics());
+  if (!config.metrics_write.endpoints.empty()) {
+    auto forwarder = forward::Forwarder::create(config.metrics_write, app->telemetry_);
+    if (!forwarder.ok()) return forwarder.status();
+    app->forwarder_ = std::move(*forwarder);
+  }
+  std::vector<std::string> drop_reasons(enrich::kDropReasonNames.begin(),
+                                        enrich::kDropReasonNames.end());
+  app->remote_write_ = std::make_unique<RemoteWriteHandler>(
+      *app->cache_, app->forwarder_.get(), config.http.max_decoded_bytes,
+      app->telemetry_.remoteWriteMetrics(drop_reasons));
   app->addRoutes();
   const int threads = config.http.threads > 0
                           ? config.http.threads
@@ -51,6 +61,11 @@ void App::addRoutes() {
   });
   router_.add("/readyz", {verb::verb::get, verb::verb::head},
               [this](const http::RequestContext& ctx) { return readiness(ctx); });
+  const http::Handler remote_write = [this](const http::RequestContext& ctx) {
+    return remote_write_->handle(ctx);
+  };
+  router_.add("/prometheus", {}, remote_write);  // the Lens route takes any method
+  router_.add("/api/v1/write", {verb::verb::post}, remote_write);
   router_.add("/pods/cache", {verb::verb::get}, [this](const http::RequestContext& ctx) {
     const auto snapshot = cache_->snapshot();
     return http::jsonResponse(ctx.request, 200,
@@ -85,10 +100,11 @@ http::Response App::readiness(const http::RequestContext& context) const {
 void App::start() {
   spdlog::info("database: {}", database_->description());
   cache_->start();
+  if (forwarder_) forwarder_->start();
   server_->start();
   serving_.store(true, std::memory_order_release);
   const auto endpoint = server_->localEndpoint();
-  spdlog::info("telemetry-processor {} listening on {}:{}", kVersion,
+  spdlog::info("telemetry-processor {} listening on {}:{}", common::kVersion,
                endpoint.address().to_string(), endpoint.port());
   if (config_.metrics_write.endpoints.empty()) {
     spdlog::info("metric forwarding disabled: no metricsWrite.endpoints configured");
@@ -103,6 +119,7 @@ bool App::stop() {
                config_.shutdown.grace_period.count());
   const bool drained = server_->shutdown(config_.shutdown.grace_period);
   if (!drained) spdlog::warn("grace period over; open connections were closed");
+  if (forwarder_) forwarder_->stop(config_.shutdown.grace_period);
   cache_->stop();
   spdlog::info("stopped");
   return drained;

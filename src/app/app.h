@@ -6,8 +6,10 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "app/remote_write_handler.h"
 #include "cache/cache_refresher.h"
 #include "config/config.h"
+#include "forward/forwarder.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "storage/database.h"
@@ -37,6 +39,8 @@ class App {
   http::Router router_;
   std::unique_ptr<storage::Database> database_;
   std::unique_ptr<cache::CacheRefresher> cache_;
+  std::unique_ptr<forward::Forwarder> forwarder_;
+  std::unique_ptr<RemoteWriteHandler> remote_write_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> serving_{false};
 };

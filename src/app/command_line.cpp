@@ -5,7 +5,7 @@
 #include <cstdlib>
 
 #include "CLI/CLI.hpp"
-#include "app/version.h"
+#include "common/version.h"
 #include "config/config_loader.h"
 
 namespace tp::app {
@@ -16,7 +16,7 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
       "with Kubernetes cluster state.\nEvery key can also be set in the --config file "
       "or by the environment variable shown."};
   cli.set_help_flag("-h,--help", "Print this help and exit");
-  cli.set_version_flag("--version", std::string(kVersion));
+  cli.set_version_flag("--version", std::string(common::kVersion));
   cli.get_formatter()->column_width(40);
 
   // Subcommands take the same configuration flags, before or after their name.
@@ -56,7 +56,7 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
     return result;
   } catch (const CLI::CallForVersion&) {
     result.command = Command::kExit;
-    result.exit_output = common::concat("telemetry-processor ", kVersion, "\n");
+    result.exit_output = common::concat("telemetry-processor ", common::kVersion, "\n");
     return result;
   } catch (const CLI::ParseError& error) {
     return absl::InvalidArgumentError(common::concat("command line: ", error.what()));

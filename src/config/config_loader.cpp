@@ -223,6 +223,30 @@ const std::vector<KeyDef>& keyDefs() {
           "db.timeout", "Limit for connecting and for each database statement",
           [](auto& c) -> auto& { return c.db.timeout; }, milliseconds(100)),
       endpointsKey(),
+      intKey(
+          "metricsWrite.batchSamples", "Samples per remote-write request to storage",
+          [](auto& c) -> auto& { return c.metrics_write.batch_samples; }, 1, 1'000'000),
+      durationKey(
+          "metricsWrite.flushInterval", "A batch is sent at the latest this long after it began",
+          [](auto& c) -> auto& { return c.metrics_write.flush_interval; }, milliseconds(10)),
+      intKey(
+          "metricsWrite.concurrency",
+          "Requests in flight per storage endpoint (above 1, batches may arrive out of order)",
+          [](auto& c) -> auto& { return c.metrics_write.concurrency; }, 1, 64),
+      intKey(
+          "metricsWrite.maxPendingBatches",
+          "Batches held in memory per endpoint while it is slow or down; beyond, the oldest is "
+          "dropped and counted",
+          [](auto& c) -> auto& { return c.metrics_write.max_pending_batches; }, 1, 1'000'000),
+      durationKey(
+          "metricsWrite.timeout", "Limit for connecting to storage and for each request",
+          [](auto& c) -> auto& { return c.metrics_write.timeout; }, milliseconds(100)),
+      durationKey(
+          "metricsWrite.retryMinBackoff", "First retry delay; doubles per attempt, with jitter",
+          [](auto& c) -> auto& { return c.metrics_write.retry_min_backoff; }, milliseconds(1)),
+      durationKey(
+          "metricsWrite.retryMaxBackoff", "Longest retry delay, also the cap on Retry-After",
+          [](auto& c) -> auto& { return c.metrics_write.retry_max_backoff; }, milliseconds(1)),
       durationKey(
           "cache.refreshInterval", "How often the cluster-state caches are rebuilt",
           [](auto& c) -> auto& { return c.cache.refresh_interval; }, milliseconds(100)),

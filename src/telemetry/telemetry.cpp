@@ -93,6 +93,93 @@ CacheMetrics Telemetry::cacheMetrics() {
   };
 }
 
+RemoteWriteMetrics Telemetry::remoteWriteMetrics(const std::vector<std::string>& drop_reasons) {
+  auto counter = [this](const char* name,
+                        const char* help) -> prometheus::Family<prometheus::Counter>& {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
+  };
+  auto& received =
+      counter("remote_write_received_total", "Remote-write input accepted for processing, by kind");
+  auto& forwarded = counter("remote_write_forwarded_total",
+                            "Enriched output handed to the storage senders, by kind");
+  auto& series_dropped =
+      counter("remote_write_dropped_series_total", "Input series not forwarded, by reason");
+  auto& samples_dropped =
+      counter("remote_write_dropped_samples_total", "Input samples not forwarded, by reason");
+  auto& rejected = counter("remote_write_rejected_requests_total",
+                           "Remote-write requests refused, by HTTP status");
+  RemoteWriteMetrics metrics{
+      .series_received = &received.Add({{"kind", "series"}}),
+      .samples_received = &received.Add({{"kind", "samples"}}),
+      .histograms_received = &received.Add({{"kind", "histograms"}}),
+      .exemplars_received = &received.Add({{"kind", "exemplars"}}),
+      .series_forwarded = &forwarded.Add({{"kind", "series"}}),
+      .samples_forwarded = &forwarded.Add({{"kind", "samples"}}),
+      .series_dropped = {},
+      .samples_dropped = {},
+      .requests_rejected = {&rejected.Add({{"status", "400"}}), &rejected.Add({{"status", "413"}}),
+                            &rejected.Add({{"status", "415"}})},
+  };
+  for (const std::string& reason : drop_reasons) {
+    metrics.series_dropped.push_back(&series_dropped.Add({{"reason", reason}}));
+    metrics.samples_dropped.push_back(&samples_dropped.Add({{"reason", reason}}));
+  }
+  return metrics;
+}
+
+EndpointMetrics Telemetry::endpointMetrics(const std::string& endpoint) {
+  auto& requests = prometheus::BuildCounter()
+                       .Name("remote_write_send_requests_total")
+                       .Help("Requests sent to storage, by endpoint and status class")
+                       .Register(*registry_);
+  auto counter = [this, &endpoint](const char* name, const char* help) {
+    return &prometheus::BuildCounter()
+                .Name(name)
+                .Help(help)
+                .Register(*registry_)
+                .Add({{"endpoint", endpoint}});
+  };
+  EndpointMetrics metrics{
+      .requests = {},
+      .network_errors = counter("remote_write_send_network_errors_total",
+                                "Sends that got no answer (connect, write or read failed)"),
+      .retries = counter("remote_write_send_retries_total", "Sends repeated after a failure"),
+      .bytes_sent =
+          counter("remote_write_sent_bytes_total", "Compressed bytes delivered to storage"),
+      .samples_sent = counter("remote_write_sent_samples_total", "Samples delivered to storage"),
+      .batches_rejected = counter("remote_write_rejected_batches_total",
+                                  "Batches storage refused with a 4xx other than 429; not retried"),
+      .batches_dropped_full = counter("remote_write_dropped_batches_total",
+                                      "Batches dropped because too many were pending"),
+      .samples_dropped = counter("remote_write_send_dropped_samples_total",
+                                 "Samples of rejected or dropped batches"),
+      .pending_batches = &prometheus::BuildGauge()
+                              .Name("remote_write_pending_batches")
+                              .Help("Batches waiting to be sent, by endpoint")
+                              .Register(*registry_)
+                              .Add({{"endpoint", endpoint}}),
+      .send_duration = &prometheus::BuildHistogram()
+                            .Name("remote_write_send_duration_seconds")
+                            .Help("Time of one request to storage, by endpoint")
+                            .Register(*registry_)
+                            .Add({{"endpoint", endpoint}}, latencyBuckets()),
+  };
+  for (size_t i = 0; i < kStatusClasses; ++i) {
+    metrics.requests[i] =
+        &requests.Add({{"endpoint", endpoint}, {"status_class", kStatusClassNames[i]}});
+  }
+  return metrics;
+}
+
+prometheus::Histogram* Telemetry::batchSamplesHistogram() {
+  return &prometheus::BuildHistogram()
+              .Name("remote_write_batch_samples")
+              .Help("Samples per batch sent to storage")
+              .Register(*registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{10, 100, 1000, 5000, 10000, 20000,
+                                                               50000, 100000});
+}
+
 std::string Telemetry::exposition() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   std::vector<prometheus::MetricFamily> process = process_collector_->Collect();

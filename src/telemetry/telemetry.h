@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
@@ -41,6 +42,33 @@ struct CacheMetrics {
   prometheus::Counter* refresh_failures;
 };
 
+// Remote-write ingestion and enrichment, input side and drops by reason.
+struct RemoteWriteMetrics {
+  prometheus::Counter* series_received;
+  prometheus::Counter* samples_received;
+  prometheus::Counter* histograms_received;
+  prometheus::Counter* exemplars_received;
+  prometheus::Counter* series_forwarded;
+  prometheus::Counter* samples_forwarded;
+  std::vector<prometheus::Counter*> series_dropped;  // by drop reason, in the given order
+  std::vector<prometheus::Counter*> samples_dropped;
+  std::array<prometheus::Counter*, 3> requests_rejected;  // 400, 413, 415
+};
+
+// One storage endpoint's sender.
+struct EndpointMetrics {
+  std::array<prometheus::Counter*, kStatusClasses> requests;
+  prometheus::Counter* network_errors;
+  prometheus::Counter* retries;
+  prometheus::Counter* bytes_sent;
+  prometheus::Counter* samples_sent;
+  prometheus::Counter* batches_rejected;      // 4xx other than 429: not retried
+  prometheus::Counter* batches_dropped_full;  // pending queue full: oldest dropped
+  prometheus::Counter* samples_dropped;
+  prometheus::Gauge* pending_batches;
+  prometheus::Histogram* send_duration;
+};
+
 class Telemetry {
  public:
   explicit Telemetry(std::string_view version);
@@ -49,6 +77,9 @@ class Telemetry {
   RouteMetrics routeMetrics(const std::string& route);
 
   CacheMetrics cacheMetrics();
+  RemoteWriteMetrics remoteWriteMetrics(const std::vector<std::string>& drop_reasons);
+  EndpointMetrics endpointMetrics(const std::string& endpoint);
+  prometheus::Histogram* batchSamplesHistogram();
 
   prometheus::Registry& registry() { return *registry_; }
 

@@ -1,0 +1,44 @@
+#pragma once
+// Shared by the remote-write fuzz targets: decode, enrich against a fixed small cluster, and
+// check that the output re-decodes (the encoder must never produce malformed protobuf).
+
+#include <string>
+#include <string_view>
+
+#include "cache/cluster_snapshot.h"
+#include "enrich/series_enricher.h"
+#include "ingest/remote_write/write_request.h"
+
+namespace tp::fuzz {
+
+inline const cache::ClusterSnapshot& fuzzCluster() {
+  static const std::shared_ptr<const cache::ClusterSnapshot> kSnapshot = [] {
+    cache::SnapshotBuilder builder;
+    builder.addDevice({"n", "p", "u", "gpu", "card0", 0});
+    builder.addDevice({"n", "p", "u", "rdma", "rdma0", 0});
+    builder.addWorkloadPod({"p", "u", "w", "wu", ""});
+    builder.addWorkloadPod({"p", "u", "parent", "pu", ""});
+    return builder.build();
+  }();
+  return *kSnapshot;
+}
+
+class NullSink : public ingest::SeriesSink {
+ public:
+  void onSeries(const ingest::DecodedSeries&) override { ++series; }
+  void onMetadata(const ingest::MetadataView&) override {}
+  size_t series = 0;
+};
+
+inline void decodeAndEnrich(std::string_view body, ingest::RemoteWriteVersion version) {
+  std::string out;
+  enrich::SeriesEnricher enricher(fuzzCluster(), out);
+  if (!ingest::decodeWriteRequest(body, version, enricher, nullptr).ok()) return;
+  NullSink check;
+  if (!ingest::decodeWriteRequest(out, ingest::RemoteWriteVersion::kV1, check, nullptr).ok()) {
+    __builtin_trap();
+  }
+  if (check.series != enricher.counts().series_out) __builtin_trap();
+}
+
+}  // namespace tp::fuzz

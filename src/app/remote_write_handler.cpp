@@ -1,0 +1,95 @@
+#include "app/remote_write_handler.h"
+
+#include "common/strings.h"
+
+namespace tp::app {
+
+absl::StatusOr<ingest::RemoteWriteVersion> parseRemoteWriteContentType(std::string_view header) {
+  const std::string_view media = common::trim(header.substr(0, header.find(';')));
+  if (media.empty()) return ingest::RemoteWriteVersion::kV1;
+  if (media != "application/x-protobuf") {
+    return absl::UnimplementedError(
+        common::concat("unsupported Content-Type '", header, "' (use application/x-protobuf)"));
+  }
+  const size_t proto = header.find("proto=");
+  if (proto == std::string_view::npos) return ingest::RemoteWriteVersion::kV1;
+  const std::string_view message =
+      common::trim(header.substr(proto + 6, header.find(';', proto) - proto - 6));
+  if (message == "prometheus.WriteRequest") return ingest::RemoteWriteVersion::kV1;
+  if (message == "io.prometheus.write.v2.Request") return ingest::RemoteWriteVersion::kV2;
+  return absl::UnimplementedError(common::concat("unsupported remote-write message '", message,
+                                                 "' (use prometheus.WriteRequest or "
+                                                 "io.prometheus.write.v2.Request)"));
+}
+
+RemoteWriteHandler::RemoteWriteHandler(const cache::CacheRefresher& cache,
+                                       forward::Forwarder* forwarder, size_t max_decoded_bytes,
+                                       telemetry::RemoteWriteMetrics metrics)
+    : cache_(cache),
+      forwarder_(forwarder),
+      max_decoded_bytes_(max_decoded_bytes),
+      metrics_(std::move(metrics)) {}
+
+http::Response RemoteWriteHandler::reject(const http::RequestContext& context,
+                                          const absl::Status& status) {
+  unsigned http_status = 400;
+  if (status.code() == absl::StatusCode::kResourceExhausted) http_status = 413;
+  if (status.code() == absl::StatusCode::kUnimplemented) http_status = 415;
+  metrics_.requests_rejected[http_status == 400 ? 0 : http_status == 413 ? 1 : 2]->Increment();
+  return http::errorResponse(context.request, http_status, common::message(status));
+}
+
+http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
+  namespace field = boost::beast::http;
+  const auto& request = context.request;
+  auto version = parseRemoteWriteContentType(http::toStd(request[field::field::content_type]));
+  if (!version.ok()) return reject(context, version.status());
+  auto encoding =
+      ingest::parseContentEncoding(http::toStd(request[field::field::content_encoding]));
+  if (!encoding.ok()) return reject(context, encoding.status());
+
+  thread_local std::string decompressed;
+  thread_local std::string encoded;
+  auto body = ingest::decompressBody(request.body(), *encoding, max_decoded_bytes_, decompressed);
+  if (!body.ok()) return reject(context, body.status());
+
+  const auto snapshot = cache_.snapshot();
+  encoded.clear();
+  enrich::SeriesEnricher enricher(*snapshot, encoded);
+  ingest::DecodeCounts received;
+  if (absl::Status status = ingest::decodeWriteRequest(*body, *version, enricher, &received);
+      !status.ok()) {
+    return reject(context, status);
+  }
+  const enrich::EnrichCounts& counts = enricher.counts();
+  if (forwarder_ != nullptr) forwarder_->append(encoded, counts.samples_out);
+
+  metrics_.series_received->Increment(static_cast<double>(received.series));
+  metrics_.samples_received->Increment(static_cast<double>(received.samples));
+  metrics_.histograms_received->Increment(static_cast<double>(received.histograms));
+  metrics_.exemplars_received->Increment(static_cast<double>(received.exemplars));
+  metrics_.series_forwarded->Increment(static_cast<double>(counts.series_out));
+  metrics_.samples_forwarded->Increment(static_cast<double>(counts.samples_out));
+  for (size_t i = 0; i < counts.dropped_series.size(); ++i) {
+    if (counts.dropped_series[i] != 0) {
+      metrics_.series_dropped[i]->Increment(static_cast<double>(counts.dropped_series[i]));
+    }
+    if (counts.dropped_samples[i] != 0) {
+      metrics_.samples_dropped[i]->Increment(static_cast<double>(counts.dropped_samples[i]));
+    }
+  }
+
+  http::Response response{field::status::no_content, request.version()};
+  response.keep_alive(request.keep_alive());
+  if (*version == ingest::RemoteWriteVersion::kV2) {
+    // What the processor took responsibility for; series it does not forward by design (no pod)
+    // are accepted too, so senders do not retry them.
+    response.set("X-Prometheus-Remote-Write-Samples-Written", std::to_string(received.samples));
+    response.set("X-Prometheus-Remote-Write-Histograms-Written",
+                 std::to_string(received.histograms));
+    response.set("X-Prometheus-Remote-Write-Exemplars-Written", std::to_string(received.exemplars));
+  }
+  return response;
+}
+
+}  // namespace tp::app

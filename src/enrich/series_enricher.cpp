@@ -1,0 +1,261 @@
+#include "enrich/series_enricher.h"
+
+#include <algorithm>
+
+#include "ingest/remote_write/protobuf_wire.h"
+
+namespace tp::enrich {
+namespace {
+
+using ingest::LabelView;
+using ingest::WireType;
+using ingest::WireWriter;
+
+constexpr std::string_view kNodeLabel = "primus_lens_node_name";
+constexpr std::string_view kPodLabel = "pod";
+constexpr std::string_view kUidLabel = "uid";
+constexpr std::string_view kUnknownUid = "unknown";
+constexpr std::string_view kWorkloadPrefix = "workload_";
+
+// Labels the rewrite sets; input labels of these names are replaced, never duplicated.
+constexpr std::array<std::string_view, 6> kRewrittenLabels = {
+    "__name__", "job", "pod_name", "pod_uid", "workload_name", "workload_uid"};
+
+size_t labelMessageSize(const LabelView& label) {
+  return WireWriter::bytesFieldSize(1, label.name.size()) +
+         WireWriter::bytesFieldSize(2, label.value.size());
+}
+
+void writeLabel(WireWriter& writer, uint32_t field, const LabelView& label) {
+  writer.lengthPrefix(field, labelMessageSize(label));
+  writer.bytesField(1, label.name);
+  writer.bytesField(2, label.value);
+}
+
+size_t sampleMessageSize(const ingest::Sample& sample) {
+  return 9 + 1 + WireWriter::varintSize(static_cast<uint64_t>(sample.timestamp));
+}
+
+}  // namespace
+
+SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, std::string& out)
+    : snapshot_(snapshot), out_(out) {}
+
+namespace {
+
+// The input labels the rules look at, found in one pass.
+struct KeyLabels {
+  std::string_view name;
+  std::string_view node;
+  std::array<std::string_view, cache::kDeviceLabels> devices;
+  std::string_view pod;
+  std::string_view uid;
+};
+
+KeyLabels findKeyLabels(const std::vector<LabelView>& labels) {
+  KeyLabels keys;
+  for (const LabelView& label : labels) {
+    const std::string_view name = label.name;
+    switch (name.size()) {
+      case 3:
+        if (name == kPodLabel && keys.pod.empty()) keys.pod = label.value;
+        if (name == kUidLabel && keys.uid.empty()) keys.uid = label.value;
+        break;
+      case 4:
+        if (name == "asic" && keys.devices[2].empty()) keys.devices[2] = label.value;
+        break;
+      case 6:
+        if (name == "gpu_id" && keys.devices[0].empty()) keys.devices[0] = label.value;
+        if (name == "device" && keys.devices[1].empty()) keys.devices[1] = label.value;
+        break;
+      case 8:
+        if (name == "__name__" && keys.name.empty()) keys.name = label.value;
+        break;
+      case kNodeLabel.size():
+        if (name == kNodeLabel && keys.node.empty()) keys.node = label.value;
+        break;
+      default:
+        break;
+    }
+  }
+  return keys;
+}
+
+bool isRewritten(std::string_view name) {
+  if (name.empty()) return false;
+  const char first = name.front();
+  if (first != '_' && first != 'j' && first != 'p' && first != 'w') return false;
+  return std::find(kRewrittenLabels.begin(), kRewrittenLabels.end(), name) !=
+         kRewrittenLabels.end();
+}
+
+// Stable (the first of repeated names stays first) and allocation-free; inputs arrive sorted
+// or nearly so, which makes this close to linear.
+void insertionSortByName(std::vector<LabelView>& labels) {
+  for (size_t i = 1; i < labels.size(); ++i) {
+    const LabelView moving = labels[i];
+    size_t j = i;
+    while (j > 0 && moving.name < labels[j - 1].name) {
+      labels[j] = labels[j - 1];
+      --j;
+    }
+    labels[j] = moving;
+  }
+}
+
+}  // namespace
+
+bool SeriesEnricher::resolvePod(const KeyLabelsView& keys, ResolvedPod* pod) const {
+  if (!keys.node.empty()) {
+    if (const auto* devices = snapshot_.node(keys.node)) {
+      for (size_t label = 0; label < cache::kDeviceLabels; ++label) {
+        const std::string_view key = keys.devices[label];
+        if (key.empty()) continue;
+        const auto& map = (*devices)[label];
+        const auto it = map.find(absl::string_view(key.data(), key.size()));
+        if (it == map.end()) continue;
+        const cache::PodRef* ref = it->second;
+        *pod = {ref->name, ref->uid,
+                ref->workloads_by_uid != nullptr ? ref->workloads_by_uid : ref->workloads_by_name};
+        return true;
+      }
+    }
+  }
+  if (keys.pod.empty()) return false;
+  pod->name = keys.pod;
+  pod->uid = keys.uid.empty() ? kUnknownUid : keys.uid;
+  pod->workloads = keys.uid.empty() ? nullptr : snapshot_.workloadsOfPodUid(keys.uid);
+  if (pod->workloads == nullptr) pod->workloads = snapshot_.workloadsOfPodName(keys.pod);
+  return true;
+}
+
+void SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
+  thread_local std::vector<LabelView> labels;
+  thread_local std::string metric_name;
+  const auto drop = [this, &series](DropReason reason) {
+    counts_.dropped_series[static_cast<size_t>(reason)]++;
+    counts_.dropped_samples[static_cast<size_t>(reason)] += series.samples.size();
+  };
+
+  const KeyLabels found = findKeyLabels(series.labels);
+  const KeyLabelsView keys{found.node, found.devices, found.pod, found.uid};
+  if (found.name.empty()) return drop(DropReason::kNoMetricName);
+  ResolvedPod pod;
+  if (!resolvePod(keys, &pod)) return drop(DropReason::kNoPod);
+  if (pod.workloads == nullptr || pod.workloads->empty()) return drop(DropReason::kNoWorkload);
+
+  size_t kept_samples = 0;
+  for (const ingest::Sample& sample : series.samples) kept_samples += !(sample.value < 0);
+  const size_t negative = series.samples.size() - kept_samples;
+  counts_.dropped_samples[static_cast<size_t>(DropReason::kNegativeValue)] += negative;
+  if (kept_samples == 0 && series.histograms.empty()) {
+    counts_.dropped_series[static_cast<size_t>(DropReason::kNegativeValue)]++;
+    return;
+  }
+
+  metric_name.assign(kWorkloadPrefix);
+  metric_name.append(found.name);
+  labels.clear();
+  for (const LabelView& label : series.labels) {
+    if (!isRewritten(label.name)) labels.push_back(label);
+  }
+  labels.push_back({"__name__", metric_name});
+  labels.push_back({"job", kProcessorJob});
+  labels.push_back({"pod_name", pod.name});
+  labels.push_back({"pod_uid", pod.uid});
+  labels.push_back({"workload_name", {}});
+  labels.push_back({"workload_uid", {}});
+  insertionSortByName(labels);
+  // Repeated input names are now adjacent: keep the first.
+  labels.erase(std::unique(labels.begin(), labels.end(),
+                           [](const LabelView& a, const LabelView& b) { return a.name == b.name; }),
+               labels.end());
+  LabelView* workload_name = nullptr;
+  LabelView* workload_uid = nullptr;
+  for (LabelView& label : labels) {
+    if (label.name == "workload_name") workload_name = &label;
+    if (label.name == "workload_uid") workload_uid = &label;
+  }
+  for (const cache::WorkloadRef* workload : *pod.workloads) {
+    workload_name->value = workload->name;
+    workload_uid->value = workload->uid;
+    writeSeries(series, labels);
+    counts_.series_out++;
+    counts_.samples_out += kept_samples;
+    counts_.histograms_out += series.histograms.size();
+    counts_.exemplars_out += series.exemplars.size();
+  }
+  // 2.0 carries metadata on every series; forward it once per family and request.
+  if (series.has_metadata && std::find(metadata_written_.begin(), metadata_written_.end(),
+                                       metric_name) == metadata_written_.end()) {
+    metadata_written_.push_back(metric_name);
+    writeMetadata(series.metadata, metric_name);
+  }
+}
+
+void SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
+                                 const std::vector<LabelView>& labels) {
+  size_t size = 0;
+  for (const LabelView& label : labels) {
+    size += WireWriter::bytesFieldSize(1, labelMessageSize(label));
+  }
+  for (const ingest::Sample& sample : series.samples) {
+    if (!(sample.value < 0)) size += WireWriter::bytesFieldSize(2, sampleMessageSize(sample));
+  }
+  const auto exemplar_size = [&series](const ingest::Exemplar& exemplar) {
+    size_t inner = 9 + 1 + WireWriter::varintSize(static_cast<uint64_t>(exemplar.timestamp));
+    for (uint32_t i = exemplar.labels_begin; i < exemplar.labels_end; ++i) {
+      inner += WireWriter::bytesFieldSize(1, labelMessageSize(series.exemplar_labels[i]));
+    }
+    return inner;
+  };
+  for (const ingest::Exemplar& exemplar : series.exemplars) {
+    size += WireWriter::bytesFieldSize(3, exemplar_size(exemplar));
+  }
+  for (std::string_view histogram : series.histograms) {
+    size += WireWriter::bytesFieldSize(4, histogram.size());
+  }
+
+  WireWriter writer(out_, WireWriter::bytesFieldSize(1, size));
+  writer.lengthPrefix(1, size);
+  for (const LabelView& label : labels) writeLabel(writer, 1, label);
+  for (const ingest::Sample& sample : series.samples) {
+    if (sample.value < 0) continue;
+    writer.lengthPrefix(2, sampleMessageSize(sample));
+    writer.doubleField(1, sample.value);
+    writer.varintField(2, static_cast<uint64_t>(sample.timestamp));
+  }
+  for (const ingest::Exemplar& exemplar : series.exemplars) {
+    writer.lengthPrefix(3, exemplar_size(exemplar));
+    for (uint32_t i = exemplar.labels_begin; i < exemplar.labels_end; ++i) {
+      writeLabel(writer, 1, series.exemplar_labels[i]);
+    }
+    writer.doubleField(2, exemplar.value);
+    writer.varintField(3, static_cast<uint64_t>(exemplar.timestamp));
+  }
+  for (std::string_view histogram : series.histograms) writer.bytesField(4, histogram);
+}
+
+void SeriesEnricher::onMetadata(const ingest::MetadataView& metadata) {
+  thread_local std::string family;
+  if (metadata.family_name.empty()) return;
+  family.assign(kWorkloadPrefix);
+  family.append(metadata.family_name);
+  writeMetadata(metadata, family);
+}
+
+void SeriesEnricher::writeMetadata(const ingest::MetadataView& metadata,
+                                   std::string_view family_name) {
+  const size_t size = 1 + WireWriter::varintSize(metadata.type) +
+                      WireWriter::bytesFieldSize(2, family_name.size()) +
+                      WireWriter::bytesFieldSize(4, metadata.help.size()) +
+                      WireWriter::bytesFieldSize(5, metadata.unit.size());
+  WireWriter writer(out_, WireWriter::bytesFieldSize(3, size));
+  writer.lengthPrefix(3, size);
+  writer.varintField(1, metadata.type);
+  writer.bytesField(2, family_name);
+  writer.bytesField(4, metadata.help);
+  writer.bytesField(5, metadata.unit);
+}
+
+}  // namespace tp::enrich

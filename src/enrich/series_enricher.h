@@ -1,0 +1,71 @@
+#pragma once
+// Turns pod- and device-level series into workload-level series (SPEC §3) and encodes them as
+// remote-write 1.0 TimeSeries into a caller's buffer:
+//   pod: node + device label (gpu_id, device, asic, in that order), else pod + uid, else pod;
+//   workloads: of the pod's UID when known, else of its name; one output series per workload;
+//   rewrite: __name__ -> workload_<name>, job -> primus-lens-telemetry-processor, plus pod_name,
+//   pod_uid, workload_name, workload_uid (replacing same-named labels), labels sorted;
+//   samples < 0 dropped; histograms and exemplars carried unchanged.
+// Consumes decoded series; emits encoded series; drops (and counts by reason) series without a
+// pod, without a workload, without a name, and negative samples. Reads an immutable snapshot:
+// no locks, and no allocation per series once its reusable buffers have grown.
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "cache/cluster_snapshot.h"
+#include "ingest/remote_write/write_request.h"
+
+namespace tp::enrich {
+
+enum class DropReason : size_t { kNoPod = 0, kNoWorkload, kNegativeValue, kNoMetricName, kCount };
+inline constexpr std::array<const char*, static_cast<size_t>(DropReason::kCount)> kDropReasonNames =
+    {"no_pod", "no_workload", "negative_value", "no_metric_name"};
+
+struct EnrichCounts {
+  size_t series_out = 0;
+  size_t samples_out = 0;
+  size_t histograms_out = 0;
+  size_t exemplars_out = 0;
+  std::array<size_t, static_cast<size_t>(DropReason::kCount)> dropped_series{};
+  std::array<size_t, static_cast<size_t>(DropReason::kCount)> dropped_samples{};
+};
+
+inline constexpr std::string_view kProcessorJob = "primus-lens-telemetry-processor";
+
+class SeriesEnricher : public ingest::SeriesSink {
+ public:
+  // Appends WriteRequest fields (timeseries = 1, metadata = 3) to `out`.
+  SeriesEnricher(const cache::ClusterSnapshot& snapshot, std::string& out);
+
+  void onSeries(const ingest::DecodedSeries& series) override;
+  void onMetadata(const ingest::MetadataView& metadata) override;
+
+  const EnrichCounts& counts() const { return counts_; }
+
+ private:
+  struct ResolvedPod {
+    std::string_view name;
+    std::string_view uid;
+    const cache::WorkloadList* workloads = nullptr;
+  };
+  struct KeyLabelsView {
+    std::string_view node;
+    std::array<std::string_view, cache::kDeviceLabels> devices;
+    std::string_view pod;
+    std::string_view uid;
+  };
+  bool resolvePod(const KeyLabelsView& keys, ResolvedPod* pod) const;
+  void writeSeries(const ingest::DecodedSeries& series,
+                   const std::vector<ingest::LabelView>& labels);
+  void writeMetadata(const ingest::MetadataView& metadata, std::string_view family_name);
+
+  const cache::ClusterSnapshot& snapshot_;
+  std::string& out_;
+  EnrichCounts counts_;
+  std::vector<std::string> metadata_written_;
+};
+
+}  // namespace tp::enrich

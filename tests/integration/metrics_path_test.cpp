@@ -1,0 +1,313 @@
+// The metrics path end to end with real programs on loopback: Prometheus and vmagent scrape an
+// exporter and remote-write to the processor, which enriches against its SQLite cluster state
+// and forwards to a real VictoriaMetrics; and malformed bodies against the real binary.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <snappy.h>
+#include <zstd.h>
+
+#include <fstream>
+#include <regex>
+
+#include "http/server.h"
+#include "remote_v1.pb.h"
+#include "soci/soci.h"
+#include "storage/database.h"
+#include "storage/schema.h"
+#include "support/database_servers.h"
+#include "support/http_client.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace tp {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using testing::HttpClient;
+
+void requireBinary(const std::string& path, const std::string& package) {
+  ASSERT_TRUE(std::filesystem::exists(path))
+      << path << " not found: install the Debian package " << package;
+}
+
+std::string httpGet(uint16_t port, const std::string& target) {
+  try {
+    HttpClient client(port);
+    const auto result = client.get(target);
+    return result.status == 200 ? result.body : "";
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+bool pollUntil(const std::function<bool()>& condition, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return false;
+}
+
+// A cluster in SQLite: node-a GPU 0 belongs to train-0 of PyTorchJob "pretrain".
+void writeCluster(const std::string& path) {
+  config::DbConfig db;
+  db.path = path;
+  auto database = std::move(*storage::Database::create(db));
+  ASSERT_TRUE(storage::ensureSchema(*database, nullptr).ok());
+  ASSERT_TRUE(
+      database
+          ->run([](soci::session& sql) {
+            sql << "INSERT INTO gpu_pods (namespace, name, node_name, uid, running) "
+                   "VALUES ('team', 'train-0', 'node-a', 'pod-uid-0', TRUE)";
+            sql << "INSERT INTO node_container (container_id, pod_uid, pod_name, node_name) "
+                   "VALUES ('c0', 'pod-uid-0', 'train-0', 'node-a')";
+            sql << "INSERT INTO node_container_devices (container_id, device_type, "
+                   "device_name, device_no) VALUES ('c0', 'gpu', 'card0', 0)";
+            sql << "INSERT INTO gpu_workload (kind, name, uid, parent_uid, status) VALUES "
+                   "('PyTorchJob', 'pretrain', 'wl-uid-0', '', 'Running')";
+            sql << "INSERT INTO workload_pod_reference (workload_uid, pod_uid) VALUES "
+                   "('wl-uid-0', 'pod-uid-0')";
+          })
+          .ok());
+}
+
+// Serves Prometheus text: one GPU series of the training pod, one idle GPU, one node series.
+class Exporter {
+ public:
+  Exporter() : telemetry_("exporter"), router_(telemetry_) {
+    router_.add("/metrics", {}, [](const http::RequestContext& ctx) {
+      return http::textResponse(ctx.request, 200, "text/plain; version=0.0.4",
+                                "# TYPE gpu_utilization gauge\n"
+                                "gpu_utilization{gpu_id=\"0\"} 55\n"
+                                "gpu_utilization{gpu_id=\"7\"} 3\n"
+                                "# TYPE node_load1 gauge\n"
+                                "node_load1 0.5\n");
+    });
+    server_ = std::move(
+        *http::Server::create({.address = "127.0.0.1", .port = 0, .threads = 1}, router_));
+    server_->start();
+  }
+  uint16_t port() const { return server_->localEndpoint().port(); }
+
+ private:
+  telemetry::Telemetry telemetry_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
+};
+
+class MetricsPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    requireBinary("/usr/bin/victoria-metrics", "victoria-metrics");
+    vm_port_ = testing::freeLoopbackPort();
+    vm_ = std::make_unique<ChildProcess>(
+        "/usr/bin/victoria-metrics",
+        std::vector<std::string>{"-storageDataPath=" + (dir_ / "vm").string(),
+                                 "-httpListenAddr=127.0.0.1:" + std::to_string(vm_port_),
+                                 "-retentionPeriod=100y", "-search.latencyOffset=0s",
+                                 "-loggerLevel=ERROR"});
+    ASSERT_TRUE(pollUntil([this] { return !httpGet(vm_port_, "/health").empty(); }, 30s))
+        << vm_->output();
+    writeCluster((dir_ / "lens.db").string());
+    processor_ = std::make_unique<ChildProcess>(
+        testing::processorBinary(),
+        std::vector<std::string>{
+            "--httpPort=0", "--http.listenAddress=127.0.0.1",
+            "--db.path=" + (dir_ / "lens.db").string(), "--queue.dir=" + (dir_ / "queue").string(),
+            "--metricsWrite.endpoints=http://127.0.0.1:" + std::to_string(vm_port_),
+            "--metricsWrite.flushInterval=200ms", "--http.maxDecodedBytes=1MiB"});
+    const auto port = processor_->waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
+    ASSERT_TRUE(port) << processor_->output();
+    processor_port_ = static_cast<uint16_t>(std::stoi(*port));
+    ASSERT_TRUE(processor_->waitForOutput("cluster state loaded", 20s)) << processor_->output();
+  }
+
+  void TearDown() override {
+    if (processor_) {
+      processor_->signal(SIGTERM);
+      EXPECT_EQ(processor_->waitForExit(20s), 0) << processor_->output();
+    }
+  }
+
+  std::string scrapeConfig(uint16_t exporter_port) const {
+    return "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: gpu\n"
+           "    static_configs:\n      - targets: ['127.0.0.1:" +
+           std::to_string(exporter_port) +
+           "']\n    relabel_configs:\n      - target_label: primus_lens_node_name\n"
+           "        replacement: node-a\n";
+  }
+
+  // The enriched series as VictoriaMetrics stored it, once it is there.
+  std::string waitForWorkloadSeries() {
+    std::string exported;
+    pollUntil(
+        [&] {
+          httpGet(vm_port_, "/internal/force_flush");
+          exported =
+              httpGet(vm_port_, "/api/v1/export?match[]=%7B__name__%3D~%22workload_.*%22%7D");
+          return exported.find("workload_gpu_utilization") != std::string::npos;
+        },
+        90s);
+    return exported;
+  }
+
+  void expectEnriched(const std::string& exported) {
+    EXPECT_THAT(exported, HasSubstr(R"("__name__":"workload_gpu_utilization")"));
+    EXPECT_THAT(exported, HasSubstr(R"("workload_name":"pretrain")"));
+    EXPECT_THAT(exported, HasSubstr(R"("workload_uid":"wl-uid-0")"));
+    EXPECT_THAT(exported, HasSubstr(R"("pod_name":"train-0")"));
+    EXPECT_THAT(exported, HasSubstr(R"("job":"primus-lens-telemetry-processor")"));
+    EXPECT_THAT(exported, HasSubstr("55"));
+    // Idle GPU and node series have no pod: not forwarded by this path.
+    EXPECT_THAT(exported, ::testing::Not(HasSubstr(R"("gpu_id":"7")")));
+    EXPECT_THAT(exported, ::testing::Not(HasSubstr("workload_node_load1")));
+  }
+
+  testing::TempDir dir_;
+  uint16_t vm_port_ = 0;
+  uint16_t processor_port_ = 0;
+  std::unique_ptr<ChildProcess> vm_;
+  std::unique_ptr<ChildProcess> processor_;
+};
+
+TEST_F(MetricsPathTest, PrometheusToProcessorToVictoriaMetrics) {
+  requireBinary("/usr/bin/prometheus", "prometheus");
+  Exporter exporter;
+  std::ofstream(dir_ / "prometheus.yml")
+      << scrapeConfig(exporter.port())
+      << "remote_write:\n  - url: http://127.0.0.1:" << processor_port_
+      << "/v1/prometheus\n    queue_config:\n      batch_send_deadline: 1s\n";
+  ChildProcess prometheus(
+      "/usr/bin/prometheus",
+      {"--config.file=" + (dir_ / "prometheus.yml").string(),
+       "--storage.tsdb.path=" + (dir_ / "prom").string(),
+       "--web.listen-address=127.0.0.1:" + std::to_string(testing::freeLoopbackPort()),
+       "--log.level=warn"});
+  expectEnriched(waitForWorkloadSeries());
+  EXPECT_THAT(
+      httpGet(processor_port_, "/metrics"),
+      ::testing::ContainsRegex(R"(remote_write_dropped_series_total\{reason="no_pod"\} [1-9])"));
+}
+
+TEST_F(MetricsPathTest, VmagentToProcessorToVictoriaMetrics) {
+  requireBinary("/usr/bin/vmagent", "victoria-metrics");
+  Exporter exporter;
+  std::ofstream(dir_ / "scrape.yml") << scrapeConfig(exporter.port());
+  ChildProcess vmagent(
+      "/usr/bin/vmagent",
+      {"-promscrape.config=" + (dir_ / "scrape.yml").string(),
+       "-remoteWrite.url=http://127.0.0.1:" + std::to_string(processor_port_) + "/api/v1/write",
+       "-remoteWrite.tmpDataPath=" + (dir_ / "vmagent").string(),
+       "-httpListenAddr=127.0.0.1:" + std::to_string(testing::freeLoopbackPort()),
+       "-remoteWrite.flushInterval=500ms", "-loggerLevel=ERROR"});
+  expectEnriched(waitForWorkloadSeries());
+}
+
+std::string snappyOf(const std::string& raw) {
+  std::string out;
+  snappy::Compress(raw.data(), raw.size(), &out);
+  return out;
+}
+
+std::string validRequest() {
+  prompb::WriteRequest request;
+  auto* series = request.add_timeseries();
+  auto* label = series->add_labels();
+  label->set_name("__name__");
+  label->set_value("up");
+  series->add_samples()->set_value(1);
+  return request.SerializeAsString();
+}
+
+struct BadBody {
+  const char* name;
+  std::string body;
+  std::string content_type;
+  std::string encoding;
+  unsigned status;
+  const char* message;
+};
+
+TEST_F(MetricsPathTest, MalformedBodiesGetTheirStatusAndReasonAndTheServerStaysUp) {
+  const std::string valid = validRequest();
+  const std::string big(2 << 20, 'a');
+  std::string zstd_big(ZSTD_compressBound(big.size()), '\0');
+  zstd_big.resize(ZSTD_compress(zstd_big.data(), zstd_big.size(), big.data(), big.size(), 1));
+  const std::string proto = "application/x-protobuf";
+  const std::vector<BadBody> cases = {
+      {"not snappy", "plain text", proto, "snappy", 400, "cannot decode snappy body"},
+      {"truncated snappy", snappyOf(valid + valid).substr(0, 8), proto, "snappy", 400,
+       "cannot decode snappy body"},
+      {"lying length prefix", std::string("\x7f", 1) + "short", proto, "snappy", 400,
+       "cannot decode snappy body"},
+      {"4 GiB declared", std::string("\xff\xff\xff\xff\x0f", 5), proto, "snappy", 413,
+       "exceeds the limit"},
+      {"zstd garbage", "garbage!", proto, "zstd", 400, "cannot decode zstd body"},
+      {"zstd over the cap", zstd_big, proto, "zstd", 413, "exceeds the limit"},
+      {"identity over the cap", std::string(2 << 20, '\x00'), proto, "", 413, "exceeds the limit"},
+      {"gzip", snappyOf(valid), proto, "gzip", 415, "unsupported Content-Encoding 'gzip'"},
+      {"br", snappyOf(valid), proto, "br", 415, "unsupported Content-Encoding"},
+      {"json", snappyOf(valid), "application/json", "snappy", 415, "unsupported Content-Type"},
+      {"text", snappyOf(valid), "text/plain", "snappy", 415, "unsupported Content-Type"},
+      {"unknown proto", snappyOf(valid), proto + ";proto=io.prometheus.write.v3.Request", "snappy",
+       415, "unsupported remote-write message"},
+      {"bad varint", snappyOf(std::string(11, '\xff')), proto, "snappy", 400, "varint"},
+      {"wrong wire type", snappyOf(std::string("\x08\x01", 2)), proto, "snappy", 400,
+       "cannot decode timeseries 0: wrong wire type"},
+      {"empty label name", snappyOf(std::string("\x0a\x06\x0a\x04\x0a\x00\x12\x00", 8)), proto,
+       "snappy", 400, "label name empty"},
+      {"length beyond message", snappyOf(std::string("\x0a\x7f\x00", 3)), proto, "snappy", 400,
+       "length beyond the message"},
+      {"field zero", snappyOf(std::string("\x02\x00", 2)), proto, "snappy", 400, "field number 0"},
+      {"wire type 7", snappyOf(std::string("\x0f", 1)), proto, "snappy", 400,
+       "unsupported wire type"},
+      {"truncated fixed64", snappyOf(std::string("\x0a\x05\x12\x03\x09\x01\x02", 7)), proto,
+       "snappy", 400, "truncated fixed64"},
+      {"sample as varint", snappyOf(std::string("\x0a\x04\x12\x02\x08\x01", 6)), proto, "snappy",
+       400, "sample field has the wrong wire type"},
+      {"v2 ref beyond symbols", snappyOf(std::string("\x22\x00\x2a\x04\x0a\x02\x07\x00", 8)),
+       proto + ";proto=io.prometheus.write.v2.Request", "snappy", 400,
+       "label reference beyond the symbol table"},
+      {"v2 odd refs", snappyOf(std::string("\x22\x00\x22\x01\x61\x2a\x03\x0a\x01\x01", 10)),
+       proto + ";proto=io.prometheus.write.v2.Request", "snappy", 400,
+       "odd number of label references"},
+      {"v2 symbols as varint", snappyOf(std::string("\x20\x01", 2)),
+       proto + ";proto=io.prometheus.write.v2.Request", "snappy", 400, "cannot decode symbols"},
+      {"garbage protobuf", snappyOf("definitely not a protobuf message"), proto, "snappy", 400,
+       "cannot decode"},
+      {"metadata as varint", snappyOf(std::string("\x18\x01", 2)), proto, "snappy", 400,
+       "cannot decode metadata"},
+      {"v1 zstd over v2 type", std::string("\x28\xb5\x2f\xfd", 4), proto, "zstd", 400,
+       "cannot decode zstd body"},
+  };
+  ASSERT_GE(cases.size(), 25u);
+  for (const BadBody& bad : cases) {
+    SCOPED_TRACE(bad.name);
+    HttpClient client(processor_port_);
+    std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", bad.content_type}};
+    if (!bad.encoding.empty()) headers.emplace_back("Content-Encoding", bad.encoding);
+    const auto result =
+        client.request(boost::beast::http::verb::post, "/v1/prometheus", bad.body, headers);
+    EXPECT_EQ(result.status, bad.status);
+    EXPECT_THAT(result.body, HasSubstr(bad.message));
+    EXPECT_THAT(result.body, HasSubstr(R"("code":4001)"));
+  }
+  // Still serving, and a good request after all that is accepted.
+  HttpClient client(processor_port_);
+  EXPECT_EQ(client.get("/healthz").status, 200u);
+  const auto ok =
+      client.request(boost::beast::http::verb::post, "/api/v1/write", snappyOf(valid),
+                     {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "snappy"}});
+  EXPECT_EQ(ok.status, 204u);
+  EXPECT_THAT(
+      httpGet(processor_port_, "/metrics"),
+      ::testing::ContainsRegex(R"(remote_write_rejected_requests_total\{status="400"\} [1-9])"));
+}
+
+}  // namespace
+}  // namespace tp

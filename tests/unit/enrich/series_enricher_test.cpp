@@ -1,0 +1,247 @@
+// Golden tests of the enrichment rules: each file in tests/golden/enrich/ holds a cluster
+// state, input series and the exact expected output series (in any order). Plus histograms,
+// exemplars and metadata, which the text format does not carry.
+//
+// File format, one item per line ('#' starts a comment):
+//   device NODE POD POD_UID TYPE NAME NUMBER|-
+//   workload POD POD_UID WORKLOAD WORKLOAD_UID [PARENT_UID]
+//   input {name="value",...} VALUE@TIMESTAMP ...
+//   expect {name="value",...} VALUE@TIMESTAMP ...
+//   dropped REASON SERIES SAMPLES
+
+#include "enrich/series_enricher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "remote_v1.pb.h"
+#include "remote_v2.pb.h"
+
+namespace tp::enrich {
+namespace {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+Labels parseLabels(const std::string& text) {
+  Labels labels;
+  size_t pos = 1;  // after '{'
+  while (pos < text.size() && text[pos] != '}') {
+    const size_t equals = text.find('=', pos);
+    const std::string name = text.substr(pos, equals - pos);
+    const size_t close = text.find('"', equals + 2);
+    labels.emplace_back(name, text.substr(equals + 2, close - equals - 2));
+    pos = close + 1;
+    if (pos < text.size() && text[pos] == ',') ++pos;
+  }
+  return labels;
+}
+
+std::string canonical(const prompb::TimeSeries& series) {
+  std::ostringstream out;
+  out << "{";
+  for (int i = 0; i < series.labels_size(); ++i) {
+    out << (i ? "," : "") << series.labels(i).name() << "=\"" << series.labels(i).value() << "\"";
+  }
+  out << "}";
+  for (const auto& sample : series.samples())
+    out << " " << sample.value() << "@" << sample.timestamp();
+  return out.str();
+}
+
+struct GoldenCase {
+  cache::SnapshotBuilder builder;
+  prompb::WriteRequest input;
+  std::vector<std::string> expected;
+  std::vector<std::tuple<std::string, size_t, size_t>> dropped;
+};
+
+void parseGolden(const std::filesystem::path& path, GoldenCase& golden) {
+  std::ifstream file(path);
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string kind;
+    words >> kind;
+    if (kind == "device") {
+      std::string node, pod, uid, type, name, number;
+      words >> node >> pod >> uid >> type >> name >> number;
+      golden.builder.addDevice(
+          {node, pod, uid, type, name,
+           number == "-" ? std::nullopt : std::optional<int>(std::stoi(number))});
+    } else if (kind == "workload") {
+      std::string pod, pod_uid, workload, workload_uid, parent;
+      words >> pod >> pod_uid >> workload >> workload_uid >> parent;
+      golden.builder.addWorkloadPod({pod, pod_uid, workload, workload_uid, parent});
+    } else if (kind == "input" || kind == "expect") {
+      std::string labels_text, sample_text;
+      words >> labels_text;
+      if (kind == "expect") {
+        std::string rest;
+        std::getline(words, rest);
+        golden.expected.push_back(labels_text + rest);
+        continue;
+      }
+      auto* series = golden.input.add_timeseries();
+      for (const auto& [name, value] : parseLabels(labels_text)) {
+        auto* label = series->add_labels();
+        label->set_name(name);
+        label->set_value(value);
+      }
+      while (words >> sample_text) {
+        const size_t at = sample_text.find('@');
+        auto* sample = series->add_samples();
+        sample->set_value(std::stod(sample_text.substr(0, at)));
+        sample->set_timestamp(std::stoll(sample_text.substr(at + 1)));
+      }
+    } else if (kind == "dropped") {
+      std::string reason;
+      size_t series = 0, samples = 0;
+      words >> reason >> series >> samples;
+      golden.dropped.emplace_back(reason, series, samples);
+    } else {
+      FAIL() << path << ": unknown line kind '" << kind << "'";
+    }
+  }
+}
+
+prompb::WriteRequest enrichV1(const cache::ClusterSnapshot& snapshot, const std::string& body,
+                              EnrichCounts* counts) {
+  std::string out;
+  SeriesEnricher enricher(snapshot, out);
+  const absl::Status status =
+      ingest::decodeWriteRequest(body, ingest::RemoteWriteVersion::kV1, enricher, nullptr);
+  EXPECT_TRUE(status.ok()) << status;
+  if (counts != nullptr) *counts = enricher.counts();
+  prompb::WriteRequest output;
+  EXPECT_TRUE(output.ParseFromString(out)) << "output is not a valid WriteRequest";
+  return output;
+}
+
+TEST(EnrichGolden, EveryFileMatches) {
+  const std::filesystem::path dir = std::filesystem::path(TP_GOLDEN_DIR) / "enrich";
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".txt") continue;
+    ++files;
+    SCOPED_TRACE(entry.path().filename().string());
+    GoldenCase golden;
+    parseGolden(entry.path(), golden);
+    const auto snapshot = golden.builder.build();
+    EnrichCounts counts;
+    const prompb::WriteRequest output =
+        enrichV1(*snapshot, golden.input.SerializeAsString(), &counts);
+    std::vector<std::string> actual;
+    for (const auto& series : output.timeseries()) {
+      actual.push_back(canonical(series));
+      for (int i = 1; i < series.labels_size(); ++i) {
+        EXPECT_LT(series.labels(i - 1).name(), series.labels(i).name()) << "labels not sorted";
+      }
+    }
+    std::sort(actual.begin(), actual.end());
+    std::sort(golden.expected.begin(), golden.expected.end());
+    EXPECT_EQ(actual, golden.expected);
+    for (const auto& [reason, series, samples] : golden.dropped) {
+      const auto it = std::find(kDropReasonNames.begin(), kDropReasonNames.end(), reason);
+      ASSERT_NE(it, kDropReasonNames.end()) << reason;
+      const size_t index = static_cast<size_t>(it - kDropReasonNames.begin());
+      EXPECT_EQ(counts.dropped_series[index], series) << reason;
+      EXPECT_EQ(counts.dropped_samples[index], samples) << reason;
+    }
+  }
+  EXPECT_GE(files, 3u);
+}
+
+cache::SnapshotBuilder onePodCluster() {
+  cache::SnapshotBuilder builder;
+  builder.addDevice({"node-a", "train-0", "pod-uid", "gpu", "card0", 0});
+  builder.addWorkloadPod({"train-0", "pod-uid", "job", "job-uid", ""});
+  return builder;
+}
+
+TEST(Enrich, CarriesHistogramsExemplarsAndMetadata) {
+  auto builder = onePodCluster();
+  const auto snapshot = builder.build();
+  prompb::WriteRequest input;
+  auto* series = input.add_timeseries();
+  for (const auto& [name, value] :
+       Labels{{"__name__", "latency"}, {"gpu_id", "0"}, {"primus_lens_node_name", "node-a"}}) {
+    auto* label = series->add_labels();
+    label->set_name(name);
+    label->set_value(value);
+  }
+  auto* histogram = series->add_histograms();
+  histogram->set_count_int(9);
+  histogram->set_schema(2);
+  histogram->add_positive_deltas(-3);
+  histogram->set_timestamp(77);
+  auto* exemplar = series->add_exemplars();
+  exemplar->set_value(0.5);
+  exemplar->set_timestamp(76);
+  exemplar->add_labels()->set_name("trace_id");
+  exemplar->mutable_labels(0)->set_value("t-1");
+  auto* metadata = input.add_metadata();
+  metadata->set_type(prompb::MetricMetadata::HISTOGRAM);
+  metadata->set_metric_family_name("latency");
+  metadata->set_help("how long");
+
+  EnrichCounts counts;
+  const auto output = enrichV1(*snapshot, input.SerializeAsString(), &counts);
+  ASSERT_EQ(output.timeseries_size(), 1);
+  EXPECT_EQ(output.timeseries(0).histograms(0).SerializeAsString(), histogram->SerializeAsString());
+  EXPECT_EQ(output.timeseries(0).exemplars(0).SerializeAsString(), exemplar->SerializeAsString());
+  EXPECT_EQ(output.timeseries(0).samples_size(), 0);
+  ASSERT_EQ(output.metadata_size(), 1);
+  EXPECT_EQ(output.metadata(0).metric_family_name(), "workload_latency");
+  EXPECT_EQ(output.metadata(0).help(), "how long");
+  EXPECT_EQ(counts.histograms_out, 1u);
+  EXPECT_EQ(counts.exemplars_out, 1u);
+}
+
+TEST(Enrich, V2InputBecomesV1OutputWithMetadataOncePerFamily) {
+  auto builder = onePodCluster();
+  const auto snapshot = builder.build();
+  io::prometheus::write::v2::Request request;
+  for (const char* symbol : {"", "__name__", "gpu_power", "gpu_id", "0", "primus_lens_node_name",
+                             "node-a", "watts consumed", "trace_id", "t-9"}) {
+    request.add_symbols(symbol);
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto* series = request.add_timeseries();
+    for (uint32_t ref : {1u, 2u, 3u, 4u, 5u, 6u}) series->add_labels_refs(ref);
+    auto* sample = series->add_samples();
+    sample->set_value(100 + i);
+    sample->set_timestamp(1000 + i);
+    series->mutable_metadata()->set_type(io::prometheus::write::v2::Metadata::METRIC_TYPE_GAUGE);
+    series->mutable_metadata()->set_help_ref(7);
+    auto* exemplar = series->add_exemplars();
+    exemplar->add_labels_refs(8);
+    exemplar->add_labels_refs(9);
+    exemplar->set_value(3);
+  }
+  std::string out;
+  SeriesEnricher enricher(*snapshot, out);
+  ASSERT_TRUE(ingest::decodeWriteRequest(request.SerializeAsString(),
+                                         ingest::RemoteWriteVersion::kV2, enricher, nullptr)
+                  .ok());
+  prompb::WriteRequest output;
+  ASSERT_TRUE(output.ParseFromString(out));
+  ASSERT_EQ(output.timeseries_size(), 2);
+  EXPECT_EQ(canonical(output.timeseries(1)),
+            "{__name__=\"workload_gpu_power\",gpu_id=\"0\",job=\"primus-lens-telemetry-processor\","
+            "pod_name=\"train-0\",pod_uid=\"pod-uid\",primus_lens_node_name=\"node-a\","
+            "workload_name=\"job\",workload_uid=\"job-uid\"} 101@1001");
+  EXPECT_EQ(output.timeseries(0).exemplars(0).labels(0).value(), "t-9");
+  ASSERT_EQ(output.metadata_size(), 1);
+  EXPECT_EQ(output.metadata(0).metric_family_name(), "workload_gpu_power");
+  EXPECT_EQ(output.metadata(0).help(), "watts consumed");
+  EXPECT_EQ(output.metadata(0).type(), prompb::MetricMetadata::GAUGE);
+}
+
+}  // namespace
+}  // namespace tp::enrich

@@ -1,0 +1,211 @@
+// The forwarder against a real HTTP server on loopback playing storage: batching, retries of
+// 5xx with backoff, Retry-After, no retry of other 4xx, and delivery once storage recovers.
+
+#include "forward/forwarder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <snappy.h>
+
+#include <atomic>
+#include <regex>
+
+#include "forward/remote_write_client.h"
+#include "forward/retry_policy.h"
+#include "http/server.h"
+#include "remote_v1.pb.h"
+
+namespace tp::forward {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A remote-write receiver whose answers the test scripts.
+class FakeStorage {
+ public:
+  FakeStorage() : telemetry_("storage"), router_(telemetry_) {
+    router_.add("/api/v1/write", {}, [this](const http::RequestContext& ctx) {
+      std::string raw;
+      snappy::Uncompress(ctx.request.body().data(), ctx.request.body().size(), &raw);
+      prompb::WriteRequest request;
+      const bool parsed = request.ParseFromString(raw);
+      std::lock_guard lock(mutex_);
+      ++requests_;
+      const unsigned status = scripted_.empty() ? 204 : scripted_.front();
+      if (!scripted_.empty()) scripted_.erase(scripted_.begin());
+      if (status < 300 && parsed) {
+        for (const auto& series : request.timeseries()) samples_ += series.samples_size();
+      }
+      http::Response response =
+          http::textResponse(ctx.request, status, "text/plain", status == 400 ? "bad series" : "");
+      if (status == 429) response.set("Retry-After", "0");
+      return response;
+    });
+    server_ = std::move(
+        *http::Server::create({.address = "127.0.0.1", .port = 0, .threads = 1}, router_));
+    server_->start();
+  }
+
+  void script(std::vector<unsigned> statuses) {
+    std::lock_guard lock(mutex_);
+    scripted_ = std::move(statuses);
+  }
+  int samples() {
+    std::lock_guard lock(mutex_);
+    return samples_;
+  }
+  int requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(server_->localEndpoint().port());
+  }
+
+ private:
+  telemetry::Telemetry telemetry_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
+  std::mutex mutex_;
+  std::vector<unsigned> scripted_;
+  int samples_ = 0;
+  int requests_ = 0;
+};
+
+std::string encodedSeries(int samples) {
+  prompb::WriteRequest request;
+  auto* series = request.add_timeseries();
+  auto* label = series->add_labels();
+  label->set_name("__name__");
+  label->set_value("workload_up");
+  for (int i = 0; i < samples; ++i) {
+    auto* sample = series->add_samples();
+    sample->set_value(1);
+    sample->set_timestamp(i);
+  }
+  return request.SerializeAsString();
+}
+
+bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return condition();
+}
+
+config::MetricsWriteConfig fastConfig(const std::string& url) {
+  config::MetricsWriteConfig config;
+  config.endpoints = {url};
+  config.batch_samples = 10;
+  config.flush_interval = 50ms;
+  config.retry_min_backoff = 10ms;
+  config.retry_max_backoff = 100ms;
+  config.timeout = 2s;
+  return config;
+}
+
+TEST(WriteUrlFor, AppendsTheWritePathToBaseUrls) {
+  EXPECT_EQ(writeUrlFor("http://vminsert:8480/insert/0/prometheus"),
+            "http://vminsert:8480/insert/0/prometheus/api/v1/write");
+  EXPECT_EQ(writeUrlFor("http://vm:8428/"), "http://vm:8428/api/v1/write");
+  EXPECT_EQ(writeUrlFor("http://vm:8428"), "http://vm:8428/api/v1/write");
+  EXPECT_EQ(writeUrlFor("http://prom:9090/api/v1/write"), "http://prom:9090/api/v1/write");
+  EXPECT_EQ(writeUrlFor("http://mimir/api/v1/push"), "http://mimir/api/v1/push");
+}
+
+TEST(RetryPolicy, ClassifiesStatuses) {
+  EXPECT_EQ(classifyStatus(204), SendOutcome::kDelivered);
+  EXPECT_EQ(classifyStatus(0), SendOutcome::kRetry);
+  EXPECT_EQ(classifyStatus(429), SendOutcome::kRetry);
+  EXPECT_EQ(classifyStatus(503), SendOutcome::kRetry);
+  EXPECT_EQ(classifyStatus(400), SendOutcome::kRejected);
+  EXPECT_EQ(classifyStatus(404), SendOutcome::kRejected);
+}
+
+TEST(RetryPolicy, BacksOffExponentiallyWithJitterAndHonoursRetryAfter) {
+  Backoff backoff(100ms, 1s, 1);
+  for (int attempt = 1; attempt <= 6; ++attempt) {
+    const auto ceiling = std::min(1000ms, 100ms * (1 << (attempt - 1)));
+    const auto delay = backoff.next(attempt, std::nullopt);
+    EXPECT_GE(delay, ceiling / 2) << attempt;
+    EXPECT_LE(delay, ceiling) << attempt;
+  }
+  EXPECT_EQ(backoff.next(1, 7s), 1s);  // capped at the maximum
+  EXPECT_EQ(backoff.next(1, 200ms), 200ms);
+  EXPECT_EQ(parseRetryAfter("3"), 3s);
+  EXPECT_EQ(parseRetryAfter(" 0 "), 0s);
+  EXPECT_EQ(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT"), std::nullopt);
+  EXPECT_EQ(parseRetryAfter(""), std::nullopt);
+}
+
+TEST(Forwarder, BatchesBySizeAndAge) {
+  FakeStorage storage;
+  telemetry::Telemetry telemetry("test");
+  auto forwarder = *Forwarder::create(fastConfig(storage.url()), telemetry);
+  forwarder->start();
+  for (int i = 0; i < 3; ++i) forwarder->append(encodedSeries(4), 4);  // 12 >= 10: sealed
+  EXPECT_TRUE(waitFor([&] { return storage.samples() == 12; }));
+  EXPECT_EQ(storage.requests(), 1);
+  forwarder->append(encodedSeries(3), 3);  // sealed by age
+  EXPECT_TRUE(waitFor([&] { return storage.samples() == 15; }));
+  forwarder->stop(1s);
+  EXPECT_THAT(
+      telemetry.exposition(),
+      ::testing::ContainsRegex("remote_write_sent_samples_total\\{endpoint=\"[^\"]+\"\\} 15"));
+}
+
+TEST(Forwarder, RetriesServerErrorsUntilStorageRecovers) {
+  FakeStorage storage;
+  storage.script({500, 503, 429, 204});
+  telemetry::Telemetry telemetry("test");
+  auto forwarder = *Forwarder::create(fastConfig(storage.url()), telemetry);
+  forwarder->start();
+  forwarder->append(encodedSeries(10), 10);
+  EXPECT_TRUE(waitFor([&] { return storage.samples() == 10; }));
+  EXPECT_EQ(storage.requests(), 4);
+  forwarder->stop(1s);
+  const std::string metrics = telemetry.exposition();
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_send_retries_total\\{[^}]+\\} 3"));
+  EXPECT_THAT(metrics,
+              ::testing::ContainsRegex(
+                  "remote_write_send_requests_total\\{[^}]*status_class=\"5xx\"[^}]*\\} 2"));
+}
+
+TEST(Forwarder, DoesNotRetryOtherClientErrors) {
+  FakeStorage storage;
+  storage.script({400});
+  telemetry::Telemetry telemetry("test");
+  auto forwarder = *Forwarder::create(fastConfig(storage.url()), telemetry);
+  forwarder->start();
+  forwarder->append(encodedSeries(10), 10);
+  EXPECT_TRUE(waitFor([&] { return storage.requests() == 1; }));
+  forwarder->append(encodedSeries(10), 10);  // the next batch goes through
+  EXPECT_TRUE(waitFor([&] { return storage.samples() == 10; }));
+  EXPECT_EQ(storage.requests(), 2);
+  forwarder->stop(1s);
+  const std::string metrics = telemetry.exposition();
+  EXPECT_THAT(metrics,
+              ::testing::ContainsRegex("remote_write_rejected_batches_total\\{[^}]+\\} 1"));
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_send_retries_total\\{[^}]+\\} 0"));
+}
+
+TEST(Forwarder, UnreachableStorageIsRetriedAndBoundedWithoutBlockingAppends) {
+  telemetry::Telemetry telemetry("test");
+  auto config = fastConfig("http://127.0.0.1:1");  // nothing listens on port 1
+  config.max_pending_batches = 2;
+  auto forwarder = *Forwarder::create(config, telemetry);
+  forwarder->start();
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6; ++i) forwarder->append(encodedSeries(10), 10);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);  // appends never wait for storage
+  const std::regex dropped("remote_write_dropped_batches_total\\{[^}]+\\} [1-9]");
+  EXPECT_TRUE(waitFor([&] { return std::regex_search(telemetry.exposition(), dropped); }));
+  forwarder->stop(100ms);
+  EXPECT_THAT(telemetry.exposition(),
+              ::testing::ContainsRegex("remote_write_send_network_errors_total\\{[^}]+\\} [1-9]"));
+}
+
+}  // namespace
+}  // namespace tp::forward
