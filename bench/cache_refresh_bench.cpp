@@ -135,7 +135,7 @@ void BM_LookupPerSeries(benchmark::State& state) {
     const cache::PodRef* pod = snapshot->podOfDevice(node, cache::DeviceLabel::kGpuId, gpu);
     if (pod != nullptr && pod->workloads_by_uid != nullptr) ++found;
   }
-  if (found != state.iterations()) state.SkipWithError("a lookup missed");
+  if (found != static_cast<size_t>(state.iterations())) state.SkipWithError("a lookup missed");
 }
 BENCHMARK(BM_LookupPerSeries);
 
