@@ -19,10 +19,34 @@ namespace v2 {
 constexpr uint32_t kSymbols = 4, kTimeseries = 5;
 constexpr uint32_t kSeriesLabelRefs = 1, kSeriesSamples = 2, kSeriesHistograms = 3,
                    kSeriesExemplars = 4, kSeriesMetadata = 5;
-constexpr uint32_t kExemplarLabelRefs = 1, kExemplarValue = 2, kExemplarTimestamp = 3;
+constexpr uint32_t kExemplarLabelRefs = 1;
 constexpr uint32_t kMetadataType = 1, kMetadataHelpRef = 3, kMetadataUnitRef = 4;
 }  // namespace v2
 constexpr uint32_t kSampleValue = 1, kSampleTimestamp = 2;
+
+// Value and timestamp share their field numbers in 1.0 and 2.0 exemplars; anything else is
+// skipped.
+void readExemplarScalar(WireReader& reader, uint32_t field, WireType type, Exemplar* exemplar) {
+  if (field == v1::kExemplarValue && type == WireType::kFixed64) {
+    reader.readDouble(&exemplar->value);
+  } else if (field == v1::kExemplarTimestamp && type == WireType::kVarint) {
+    uint64_t raw = 0;
+    reader.readVarint(&raw);
+    exemplar->timestamp = static_cast<int64_t>(raw);
+  } else {
+    reader.skip(type);
+  }
+}
+
+void deliver(const DecodedSeries& series, SeriesSink& sink, DecodeCounts* counts) {
+  if (counts != nullptr) {
+    ++counts->series;
+    counts->samples += series.samples.size();
+    counts->histograms += series.histograms.size();
+    counts->exemplars += series.exemplars.size();
+  }
+  sink.onSeries(series);
+}
 
 absl::Status seriesError(size_t index, std::string_view problem) {
   return absl::InvalidArgumentError(
@@ -31,12 +55,6 @@ absl::Status seriesError(size_t index, std::string_view problem) {
 
 absl::Status wireError(const WireReader& reader, std::string_view where) {
   return absl::InvalidArgumentError(common::concat("cannot decode ", where, ": ", reader.error()));
-}
-
-bool expect(WireReader& reader, WireType actual, WireType wanted) {
-  if (actual == wanted) return true;
-  reader.skip(actual);
-  return false;
 }
 
 // Sample: value (double), timestamp (int64). Returns a problem or nullptr.
@@ -201,14 +219,8 @@ absl::Status decodeV1(std::string_view body, SeriesSink& sink, DecodeCounts* cou
               return seriesError(index, common::concat("exemplar ", problem));
             }
             series.exemplar_labels.push_back(label);
-          } else if (ef == v1::kExemplarValue && et == WireType::kFixed64) {
-            ex.readDouble(&exemplar.value);
-          } else if (ef == v1::kExemplarTimestamp && et == WireType::kVarint) {
-            uint64_t raw = 0;
-            ex.readVarint(&raw);
-            exemplar.timestamp = static_cast<int64_t>(raw);
           } else {
-            ex.skip(et);
+            readExemplarScalar(ex, ef, et, &exemplar);
           }
         }
         if (!ex.ok()) return seriesError(index, common::concat("exemplar: ", ex.error()));
@@ -217,13 +229,7 @@ absl::Status decodeV1(std::string_view body, SeriesSink& sink, DecodeCounts* cou
       }
     }
     if (!reader.ok()) return seriesError(index, reader.error());
-    if (counts != nullptr) {
-      ++counts->series;
-      counts->samples += series.samples.size();
-      counts->histograms += series.histograms.size();
-      counts->exemplars += series.exemplars.size();
-    }
-    sink.onSeries(series);
+    deliver(series, sink, counts);
     ++index;
   }
   if (!request.ok()) {
@@ -306,14 +312,8 @@ absl::Status decodeV2(std::string_view body, SeriesSink& sink, DecodeCounts* cou
                     table.appendRefs(ex, et, series.exemplar_labels, &exemplar_pending)) {
               return seriesError(index, common::concat("exemplar ", problem));
             }
-          } else if (ef == v2::kExemplarValue && et == WireType::kFixed64) {
-            ex.readDouble(&exemplar.value);
-          } else if (ef == v2::kExemplarTimestamp && et == WireType::kVarint) {
-            uint64_t raw = 0;
-            ex.readVarint(&raw);
-            exemplar.timestamp = static_cast<int64_t>(raw);
           } else {
-            ex.skip(et);
+            readExemplarScalar(ex, ef, et, &exemplar);
           }
         }
         if (!ex.ok()) return seriesError(index, common::concat("exemplar: ", ex.error()));
@@ -351,13 +351,7 @@ absl::Status decodeV2(std::string_view body, SeriesSink& sink, DecodeCounts* cou
     if (pending != SymbolTable::kNone) {
       return seriesError(index, "odd number of label references");
     }
-    if (counts != nullptr) {
-      ++counts->series;
-      counts->samples += series.samples.size();
-      counts->histograms += series.histograms.size();
-      counts->exemplars += series.exemplars.size();
-    }
-    sink.onSeries(series);
+    deliver(series, sink, counts);
     ++index;
   }
   if (!request.ok()) return seriesError(index, request.error());
