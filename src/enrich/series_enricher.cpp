@@ -103,6 +103,30 @@ void insertionSortByName(std::vector<LabelView>& labels) {
   }
 }
 
+// Merges sorted input labels (minus the rewritten names, first of repeats kept) with the
+// rewritten labels, which are sorted by construction. False when the input is not sorted.
+bool mergeSorted(const std::vector<LabelView>& input,
+                 const std::array<LabelView, kRewrittenLabels.size()>& rewritten,
+                 std::vector<LabelView>& out) {
+  out.clear();
+  size_t next_rewritten = 0;
+  std::string_view previous;
+  for (const LabelView& label : input) {
+    if (!previous.empty() && label.name <= previous) {
+      if (label.name == previous) continue;
+      return false;
+    }
+    previous = label.name;
+    if (isRewritten(label.name)) continue;
+    while (next_rewritten < rewritten.size() && rewritten[next_rewritten].name < label.name) {
+      out.push_back(rewritten[next_rewritten++]);
+    }
+    out.push_back(label);
+  }
+  while (next_rewritten < rewritten.size()) out.push_back(rewritten[next_rewritten++]);
+  return true;
+}
+
 }  // namespace
 
 bool SeriesEnricher::resolvePod(const KeyLabelsView& keys, ResolvedPod* pod) const {
@@ -155,26 +179,31 @@ void SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
 
   metric_name.assign(kWorkloadPrefix);
   metric_name.append(found.name);
-  labels.clear();
-  for (const LabelView& label : series.labels) {
-    if (!isRewritten(label.name)) labels.push_back(label);
+  const std::array<LabelView, kRewrittenLabels.size()> rewritten = {
+      {{kRewrittenLabels[0], metric_name},
+       {kRewrittenLabels[1], kProcessorJob},
+       {kRewrittenLabels[2], pod.name},
+       {kRewrittenLabels[3], pod.uid},
+       {kRewrittenLabels[4], {}},
+       {kRewrittenLabels[5], {}}}};
+  if (!mergeSorted(series.labels, rewritten, labels)) {
+    // Unsorted input (rare: senders sort): collect, sort stably, keep the first of repeats.
+    labels.clear();
+    for (const LabelView& label : series.labels) {
+      if (!isRewritten(label.name)) labels.push_back(label);
+    }
+    labels.insert(labels.end(), rewritten.begin(), rewritten.end());
+    insertionSortByName(labels);
+    labels.erase(
+        std::unique(labels.begin(), labels.end(),
+                    [](const LabelView& a, const LabelView& b) { return a.name == b.name; }),
+        labels.end());
   }
-  labels.push_back({"__name__", metric_name});
-  labels.push_back({"job", kProcessorJob});
-  labels.push_back({"pod_name", pod.name});
-  labels.push_back({"pod_uid", pod.uid});
-  labels.push_back({"workload_name", {}});
-  labels.push_back({"workload_uid", {}});
-  insertionSortByName(labels);
-  // Repeated input names are now adjacent: keep the first.
-  labels.erase(std::unique(labels.begin(), labels.end(),
-                           [](const LabelView& a, const LabelView& b) { return a.name == b.name; }),
-               labels.end());
   LabelView* workload_name = nullptr;
   LabelView* workload_uid = nullptr;
   for (LabelView& label : labels) {
-    if (label.name == "workload_name") workload_name = &label;
-    if (label.name == "workload_uid") workload_uid = &label;
+    if (label.name == kRewrittenLabels[4]) workload_name = &label;
+    if (label.name == kRewrittenLabels[5]) workload_uid = &label;
   }
   for (const cache::WorkloadRef* workload : *pod.workloads) {
     workload_name->value = workload->name;
