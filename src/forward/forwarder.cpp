@@ -3,6 +3,7 @@
 #include <snappy.h>
 
 #include <atomic>
+#include <limits>
 
 #include "common/strings.h"
 #include "common/url.h"
@@ -84,10 +85,13 @@ class Forwarder::Endpoint {
            (draining_ && (pending_.empty() || std::chrono::steady_clock::now() >= drain_deadline_));
   }
 
+  // At most one warning per 10 s per endpoint, whichever thread notices the problem.
   void warnRateLimited(std::string_view message) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_warning_ < std::chrono::seconds(10)) return;
-    last_warning_ = now;
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    int64_t last = last_warning_ms_.load(std::memory_order_relaxed);
+    if (now - last < 10'000 || !last_warning_ms_.compare_exchange_strong(last, now)) return;
     spdlog::warn("remote write {}: {}", url_, message);
   }
 
@@ -161,7 +165,7 @@ class Forwarder::Endpoint {
   bool stopped_ = false;
   bool draining_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
-  std::chrono::steady_clock::time_point last_warning_;
+  std::atomic<int64_t> last_warning_ms_{std::numeric_limits<int64_t>::min() / 2};
   std::vector<std::thread> senders_;
 };
 

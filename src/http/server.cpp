@@ -199,7 +199,7 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 Server::Server(ServerOptions options, const Router& router)
-    : options_(std::move(options)), router_(router), acceptor_(io_) {}
+    : options_(std::move(options)), router_(router), acceptor_(asio::make_strand(io_)) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::create(ServerOptions options,
                                                        const Router& router) {

@@ -74,6 +74,7 @@ class Server {
   ServerOptions options_;
   const Router& router_;
   boost::asio::io_context io_;
+  // On its own strand: accept completions and the close at shutdown run on different threads.
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::endpoint local_endpoint_;
   std::vector<std::thread> threads_;
