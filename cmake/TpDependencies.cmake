@@ -13,6 +13,7 @@ pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET GLOBAL libpq)
 pkg_check_modules(LIBMARIADB REQUIRED IMPORTED_TARGET GLOBAL libmariadb)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET GLOBAL libzstd)
 find_library(SNAPPY_LIBRARY snappy REQUIRED)
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET GLOBAL re2)
 # SOCI ships neither CMake nor pkg-config files.
 find_path(SOCI_INCLUDE_DIR soci/soci.h REQUIRED)
 foreach(component core sqlite3 postgresql mysql)

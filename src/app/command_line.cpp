@@ -26,6 +26,14 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
       "Insert a small example cluster (2 nodes x 8 GPUs, a PyTorchJob with 2 pods) into the "
       "configured database, then exit");
 
+  CLI::App* extract = cli.add_subcommand(
+      "extract",
+      "Print, as JSON lines, what the training-log extractor finds in raw log lines (FILE, or "
+      "standard input), then exit");
+  std::string extract_file;
+  extract->add_option("FILE", extract_file, "Log file; standard input when absent")
+      ->check(CLI::ExistingFile);
+
   std::string config_file;
   cli.add_option("--config", config_file, "YAML or JSON configuration file")
       ->option_text("FILE")
@@ -73,6 +81,10 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
   if (!config.ok()) return config.status();
   result.config = std::move(*config);
   if (seed_demo->parsed()) result.command = Command::kSeedDemo;
+  if (extract->parsed()) {
+    result.command = Command::kExtract;
+    result.extract_file = extract_file;
+  }
   return result;
 }
 

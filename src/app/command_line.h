@@ -10,12 +10,13 @@
 
 namespace tp::app {
 
-enum class Command { kServe, kSeedDemo, kExit };
+enum class Command { kServe, kSeedDemo, kExtract, kExit };
 
 struct CommandLine {
   Command command = Command::kServe;
   config::Config config;
-  std::string exit_output;  // printed for kExit (--help, --version)
+  std::string exit_output;   // printed for kExit (--help, --version)
+  std::string extract_file;  // kExtract: the log file, empty for standard input
 };
 
 absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv);

@@ -1,8 +1,10 @@
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "app/app.h"
 #include "app/command_line.h"
+#include "app/extract_command.h"
 #include "common/strings.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -19,6 +21,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   const tp::config::Config& config = command_line->config;
+  if (command_line->command == tp::app::Command::kExtract) {
+    if (command_line->extract_file.empty()) {
+      tp::app::runExtract(std::cin, std::cout);
+    } else {
+      std::ifstream file(command_line->extract_file);
+      tp::app::runExtract(file, std::cout);
+    }
+    return 0;
+  }
 
   auto logger = spdlog::stderr_color_mt("telemetry-processor");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");

@@ -171,6 +171,23 @@ TEST_F(ProcessorTest, PortInUseFailsWithAMessage) {
   EXPECT_THAT(second.output(), HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(port)));
 }
 
+TEST_F(ProcessorTest, ExtractPrintsWhatTheTrainingLogExtractorFinds) {
+  const auto log = work_dir_ / "train.log";
+  std::ofstream(log)
+      << "[rank-0/8][INFO ] [trainer.py:1990] : training ...\n"
+         "unrelated line\n"
+         " iteration 7/ 70 | consumed samples: 448 | elapsed time per iteration (s): "
+         "1.5 | lm loss: nan |\n"
+         "  exit_on_missing_checkpoint_during_training ....... False\n";
+  ChildProcess extract(processorBinary(), {"extract", log.string()});
+  ASSERT_EQ(extract.waitForExit(kStartTimeout), 0) << extract.output();
+  EXPECT_EQ(extract.output(),
+            "{\"line\":1,\"event\":\"StartTrain\"}\n"
+            "{\"line\":3,\"format\":\"megatron\",\"fields\":{\"current_iteration\":7,"
+            "\"target_iteration\":70,\"consumed_samples\":448,"
+            "\"elapsed_time_per_iteration_ms\":1500.0,\"lm_loss\":\"NaN\"}}\n");
+}
+
 TEST_F(ProcessorTest, HelpListsEveryKeyAndVersionPrints) {
   ChildProcess help(processorBinary(), {"--help"});
   ASSERT_EQ(help.waitForExit(kStartTimeout), 0);

@@ -1,0 +1,40 @@
+#include "app/extract_command.h"
+
+#include <string>
+
+#include "training/performance_extractor.h"
+
+namespace tp::app {
+
+size_t runExtract(std::istream& input, std::ostream& output) {
+  const training::PerformanceExtractor extractor;
+  training::Performance performance;
+  std::string line;
+  size_t number = 0;
+  size_t recognised = 0;
+  while (std::getline(input, line)) {
+    ++number;
+    const training::LineKind kind = extractor.extract(line, &performance);
+    if (kind == training::LineKind::kNone) continue;
+    ++recognised;
+    rapidjson::StringBuffer buffer;
+    common::JsonWriter writer(buffer);
+    writer.StartObject();
+    writer.Key("line");
+    writer.Uint64(number);
+    if (kind == training::LineKind::kStartTrain) {
+      writer.Key("event");
+      writer.String("StartTrain");
+    } else {
+      writer.Key("format");
+      common::writeString(writer, performance.format);
+      writer.Key("fields");
+      training::writePerformanceJson(writer, performance);
+    }
+    writer.EndObject();
+    output << buffer.GetString() << '\n';
+  }
+  return recognised;
+}
+
+}  // namespace tp::app

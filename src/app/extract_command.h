@@ -1,0 +1,15 @@
+#pragma once
+// `telemetry-processor extract [FILE]`: reads raw log lines (FILE or standard input) and prints
+// one JSON object per recognised line, so an operator can check that a log format is known:
+//   {"line": N, "format": NAME, "fields": {...}}   a performance line
+//   {"line": N, "event": "StartTrain"}             the training-loop start marker
+
+#include <istream>
+#include <ostream>
+
+namespace tp::app {
+
+// Returns the number of recognised lines.
+size_t runExtract(std::istream& input, std::ostream& output);
+
+}  // namespace tp::app

@@ -1,0 +1,193 @@
+#include "training/performance_extractor.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "common/strings.h"
+#include "re2/re2.h"
+
+namespace tp::training {
+namespace {
+
+struct KeyField {
+  std::string_view key;  // lower case, as printed before the ':'
+  Field field;
+  double scale;
+};
+
+constexpr KeyField kKeyFields[] = {
+    {"consumed samples", Field::kConsumedSamples, 1},
+    {"elapsed time per iteration (ms)", Field::kElapsedTimePerIterationMs, 1},
+    {"elapsed time per iteration (s)", Field::kElapsedTimePerIterationMs, 1000},
+    {"mem usages", Field::kMemUsages, 1},
+    {"throughput per gpu (tflop/s/gpu)", Field::kTflops, 1},
+    {"tflops", Field::kTflops, 1},
+    {"tokens per gpu (tokens/s/gpu)", Field::kTokensPerGpu, 1},
+    {"learning rate", Field::kLearningRate, 1},
+    {"global batch size", Field::kGlobalBatchSize, 1},
+    {"lm loss", Field::kLmLoss, 1},
+    {"loss scale", Field::kLossScale, 1},
+    {"grad norm", Field::kGradNorm, 1},
+    {"num zeros", Field::kNumZeros, 1},
+    {"number of skipped iterations", Field::kSkippedIterationsNumber, 1},
+    {"number of nan iterations", Field::kNanIterationsNumber, 1},
+};
+
+constexpr std::string_view kMemoryBlockKey = "mem usage/free/total/usage_ratio";
+
+constexpr Field kIntegralFields[] = {Field::kCurrentIteration,        Field::kTargetIteration,
+                                     Field::kConsumedSamples,         Field::kGlobalBatchSize,
+                                     Field::kSkippedIterationsNumber, Field::kNanIterationsNumber};
+
+// Removes ANSI escape sequences (colour codes) into `out`.
+std::string_view stripAnsi(std::string_view text, std::string& out) {
+  if (text.find('\x1b') == std::string_view::npos) return text;
+  out.clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\x1b') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '[') {
+      i += 2;
+      while (i < text.size() && !(text[i] >= '@' && text[i] <= '~')) ++i;
+    } else {
+      ++i;  // a two-byte escape
+    }
+  }
+  return out;
+}
+
+// The leading number of a value such as "16601.3/17219.3", "253.38GB", "98.98%", "nan".
+std::optional<double> parseNumber(std::string_view text) {
+  text = common::trim(text);
+  text = text.substr(0, text.find('/'));
+  char buffer[64];
+  if (text.empty() || text.size() >= sizeof(buffer)) return std::nullopt;
+  text.copy(buffer, text.size());
+  buffer[text.size()] = '\0';
+  char* end = nullptr;
+  const double value = std::strtod(buffer, &end);
+  if (end == buffer) return std::nullopt;
+  // Only a unit may follow the number.
+  for (const char* rest = end; *rest != '\0'; ++rest) {
+    if (!std::isalpha(static_cast<unsigned char>(*rest)) && *rest != '%' && *rest != ' ') {
+      return std::nullopt;
+    }
+  }
+  return value;
+}
+
+std::string_view lowerInto(std::string_view text, char* buffer, size_t capacity) {
+  const size_t size = std::min(text.size(), capacity);
+  for (size_t i = 0; i < size; ++i) {
+    buffer[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  }
+  return {buffer, size};
+}
+
+void readMemoryBlock(std::string_view key, std::string_view value, Performance* performance) {
+  if ((*performance)[Field::kMemUsages]) return;  // newer Primus prints several: the first wins
+  static constexpr Field kParts[] = {Field::kMemUsages, Field::kMemFree, Field::kMemTotal,
+                                     Field::kMemUsageRatio};
+  size_t part = 0;
+  for (std::string_view rest = value; part < std::size(kParts); ++part) {
+    const size_t slash = rest.find('/');
+    (*performance)[kParts[part]] = parseNumber(rest.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  if (key.starts_with("hip")) {
+    performance->format = "primus-hip";
+  } else if (key.starts_with("rocm")) {
+    performance->format = "primus-rocm";
+  }
+}
+
+}  // namespace
+
+PerformanceExtractor::PerformanceExtractor()
+    : start_marker_(std::make_unique<re2::RE2>(R"((?:^|[\]:>|])\s*training \.\.\.$)")),
+      iteration_header_(std::make_unique<re2::RE2>(R"(\biteration\s+(\d+)\s*/\s*(\d+)\s*\|)")) {}
+
+PerformanceExtractor::~PerformanceExtractor() = default;
+
+LineKind PerformanceExtractor::extract(std::string_view message, Performance* performance) const {
+  thread_local std::string clean_buffer;
+  const std::string_view text = common::trim(stripAnsi(message, clean_buffer));
+
+  // "training ..." as the whole message after the logger's prefix; not inside a longer word or
+  // an argument dump ("..._during_training ........ False").
+  if (text.ends_with("training ...")) {
+    return re2::RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *start_marker_)
+               ? LineKind::kStartTrain
+               : LineKind::kNone;
+  }
+  // Prefilter: performance lines always have both.
+  const size_t iteration = text.find("iteration");
+  if (iteration == std::string_view::npos || text.find('|', iteration) == std::string_view::npos) {
+    return LineKind::kNone;
+  }
+  re2::StringPiece groups[3];
+  const re2::StringPiece input(text.data(), text.size());
+  if (!iteration_header_->Match(input, iteration > 0 ? iteration - 1 : 0, input.size(),
+                                re2::RE2::UNANCHORED, groups, 3)) {
+    return LineKind::kNone;
+  }
+  *performance = Performance{};
+  performance->format = "megatron";
+  (*performance)[Field::kCurrentIteration] =
+      parseNumber(std::string_view(groups[1].data(), groups[1].size()));
+  (*performance)[Field::kTargetIteration] =
+      parseNumber(std::string_view(groups[2].data(), groups[2].size()));
+
+  std::string_view rest = text.substr(static_cast<size_t>(groups[0].end() - input.begin()));
+  char key_buffer[64];
+  while (!rest.empty()) {
+    const size_t bar = rest.find('|');
+    const std::string_view segment = rest.substr(0, bar);
+    rest = bar == std::string_view::npos ? std::string_view() : rest.substr(bar + 1);
+    const size_t colon = segment.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string_view raw_key = common::trim(segment.substr(0, colon));
+    if (raw_key.size() > sizeof(key_buffer)) continue;
+    const std::string_view key = lowerInto(raw_key, key_buffer, sizeof(key_buffer));
+    const std::string_view value = segment.substr(colon + 1);
+    if (key.ends_with(kMemoryBlockKey)) {
+      readMemoryBlock(key, value, performance);
+      continue;
+    }
+    for (const KeyField& known : kKeyFields) {
+      if (key != known.key) continue;
+      std::optional<double> number = parseNumber(value);
+      if (number) *number *= known.scale;
+      if (!(*performance)[known.field]) (*performance)[known.field] = number;
+      if (known.field == Field::kMemUsages) performance->format = "primus-legacy";
+      break;
+    }
+  }
+  return LineKind::kPerformance;
+}
+
+void writePerformanceJson(common::JsonWriter& writer, const Performance& performance) {
+  writer.StartObject();
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    const std::optional<double>& value = performance.fields[i];
+    if (!value) continue;
+    common::writeString(writer, kFieldNames[i]);
+    if (std::isnan(*value)) {
+      writer.String("NaN");
+    } else if (std::isinf(*value)) {
+      writer.String(*value > 0 ? "+Inf" : "-Inf");
+    } else if (std::find(std::begin(kIntegralFields), std::end(kIntegralFields),
+                         static_cast<Field>(i)) != std::end(kIntegralFields) &&
+               *value == std::floor(*value) && std::fabs(*value) < 9e15) {
+      writer.Int64(static_cast<int64_t>(*value));
+    } else {
+      writer.Double(*value);
+    }
+  }
+  writer.EndObject();
+}
+
+}  // namespace tp::training
