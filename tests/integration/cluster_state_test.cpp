@@ -276,6 +276,32 @@ TEST_P(ClusterStateTest, ProcessorServesCachesAndTurnsReadyAfterTheFirstLoad) {
   EXPECT_EQ(processor.waitForExit(20s), 0) << processor.output();
 }
 
+TEST(PostgresTls, EnableSslConnectsOverTls) {
+  testing::PostgresServer server(/*tls=*/true);
+  config::DbConfig config = server.dbConfig();
+  config.enable_ssl = true;
+  auto database = storage::Database::create(config);
+  ASSERT_TRUE(database.ok());
+  int encrypted = 0;
+  const absl::Status status = (*database)->run([&encrypted](soci::session& sql) {
+    sql << "SELECT CASE WHEN ssl THEN 1 ELSE 0 END FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        soci::into(encrypted);
+  });
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(encrypted, 1);
+}
+
+TEST(PostgresTls, EnableSslRefusesAServerWithoutTls) {
+  testing::PostgresServer server(/*tls=*/false);
+  config::DbConfig config = server.dbConfig();
+  config.enable_ssl = true;
+  auto database = storage::Database::create(config);
+  ASSERT_TRUE(database.ok());
+  const absl::Status status = (*database)->run([](soci::session& sql) { sql << "SELECT 1"; });
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(std::string(status.message()), HasSubstr("cannot connect"));
+}
+
 TEST(ProcessorReadiness, NotReadyUntilTheDatabaseAnswers) {
   // A PostgreSQL address where nothing listens: the processor serves, but is not ready.
   testing::ChildProcess processor(

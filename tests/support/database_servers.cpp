@@ -73,10 +73,22 @@ std::vector<std::string> PostgresServer::asPostgres(std::vector<std::string> arg
   return argv;
 }
 
-PostgresServer::PostgresServer() : dir_("tp-postgres-"), port_(freeLoopbackPort()) {
+PostgresServer::PostgresServer(bool tls)
+    : dir_("tp-postgres-"), port_(freeLoopbackPort()), tls_(tls) {
   requireFile(std::string(kPostgresBin) + "/initdb", "postgresql");
+  if (tls_) {
+    requireFile("/usr/bin/openssl", "openssl");
+    std::string output;
+    check(runCommand({"/usr/bin/openssl", "req", "-new", "-x509", "-nodes", "-days", "1", "-subj",
+                      "/CN=127.0.0.1", "-keyout", (dir_ / "server.key").string(), "-out",
+                      (dir_ / "server.crt").string()},
+                     &output),
+          "openssl", output);
+    std::filesystem::permissions(dir_ / "server.key", std::filesystem::perms::owner_read |
+                                                          std::filesystem::perms::owner_write);
+  }
   if (::geteuid() == 0)
-    check(runCommand({"/bin/chown", "postgres:postgres", dir_.path()}), "chown", "");
+    check(runCommand({"/bin/chown", "-R", "postgres:postgres", dir_.path()}), "chown", "");
   std::string output;
   const std::string password_file = (dir_ / "pwfile").string();
   check(runCommand({"/bin/sh", "-c", "printf '%s' 'postgres' > " + password_file}), "pwfile", "");
@@ -103,13 +115,18 @@ PostgresServer::~PostgresServer() { stop(); }
 void PostgresServer::start() {
   if (running_) return;
   std::string output;
-  check(runCommand(asPostgres({std::string(kPostgresBin) + "/pg_ctl", "-D", dir_ / "data", "-l",
-                               dir_ / "log", "-w", "-t", "60", "-o",
-                               "-p " + std::to_string(port_) + " -k " + dir_.path().string() +
-                                   " -c listen_addresses=127.0.0.1 -c fsync=off",
-                               "start"}),
-                   &output),
-        "pg_ctl start", output);
+  check(
+      runCommand(
+          asPostgres({std::string(kPostgresBin) + "/pg_ctl", "-D", dir_ / "data", "-l",
+                      dir_ / "log", "-w", "-t", "60", "-o",
+                      "-p " + std::to_string(port_) + " -k " + dir_.path().string() +
+                          " -c listen_addresses=127.0.0.1 -c fsync=off" +
+                          (tls_ ? " -c ssl=on -c ssl_cert_file=" + (dir_ / "server.crt").string() +
+                                      " -c ssl_key_file=" + (dir_ / "server.key").string()
+                                : std::string()),
+                      "start"}),
+          &output),
+      "pg_ctl start", output);
   running_ = true;
 }
 

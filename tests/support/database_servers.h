@@ -31,7 +31,8 @@ class DatabaseServer {
 
 class PostgresServer : public DatabaseServer {
  public:
-  PostgresServer();
+  // With `tls`, the server also accepts TLS with a self-signed certificate made for the test.
+  explicit PostgresServer(bool tls = false);
   ~PostgresServer() override;
   config::DbConfig dbConfig() const override;
   void stop() override;
@@ -43,6 +44,7 @@ class PostgresServer : public DatabaseServer {
 
   TempDir dir_;
   uint16_t port_ = 0;
+  bool tls_ = false;
   bool running_ = false;
 };
 
