@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Configures and builds one CMake preset (default: release). Usage: scripts/build.sh [PRESET]
+# Configures and builds one CMake preset (default: release); further arguments go to
+# `cmake --build`, e.g. scripts/build.sh release --target telemetry-processor
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
+shift || true
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset"
+cmake --build --preset "$preset" "$@"

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh release
+scripts/build.sh release --target telemetry-processor
 if [ $# -eq 0 ] && ! env | grep -q '^TP_'; then
   build/release/telemetry-processor seed-demo
 fi
