@@ -117,9 +117,15 @@ bool App::stop() {
   serving_.store(false, std::memory_order_release);
   spdlog::info("shutting down: finishing in-flight requests (grace period {} ms)",
                config_.shutdown.grace_period.count());
+  // One grace period for the whole stop: requests first, then the senders get what is left.
+  const auto deadline = std::chrono::steady_clock::now() + config_.shutdown.grace_period;
   const bool drained = server_->shutdown(config_.shutdown.grace_period);
   if (!drained) spdlog::warn("grace period over; open connections were closed");
-  if (forwarder_) forwarder_->stop(config_.shutdown.grace_period);
+  if (forwarder_) {
+    forwarder_->stop(std::max(std::chrono::milliseconds(0),
+                              std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  deadline - std::chrono::steady_clock::now())));
+  }
   cache_->stop();
   spdlog::info("stopped");
   return drained;

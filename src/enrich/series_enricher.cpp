@@ -43,44 +43,6 @@ SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, std::stri
 
 namespace {
 
-// The input labels the rules look at, found in one pass.
-struct KeyLabels {
-  std::string_view name;
-  std::string_view node;
-  std::array<std::string_view, cache::kDeviceLabels> devices;
-  std::string_view pod;
-  std::string_view uid;
-};
-
-KeyLabels findKeyLabels(const std::vector<LabelView>& labels) {
-  KeyLabels keys;
-  for (const LabelView& label : labels) {
-    const std::string_view name = label.name;
-    switch (name.size()) {
-      case 3:
-        if (name == kPodLabel && keys.pod.empty()) keys.pod = label.value;
-        if (name == kUidLabel && keys.uid.empty()) keys.uid = label.value;
-        break;
-      case 4:
-        if (name == "asic" && keys.devices[2].empty()) keys.devices[2] = label.value;
-        break;
-      case 6:
-        if (name == "gpu_id" && keys.devices[0].empty()) keys.devices[0] = label.value;
-        if (name == "device" && keys.devices[1].empty()) keys.devices[1] = label.value;
-        break;
-      case 8:
-        if (name == "__name__" && keys.name.empty()) keys.name = label.value;
-        break;
-      case kNodeLabel.size():
-        if (name == kNodeLabel && keys.node.empty()) keys.node = label.value;
-        break;
-      default:
-        break;
-    }
-  }
-  return keys;
-}
-
 bool isRewritten(std::string_view name) {
   if (name.empty()) return false;
   const char first = name.front();
@@ -129,7 +91,36 @@ bool mergeSorted(const std::vector<LabelView>& input,
 
 }  // namespace
 
-bool SeriesEnricher::resolvePod(const KeyLabelsView& keys, ResolvedPod* pod) const {
+SeriesEnricher::KeyLabels SeriesEnricher::findKeyLabels(const std::vector<LabelView>& labels) {
+  KeyLabels keys;
+  for (const LabelView& label : labels) {
+    const std::string_view name = label.name;
+    switch (name.size()) {
+      case 3:
+        if (name == kPodLabel && keys.pod.empty()) keys.pod = label.value;
+        if (name == kUidLabel && keys.uid.empty()) keys.uid = label.value;
+        break;
+      case 4:
+        if (name == "asic" && keys.devices[2].empty()) keys.devices[2] = label.value;
+        break;
+      case 6:
+        if (name == "gpu_id" && keys.devices[0].empty()) keys.devices[0] = label.value;
+        if (name == "device" && keys.devices[1].empty()) keys.devices[1] = label.value;
+        break;
+      case 8:
+        if (name == "__name__" && keys.name.empty()) keys.name = label.value;
+        break;
+      case kNodeLabel.size():
+        if (name == kNodeLabel && keys.node.empty()) keys.node = label.value;
+        break;
+      default:
+        break;
+    }
+  }
+  return keys;
+}
+
+bool SeriesEnricher::resolvePod(const KeyLabels& keys, ResolvedPod* pod) const {
   if (!keys.node.empty()) {
     if (const auto* devices = snapshot_.node(keys.node)) {
       for (size_t label = 0; label < cache::kDeviceLabels; ++label) {
@@ -162,10 +153,9 @@ void SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
   };
 
   const KeyLabels found = findKeyLabels(series.labels);
-  const KeyLabelsView keys{found.node, found.devices, found.pod, found.uid};
   if (found.name.empty()) return drop(DropReason::kNoMetricName);
   ResolvedPod pod;
-  if (!resolvePod(keys, &pod)) return drop(DropReason::kNoPod);
+  if (!resolvePod(found, &pod)) return drop(DropReason::kNoPod);
   if (pod.workloads == nullptr || pod.workloads->empty()) return drop(DropReason::kNoWorkload);
 
   size_t kept_samples = 0;

@@ -51,13 +51,16 @@ class SeriesEnricher : public ingest::SeriesSink {
     std::string_view uid;
     const cache::WorkloadList* workloads = nullptr;
   };
-  struct KeyLabelsView {
+  // The input labels the rules look at, found in one pass over the series.
+  struct KeyLabels {
+    std::string_view name;
     std::string_view node;
     std::array<std::string_view, cache::kDeviceLabels> devices;
     std::string_view pod;
     std::string_view uid;
   };
-  bool resolvePod(const KeyLabelsView& keys, ResolvedPod* pod) const;
+  static KeyLabels findKeyLabels(const std::vector<ingest::LabelView>& labels);
+  bool resolvePod(const KeyLabels& keys, ResolvedPod* pod) const;
   void writeSeries(const ingest::DecodedSeries& series,
                    const std::vector<ingest::LabelView>& labels);
   void writeMetadata(const ingest::MetadataView& metadata, std::string_view family_name);
