@@ -35,6 +35,18 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   app->remote_write_ = std::make_unique<RemoteWriteHandler>(
       *app->cache_, app->forwarder_.get(), config.http.max_decoded_bytes,
       app->telemetry_.remoteWriteMetrics(drop_reasons));
+  auto extractor = training::PerformanceExtractor::create(config.training.patterns);
+  if (!extractor.ok()) return extractor.status();
+  app->extractor_ = std::move(*extractor);
+  app->training_writer_ = std::make_unique<training::TrainingWriter>(
+      *app->database_, config.training, app->telemetry_.trainingWriteMetrics());
+  std::vector<std::string> skip_reasons(ingest::kSkipReasonNames.begin(),
+                                        ingest::kSkipReasonNames.end());
+  app->logs_ = std::make_unique<LogsHandler>(
+      *app->cache_, *app->extractor_, *app->training_writer_,
+      LogsHandlerOptions{.max_decoded_bytes = config.http.max_decoded_bytes, .limits = {}},
+      app->telemetry_.logsMetrics(skip_reasons, app->extractor_->formatNames(),
+                                  static_cast<size_t>(config.logs.max_node_labels)));
   app->addRoutes();
   const int threads = config.http.threads > 0
                           ? config.http.threads
@@ -66,6 +78,8 @@ void App::addRoutes() {
   };
   router_.add("/prometheus", {}, remote_write);  // the Lens route takes any method
   router_.add("/api/v1/write", {verb::verb::post}, remote_write);
+  router_.add("/logs", {verb::verb::post},
+              [this](const http::RequestContext& ctx) { return logs_->handle(ctx); });
   router_.add("/pods/cache", {verb::verb::get}, [this](const http::RequestContext& ctx) {
     const auto snapshot = cache_->snapshot();
     return http::jsonResponse(ctx.request, 200,
@@ -94,6 +108,10 @@ http::Response App::readiness(const http::RequestContext& context) const {
     return http::errorResponse(context.request, 503,
                                "not ready: cluster state not loaded from the database yet");
   }
+  if (training_writer_->pending() >= static_cast<size_t>(config_.training.buffer_rows)) {
+    return http::errorResponse(context.request, 503,
+                               "not ready: training row buffer full (database unavailable?)");
+  }
   return http::jsonResponse(context.request, 200, http::envelopeOk(R"("ready")"));
 }
 
@@ -101,6 +119,7 @@ void App::start() {
   spdlog::info("database: {}", database_->description());
   cache_->start();
   if (forwarder_) forwarder_->start();
+  training_writer_->start();
   server_->start();
   serving_.store(true, std::memory_order_release);
   const auto endpoint = server_->localEndpoint();
@@ -121,11 +140,15 @@ bool App::stop() {
   const auto deadline = std::chrono::steady_clock::now() + config_.shutdown.grace_period;
   const bool drained = server_->shutdown(config_.shutdown.grace_period);
   if (!drained) spdlog::warn("grace period over; open connections were closed");
-  if (forwarder_) {
-    forwarder_->stop(std::max(std::chrono::milliseconds(0),
-                              std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  deadline - std::chrono::steady_clock::now())));
-  }
+  const auto remaining = [deadline] {
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now()));
+  };
+  // Both drain within what is left of the grace period, side by side.
+  std::thread training_drain([this, &remaining] { training_writer_->stop(remaining()); });
+  if (forwarder_) forwarder_->stop(remaining());
+  training_drain.join();
   cache_->stop();
   spdlog::info("stopped");
   return drained;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "app/logs_handler.h"
 #include "app/remote_write_handler.h"
 #include "cache/cache_refresher.h"
 #include "config/config.h"
@@ -41,6 +42,9 @@ class App {
   std::unique_ptr<cache::CacheRefresher> cache_;
   std::unique_ptr<forward::Forwarder> forwarder_;
   std::unique_ptr<RemoteWriteHandler> remote_write_;
+  std::unique_ptr<training::PerformanceExtractor> extractor_;
+  std::unique_ptr<training::TrainingWriter> training_writer_;
+  std::unique_ptr<LogsHandler> logs_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> serving_{false};
 };

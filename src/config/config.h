@@ -55,6 +55,27 @@ struct QueueConfig {
   uint64_t max_disk_usage = 1ull << 30;
 };
 
+// A log format added in configuration: RE2 with named groups called like the SPEC §5 fields
+// ("current_iteration", "lm_loss", ...). `prefilter`, when set, is a literal that every
+// matching line contains; lines without it never reach the regex.
+struct TrainingPattern {
+  std::string name;
+  std::string regex;
+  std::string prefilter;
+};
+
+struct TrainingConfig {
+  std::vector<TrainingPattern> patterns;
+  int buffer_rows = 100'000;  // rows and events waiting for the database; beyond: 503
+  int batch_rows = 500;       // rows per INSERT statement
+  milliseconds flush_interval{200};
+  milliseconds retry_max_backoff{10'000};
+};
+
+struct LogsConfig {
+  int max_node_labels = 1'000;  // distinct `node` label values of the latency metrics
+};
+
 struct LogConfig {
   std::string level = "info";
 };
@@ -70,6 +91,8 @@ struct Config {
   MetricsWriteConfig metrics_write;
   CacheConfig cache;
   QueueConfig queue;
+  LogsConfig logs;
+  TrainingConfig training;
   LogConfig log;
   ShutdownConfig shutdown;
 };

@@ -32,6 +32,8 @@ struct KeyDef {
   std::string help;
   Setter set;
   Printer print;
+  // Takes a list of maps; its value arrives as YAML/JSON text (file, env and flag alike).
+  bool structured = false;
 };
 
 absl::StatusOr<std::string> scalarOf(const RawValue& raw) {
@@ -168,6 +170,82 @@ KeyDef endpointsKey() {
           }};
 }
 
+absl::Status readPattern(const YAML::Node& item, TrainingPattern* pattern) {
+  if (!item.IsMap()) return absl::InvalidArgumentError("each pattern must be a map");
+  for (const auto& entry : item) {
+    if (!entry.first.IsScalar()) return absl::InvalidArgumentError("pattern fields need names");
+    const std::string field = entry.first.Scalar();
+    if (!entry.second.IsScalar()) {
+      return absl::InvalidArgumentError(common::concat("pattern field '", field, "' must be text"));
+    }
+    if (field == "name") {
+      pattern->name = entry.second.Scalar();
+    } else if (field == "regex") {
+      pattern->regex = entry.second.Scalar();
+    } else if (field == "prefilter") {
+      pattern->prefilter = entry.second.Scalar();
+    } else {
+      return absl::InvalidArgumentError(
+          common::concat("unknown pattern field '", field, "' (fields: name, regex, prefilter)"));
+    }
+  }
+  if (pattern->name.empty()) return absl::InvalidArgumentError("a pattern has no name");
+  if (pattern->regex.empty()) {
+    return absl::InvalidArgumentError(common::concat("pattern '", pattern->name, "' has no regex"));
+  }
+  return absl::OkStatus();
+}
+
+KeyDef patternsKey() {
+  return {"training.patterns",
+          "Extra training-log formats: a list of {name, regex, prefilter}; regex is RE2 with named "
+          "groups called like the performance fields; in env/flags as JSON",
+          [](Config& config, const RawValue& raw) -> absl::Status {
+            auto text = scalarOf(raw);
+            if (!text.ok()) return text.status();
+            YAML::Node root;
+            try {
+              root = YAML::Load(*text);
+            } catch (const std::exception& error) {
+              return absl::InvalidArgumentError(common::concat("cannot parse: ", error.what()));
+            }
+            if (root.IsNull()) {
+              config.training.patterns.clear();
+              return absl::OkStatus();
+            }
+            if (!root.IsSequence()) return absl::InvalidArgumentError("expected a list of maps");
+            std::vector<TrainingPattern> patterns;
+            for (const auto& item : root) {
+              TrainingPattern pattern;
+              if (absl::Status status = readPattern(item, &pattern); !status.ok()) return status;
+              for (const TrainingPattern& earlier : patterns) {
+                if (earlier.name == pattern.name) {
+                  return absl::InvalidArgumentError(
+                      common::concat("two patterns are named '", pattern.name, "'"));
+                }
+              }
+              patterns.push_back(std::move(pattern));
+            }
+            config.training.patterns = std::move(patterns);
+            return absl::OkStatus();
+          },
+          [](const Config& config) {
+            YAML::Emitter out;
+            out << YAML::Flow << YAML::BeginSeq;
+            for (const TrainingPattern& pattern : config.training.patterns) {
+              out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << pattern.name
+                  << YAML::Key << "regex" << YAML::Value << pattern.regex;
+              if (!pattern.prefilter.empty()) {
+                out << YAML::Key << "prefilter" << YAML::Value << pattern.prefilter;
+              }
+              out << YAML::EndMap;
+            }
+            out << YAML::EndSeq;
+            return std::string(out.c_str());
+          },
+          true};
+}
+
 const std::vector<KeyDef>& keyDefs() {
   static const std::vector<KeyDef> kKeys = {
       intKey(
@@ -256,6 +334,25 @@ const std::vector<KeyDef>& keyDefs() {
       sizeKey(
           "queue.maxDiskUsage", "Disk space each storage endpoint's queue may use",
           [](auto& c) -> auto& { return c.queue.max_disk_usage; }, 1 << 20),
+      intKey(
+          "logs.maxNodeLabels",
+          "Distinct node label values of the log latency metrics; further nodes count under "
+          "node=\"other\"",
+          [](auto& c) -> auto& { return c.logs.max_node_labels; }, 1, 100'000),
+      patternsKey(),
+      intKey(
+          "training.bufferRows",
+          "Training rows and events held while waiting for the database; when full, logs get 503",
+          [](auto& c) -> auto& { return c.training.buffer_rows; }, 1, 100'000'000),
+      intKey(
+          "training.batchRows", "Rows per INSERT statement",
+          [](auto& c) -> auto& { return c.training.batch_rows; }, 1, 5'000),
+      durationKey(
+          "training.flushInterval", "Rows are written at the latest this long after arriving",
+          [](auto& c) -> auto& { return c.training.flush_interval; }, milliseconds(1)),
+      durationKey(
+          "training.retryMaxBackoff", "Longest wait between database write retries",
+          [](auto& c) -> auto& { return c.training.retry_max_backoff; }, milliseconds(1)),
       stringKey("log.level", "Log level", [](auto& c) -> auto& { return c.log.level; },
                 {"trace", "debug", "info", "warn", "error", "off"}),
       durationKey(
@@ -322,7 +419,9 @@ absl::Status applyYamlNode(Config& config, const YAML::Node& node, const std::st
     return absl::OkStatus();
   }
   RawValue raw{.origin = lineOrigin(origin, node)};
-  if (node.IsScalar()) {
+  if (const KeyDef* key = findKey(prefix); key != nullptr && key->structured) {
+    raw.items.push_back(YAML::Dump(node));
+  } else if (node.IsScalar()) {
     raw.items.push_back(node.Scalar());
   } else if (node.IsNull()) {
     raw.items.emplace_back();

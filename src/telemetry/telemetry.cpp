@@ -180,6 +180,119 @@ prometheus::Histogram* Telemetry::batchSamplesHistogram() {
                                                                50000, 100000});
 }
 
+LogLatencyMetrics::LogLatencyMetrics(prometheus::Family<prometheus::Summary>& summary,
+                                     prometheus::Family<prometheus::Histogram>& histogram,
+                                     size_t max_nodes)
+    : summary_(summary), histogram_(histogram), max_nodes_(max_nodes), other_(create("other")) {}
+
+LogLatencyMetrics::Series LogLatencyMetrics::create(const std::string& node) {
+  static const prometheus::Summary::Quantiles kQuantiles = {
+      {0.5, 0.05}, {0.9, 0.01}, {0.95, 0.005}, {0.99, 0.001}};
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.1, 0.5, 1,  2,  3,   5,  8,
+                                                                   10,  15,  30, 60, 120, 300};
+  return {&summary_.Add({{"node", node}}, kQuantiles), &histogram_.Add({{"node", node}}, kBuckets)};
+}
+
+LogLatencyMetrics::Series LogLatencyMetrics::forNode(std::string_view node) {
+  const std::string key(node);
+  {
+    std::shared_lock lock(mutex_);
+    if (auto found = nodes_.find(key); found != nodes_.end()) return found->second;
+    if (nodes_.size() >= max_nodes_) return other_;
+  }
+  std::unique_lock lock(mutex_);
+  if (auto found = nodes_.find(key); found != nodes_.end()) return found->second;
+  if (nodes_.size() >= max_nodes_) return other_;
+  return nodes_.emplace(key, create(key)).first->second;
+}
+
+LogsMetrics Telemetry::logsMetrics(const std::vector<std::string>& skip_reasons,
+                                   const std::vector<std::string_view>& formats, size_t max_nodes) {
+  auto family = [this](const char* name,
+                       const char* help) -> prometheus::Family<prometheus::Counter>& {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
+  };
+  auto& analysed = family("log_analysis_consume_count",
+                          "Training log lines recognised, by type (StartTrain, Performance)");
+  auto& not_analysed = family("log_records_not_analysed_total",
+                              "Records accepted but not analysed for training lines, by reason");
+  auto& skipped = family("log_records_skipped_total",
+                         "Records of accepted batches that could not be used, by reason");
+  auto& hits = family("training_pattern_hits_total", "Performance lines matched, by format");
+  auto& rejected = family("log_rejected_requests_total", "Log requests refused, by HTTP status");
+  LogsMetrics metrics{
+      .latency = std::make_shared<LogLatencyMetrics>(
+          prometheus::BuildSummary()
+              .Name("log_consume_latency_seconds")
+              .Help("Time from a log record's date to its arrival here, by node")
+              .Register(*registry_),
+          prometheus::BuildHistogram()
+              .Name("log_consume_latency_histogram_seconds")
+              .Help("Time from a log record's date to its arrival here, by node")
+              .Register(*registry_),
+          max_nodes),
+      .records_received =
+          &family("log_records_received_total", "Log records in accepted batches").Add({}),
+      .records_skipped = {},
+      .not_analysed_no_kubernetes = &not_analysed.Add({{"reason", "no_kubernetes"}}),
+      .not_analysed_own_pod = &not_analysed.Add({{"reason", "own_pod"}}),
+      .start_train_lines = &analysed.Add({{"type", "StartTrain"}}),
+      .performance_lines = &analysed.Add({{"type", "Performance"}}),
+      .event_streams = &family("event_stream_create_count",
+                               "StartTrain events queued for writing, one per workload of the pod")
+                            .Add({}),
+      .event_stream_errors = &family("event_stream_create_error_count",
+                                     "StartTrain lines of pods with no known workload")
+                                  .Add({}),
+      .unattributed_lines = &family("training_lines_unattributed_total",
+                                    "Training lines (any type) of pods with no known workload")
+                                 .Add({}),
+      .pattern_hits = {},
+      .requests_rejected = {&rejected.Add({{"status", "400"}}), &rejected.Add({{"status", "413"}}),
+                            &rejected.Add({{"status", "415"}})},
+      .requests_refused_buffer_full = &rejected.Add({{"status", "503"}}),
+  };
+  for (const std::string& reason : skip_reasons) {
+    metrics.records_skipped.push_back(&skipped.Add({{"reason", reason}}));
+  }
+  for (std::string_view format : formats) {
+    metrics.pattern_hits.emplace(std::string(format), &hits.Add({{"format", std::string(format)}}));
+  }
+  return metrics;
+}
+
+TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
+  auto counter = [this](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  auto& rows = prometheus::BuildCounter()
+                   .Name("training_performance_rows_total")
+                   .Help("training_performance rows, by outcome (written; failed attempts)")
+                   .Register(*registry_);
+  return TrainingWriteMetrics{
+      .events_created = counter("workload_event_create_count",
+                                "StartTrain workload events inserted (existing ones not counted)"),
+      .event_errors = counter("workload_event_create_error_count",
+                              "StartTrain workload events whose insert failed (retried)"),
+      .performance_written = &rows.Add({{"outcome", "written"}}),
+      .performance_failed = &rows.Add({{"outcome", "failed"}}),
+      .write_errors = counter("database_write_errors_total",
+                              "Database statements of the training writer that failed"),
+      .lost_at_shutdown = counter("training_rows_lost_at_shutdown_total",
+                                  "Rows and events still unwritten when the grace period ended"),
+      .pending = &prometheus::BuildGauge()
+                      .Name("training_rows_pending")
+                      .Help("Rows and events waiting to be written to the database")
+                      .Register(*registry_)
+                      .Add({}),
+      .write_duration = &prometheus::BuildHistogram()
+                             .Name("training_write_duration_seconds")
+                             .Help("Time of one database write of training rows or events")
+                             .Register(*registry_)
+                             .Add({}, latencyBuckets()),
+  };
+}
+
 std::string Telemetry::exposition() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   std::vector<prometheus::MetricFamily> process = process_collector_->Collect();

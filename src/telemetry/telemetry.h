@@ -4,16 +4,19 @@
 
 #include <array>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "prometheus/summary.h"
 
 namespace tp::telemetry {
 
@@ -69,6 +72,60 @@ struct EndpointMetrics {
   prometheus::Histogram* send_duration;
 };
 
+// Log delivery latency by node, with the number of distinct node label values capped: the first
+// `max_nodes` nodes get their own series, later ones share node="other".
+class LogLatencyMetrics {
+ public:
+  LogLatencyMetrics(prometheus::Family<prometheus::Summary>& summary,
+                    prometheus::Family<prometheus::Histogram>& histogram, size_t max_nodes);
+
+  struct Series {
+    prometheus::Summary* summary;
+    prometheus::Histogram* histogram;
+  };
+  // Thread-safe; the series of a node once created stays valid for the process lifetime.
+  Series forNode(std::string_view node);
+
+ private:
+  Series create(const std::string& node);
+
+  prometheus::Family<prometheus::Summary>& summary_;
+  prometheus::Family<prometheus::Histogram>& histogram_;
+  size_t max_nodes_;
+  std::shared_mutex mutex_;
+  absl::flat_hash_map<std::string, Series> nodes_;
+  Series other_;
+};
+
+// The logs path: records in, records skipped or not analysed, training lines recognised.
+struct LogsMetrics {
+  std::shared_ptr<LogLatencyMetrics> latency;
+  prometheus::Counter* records_received;
+  std::vector<prometheus::Counter*> records_skipped;  // by the parser's skip reasons, in order
+  prometheus::Counter* not_analysed_no_kubernetes;
+  prometheus::Counter* not_analysed_own_pod;
+  prometheus::Counter* start_train_lines;    // log_analysis_consume_count{type="StartTrain"}
+  prometheus::Counter* performance_lines;    // log_analysis_consume_count{type="Performance"}
+  prometheus::Counter* event_streams;        // StartTrain events queued, one per workload
+  prometheus::Counter* event_stream_errors;  // StartTrain lines no workload could take
+  prometheus::Counter* unattributed_lines;   // training lines of pods without a known workload
+  absl::flat_hash_map<std::string, prometheus::Counter*> pattern_hits;  // by format name
+  std::array<prometheus::Counter*, 3> requests_rejected;                // 400, 413, 415
+  prometheus::Counter* requests_refused_buffer_full;                    // 503
+};
+
+// The writer of training rows and events to the database.
+struct TrainingWriteMetrics {
+  prometheus::Counter* events_created;  // workload_event_create_count
+  prometheus::Counter* event_errors;    // workload_event_create_error_count
+  prometheus::Counter* performance_written;
+  prometheus::Counter* performance_failed;
+  prometheus::Counter* write_errors;  // failed database statements
+  prometheus::Counter* lost_at_shutdown;
+  prometheus::Gauge* pending;
+  prometheus::Histogram* write_duration;
+};
+
 class Telemetry {
  public:
   explicit Telemetry(std::string_view version);
@@ -80,6 +137,9 @@ class Telemetry {
   RemoteWriteMetrics remoteWriteMetrics(const std::vector<std::string>& drop_reasons);
   EndpointMetrics endpointMetrics(const std::string& endpoint);
   prometheus::Histogram* batchSamplesHistogram();
+  LogsMetrics logsMetrics(const std::vector<std::string>& skip_reasons,
+                          const std::vector<std::string_view>& formats, size_t max_nodes);
+  TrainingWriteMetrics trainingWriteMetrics();
 
   prometheus::Registry& registry() { return *registry_; }
 

@@ -1,5 +1,6 @@
 #include "training/performance_extractor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -112,6 +113,69 @@ PerformanceExtractor::PerformanceExtractor()
 
 PerformanceExtractor::~PerformanceExtractor() = default;
 
+absl::StatusOr<std::unique_ptr<PerformanceExtractor>> PerformanceExtractor::create(
+    const std::vector<config::TrainingPattern>& patterns) {
+  auto extractor = std::make_unique<PerformanceExtractor>();
+  for (const config::TrainingPattern& pattern : patterns) {
+    const auto invalid = [&pattern](std::string_view problem) {
+      return absl::InvalidArgumentError(common::concat(
+          "config: invalid training.patterns: pattern '", pattern.name, "': ", problem));
+    };
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    auto regex = std::make_unique<re2::RE2>(pattern.regex, options);
+    if (!regex->ok()) return invalid(regex->error());
+    ConfiguredPattern configured{pattern.name, pattern.prefilter, nullptr, {}};
+    bool has_iteration = false;
+    for (const auto& [group, index] : regex->NamedCapturingGroups()) {
+      const auto known = std::find(kFieldNames.begin(), kFieldNames.end(), group);
+      if (known == kFieldNames.end()) {
+        return invalid(common::concat("group '", group,
+                                      "' is not a performance field (fields are the keys of "
+                                      "the training_performance document, e.g. lm_loss)"));
+      }
+      const auto field = static_cast<Field>(known - kFieldNames.begin());
+      has_iteration = has_iteration || field == Field::kCurrentIteration;
+      configured.groups.emplace_back(index, field);
+    }
+    if (!has_iteration) return invalid("no group named current_iteration");
+    configured.regex = std::move(regex);
+    extractor->configured_.push_back(std::move(configured));
+  }
+  return extractor;
+}
+
+std::vector<std::string_view> PerformanceExtractor::formatNames() const {
+  std::vector<std::string_view> names;
+  for (const ConfiguredPattern& pattern : configured_) names.push_back(pattern.name);
+  names.insert(names.end(), kBuiltInFormats.begin(), kBuiltInFormats.end());
+  return names;
+}
+
+bool PerformanceExtractor::matchConfigured(std::string_view text, Performance* performance) const {
+  constexpr int kMaxGroups = 64;
+  re2::StringPiece groups[kMaxGroups];
+  const re2::StringPiece input(text.data(), text.size());
+  for (const ConfiguredPattern& pattern : configured_) {
+    if (!pattern.prefilter.empty() && text.find(pattern.prefilter) == std::string_view::npos) {
+      continue;
+    }
+    const int count = std::min(kMaxGroups, pattern.regex->NumberOfCapturingGroups() + 1);
+    if (!pattern.regex->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups, count)) {
+      continue;
+    }
+    *performance = Performance{};
+    performance->format = pattern.name;
+    for (const auto& [index, field] : pattern.groups) {
+      if (index >= count || groups[index].data() == nullptr) continue;
+      (*performance)[field] =
+          parseNumber(std::string_view(groups[index].data(), groups[index].size()));
+    }
+    if ((*performance)[Field::kCurrentIteration]) return true;
+  }
+  return false;
+}
+
 LineKind PerformanceExtractor::extract(std::string_view message, Performance* performance) const {
   thread_local std::string clean_buffer;
   const std::string_view text = common::trim(stripAnsi(message, clean_buffer));
@@ -123,6 +187,7 @@ LineKind PerformanceExtractor::extract(std::string_view message, Performance* pe
                ? LineKind::kStartTrain
                : LineKind::kNone;
   }
+  if (!configured_.empty() && matchConfigured(text, performance)) return LineKind::kPerformance;
   // Prefilter: performance lines always have both.
   const size_t iteration = text.find("iteration");
   if (iteration == std::string_view::npos || text.find('|', iteration) == std::string_view::npos) {

@@ -14,8 +14,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "common/json_writer.h"
+#include "config/config.h"
 
 namespace re2 {
 class RE2;
@@ -69,7 +73,8 @@ inline constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
 
 struct Performance {
   std::array<std::optional<double>, kFieldCount> fields;
-  std::string_view format;  // "primus-hip", "primus-rocm", "primus-legacy", "megatron"
+  // "primus-hip", "primus-rocm", "primus-legacy", "megatron", or a configured pattern's name
+  std::string_view format;
 
   const std::optional<double>& operator[](Field field) const {
     return fields[static_cast<size_t>(field)];
@@ -79,17 +84,42 @@ struct Performance {
 
 enum class LineKind { kNone, kStartTrain, kPerformance };
 
+// Names of the built-in formats, as reported in Performance::format.
+inline constexpr std::array<std::string_view, 4> kBuiltInFormats = {"primus-hip", "primus-rocm",
+                                                                    "primus-legacy", "megatron"};
+
+// A format added in configuration: its named groups, each bound to a field.
+struct ConfiguredPattern {
+  std::string name;
+  std::string prefilter;
+  std::unique_ptr<re2::RE2> regex;
+  std::vector<std::pair<int, Field>> groups;  // capture group index -> field
+};
+
 class PerformanceExtractor {
  public:
+  // The built-in formats only.
   PerformanceExtractor();
   ~PerformanceExtractor();
+
+  // Built-in formats plus the configured ones, which are tried first. Each regex is compiled
+  // here, once; a pattern that does not compile, names a group that is not a field, or lacks
+  // current_iteration is an InvalidArgument naming it.
+  static absl::StatusOr<std::unique_ptr<PerformanceExtractor>> create(
+      const std::vector<config::TrainingPattern>& patterns);
 
   // Classifies one log message; fills `performance` for kPerformance.
   LineKind extract(std::string_view message, Performance* performance) const;
 
+  // Every name Performance::format can take: configured patterns, then the built-in ones.
+  std::vector<std::string_view> formatNames() const;
+
  private:
+  bool matchConfigured(std::string_view text, Performance* performance) const;
+
   std::unique_ptr<re2::RE2> start_marker_;
   std::unique_ptr<re2::RE2> iteration_header_;
+  std::vector<ConfiguredPattern> configured_;
 };
 
 // Writes the fields present as a JSON object; integral fields as integers, non-finite values as

@@ -13,6 +13,7 @@
 #include "soci/soci.h"
 #include "storage/database.h"
 #include "storage/schema.h"
+#include "support/cluster_rows.h"
 #include "support/database_servers.h"
 #include "support/http_client.h"
 #include "support/process.h"
@@ -23,44 +24,11 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-void exec(storage::Database& database, const std::string& sql) {
-  const absl::Status status = database.run([&sql](soci::session& session) { session << sql; });
-  ASSERT_TRUE(status.ok()) << sql << ": " << status;
-}
-
-void insertPod(storage::Database& database, const std::string& ns, const std::string& name,
-               const std::string& uid, const std::string& node, bool running) {
-  exec(database,
-       "INSERT INTO gpu_pods (namespace, name, node_name, uid, running, deleted) VALUES ('" + ns +
-           "', '" + name + "', '" + node + "', '" + uid + "', " + (running ? "TRUE" : "FALSE") +
-           ", FALSE)");
-  exec(database,
-       "INSERT INTO node_container (container_id, container_name, pod_uid, pod_name, "
-       "node_name) VALUES ('c-" +
-           uid + "', 'main', '" + uid + "', '" + name + "', '" + node + "')");
-}
-
-void insertDevice(storage::Database& database, const std::string& pod_uid, const std::string& type,
-                  const std::string& name, const std::string& number) {
-  exec(database,
-       "INSERT INTO node_container_devices (container_id, device_type, device_name, "
-       "device_no) VALUES ('c-" +
-           pod_uid + "', '" + type + "', '" + name + "', " + number + ")");
-}
-
-void insertWorkload(storage::Database& database, const std::string& name, const std::string& uid,
-                    const std::string& parent, const std::string& status) {
-  exec(database,
-       "INSERT INTO gpu_workload (kind, namespace, name, uid, parent_uid, status) "
-       "VALUES ('PyTorchJob', 'team', '" +
-           name + "', '" + uid + "', '" + parent + "', '" + status + "')");
-}
-
-void reference(storage::Database& database, const std::string& workload_uid,
-               const std::string& pod_uid) {
-  exec(database, "INSERT INTO workload_pod_reference (workload_uid, pod_uid) VALUES ('" +
-                     workload_uid + "', '" + pod_uid + "')");
-}
+using testing::exec;
+using testing::insertDevice;
+using testing::insertPod;
+using testing::insertWorkload;
+using testing::reference;
 
 // The edge cases of the cluster-state issue in one small cluster.
 void insertCluster(storage::Database& database) {
@@ -242,17 +210,11 @@ TEST_P(ClusterStateTest, ExistingLensDatabaseGetsWhatIsMissingAndKeepsItsRows) {
 TEST_P(ClusterStateTest, ProcessorServesCachesAndTurnsReadyAfterTheFirstLoad) {
   ASSERT_TRUE(storage::ensureSchema(*database_, nullptr).ok());
   insertCluster(*database_);
-  const config::DbConfig db = server_->dbConfig();
-  std::vector<std::string> args = {"--httpPort=0", "--http.listenAddress=127.0.0.1",
-                                   "--db.driver=" + db.driver, "--cache.refreshInterval=200ms"};
-  if (db.driver == "sqlite") {
-    args.push_back("--db.path=" + db.path);
-  } else {
-    args.insert(args.end(), {"--db.host=" + db.host, "--db.port=" + std::to_string(db.port),
-                             "--db.user_name=" + db.user_name, "--db.db_name=" + db.db_name});
-  }
-  testing::ChildProcess processor(testing::processorBinary(), args,
-                                  {"TP_DB_PASSWORD=" + db.password});
+  std::vector<std::string> env;
+  std::vector<std::string> args = testing::databaseFlags(server_->dbConfig(), &env);
+  args.insert(args.end(),
+              {"--httpPort=0", "--http.listenAddress=127.0.0.1", "--cache.refreshInterval=200ms"});
+  testing::ChildProcess processor(testing::processorBinary(), args, env);
   const auto port = processor.waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
   ASSERT_TRUE(port) << processor.output();
   ASSERT_TRUE(processor.waitForOutput("cluster state loaded", 20s)) << processor.output();

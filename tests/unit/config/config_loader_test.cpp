@@ -291,5 +291,57 @@ TEST(LoadConfigText, ParsesLikeAFile) {
   EXPECT_FALSE(loadConfigText("log: {level: loud}", "inline").ok());
 }
 
+TEST_F(ConfigLoaderTest, TrainingPatternsFromFileEnvAndFlag) {
+  const auto file = writeFile(R"(
+training:
+  patterns:
+    - name: custom-step
+      regex: 'step (?P<current_iteration>\d+) loss (?P<lm_loss>[0-9.]+)'
+      prefilter: "step "
+    - name: other
+      regex: 'it=(?P<current_iteration>\d+)'
+)");
+  auto config = load(file, {}, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->training.patterns.size(), 2u);
+  EXPECT_EQ(config->training.patterns[0].name, "custom-step");
+  EXPECT_EQ(config->training.patterns[0].regex,
+            R"(step (?P<current_iteration>\d+) loss (?P<lm_loss>[0-9.]+))");
+  EXPECT_EQ(config->training.patterns[0].prefilter, "step ");
+  EXPECT_EQ(config->training.patterns[1].prefilter, "");
+
+  config = load(file,
+                {{"TP_TRAINING_PATTERNS",
+                  R"json([{"name": "env", "regex": "x(?P<current_iteration>\\d+)"}])json"}},
+                {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->training.patterns.size(), 1u);
+  EXPECT_EQ(config->training.patterns[0].regex, R"(x(?P<current_iteration>\d+))");
+
+  config = load(file, {}, {{"training.patterns", "[]"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->training.patterns.empty());
+}
+
+TEST_F(ConfigLoaderTest, BadTrainingPatternsNameTheProblem) {
+  EXPECT_THAT(
+      errorOf(load(std::nullopt, {}, {{"training.patterns", R"([{"regex": "x"}])"}})),
+      HasSubstr("invalid training.patterns (flag --training.patterns): a pattern has no name"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.patterns", R"([{"name": "a"}])"}})),
+              HasSubstr("pattern 'a' has no regex"));
+  EXPECT_THAT(
+      errorOf(load(std::nullopt, {},
+                   {{"training.patterns", R"([{"name": "a", "regex": "x", "colour": "red"}])"}})),
+      HasSubstr("unknown pattern field 'colour'"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {},
+                           {{"training.patterns",
+                             R"([{"name": "a", "regex": "x"}, {"name": "a", "regex": "y"}])"}})),
+              HasSubstr("two patterns are named 'a'"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.patterns", "{name: a}"}})),
+              HasSubstr("expected a list of maps"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.patterns", "[{"}})),
+              HasSubstr("cannot parse"));
+}
+
 }  // namespace
 }  // namespace tp::config

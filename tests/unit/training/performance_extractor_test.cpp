@@ -106,5 +106,51 @@ TEST(PerformanceExtractor, HugeAndGarbageLinesAreHandled) {
             LineKind::kNone);
 }
 
+TEST(ConfiguredPatterns, MatchBeforeBuiltInsWithNamedGroupsAndPrefilter) {
+  auto extractor = PerformanceExtractor::create(
+      {{"jax-trainer",
+        R"(step (?P<current_iteration>\d+)/(?P<target_iteration>\d+) loss=(?P<lm_loss>\S+) )"
+        R"(tflops=(?P<tflops>[0-9.]+))",
+        "step "}});
+  ASSERT_TRUE(extractor.ok()) << extractor.status();
+  EXPECT_EQ(render(**extractor, "[rank 3] step 120/5000 loss=nan tflops=310.5"),
+            R"({"format":"jax-trainer","fields":{"current_iteration":120,"target_iteration":5000,)"
+            R"("tflops":310.5,"lm_loss":"NaN"}})");
+  // Built-in formats still work, and lines without the prefilter never reach the regex.
+  EXPECT_EQ(render(**extractor, " iteration 5/ 10 | lm loss: 2.5 |"),
+            R"({"format":"megatron","fields":{"current_iteration":5,"target_iteration":10,)"
+            R"("lm_loss":2.5}})");
+  EXPECT_EQ(render(**extractor, "Step 120/5000 loss=1 tflops=2"), "none");
+  const std::vector<std::string_view> names = (*extractor)->formatNames();
+  EXPECT_EQ(names, (std::vector<std::string_view>{"jax-trainer", "primus-hip", "primus-rocm",
+                                                  "primus-legacy", "megatron"}));
+}
+
+TEST(ConfiguredPatterns, BadPatternsStopTheStartNamingThem) {
+  const auto error = [](config::TrainingPattern pattern) {
+    auto extractor = PerformanceExtractor::create({std::move(pattern)});
+    return extractor.ok() ? std::string("ok") : std::string(extractor.status().message());
+  };
+  EXPECT_EQ(error({"broken", "(?P<current_iteration>\\d+", ""}),
+            "config: invalid training.patterns: pattern 'broken': missing ): "
+            "(?P<current_iteration>\\d+");
+  EXPECT_EQ(error({"typo", "(?P<current_iteration>\\d+) (?P<lm_los>\\S+)", ""}),
+            "config: invalid training.patterns: pattern 'typo': group 'lm_los' is not a "
+            "performance field (fields are the keys of the training_performance document, e.g. "
+            "lm_loss)");
+  EXPECT_EQ(error({"no-iteration", "loss (?P<lm_loss>\\S+)", ""}),
+            "config: invalid training.patterns: pattern 'no-iteration': no group named "
+            "current_iteration");
+}
+
+TEST(ConfiguredPatterns, CatastrophicPatternRunsInLinearTime) {
+  // (a+)+$ backtracks exponentially in PCRE-style engines; RE2 stays linear.
+  auto extractor = PerformanceExtractor::create({{"evil", "(?P<current_iteration>(a+)+)$", ""}});
+  ASSERT_TRUE(extractor.ok()) << extractor.status();
+  Performance performance;
+  const std::string input = std::string(100 << 10, 'a') + "!";
+  EXPECT_EQ((*extractor)->extract(input, &performance), LineKind::kNone);
+}
+
 }  // namespace
 }  // namespace tp::training

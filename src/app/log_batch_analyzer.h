@@ -1,0 +1,77 @@
+#pragma once
+// Turns the records of one Fluent Bit batch into what the logs path commits: latency
+// observations by node, and StartTrain events / performance rows for every workload of each
+// record's pod (resolved against one cluster snapshot). Nothing leaves the analyzer until
+// commit(), so a batch that later fails to parse leaves no trace.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/cluster_snapshot.h"
+#include "ingest/fluentbit/log_batch.h"
+#include "telemetry/telemetry.h"
+#include "training/performance_extractor.h"
+#include "training/training_writer.h"
+
+namespace tp::app {
+
+// Pods of the processor itself are not analysed (its own logs would loop).
+inline constexpr std::string_view kOwnPodMarker = "primus-lens-telemetry-processor";
+
+class LogBatchAnalyzer : public ingest::LogRecordSink {
+ public:
+  LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot,
+                   const training::PerformanceExtractor& extractor, std::string_view client_address,
+                   int64_t now_us);
+
+  void onRecord(const ingest::LogRecord& record) override;
+  void onSkipped(size_t index, ingest::SkipReason reason) override;
+
+  // The rows and events to hand to the training writer.
+  training::TrainingItems& items() { return items_; }
+
+  size_t records() const { return records_; }
+  size_t skipped() const;
+  size_t startTrainLines() const { return start_train_lines_; }
+  size_t performanceLines() const { return performance_lines_; }
+
+  // Adds this batch to the metrics; call once the batch is accepted.
+  void commit(telemetry::LogsMetrics& metrics) const;
+
+ private:
+  struct NodeLatencies {
+    std::string node;
+    std::vector<double> seconds;
+  };
+  NodeLatencies& latenciesOf(std::string_view node);
+  // Workloads of the record's pod and its nearest workload; false when unknown.
+  bool resolve(const ingest::LogRecord& record, const cache::WorkloadList** workloads,
+               const cache::WorkloadRef** nearest) const;
+
+  const cache::ClusterSnapshot& snapshot_;
+  const training::PerformanceExtractor& extractor_;
+  std::string_view client_address_;
+  int64_t now_us_;
+
+  training::TrainingItems items_;
+  std::vector<NodeLatencies> latencies_;
+  size_t last_node_ = 0;
+  training::Performance performance_;
+  std::string json_;
+
+  size_t records_ = 0;
+  std::array<size_t, static_cast<size_t>(ingest::SkipReason::kCount)> skipped_{};
+  size_t no_kubernetes_ = 0;
+  size_t own_pod_ = 0;
+  size_t start_train_lines_ = 0;
+  size_t performance_lines_ = 0;
+  size_t event_streams_ = 0;
+  size_t event_stream_errors_ = 0;
+  size_t unattributed_ = 0;
+  std::vector<std::pair<std::string_view, size_t>> pattern_hits_;
+};
+
+}  // namespace tp::app

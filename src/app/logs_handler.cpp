@@ -1,0 +1,113 @@
+#include "app/logs_handler.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "app/log_batch_analyzer.h"
+#include "common/strings.h"
+#include "http/envelope.h"
+#include "ingest/fluentbit/gzip.h"
+
+namespace tp::app {
+namespace {
+
+enum class LogEncoding { kIdentity, kGzip };
+
+absl::Status parseLogEncoding(std::string_view header, LogEncoding* encoding) {
+  const std::string_view value = common::trim(header);
+  if (value.empty() || value == "identity") {
+    *encoding = LogEncoding::kIdentity;
+  } else if (value == "gzip" || value == "x-gzip" || value == "deflate") {
+    *encoding = LogEncoding::kGzip;
+  } else {
+    return absl::UnimplementedError(
+        common::concat("unsupported Content-Encoding '", value, "' (use gzip or none)"));
+  }
+  return absl::OkStatus();
+}
+
+int64_t nowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+LogsHandler::LogsHandler(const cache::CacheRefresher& cache,
+                         const training::PerformanceExtractor& extractor,
+                         training::TrainingWriter& writer, LogsHandlerOptions options,
+                         telemetry::LogsMetrics metrics)
+    : cache_(cache),
+      extractor_(extractor),
+      writer_(writer),
+      options_(options),
+      metrics_(std::move(metrics)) {}
+
+http::Response LogsHandler::reject(const http::RequestContext& context,
+                                   const absl::Status& status) {
+  unsigned http_status = 400;
+  if (status.code() == absl::StatusCode::kResourceExhausted) http_status = 413;
+  if (status.code() == absl::StatusCode::kUnimplemented) http_status = 415;
+  metrics_.requests_rejected[http_status == 400 ? 0 : http_status == 413 ? 1 : 2]->Increment();
+  return http::errorResponse(context.request, http_status, common::message(status));
+}
+
+http::Response LogsHandler::handle(const http::RequestContext& context) {
+  namespace field = boost::beast::http;
+  const auto& request = context.request;
+  ingest::LogBatchFormat format;
+  if (absl::Status status =
+          ingest::parseLogContentType(http::toStd(request[field::field::content_type]), &format);
+      !status.ok()) {
+    return reject(context, status);
+  }
+  LogEncoding encoding;
+  if (absl::Status status =
+          parseLogEncoding(http::toStd(request[field::field::content_encoding]), &encoding);
+      !status.ok()) {
+    return reject(context, status);
+  }
+
+  // The parser reads past the end in blocks: the body goes into a padded per-thread buffer.
+  thread_local std::string padded;
+  size_t size = 0;
+  if (encoding == LogEncoding::kGzip) {
+    auto inflated = ingest::inflateGzip(request.body(), options_.max_decoded_bytes,
+                                        ingest::kLogBatchPadding, padded);
+    if (!inflated.ok()) return reject(context, inflated.status());
+    size = *inflated;
+  } else {
+    size = request.body().size();
+    padded.resize(size + ingest::kLogBatchPadding);
+    std::memcpy(padded.data(), request.body().data(), size);
+  }
+  std::memset(padded.data() + size, ' ', ingest::kLogBatchPadding);
+
+  const auto snapshot = cache_.snapshot();
+  LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address, nowMicros());
+  if (absl::Status status = ingest::parseLogBatch(std::string_view(padded.data(), size), format,
+                                                  options_.limits, analyzer);
+      !status.ok()) {
+    return reject(context, status);
+  }
+  const size_t events = analyzer.items().starts.size();
+  const size_t rows = analyzer.items().performances.size();
+  if (!writer_.submit(std::move(analyzer.items()))) {
+    metrics_.requests_refused_buffer_full->Increment();
+    http::Response response = http::errorResponse(
+        request, 503,
+        "training row buffer full (training.bufferRows): the database is unavailable or slow; "
+        "retry later");
+    response.set(field::field::retry_after, "5");
+    return response;
+  }
+  analyzer.commit(metrics_);
+  return http::jsonResponse(
+      request, 200,
+      http::envelopeOk(common::concat(R"({"records":)", analyzer.records(), R"(,"skipped":)",
+                                      analyzer.skipped(), R"(,"events":)", events, R"(,"rows":)",
+                                      rows, "}")));
+}
+
+}  // namespace tp::app

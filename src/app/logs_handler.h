@@ -1,0 +1,42 @@
+#pragma once
+// POST /logs, /v1/logs: a Fluent Bit batch (JSON array or JSON lines, optionally gzip) ->
+// latency metrics per record, training lines -> StartTrain events and training_performance rows
+// for every workload of the pod, handed to the training writer. The batch is committed only
+// when all of it parsed: a 400/413/415 contributes nothing, and 503 (+ Retry-After) when the
+// writer's buffer cannot take the batch's rows. 200 with the Lens envelope otherwise.
+
+#include <memory>
+
+#include "cache/cache_refresher.h"
+#include "http/router.h"
+#include "ingest/fluentbit/log_batch.h"
+#include "telemetry/telemetry.h"
+#include "training/performance_extractor.h"
+#include "training/training_writer.h"
+
+namespace tp::app {
+
+struct LogsHandlerOptions {
+  size_t max_decoded_bytes = 64u << 20;
+  ingest::LogBatchLimits limits;
+};
+
+class LogsHandler {
+ public:
+  LogsHandler(const cache::CacheRefresher& cache, const training::PerformanceExtractor& extractor,
+              training::TrainingWriter& writer, LogsHandlerOptions options,
+              telemetry::LogsMetrics metrics);
+
+  http::Response handle(const http::RequestContext& context);
+
+ private:
+  http::Response reject(const http::RequestContext& context, const absl::Status& status);
+
+  const cache::CacheRefresher& cache_;
+  const training::PerformanceExtractor& extractor_;
+  training::TrainingWriter& writer_;
+  LogsHandlerOptions options_;
+  telemetry::LogsMetrics metrics_;
+};
+
+}  // namespace tp::app

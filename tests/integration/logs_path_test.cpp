@@ -1,0 +1,340 @@
+// The logs path against real SQLite, PostgreSQL and MariaDB: a cluster in the database, Fluent
+// Bit batches posted over HTTP to the real processor -> the expected training_performance rows
+// and exactly one StartTrain event per (workload, nearest workload), also when a batch is posted
+// twice or two batches race; a restarted workload gets the next run serial; malformed bodies are
+// refused with a reason and change nothing.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <thread>
+
+#include "soci/soci.h"
+#include "storage/database.h"
+#include "storage/schema.h"
+#include "support/cluster_rows.h"
+#include "support/database_servers.h"
+#include "support/http_client.h"
+#include "support/process.h"
+
+namespace tp {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+namespace http = boost::beast::http;
+
+constexpr const char* kJson = "application/json";
+
+std::string record(const std::string& pod, const std::string& pod_uid, const std::string& log,
+                   double date = 1761223152.123456) {
+  std::string escaped;
+  for (char c : log) {
+    if (c == '"' || c == '\\') escaped.push_back('\\');
+    if (c == '\x1b') {
+      escaped += "\\u001b";
+      continue;
+    }
+    escaped.push_back(c);
+  }
+  char date_text[32];
+  std::snprintf(date_text, sizeof(date_text), "%.6f", date);
+  return std::string(R"({"date": )") + date_text + R"(, "stream": "stdout", "logtag": "F", )" +
+         R"("log": ")" + escaped + R"(", "kubernetes": {"pod_name": ")" + pod +
+         R"(", "namespace_name": "team", "pod_id": ")" + pod_uid +
+         R"(", "host": "node-a", "container_name": "pytorch", )" +
+         R"("labels": {"training.kubeflow.org/job-name": "job"}}})";
+}
+
+std::string startLine(int rank) {
+  return "\x1b[32m[20251023 12:39:12][rank-" + std::to_string(rank) +
+         "/64][INFO ] [--------trainer.py:2382] : training ...\x1b[0m";
+}
+
+std::string performanceLine(int iteration) {
+  return "[20251023 12:40:00][rank-63/64][INFO ] [--------trainer.py:2382] : iteration " +
+         std::to_string(iteration) +
+         "/ 1000 | consumed samples: " + std::to_string(iteration * 64) +
+         " | elapsed time per iteration (ms): 16601.3/17219.3 | hip mem "
+         "usage/free/total/usage_ratio: 253.38GB/2.60GB/255.98GB/98.98% | throughput per GPU "
+         "(TFLOP/s/GPU): 398.6/384.3 | tokens per GPU (tokens/s/GPU): 1234.5/1200.0 | learning "
+         "rate: 1.0E-04 | global batch size: 64 | lm loss: 1.069E+01 | loss scale: 1.0 | grad "
+         "norm: 2.345 | number of skipped iterations: 0 | number of nan iterations: 0 |";
+}
+
+// Every rank of both pods prints the start marker, then rank 63 of each prints iterations
+// first..last (the same iterations from two pods: still one row per workload and iteration).
+std::string trainingBatch(int first, int last) {
+  std::string body = "[";
+  const auto add = [&body](const std::string& item) {
+    if (body.size() > 1) body += ",\n";
+    body += item;
+  };
+  for (int rank = 0; rank < 32; ++rank) {
+    add(record("train-0", "pod-0", startLine(rank)));
+    add(record("train-1", "pod-1", startLine(rank + 32)));
+  }
+  for (int iteration = first; iteration <= last; ++iteration) {
+    add(record("train-0", "pod-0", performanceLine(iteration)));
+    add(record("train-1", "pod-1", performanceLine(iteration)));
+    add(record(
+        "train-0", "pod-0",
+        "some other line mentioning iteration " + std::to_string(iteration) + " without a table"));
+  }
+  add(record("primus-lens-telemetry-processor-0", "pod-self", performanceLine(1)));
+  add(R"({"date": 1761223152.5, "log": "no kubernetes metadata"})");
+  add(R"({"log": "no date"})");
+  return body + "]";
+}
+
+std::string gzipOf(std::string_view data) {
+  z_stream stream{};
+  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&stream, data.size()) + 32, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+class LogsPathTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    server_ = testing::startDatabase(GetParam());
+    auto database = storage::Database::create(server_->dbConfig());
+    ASSERT_TRUE(database.ok()) << database.status();
+    database_ = std::move(*database);
+    ASSERT_TRUE(storage::ensureSchema(*database_, nullptr).ok());
+    // A PyTorchJob (w-job) whose current run is the leaf workload w-run1; two pods.
+    testing::insertWorkload(*database_, "job", "w-job", "", "Running");
+    testing::insertWorkload(*database_, "job-run1", "w-run1", "w-job", "Running");
+    for (const char* pod : {"0", "1"}) {
+      testing::insertPod(*database_, "team", std::string("train-") + pod, std::string("pod-") + pod,
+                         "node-a", true);
+      testing::reference(*database_, "w-job", std::string("pod-") + pod);
+      testing::reference(*database_, "w-run1", std::string("pod-") + pod);
+    }
+
+    std::vector<std::string> env;
+    std::vector<std::string> args = testing::databaseFlags(server_->dbConfig(), &env);
+    args.insert(args.end(),
+                {"--httpPort=0", "--http.listenAddress=127.0.0.1", "--cache.refreshInterval=200ms",
+                 "--training.flushInterval=20ms", "--training.batchRows=50"});
+    processor_ = std::make_unique<testing::ChildProcess>(testing::processorBinary(), args, env);
+    const auto port = processor_->waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
+    ASSERT_TRUE(port) << processor_->output();
+    port_ = static_cast<uint16_t>(std::stoi(*port));
+    ASSERT_TRUE(processor_->waitForOutput("cluster state loaded", 20s)) << processor_->output();
+  }
+
+  void TearDown() override {
+    if (processor_) {
+      processor_->signal(SIGTERM);
+      EXPECT_EQ(processor_->waitForExit(20s), 0) << processor_->output();
+    }
+  }
+
+  testing::HttpResult post(const std::string& body, const std::string& type = kJson,
+                           const std::string& encoding = "") {
+    testing::HttpClient client(port_);
+    std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", type}};
+    if (!encoding.empty()) headers.emplace_back("Content-Encoding", encoding);
+    return client.request(http::verb::post, "/v1/logs", body, headers);
+  }
+
+  long long count(const std::string& where_sql) {
+    return testing::queryNumber(*database_, "SELECT count(*) FROM " + where_sql);
+  }
+
+  // Waits until the writer has flushed: the count reaches `expected` (and stays there).
+  void expectCount(const std::string& where_sql, long long expected) {
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (count(where_sql) < expected && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+    }
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(count(where_sql), expected) << where_sql;
+  }
+
+  std::unique_ptr<testing::DatabaseServer> server_;
+  std::unique_ptr<storage::Database> database_;
+  std::unique_ptr<testing::ChildProcess> processor_;
+  uint16_t port_ = 0;
+};
+
+TEST_P(LogsPathTest, BatchesBecomeRowsAndOneEventPerRunAlsoWhenRepeatedRacingOrRestarted) {
+  const std::string batch = trainingBatch(1, 5);
+  const auto first = post(batch);
+  ASSERT_EQ(first.status, 200u) << first.body;
+  EXPECT_EQ(first.body, R"({"meta":{"code":2000,"message":"OK"},"data":{"records":81,"skipped":1,)"
+                        R"("events":128,"rows":20},"tracing":null})");
+  expectCount("workload_event", 2);
+  expectCount(
+      "workload_event WHERE type = 'StartTrain' AND run_serial = 1 AND "
+      "nearest_workload_uid = 'w-run1' AND workload_uid IN ('w-job', 'w-run1')",
+      2);
+  expectCount("training_performance", 10);
+  expectCount(
+      "training_performance WHERE serial = 1 AND iteration BETWEEN 1 AND 5 AND "
+      "workload_uid IN ('w-job', 'w-run1') AND pod_uuid IN ('pod-0', 'pod-1')",
+      10);
+
+  // The stored document: every field of the line, log time as created_at.
+  std::string document;
+  ASSERT_TRUE(database_
+                  ->run([&](soci::session& sql) {
+                    sql << "SELECT performance FROM training_performance WHERE workload_uid = "
+                           "'w-job' AND iteration = 3",
+                        soci::into(document);
+                  })
+                  .ok());
+  for (const char* field :
+       {R"("current_iteration":3)", R"("target_iteration":1000)", R"("consumed_samples":192)",
+        R"("elapsed_time_per_iteration_ms":16601.3)", R"("mem_usages":253.38)", R"("mem_free":2.6)",
+        R"("mem_total":255.98)", R"("mem_usage_ratio":98.98)", R"("tflops":398.6)",
+        R"("tokens_per_gpu":1234.5)", R"("learning_rate":0.0001)", R"("global_batch_size":64)",
+        R"("lm_loss":10.69)", R"("loss_scale":1)", R"("grad_norm":2.345)",
+        R"("skipped_iterations_number":0)", R"("nan_iterations_number":0)"}) {
+    std::string compact = document;
+    compact.erase(std::remove(compact.begin(), compact.end(), ' '), compact.end());
+    EXPECT_THAT(compact, HasSubstr(field)) << document;
+  }
+  expectCount(
+      "training_performance WHERE created_at > '2025-10-23 12:39:11' AND created_at < "
+      "'2025-10-23 12:39:13'",
+      10);
+
+  // The same batch again (gzip this time): nothing new.
+  ASSERT_EQ(post(gzipOf(batch), kJson, "gzip").status, 200u);
+  // Two batches racing, as json_lines, with overlapping iterations.
+  auto lines = [](std::string array) {
+    std::string out;
+    int depth = 0;
+    for (char c : array.substr(1, array.size() - 2)) {
+      if (c == '{') ++depth;
+      if (c == '}') --depth;
+      if (depth == 0 && (c == ',' || c == '\n')) {
+        if (!out.empty() && out.back() != '\n') out.push_back('\n');
+        continue;
+      }
+      out.push_back(c);
+    }
+    return out;
+  };
+  std::thread racer(
+      [&] { EXPECT_EQ(post(lines(trainingBatch(4, 8)), "application/x-ndjson").status, 200u); });
+  EXPECT_EQ(post(lines(trainingBatch(6, 10)), "application/x-ndjson").status, 200u);
+  racer.join();
+  expectCount("workload_event", 2);
+  expectCount("training_performance", 20);
+
+  // The job restarts: a new leaf workload and a new pod. Its rows are run 2 of the job and run 1
+  // of the new leaf.
+  testing::insertWorkload(*database_, "job-run2", "w-run2", "w-job", "Running");
+  testing::insertPod(*database_, "team", "train-2", "pod-2", "node-a", true);
+  testing::reference(*database_, "w-job", "pod-2");
+  testing::reference(*database_, "w-run2", "pod-2");
+  testing::HttpClient client(port_);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (client.get("/pods/workload/cache").body.find("train-2") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  const std::string restart = "[" + record("train-2", "pod-2", startLine(0)) + "," +
+                              record("train-2", "pod-2", performanceLine(1)) + "]";
+  ASSERT_EQ(post(restart).status, 200u);
+  expectCount("workload_event", 4);
+  expectCount(
+      "workload_event WHERE workload_uid = 'w-job' AND nearest_workload_uid = 'w-run2' "
+      "AND run_serial = 2",
+      1);
+  expectCount(
+      "workload_event WHERE workload_uid = 'w-run2' AND nearest_workload_uid = 'w-run2' "
+      "AND run_serial = 1",
+      1);
+  expectCount("training_performance WHERE iteration = 1 AND workload_uid = 'w-job' AND serial = 2",
+              1);
+  expectCount("training_performance WHERE iteration = 1 AND workload_uid = 'w-run2' AND serial = 1",
+              1);
+  expectCount("training_performance", 22);
+
+  const std::string metrics = client.get("/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("workload_event_create_count 4"));
+  EXPECT_THAT(metrics, HasSubstr(R"(log_analysis_consume_count{type="StartTrain"} 257)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(training_pattern_hits_total{format="primus-hip"} 41)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(log_records_not_analysed_total{reason="own_pod"} 4)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(log_records_skipped_total{reason="invalid_date"} 4)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(log_consume_latency_seconds_count{node="node-a"})"));
+  EXPECT_THAT(metrics,
+              HasSubstr(R"(log_consume_latency_histogram_seconds_bucket{node="node-a",le="300"})"));
+}
+
+struct BadBody {
+  const char* name;
+  std::string body;
+  std::string content_type;
+  std::string encoding;
+  unsigned status;
+  const char* reason;
+};
+
+std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+TEST_P(LogsPathTest, MalformedBodiesAreRefusedWithAReasonAndChangeNothing) {
+  const std::string valid = trainingBatch(1, 2);
+  const std::vector<BadBody> cases = {
+      {"not json", "this is not json", kJson, "", 400, "invalid JSON"},
+      {"object instead of array", record("train-0", "pod-0", startLine(0)), kJson, "", 400,
+       "expected a JSON array"},
+      {"empty body", "", kJson, "", 400, "empty body"},
+      {"truncated", valid.substr(0, valid.size() / 2), kJson, "", 400, "invalid JSON"},
+      {"deep nesting", "[" + nested(10'000) + "]", kJson, "", 400, "nested deeper"},
+      {"deep nesting in a record", R"([{"date": 1, "x": )" + nested(200) + "}]", kJson, "", 400,
+       "nested deeper"},
+      {"huge string", R"([{"date": 1, "log": ")" + std::string(2 << 20, 'a') + "\"}]", kJson, "",
+       413, "exceeds the limit"},
+      {"invalid utf-8", "[{\"date\": 1, \"log\": \"\xc3\x28\"}]", kJson, "", 400, "UTF-8"},
+      {"gzip bomb", gzipOf(std::string(100 << 20, ' ')), kJson, "gzip", 413,
+       "http.maxDecodedBytes"},
+      {"corrupt gzip", "\x1f\x8b\x08\x00garbage", kJson, "gzip", 400, "cannot decode gzip"},
+      {"truncated gzip", gzipOf(valid).substr(0, 40), kJson, "gzip", 400, "cannot decode gzip"},
+      {"unsupported encoding", valid, kJson, "br", 415, "unsupported Content-Encoding 'br'"},
+      {"unsupported type", valid, "application/msgpack", "", 415,
+       "unsupported Content-Type 'application/msgpack'"},
+      {"trailing garbage", valid + " [", kJson, "", 400, "invalid JSON"},
+      {"lines: broken second line", "{\"date\": 1}\n{\"date\": 2,", "application/x-ndjson", "", 400,
+       "line 2"},
+      {"lines: two values on a line", "{\"date\": 1} {\"date\": 2}", "application/x-ndjson", "",
+       400, "more than one value"},
+      {"nul bytes", std::string(100, '\0'), kJson, "", 400, "invalid JSON"},
+      {"bad escape", R"([{"date": 1, "log": "\x41"}])", kJson, "", 400, "invalid JSON"},
+  };
+  for (const BadBody& test : cases) {
+    const auto result = post(test.body, test.content_type, test.encoding);
+    EXPECT_EQ(result.status, test.status) << test.name << ": " << result.body;
+    EXPECT_THAT(result.body, HasSubstr(test.reason)) << test.name;
+    EXPECT_THAT(result.body, HasSubstr(R"("code":4001)")) << test.name;
+  }
+  testing::HttpClient client(port_);
+  EXPECT_EQ(client.get("/healthz").status, 200u);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(count("workload_event"), 0);
+  EXPECT_EQ(count("training_performance"), 0);
+  EXPECT_THAT(client.get("/metrics").body, HasSubstr("log_records_received_total 0"));
+  // Still serving: a valid batch after all that is processed.
+  ASSERT_EQ(post(valid).status, 200u);
+  expectCount("training_performance", 4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LogsPathTest, ::testing::Values("sqlite", "postgres", "mysql"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace tp

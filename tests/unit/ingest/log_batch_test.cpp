@@ -1,0 +1,261 @@
+#include "ingest/fluentbit/log_batch.h"
+
+#include <zlib.h>
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "ingest/fluentbit/gzip.h"
+
+namespace tp::ingest {
+namespace {
+
+struct Owned {
+  int64_t time_us;
+  std::string message, pod_name, pod_uid, namespace_name, host, container_name;
+  bool has_kubernetes;
+};
+
+class CollectingSink : public LogRecordSink {
+ public:
+  void onRecord(const LogRecord& r) override {
+    records.push_back({r.time_us, std::string(r.message), std::string(r.pod_name),
+                       std::string(r.pod_uid), std::string(r.namespace_name), std::string(r.host),
+                       std::string(r.container_name), r.has_kubernetes});
+  }
+  void onSkipped(size_t index, SkipReason reason) override { skipped.emplace_back(index, reason); }
+  std::vector<Owned> records;
+  std::vector<std::pair<size_t, SkipReason>> skipped;
+};
+
+absl::Status parse(std::string body, LogBatchFormat format, CollectingSink& sink,
+                   LogBatchLimits limits = {}) {
+  const size_t size = body.size();
+  body.append(kLogBatchPadding, ' ');
+  return parseLogBatch(std::string_view(body.data(), size), format, limits, sink);
+}
+
+constexpr const char* kRecord =
+    R"({"date": 1761223152.123456, "stream": "stdout", "logtag": "F", "log": "raw line",
+        "message": "the message",
+        "kubernetes": {"pod_name": "p-0", "namespace_name": "ns", "pod_id": "uid-0",
+                       "host": "node-1", "container_name": "c", "docker_id": "d",
+                       "labels": {"training.kubeflow.org/job-name": "job-1"}}})";
+
+TEST(LogBatchTest, ReadsFluentBitArrayRecordWithEveryField) {
+  CollectingSink sink;
+  ASSERT_TRUE(parse(std::string("[") + kRecord + "]", LogBatchFormat::kJsonArray, sink).ok());
+  ASSERT_EQ(sink.records.size(), 1u);
+  const Owned& record = sink.records[0];
+  EXPECT_EQ(record.time_us, 1761223152123456);
+  EXPECT_EQ(record.message, "the message");
+  EXPECT_TRUE(record.has_kubernetes);
+  EXPECT_EQ(record.pod_name, "p-0");
+  EXPECT_EQ(record.pod_uid, "uid-0");
+  EXPECT_EQ(record.namespace_name, "ns");
+  EXPECT_EQ(record.host, "node-1");
+  EXPECT_EQ(record.container_name, "c");
+}
+
+TEST(LogBatchTest, UsesLogWhenMessageIsEmptyAndUnescapesStrings) {
+  CollectingSink sink;
+  ASSERT_TRUE(parse(R"([{"message": "", "log": "a \"quoted\"\tline\u00e9", "date": 1}])",
+                    LogBatchFormat::kJsonArray, sink)
+                  .ok());
+  ASSERT_EQ(sink.records.size(), 1u);
+  EXPECT_EQ(sink.records[0].message, "a \"quoted\"\tline\xc3\xa9");
+  EXPECT_EQ(sink.records[0].time_us, 1'000'000);
+  EXPECT_FALSE(sink.records[0].has_kubernetes);
+}
+
+TEST(LogBatchTest, DateIsExactToTheMicrosecond) {
+  int64_t time = 0;
+  EXPECT_TRUE(parseLogTime("1761223152.000001", false, &time));
+  EXPECT_EQ(time, 1761223152000001);
+  EXPECT_TRUE(parseLogTime("1761223152.9999999", false, &time));  // digits beyond ignored
+  EXPECT_EQ(time, 1761223152999999);
+  EXPECT_TRUE(parseLogTime("1761223152.5", false, &time));
+  EXPECT_EQ(time, 1761223152500000);
+  EXPECT_TRUE(parseLogTime("1761223152", false, &time));
+  EXPECT_EQ(time, 1761223152000000);
+  EXPECT_TRUE(parseLogTime("1.761223152e9", false, &time));
+  EXPECT_EQ(time, 1761223152000000);
+  EXPECT_TRUE(parseLogTime("2025-10-23T12:39:12.000681Z", true, &time));
+  EXPECT_EQ(time, 1761223152000681);
+  EXPECT_TRUE(parseLogTime("2025-10-23T12:39:12Z", true, &time));
+  EXPECT_EQ(time, 1761223152000000);
+  EXPECT_FALSE(parseLogTime("-5", false, &time));
+  EXPECT_FALSE(parseLogTime("1e300", false, &time));
+  EXPECT_FALSE(parseLogTime("2025-13-23T12:39:12Z", true, &time));
+  EXPECT_FALSE(parseLogTime("2025-10-23T12:39:12", true, &time));  // no zone
+  EXPECT_FALSE(parseLogTime("yesterday", true, &time));
+}
+
+TEST(LogBatchTest, BadRecordsAreSkippedWithReasonAndTheRestIsRead) {
+  CollectingSink sink;
+  ASSERT_TRUE(parse(R"([
+      {"log": "no date"},
+      {"date": "not a time", "log": "x"},
+      {"date": true, "log": "x"},
+      {"date": 1, "log": 42},
+      {"date": 1, "log": "x", "kubernetes": {"pod_name": 7}},
+      {"date": 1, "log": "x", "kubernetes": "node"},
+      "a string",
+      [1, 2],
+      {"date": 2, "log": "good", "kubernetes": null, "extra": {"deep": [1, {"x": null}]}}
+    ])",
+                    LogBatchFormat::kJsonArray, sink)
+                  .ok());
+  ASSERT_EQ(sink.records.size(), 1u);
+  EXPECT_EQ(sink.records[0].message, "good");
+  EXPECT_FALSE(sink.records[0].has_kubernetes);
+  const std::vector<std::pair<size_t, SkipReason>> expected = {
+      {0, SkipReason::kInvalidDate}, {1, SkipReason::kInvalidDate}, {2, SkipReason::kInvalidDate},
+      {3, SkipReason::kWrongType},   {4, SkipReason::kWrongType},   {5, SkipReason::kWrongType},
+      {6, SkipReason::kNotAnObject}, {7, SkipReason::kNotAnObject}};
+  EXPECT_EQ(sink.skipped, expected);
+}
+
+TEST(LogBatchTest, ReadsJsonLinesSkippingBlankLines) {
+  CollectingSink sink;
+  ASSERT_TRUE(parse("{\"date\": 1, \"log\": \"one\"}\n\n  {\"date\": 2, \"log\": \"two\"}\r\n"
+                    "{\"log\": \"no date\"}\n{\"date\": 3, \"log\": \"three\"}",
+                    LogBatchFormat::kJsonLines, sink)
+                  .ok());
+  ASSERT_EQ(sink.records.size(), 3u);
+  EXPECT_EQ(sink.records[0].message, "one");
+  EXPECT_EQ(sink.records[1].message, "two");
+  EXPECT_EQ(sink.records[2].message, "three");
+  ASSERT_EQ(sink.skipped.size(), 1u);
+  EXPECT_EQ(sink.skipped[0].second, SkipReason::kInvalidDate);
+}
+
+TEST(LogBatchTest, ContentTypeSelectsTheFormat) {
+  LogBatchFormat format;
+  ASSERT_TRUE(parseLogContentType("application/json", &format).ok());
+  EXPECT_EQ(format, LogBatchFormat::kJsonArray);
+  ASSERT_TRUE(parseLogContentType("", &format).ok());
+  EXPECT_EQ(format, LogBatchFormat::kJsonArray);
+  ASSERT_TRUE(parseLogContentType("application/x-ndjson; charset=utf-8", &format).ok());
+  EXPECT_EQ(format, LogBatchFormat::kJsonLines);
+  const absl::Status status = parseLogContentType("application/msgpack", &format);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(status.message().find("application/msgpack"), std::string::npos);
+}
+
+struct MalformedCase {
+  const char* name;
+  std::string body;
+  LogBatchFormat format;
+  absl::StatusCode code;
+  const char* message_part;
+};
+
+std::string nested(size_t depth, const std::string& open, const std::string& close) {
+  std::string text;
+  for (size_t i = 0; i < depth; ++i) text += open;
+  for (size_t i = 0; i < depth; ++i) text += close;
+  return text;
+}
+
+class MalformedBatchTest : public testing::TestWithParam<MalformedCase> {};
+
+TEST_P(MalformedBatchTest, IsRefusedWithAReason) {
+  const MalformedCase& test = GetParam();
+  CollectingSink sink;
+  LogBatchLimits limits;
+  limits.max_string_bytes = 1000;
+  const absl::Status status = parse(test.body, test.format, sink, limits);
+  EXPECT_EQ(status.code(), test.code) << status;
+  EXPECT_NE(status.message().find(test.message_part), std::string::npos) << status.message();
+}
+
+const auto kArray = LogBatchFormat::kJsonArray;
+const auto kLines = LogBatchFormat::kJsonLines;
+const auto kBad = absl::StatusCode::kInvalidArgument;
+
+INSTANTIATE_TEST_SUITE_P(
+    Bodies, MalformedBatchTest,
+    testing::Values(
+        MalformedCase{"not_json", "hello", kArray, kBad, "invalid JSON"},
+        MalformedCase{"object_not_array", R"({"date": 1, "log": "x"})", kArray, kBad,
+                      "expected a JSON array"},
+        MalformedCase{"empty", "   ", kArray, kBad, "empty body"},
+        MalformedCase{"truncated_array", R"([{"date": 1, "log": "x"},)", kArray, kBad,
+                      "invalid JSON"},
+        MalformedCase{"truncated_string", R"([{"date": 1, "log": "abc)", kArray, kBad,
+                      "invalid JSON"},
+        MalformedCase{"unclosed_object", R"([{"date": 1, "log": "x")", kArray, kBad,
+                      "invalid JSON"},
+        MalformedCase{"trailing_garbage", R"([{"date": 1}] xyz)", kArray, kBad, "invalid JSON"},
+        MalformedCase{"second_array", R"([{"date": 1}] [])", kArray, kBad, "after the array"},
+        MalformedCase{"invalid_utf8", "[{\"date\": 1, \"log\": \"\xff\xfe\"}]", kArray, kBad,
+                      "UTF-8"},
+        MalformedCase{"deep_array", "[" + nested(10'000, "[", "]") + "]", kArray, kBad,
+                      "nested deeper"},
+        MalformedCase{"deep_in_record",
+                      R"([{"date": 1, "x": )" + nested(100, "{\"a\":", "}") + "1}]", kArray, kBad,
+                      "invalid JSON"},
+        MalformedCase{"deep_object_in_record",
+                      R"([{"date": 1, "x": )" + nested(100, "[", "]") + "}]", kArray, kBad,
+                      "nested deeper"},
+        MalformedCase{"huge_string", R"([{"date": 1, "log": ")" + std::string(5000, 'a') + "\"}]",
+                      kArray, absl::StatusCode::kResourceExhausted, "exceeds the limit"},
+        MalformedCase{"bad_escape", R"([{"date": 1, "log": "\q"}])", kArray, kBad, "invalid JSON"},
+        MalformedCase{"missing_colon", R"([{"date" 1}])", kArray, kBad, "invalid JSON"},
+        MalformedCase{"nul_byte", std::string("[{\"date\": 1,\0 \"log\": \"x\"}]", 25), kArray,
+                      kBad, "invalid JSON"},
+        MalformedCase{"lines_broken_second", "{\"date\": 1}\n{\"date\": ", kLines, kBad, "line 2"},
+        MalformedCase{"lines_two_values", "{\"date\": 1} {\"date\": 2}", kLines, kBad,
+                      "more than one value"},
+        MalformedCase{"lines_not_json", "{\"date\": 1}\nplain text\n", kLines, kBad, "line 2"},
+        MalformedCase{"deep_lines", nested(10'000, "[", "]"), kLines, kBad, "nested deeper"}),
+    [](const testing::TestParamInfo<MalformedCase>& info) { return info.param.name; });
+
+std::string gzipOf(std::string_view data) {
+  z_stream stream{};
+  deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&stream, data.size()) + 32, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+TEST(GzipTest, InflatesWithPadding) {
+  const std::string text(100'000, 'x');
+  std::string out;
+  auto size = inflateGzip(gzipOf(text), 1 << 20, 64, out);
+  ASSERT_TRUE(size.ok()) << size.status();
+  EXPECT_EQ(*size, text.size());
+  EXPECT_GE(out.size(), text.size() + 64);
+  EXPECT_EQ(out.substr(0, *size), text);
+}
+
+TEST(GzipTest, BombStopsAtTheCap) {
+  const std::string bomb = gzipOf(std::string(64 << 20, '\0'));  // 64 MiB -> ~64 KiB
+  std::string out;
+  auto size = inflateGzip(bomb, 1 << 20, 64, out);
+  ASSERT_EQ(size.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(size.status().message().find("http.maxDecodedBytes"), std::string::npos);
+  EXPECT_LE(out.capacity(), (2u << 20) + 64);
+}
+
+TEST(GzipTest, CorruptAndTruncatedAreInvalid) {
+  std::string out;
+  const std::string good = gzipOf("hello world hello world");
+  EXPECT_EQ(inflateGzip(good.substr(0, good.size() / 2), 1 << 20, 0, out).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(inflateGzip("not gzip at all", 1 << 20, 0, out).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(inflateGzip(good + "junk", 1 << 20, 0, out).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tp::ingest
