@@ -6,8 +6,8 @@
 
 namespace tp::app {
 
-size_t runExtract(std::istream& input, std::ostream& output) {
-  const training::PerformanceExtractor extractor;
+size_t runExtract(const training::PerformanceExtractor& extractor, std::istream& input,
+                  std::ostream& output) {
   training::Performance performance;
   std::string line;
   size_t number = 0;

@@ -7,9 +7,12 @@
 #include <istream>
 #include <ostream>
 
+#include "training/performance_extractor.h"
+
 namespace tp::app {
 
 // Returns the number of recognised lines.
-size_t runExtract(std::istream& input, std::ostream& output);
+size_t runExtract(const training::PerformanceExtractor& extractor, std::istream& input,
+                  std::ostream& output);
 
 }  // namespace tp::app

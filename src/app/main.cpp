@@ -22,11 +22,20 @@ int main(int argc, char** argv) {
   }
   const tp::config::Config& config = command_line->config;
   if (command_line->command == tp::app::Command::kExtract) {
+    auto extractor = tp::training::PerformanceExtractor::create(config.training.patterns);
+    if (!extractor.ok()) {
+      std::cerr << "telemetry-processor: " << extractor.status().message() << "\n";
+      return 2;
+    }
     if (command_line->extract_file.empty()) {
-      tp::app::runExtract(std::cin, std::cout);
+      tp::app::runExtract(**extractor, std::cin, std::cout);
     } else {
       std::ifstream file(command_line->extract_file);
-      tp::app::runExtract(file, std::cout);
+      if (!file) {
+        std::cerr << "telemetry-processor: cannot open '" << command_line->extract_file << "'\n";
+        return 2;
+      }
+      tp::app::runExtract(**extractor, file, std::cout);
     }
     return 0;
   }

@@ -276,8 +276,9 @@ TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
                               "StartTrain workload events whose insert failed (retried)"),
       .performance_written = &rows.Add({{"outcome", "written"}}),
       .performance_failed = &rows.Add({{"outcome", "failed"}}),
-      .write_errors = counter("database_write_errors_total",
-                              "Database statements of the training writer that failed"),
+      .write_errors =
+          counter("database_write_errors_total",
+                  "Training writes (rows, events or run lookups) that failed and were retried"),
       .lost_at_shutdown = counter("training_rows_lost_at_shutdown_total",
                                   "Rows and events still unwritten when the grace period ended"),
       .pending = &prometheus::BuildGauge()

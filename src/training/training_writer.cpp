@@ -100,6 +100,7 @@ void TrainingWriter::run() {
     if (status.ok()) {
       backoff = kMinBackoff;
     } else {
+      metrics_.write_errors->Increment();
       putBack(batch.performances, performances_);
       putBack(batch.starts, starts_);
       spdlog::warn("training rows: database write failed, {} items kept for retry in {} ms: {}",
@@ -160,7 +161,6 @@ absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts
   auto inserted = storage::insertStartTrainEvents(database_, events);
   metrics_.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
   if (!inserted.ok()) {
-    metrics_.write_errors->Increment();
     metrics_.event_errors->Increment(static_cast<double>(events.size()));
     return inserted.status();
   }
@@ -195,7 +195,6 @@ absl::Status TrainingWriter::writePerformances(
   auto inserted = storage::insertPerformanceRows(database_, rows);
   metrics_.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
   if (!inserted.ok()) {
-    metrics_.write_errors->Increment();
     metrics_.performance_failed->Increment(static_cast<double>(rows.size()));
     return inserted.status();
   }

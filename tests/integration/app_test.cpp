@@ -188,6 +188,27 @@ TEST_F(ProcessorTest, ExtractPrintsWhatTheTrainingLogExtractorFinds) {
             "\"elapsed_time_per_iteration_ms\":1500.0,\"lm_loss\":\"NaN\"}}\n");
 }
 
+TEST_F(ProcessorTest, ExtractUsesPatternsFromConfigurationAndRefusesBadOnes) {
+  const auto log = work_dir_ / "jax.log";
+  std::ofstream(log) << "I1024 step 120/5000 loss=2.5\nstep without numbers\n";
+  const auto config = work_dir_ / "patterns.yaml";
+  std::ofstream(config)
+      << "training:\n  patterns:\n    - name: jax\n"
+         "      regex: 'step (?P<current_iteration>\\d+)/(?P<target_iteration>\\d+) "
+         "loss=(?P<lm_loss>\\S+)'\n      prefilter: 'step '\n";
+  ChildProcess extract(processorBinary(), {"--config=" + config.string(), "extract", log.string()});
+  ASSERT_EQ(extract.waitForExit(kStartTimeout), 0) << extract.output();
+  EXPECT_EQ(extract.output(),
+            "{\"line\":1,\"format\":\"jax\",\"fields\":{\"current_iteration\":120,"
+            "\"target_iteration\":5000,\"lm_loss\":2.5}}\n");
+
+  ChildProcess bad(processorBinary(),
+                   {"--training.patterns=[{\"name\": \"broken\", \"regex\": \"(?P<lm_loss>x\"}]",
+                    "extract", log.string()});
+  EXPECT_EQ(bad.waitForExit(kStartTimeout), 2);
+  EXPECT_THAT(bad.output(), HasSubstr("invalid training.patterns: pattern 'broken': missing )"));
+}
+
 TEST_F(ProcessorTest, HelpListsEveryKeyAndVersionPrints) {
   ChildProcess help(processorBinary(), {"--help"});
   ASSERT_EQ(help.waitForExit(kStartTimeout), 0);

@@ -104,10 +104,25 @@ std::string gzipOf(std::string_view data) {
   return out;
 }
 
+// The exposition lines of one metric family, so that a failed expectation prints only those.
+std::string metricLines(const std::string& exposition, const std::string& family) {
+  std::string lines;
+  size_t start = 0;
+  while (start < exposition.size()) {
+    const size_t end = std::min(exposition.find('\n', start), exposition.size());
+    const std::string_view line(exposition.data() + start, end - start);
+    if (line.starts_with(family)) lines.append(line).push_back('\n');
+    start = end + 1;
+  }
+  return lines;
+}
+
 class LogsPathTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override {
-    server_ = testing::startDatabase(GetParam());
+  void SetUp() override { start(GetParam(), {}); }
+
+  void start(const std::string& driver, const std::vector<std::string>& extra_flags) {
+    server_ = testing::startDatabase(driver);
     auto database = storage::Database::create(server_->dbConfig());
     ASSERT_TRUE(database.ok()) << database.status();
     database_ = std::move(*database);
@@ -124,9 +139,10 @@ class LogsPathTest : public ::testing::TestWithParam<std::string> {
 
     std::vector<std::string> env;
     std::vector<std::string> args = testing::databaseFlags(server_->dbConfig(), &env);
-    args.insert(args.end(),
-                {"--httpPort=0", "--http.listenAddress=127.0.0.1", "--cache.refreshInterval=200ms",
-                 "--training.flushInterval=20ms", "--training.batchRows=50"});
+    args.insert(args.end(), {"--httpPort=0", "--http.listenAddress=127.0.0.1",
+                             "--cache.refreshInterval=200ms", "--training.flushInterval=20ms",
+                             "--training.batchRows=50", "--training.retryMaxBackoff=200ms"});
+    args.insert(args.end(), extra_flags.begin(), extra_flags.end());
     processor_ = std::make_unique<testing::ChildProcess>(testing::processorBinary(), args, env);
     const auto port = processor_->waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
     ASSERT_TRUE(port) << processor_->output();
@@ -327,11 +343,54 @@ TEST_P(LogsPathTest, MalformedBodiesAreRefusedWithAReasonAndChangeNothing) {
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(count("workload_event"), 0);
   EXPECT_EQ(count("training_performance"), 0);
-  EXPECT_THAT(client.get("/metrics").body, HasSubstr("log_records_received_total 0"));
+  EXPECT_THAT(metricLines(client.get("/metrics").body, "log_records_received_total"),
+              HasSubstr("log_records_received_total 0"));
   // Still serving: a valid batch after all that is processed.
   ASSERT_EQ(post(valid).status, 200u);
   expectCount("training_performance", 4);
 }
+
+// The database goes away while logs stream: batches are still answered 200 while the row buffer
+// has room, 503 with Retry-After when it has not; once the database is back every row arrives,
+// exactly once.
+class LogsDuringOutageTest : public LogsPathTest {
+ protected:
+  void SetUp() override { start(GetParam(), {"--training.bufferRows=300"}); }
+};
+
+TEST_P(LogsDuringOutageTest, RowsWaitForTheDatabaseAndArriveOnceItIsBack) {
+  server_->stop();
+  const auto first = post(trainingBatch(1, 5));  // 128 events + 20 rows
+  EXPECT_EQ(first.status, 200u) << first.body;
+  const auto second = post(trainingBatch(6, 10));  // 148 more: 296 of 300
+  EXPECT_EQ(second.status, 200u) << second.body;
+  const auto third = post(trainingBatch(11, 15));
+  EXPECT_EQ(third.status, 503u) << third.body << processor_->output();
+  EXPECT_THAT(third.body, HasSubstr("training row buffer full"));
+  EXPECT_EQ(third.headers["Retry-After"], "5");
+  ASSERT_TRUE(processor_->waitForOutput("training rows: database write failed", 20s))
+      << processor_->output();
+
+  server_->start();
+  (void)database_->run([](soci::session& sql) { sql << "SELECT 1"; });  // drops a stale connection
+  expectCount("workload_event", 2);
+  expectCount("training_performance", 20);
+  expectCount("training_performance WHERE iteration BETWEEN 11 AND 15", 0);
+  testing::HttpClient client(port_);
+  const std::string metrics = client.get("/metrics").body;
+  EXPECT_THAT(metricLines(metrics, "database_write_errors_total"),
+              ::testing::ContainsRegex("database_write_errors_total [1-9]"));
+  EXPECT_THAT(metricLines(metrics, "training_rows_pending"), HasSubstr("training_rows_pending 0"));
+  EXPECT_THAT(metricLines(metrics, "log_rejected_requests_total{status=\"503\"}"),
+              HasSubstr("log_rejected_requests_total{status=\"503\"} 1"));
+  // The refused batch, sent again, is taken now.
+  EXPECT_EQ(post(trainingBatch(11, 15)).status, 200u);
+  expectCount("training_performance", 30);
+  if (HasFailure()) ADD_FAILURE() << processor_->output();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LogsDuringOutageTest, ::testing::Values("postgres", "mysql"),
+                         [](const auto& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(Backends, LogsPathTest, ::testing::Values("sqlite", "postgres", "mysql"),
                          [](const auto& info) { return info.param; });

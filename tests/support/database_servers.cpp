@@ -73,8 +73,8 @@ std::vector<std::string> PostgresServer::asPostgres(std::vector<std::string> arg
   return argv;
 }
 
-PostgresServer::PostgresServer(bool tls)
-    : dir_("tp-postgres-"), port_(freeLoopbackPort()), tls_(tls) {
+PostgresServer::PostgresServer(bool tls, bool durable)
+    : dir_("tp-postgres-"), port_(freeLoopbackPort()), tls_(tls), durable_(durable) {
   requireFile(std::string(kPostgresBin) + "/initdb", "postgresql");
   if (tls_) {
     requireFile("/usr/bin/openssl", "openssl");
@@ -120,7 +120,7 @@ void PostgresServer::start() {
           asPostgres({std::string(kPostgresBin) + "/pg_ctl", "-D", dir_ / "data", "-l",
                       dir_ / "log", "-w", "-t", "60", "-o",
                       "-p " + std::to_string(port_) + " -k " + dir_.path().string() +
-                          " -c listen_addresses=127.0.0.1 -c fsync=off" +
+                          " -c listen_addresses=127.0.0.1" + (durable_ ? "" : " -c fsync=off") +
                           (tls_ ? " -c ssl=on -c ssl_cert_file=" + (dir_ / "server.crt").string() +
                                       " -c ssl_key_file=" + (dir_ / "server.key").string()
                                 : std::string()),
@@ -168,7 +168,7 @@ void MariaDbServer::start() {
           "--no-defaults", "--user=root", "--datadir=" + (dir_ / "data").string(),
           "--socket=" + (dir_ / "sock").string(), "--port=" + std::to_string(port_),
           "--bind-address=127.0.0.1", "--pid-file=" + (dir_ / "pid").string(), "--skip-log-bin",
-          "--innodb-buffer-pool-size=64M", "--innodb-flush-log-at-trx-commit=0"});
+          "--innodb-buffer-pool-size=64M", "--innodb-flush-log-at-trx-commit=2"});
   if (!server_->waitForOutput("ready for connections", 60s)) {
     const std::string output = server_->output();
     server_.reset();

@@ -32,7 +32,8 @@ class DatabaseServer {
 class PostgresServer : public DatabaseServer {
  public:
   // With `tls`, the server also accepts TLS with a self-signed certificate made for the test.
-  explicit PostgresServer(bool tls = false);
+  // Tests run with fsync off; `durable` keeps PostgreSQL's default (benchmarks).
+  explicit PostgresServer(bool tls = false, bool durable = false);
   ~PostgresServer() override;
   config::DbConfig dbConfig() const override;
   void stop() override;
@@ -45,6 +46,7 @@ class PostgresServer : public DatabaseServer {
   TempDir dir_;
   uint16_t port_ = 0;
   bool tls_ = false;
+  bool durable_ = false;
   bool running_ = false;
 };
 

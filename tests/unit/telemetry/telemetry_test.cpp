@@ -1,0 +1,39 @@
+#include "telemetry/telemetry.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace tp::telemetry {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(LogLatencyMetrics, NodeLabelsAreCappedAndTheRestCountUnderOther) {
+  Telemetry telemetry("test");
+  LogsMetrics metrics = telemetry.logsMetrics({"invalid_date"}, {"megatron"}, 2);
+  metrics.latency->forNode("node-a").histogram->Observe(0.2);
+  metrics.latency->forNode("node-b").histogram->Observe(0.2);
+  metrics.latency->forNode("node-c").histogram->Observe(0.2);
+  metrics.latency->forNode("node-d").summary->Observe(1.5);
+  metrics.latency->forNode("node-a").histogram->Observe(4);  // known nodes keep their series
+  const std::string text = telemetry.exposition();
+  EXPECT_THAT(text, HasSubstr(R"(log_consume_latency_histogram_seconds_count{node="node-a"} 2)"));
+  EXPECT_THAT(text, HasSubstr(R"(log_consume_latency_histogram_seconds_count{node="node-b"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(log_consume_latency_histogram_seconds_count{node="other"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(log_consume_latency_seconds_count{node="other"} 1)"));
+  EXPECT_THAT(text, Not(HasSubstr(R"(node="node-c")")));
+  EXPECT_THAT(text, Not(HasSubstr(R"(node="node-d")")));
+  // The SPEC's buckets.
+  for (const char* bound :
+       {"0.1", "0.5", "1", "2", "3", "5", "8", "10", "15", "30", "60", "120", "300"}) {
+    EXPECT_THAT(
+        text, HasSubstr(std::string(
+                            R"(log_consume_latency_histogram_seconds_bucket{node="node-a",le=")") +
+                        bound + "\"}"));
+  }
+  EXPECT_THAT(text, HasSubstr(R"(log_consume_latency_seconds{node="node-a",quantile="0.99"})"));
+}
+
+}  // namespace
+}  // namespace tp::telemetry
