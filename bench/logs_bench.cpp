@@ -9,7 +9,6 @@
 // extraction, attribution to workloads, the row documents. ...Gzip: the same, gzip-compressed.
 
 #include <benchmark/benchmark.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <string>
@@ -19,6 +18,7 @@
 #include "cache/cluster_snapshot.h"
 #include "ingest/fluentbit/gzip.h"
 #include "ingest/fluentbit/log_batch.h"
+#include "support/compression.h"
 #include "training/performance_extractor.h"
 
 namespace tp {
@@ -169,22 +169,8 @@ void BM_ParseAndExtractBatch(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseAndExtractBatch);
 
-std::string gzipOf(const std::string& data) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, data.size()), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
-
 void BM_ParseAndExtractGzipBatch(benchmark::State& state) {
-  const std::string compressed = gzipOf(fluentBitBatch());
+  const std::string compressed = testing::gzipCompress(fluentBitBatch());
   const auto cluster = snapshot();
   const training::PerformanceExtractor extractor;
   std::string inflated;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "app/log_batch_analyzer.h"
+#include "app/rejection.h"
 #include "common/strings.h"
 #include "http/envelope.h"
 #include "ingest/fluentbit/gzip.h"
@@ -46,11 +47,7 @@ LogsHandler::LogsHandler(const cache::CacheRefresher& cache,
 
 http::Response LogsHandler::reject(const http::RequestContext& context,
                                    const absl::Status& status) {
-  unsigned http_status = 400;
-  if (status.code() == absl::StatusCode::kResourceExhausted) http_status = 413;
-  if (status.code() == absl::StatusCode::kUnimplemented) http_status = 415;
-  metrics_.requests_rejected[http_status == 400 ? 0 : http_status == 413 ? 1 : 2]->Increment();
-  return http::errorResponse(context.request, http_status, common::message(status));
+  return rejectRequest(context, status, metrics_.requests_rejected);
 }
 
 http::Response LogsHandler::handle(const http::RequestContext& context) {

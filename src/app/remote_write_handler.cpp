@@ -1,5 +1,6 @@
 #include "app/remote_write_handler.h"
 
+#include "app/rejection.h"
 #include "common/strings.h"
 
 namespace tp::app {
@@ -32,11 +33,7 @@ RemoteWriteHandler::RemoteWriteHandler(const cache::CacheRefresher& cache,
 
 http::Response RemoteWriteHandler::reject(const http::RequestContext& context,
                                           const absl::Status& status) {
-  unsigned http_status = 400;
-  if (status.code() == absl::StatusCode::kResourceExhausted) http_status = 413;
-  if (status.code() == absl::StatusCode::kUnimplemented) http_status = 415;
-  metrics_.requests_rejected[http_status == 400 ? 0 : http_status == 413 ? 1 : 2]->Increment();
-  return http::errorResponse(context.request, http_status, common::message(status));
+  return rejectRequest(context, status, metrics_.requests_rejected);
 }
 
 http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {

@@ -15,7 +15,16 @@ const prometheus::Histogram::BucketBoundaries& latencyBuckets() {
   return kBuckets;
 }
 
+RejectedRequests rejectedRequests(prometheus::Family<prometheus::Counter>& family) {
+  return {{&family.Add({{"status", "400"}}), &family.Add({{"status", "413"}}),
+           &family.Add({{"status", "415"}})}};
+}
+
 }  // namespace
+
+void RejectedRequests::count(unsigned http_status) const {
+  by_status[http_status == 400 ? 0 : http_status == 413 ? 1 : 2]->Increment();
+}
 
 size_t statusClassIndex(unsigned status) {
   if (status < 100 || status >= 600) return kStatusClasses - 1;
@@ -117,8 +126,7 @@ RemoteWriteMetrics Telemetry::remoteWriteMetrics(const std::vector<std::string>&
       .samples_forwarded = &forwarded.Add({{"kind", "samples"}}),
       .series_dropped = {},
       .samples_dropped = {},
-      .requests_rejected = {&rejected.Add({{"status", "400"}}), &rejected.Add({{"status", "413"}}),
-                            &rejected.Add({{"status", "415"}})},
+      .requests_rejected = rejectedRequests(rejected),
   };
   for (const std::string& reason : drop_reasons) {
     metrics.series_dropped.push_back(&series_dropped.Add({{"reason", reason}}));
@@ -248,8 +256,7 @@ LogsMetrics Telemetry::logsMetrics(const std::vector<std::string>& skip_reasons,
                                     "Training lines (any type) of pods with no known workload")
                                  .Add({}),
       .pattern_hits = {},
-      .requests_rejected = {&rejected.Add({{"status", "400"}}), &rejected.Add({{"status", "413"}}),
-                            &rejected.Add({{"status", "415"}})},
+      .requests_rejected = rejectedRequests(rejected),
       .requests_refused_buffer_full = &rejected.Add({{"status", "503"}}),
   };
   for (const std::string& reason : skip_reasons) {

@@ -45,6 +45,12 @@ struct CacheMetrics {
   prometheus::Counter* refresh_failures;
 };
 
+// Requests an ingestion handler refused as unreadable, by HTTP status: 400, 413, 415.
+struct RejectedRequests {
+  std::array<prometheus::Counter*, 3> by_status{};
+  void count(unsigned http_status) const;
+};
+
 // Remote-write ingestion and enrichment, input side and drops by reason.
 struct RemoteWriteMetrics {
   prometheus::Counter* series_received;
@@ -55,7 +61,7 @@ struct RemoteWriteMetrics {
   prometheus::Counter* samples_forwarded;
   std::vector<prometheus::Counter*> series_dropped;  // by drop reason, in the given order
   std::vector<prometheus::Counter*> samples_dropped;
-  std::array<prometheus::Counter*, 3> requests_rejected;  // 400, 413, 415
+  RejectedRequests requests_rejected;
 };
 
 // One storage endpoint's sender.
@@ -110,8 +116,8 @@ struct LogsMetrics {
   prometheus::Counter* event_stream_errors;  // StartTrain lines no workload could take
   prometheus::Counter* unattributed_lines;   // training lines of pods without a known workload
   absl::flat_hash_map<std::string, prometheus::Counter*> pattern_hits;  // by format name
-  std::array<prometheus::Counter*, 3> requests_rejected;                // 400, 413, 415
-  prometheus::Counter* requests_refused_buffer_full;                    // 503
+  RejectedRequests requests_rejected;
+  prometheus::Counter* requests_refused_buffer_full;  // 503
 };
 
 // The writer of training rows and events to the database.

@@ -7,7 +7,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <thread>
@@ -16,6 +15,7 @@
 #include "storage/database.h"
 #include "storage/schema.h"
 #include "support/cluster_rows.h"
+#include "support/compression.h"
 #include "support/database_servers.h"
 #include "support/http_client.h"
 #include "support/process.h"
@@ -90,20 +90,6 @@ std::string trainingBatch(int first, int last) {
   return body + "]";
 }
 
-std::string gzipOf(std::string_view data) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, data.size()) + 32, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
-
 // The exposition lines of one metric family, so that a failed expectation prints only those.
 std::string metricLines(const std::string& exposition, const std::string& family) {
   std::string lines;
@@ -139,22 +125,15 @@ class LogsPathTest : public ::testing::TestWithParam<std::string> {
 
     std::vector<std::string> env;
     std::vector<std::string> args = testing::databaseFlags(server_->dbConfig(), &env);
-    args.insert(args.end(), {"--httpPort=0", "--http.listenAddress=127.0.0.1",
-                             "--cache.refreshInterval=200ms", "--training.flushInterval=20ms",
+    args.insert(args.end(), {"--cache.refreshInterval=200ms", "--training.flushInterval=20ms",
                              "--training.batchRows=50", "--training.retryMaxBackoff=200ms"});
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
-    processor_ = std::make_unique<testing::ChildProcess>(testing::processorBinary(), args, env);
-    const auto port = processor_->waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
-    ASSERT_TRUE(port) << processor_->output();
-    port_ = static_cast<uint16_t>(std::stoi(*port));
-    ASSERT_TRUE(processor_->waitForOutput("cluster state loaded", 20s)) << processor_->output();
+    port_ = testing::startProcessor(processor_, args, env);
+    ASSERT_NE(port_, 0);
   }
 
   void TearDown() override {
-    if (processor_) {
-      processor_->signal(SIGTERM);
-      EXPECT_EQ(processor_->waitForExit(20s), 0) << processor_->output();
-    }
+    if (processor_) testing::stopProcessor(*processor_);
   }
 
   testing::HttpResult post(const std::string& body, const std::string& type = kJson,
@@ -228,7 +207,7 @@ TEST_P(LogsPathTest, BatchesBecomeRowsAndOneEventPerRunAlsoWhenRepeatedRacingOrR
       10);
 
   // The same batch again (gzip this time): nothing new.
-  ASSERT_EQ(post(gzipOf(batch), kJson, "gzip").status, 200u);
+  ASSERT_EQ(post(testing::gzipCompress(batch), kJson, "gzip").status, 200u);
   // Two batches racing, as json_lines, with overlapping iterations.
   auto lines = [](std::string array) {
     std::string out;
@@ -282,30 +261,32 @@ TEST_P(LogsPathTest, BatchesBecomeRowsAndOneEventPerRunAlsoWhenRepeatedRacingOrR
   expectCount("training_performance", 22);
 
   const std::string metrics = client.get("/metrics").body;
-  EXPECT_THAT(metrics, HasSubstr("workload_event_create_count 4"));
-  EXPECT_THAT(metrics, HasSubstr(R"(log_analysis_consume_count{type="StartTrain"} 257)"));
-  EXPECT_THAT(metrics, HasSubstr(R"(training_pattern_hits_total{format="primus-hip"} 41)"));
-  EXPECT_THAT(metrics, HasSubstr(R"(log_records_not_analysed_total{reason="own_pod"} 4)"));
-  EXPECT_THAT(metrics, HasSubstr(R"(log_records_skipped_total{reason="invalid_date"} 4)"));
-  EXPECT_THAT(metrics, HasSubstr(R"(log_consume_latency_seconds_count{node="node-a"})"));
-  EXPECT_THAT(metrics,
-              HasSubstr(R"(log_consume_latency_histogram_seconds_bucket{node="node-a",le="300"})"));
+  EXPECT_THAT(metricLines(metrics, "workload_event_create_count"),
+              HasSubstr("workload_event_create_count 4"));
+  // Records without kubernetes.host count under the client's address.
+  EXPECT_THAT(metricLines(metrics, "log_consume_latency_seconds_count"),
+              HasSubstr(R"(log_consume_latency_seconds_count{node="127.0.0.1"} 4)"));
+  EXPECT_THAT(metricLines(metrics, "log_analysis_consume_count"),
+              HasSubstr(R"(log_analysis_consume_count{type="StartTrain"} 257)"));
+  EXPECT_THAT(metricLines(metrics, "training_pattern_hits_total"),
+              HasSubstr(R"(training_pattern_hits_total{format="primus-hip"} 41)"));
+  EXPECT_THAT(metricLines(metrics, "log_records_not_analysed_total"),
+              HasSubstr(R"(log_records_not_analysed_total{reason="own_pod"} 4)"));
+  EXPECT_THAT(metricLines(metrics, "log_records_skipped_total"),
+              HasSubstr(R"(log_records_skipped_total{reason="invalid_date"} 4)"));
+  EXPECT_THAT(metricLines(metrics, "log_consume_latency_seconds_count"),
+              HasSubstr(R"(log_consume_latency_seconds_count{node="node-a"} 322)"));
+  EXPECT_THAT(
+      metricLines(metrics,
+                  "log_consume_latency_histogram_seconds_bucket{node=\"node-a\",le=\"+Inf\"}"),
+      HasSubstr(R"(log_consume_latency_histogram_seconds_bucket{node="node-a",le="+Inf"} 322)"));
 }
-
-struct BadBody {
-  const char* name;
-  std::string body;
-  std::string content_type;
-  std::string encoding;
-  unsigned status;
-  const char* reason;
-};
 
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
 TEST_P(LogsPathTest, MalformedBodiesAreRefusedWithAReasonAndChangeNothing) {
   const std::string valid = trainingBatch(1, 2);
-  const std::vector<BadBody> cases = {
+  const std::vector<testing::BadBody> cases = {
       {"not json", "this is not json", kJson, "", 400, "invalid JSON"},
       {"object instead of array", record("train-0", "pod-0", startLine(0)), kJson, "", 400,
        "expected a JSON array"},
@@ -317,10 +298,11 @@ TEST_P(LogsPathTest, MalformedBodiesAreRefusedWithAReasonAndChangeNothing) {
       {"huge string", R"([{"date": 1, "log": ")" + std::string(2 << 20, 'a') + "\"}]", kJson, "",
        413, "exceeds the limit"},
       {"invalid utf-8", "[{\"date\": 1, \"log\": \"\xc3\x28\"}]", kJson, "", 400, "UTF-8"},
-      {"gzip bomb", gzipOf(std::string(100 << 20, ' ')), kJson, "gzip", 413,
+      {"gzip bomb", testing::gzipCompress(std::string(100 << 20, ' ')), kJson, "gzip", 413,
        "http.maxDecodedBytes"},
       {"corrupt gzip", "\x1f\x8b\x08\x00garbage", kJson, "gzip", 400, "cannot decode gzip"},
-      {"truncated gzip", gzipOf(valid).substr(0, 40), kJson, "gzip", 400, "cannot decode gzip"},
+      {"truncated gzip", testing::gzipCompress(valid).substr(0, 40), kJson, "gzip", 400,
+       "cannot decode gzip"},
       {"unsupported encoding", valid, kJson, "br", 415, "unsupported Content-Encoding 'br'"},
       {"unsupported type", valid, "application/msgpack", "", 415,
        "unsupported Content-Type 'application/msgpack'"},
@@ -332,7 +314,7 @@ TEST_P(LogsPathTest, MalformedBodiesAreRefusedWithAReasonAndChangeNothing) {
       {"nul bytes", std::string(100, '\0'), kJson, "", 400, "invalid JSON"},
       {"bad escape", R"([{"date": 1, "log": "\x41"}])", kJson, "", 400, "invalid JSON"},
   };
-  for (const BadBody& test : cases) {
+  for (const testing::BadBody& test : cases) {
     const auto result = post(test.body, test.content_type, test.encoding);
     EXPECT_EQ(result.status, test.status) << test.name << ": " << result.body;
     EXPECT_THAT(result.body, HasSubstr(test.reason)) << test.name;

@@ -114,24 +114,16 @@ class MetricsPathTest : public ::testing::Test {
     ASSERT_TRUE(pollUntil([this] { return !httpGet(vm_port_, "/health").empty(); }, 30s))
         << vm_->output();
     writeCluster((dir_ / "lens.db").string());
-    processor_ = std::make_unique<ChildProcess>(
-        testing::processorBinary(),
-        std::vector<std::string>{
-            "--httpPort=0", "--http.listenAddress=127.0.0.1",
-            "--db.path=" + (dir_ / "lens.db").string(), "--queue.dir=" + (dir_ / "queue").string(),
-            "--metricsWrite.endpoints=http://127.0.0.1:" + std::to_string(vm_port_),
-            "--metricsWrite.flushInterval=200ms", "--http.maxDecodedBytes=1MiB"});
-    const auto port = processor_->waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
-    ASSERT_TRUE(port) << processor_->output();
-    processor_port_ = static_cast<uint16_t>(std::stoi(*port));
-    ASSERT_TRUE(processor_->waitForOutput("cluster state loaded", 20s)) << processor_->output();
+    processor_port_ = testing::startProcessor(
+        processor_,
+        {"--db.path=" + (dir_ / "lens.db").string(), "--queue.dir=" + (dir_ / "queue").string(),
+         "--metricsWrite.endpoints=http://127.0.0.1:" + std::to_string(vm_port_),
+         "--metricsWrite.flushInterval=200ms", "--http.maxDecodedBytes=1MiB"});
+    ASSERT_NE(processor_port_, 0);
   }
 
   void TearDown() override {
-    if (processor_) {
-      processor_->signal(SIGTERM);
-      EXPECT_EQ(processor_->waitForExit(20s), 0) << processor_->output();
-    }
+    if (processor_) testing::stopProcessor(*processor_);
   }
 
   std::string scrapeConfig(uint16_t exporter_port) const {
@@ -224,22 +216,13 @@ std::string validRequest() {
   return request.SerializeAsString();
 }
 
-struct BadBody {
-  const char* name;
-  std::string body;
-  std::string content_type;
-  std::string encoding;
-  unsigned status;
-  const char* message;
-};
-
 TEST_F(MetricsPathTest, MalformedBodiesGetTheirStatusAndReasonAndTheServerStaysUp) {
   const std::string valid = validRequest();
   const std::string big(2 << 20, 'a');
   std::string zstd_big(ZSTD_compressBound(big.size()), '\0');
   zstd_big.resize(ZSTD_compress(zstd_big.data(), zstd_big.size(), big.data(), big.size(), 1));
   const std::string proto = "application/x-protobuf";
-  const std::vector<BadBody> cases = {
+  const std::vector<testing::BadBody> cases = {
       {"not snappy", "plain text", proto, "snappy", 400, "cannot decode snappy body"},
       {"truncated snappy", snappyOf(valid + valid).substr(0, 8), proto, "snappy", 400,
        "cannot decode snappy body"},
@@ -286,7 +269,7 @@ TEST_F(MetricsPathTest, MalformedBodiesGetTheirStatusAndReasonAndTheServerStaysU
        "cannot decode zstd body"},
   };
   ASSERT_GE(cases.size(), 25u);
-  for (const BadBody& bad : cases) {
+  for (const testing::BadBody& bad : cases) {
     SCOPED_TRACE(bad.name);
     HttpClient client(processor_port_);
     std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", bad.content_type}};
@@ -294,7 +277,7 @@ TEST_F(MetricsPathTest, MalformedBodiesGetTheirStatusAndReasonAndTheServerStaysU
     const auto result =
         client.request(boost::beast::http::verb::post, "/v1/prometheus", bad.body, headers);
     EXPECT_EQ(result.status, bad.status);
-    EXPECT_THAT(result.body, HasSubstr(bad.message));
+    EXPECT_THAT(result.body, HasSubstr(bad.reason));
     EXPECT_THAT(result.body, HasSubstr(R"("code":4001)"));
   }
   // Still serving, and a good request after all that is accepted.

@@ -20,6 +20,16 @@ struct HttpResult {
   bool keep_alive = false;
 };
 
+// A malformed request body for an ingestion endpoint and the answer it must get.
+struct BadBody {
+  const char* name;
+  std::string body;
+  std::string content_type;
+  std::string encoding;  // Content-Encoding; empty: none
+  unsigned status;
+  const char* reason;  // part of the error message
+};
+
 class HttpClient {
  public:
   explicit HttpClient(uint16_t port, std::string host = "127.0.0.1");

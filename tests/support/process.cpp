@@ -1,5 +1,7 @@
 #include "support/process.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -107,5 +109,28 @@ std::string ChildProcess::output() {
 }
 
 std::string processorBinary() { return TP_PROCESSOR_BINARY; }
+
+uint16_t startProcessor(std::unique_ptr<ChildProcess>& processor, std::vector<std::string> args,
+                        const std::vector<std::string>& env) {
+  using namespace std::chrono_literals;
+  args.insert(args.begin(), {"--httpPort=0", "--http.listenAddress=127.0.0.1"});
+  processor = std::make_unique<ChildProcess>(processorBinary(), args, env);
+  const auto port = processor->waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
+  if (!port) {
+    ADD_FAILURE() << "the processor did not start: " << processor->output();
+    return 0;
+  }
+  if (!processor->waitForOutput("cluster state loaded", 20s)) {
+    ADD_FAILURE() << "the processor did not load the cluster state: " << processor->output();
+    return 0;
+  }
+  return static_cast<uint16_t>(std::stoi(*port));
+}
+
+void stopProcessor(ChildProcess& processor) {
+  using namespace std::chrono_literals;
+  processor.signal(SIGTERM);
+  EXPECT_EQ(processor.waitForExit(20s), 0) << processor.output();
+}
 
 }  // namespace tp::testing

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -46,5 +47,12 @@ class ChildProcess {
 
 // Path of the processor binary under test, given to the test by CMake.
 std::string processorBinary();
+
+// Starts the processor with `args` plus a free loopback port and waits until it serves with the
+// cluster state loaded. Returns the port, or 0 after recording a test failure with its output.
+uint16_t startProcessor(std::unique_ptr<ChildProcess>& processor, std::vector<std::string> args,
+                        const std::vector<std::string>& env = {});
+// SIGTERM, and expects exit code 0 within 20 s.
+void stopProcessor(ChildProcess& processor);
 
 }  // namespace tp::testing

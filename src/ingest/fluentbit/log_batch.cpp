@@ -35,6 +35,24 @@ absl::Status syntaxError(Position position, od::document& document, simdjson::er
   return invalidAt(position, document, simdjson::error_message(code));
 }
 
+absl::Status jsonError(simdjson::error_code error) {
+  return absl::InvalidArgumentError(simdjson::error_message(error));
+}
+
+// Calls visit(key, value) for each field of `object`; stops at the first error.
+template <typename Visit>
+absl::Status forEachField(od::object& object, Visit visit) {
+  for (auto field_result : object) {
+    od::field field;
+    if (auto error = std::move(field_result).get(field)) return jsonError(error);
+    std::string_view key;
+    if (auto error = field.unescaped_key().get(key)) return jsonError(error);
+    od::value value = field.value();
+    if (absl::Status status = visit(key, value); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status tooDeep(size_t limit) {
   return absl::InvalidArgumentError(
       common::concat("invalid JSON: nested deeper than ", limit, " levels"));
@@ -90,12 +108,12 @@ absl::StatusOr<FieldOutcome> readString(od::value& value, const LogBatchLimits& 
                                         std::string_view* out) {
   od::json_type type;
   if (auto error = value.type().get(type)) {
-    return absl::InvalidArgumentError(simdjson::error_message(error));
+    return jsonError(error);
   }
   if (type == od::json_type::null) return FieldOutcome::kAbsent;
   if (type != od::json_type::string) return FieldOutcome::kWrongType;
   if (auto error = value.get_string().get(*out)) {
-    return absl::InvalidArgumentError(simdjson::error_message(error));
+    return jsonError(error);
   }
   if (out->size() > limits.max_string_bytes) {
     return absl::ResourceExhaustedError(common::concat("a string of ", out->size(),
@@ -117,7 +135,7 @@ absl::Status readKubernetes(od::value& value, size_t depth, const LogBatchLimits
                             RecordState& state) {
   od::json_type type;
   if (auto error = value.type().get(type)) {
-    return absl::InvalidArgumentError(simdjson::error_message(error));
+    return jsonError(error);
   }
   if (type == od::json_type::null) return absl::OkStatus();
   if (type != od::json_type::object) {
@@ -126,18 +144,10 @@ absl::Status readKubernetes(od::value& value, size_t depth, const LogBatchLimits
   }
   od::object object;
   if (auto error = value.get_object().get(object)) {
-    return absl::InvalidArgumentError(simdjson::error_message(error));
+    return jsonError(error);
   }
   state.record.has_kubernetes = true;
-  for (auto field_result : object) {
-    od::field field;
-    if (auto error = std::move(field_result).get(field)) {
-      return absl::InvalidArgumentError(simdjson::error_message(error));
-    }
-    std::string_view key;
-    if (auto error = field.unescaped_key().get(key)) {
-      return absl::InvalidArgumentError(simdjson::error_message(error));
-    }
+  return forEachField(object, [&](std::string_view key, od::value& field_value) -> absl::Status {
     std::string_view* target = nullptr;
     if (key == "pod_name") {
       target = &state.record.pod_name;
@@ -150,62 +160,47 @@ absl::Status readKubernetes(od::value& value, size_t depth, const LogBatchLimits
     } else if (key == "container_name") {
       target = &state.record.container_name;
     }
-    od::value field_value = field.value();
-    if (target == nullptr) {
-      if (absl::Status status = skipValue(field_value, depth + 1, limits); !status.ok()) {
-        return status;
-      }
-      continue;
-    }
+    if (target == nullptr) return skipValue(field_value, depth + 1, limits);
     auto outcome = readString(field_value, limits, target);
     if (!outcome.ok()) return outcome.status();
     if (*outcome == FieldOutcome::kWrongType) state.wrong_type = true;
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 // Reads one record object into `state`; a non-OK status fails the whole batch.
 absl::Status readRecord(od::object& object, size_t depth, const LogBatchLimits& limits,
                         RecordState& state) {
   std::string_view message;
-  for (auto field_result : object) {
-    od::field field;
-    if (auto error = std::move(field_result).get(field)) {
-      return absl::InvalidArgumentError(simdjson::error_message(error));
-    }
-    std::string_view key;
-    if (auto error = field.unescaped_key().get(key)) {
-      return absl::InvalidArgumentError(simdjson::error_message(error));
-    }
-    od::value value = field.value();
-    if (key == "date") {
-      od::json_type type;
-      if (auto error = value.type().get(type)) {
-        return absl::InvalidArgumentError(simdjson::error_message(error));
-      }
-      std::string_view token;
-      if (type == od::json_type::number) {
-        token = value.raw_json_token();
-      } else if (type == od::json_type::string) {
-        if (value.get_string().get(token)) state.date_invalid = true;
-      }
-      state.has_date = (type == od::json_type::number || type == od::json_type::string) &&
-                       parseLogTime(token, type == od::json_type::string, &state.record.time_us);
-      if (!state.has_date) state.date_invalid = true;
-    } else if (key == "message" || key == "log") {
-      std::string_view text;
-      auto outcome = readString(value, limits, &text);
-      if (!outcome.ok()) return outcome.status();
-      if (*outcome == FieldOutcome::kWrongType) state.wrong_type = true;
-      (key == "message" ? message : state.log) = text;
-    } else if (key == "kubernetes") {
-      if (absl::Status status = readKubernetes(value, depth + 1, limits, state); !status.ok()) {
-        return status;
-      }
-    } else if (absl::Status status = skipValue(value, depth + 1, limits); !status.ok()) {
-      return status;
-    }
-  }
+  absl::Status status =
+      forEachField(object, [&](std::string_view key, od::value& value) -> absl::Status {
+        if (key == "date") {
+          od::json_type type;
+          if (auto error = value.type().get(type)) return jsonError(error);
+          std::string_view token;
+          if (type == od::json_type::number) {
+            token = value.raw_json_token();
+          } else if (type == od::json_type::string) {
+            if (value.get_string().get(token)) state.date_invalid = true;
+          }
+          state.has_date =
+              (type == od::json_type::number || type == od::json_type::string) &&
+              parseLogTime(token, type == od::json_type::string, &state.record.time_us);
+          if (!state.has_date) state.date_invalid = true;
+          return absl::OkStatus();
+        }
+        if (key == "message" || key == "log") {
+          std::string_view text;
+          auto outcome = readString(value, limits, &text);
+          if (!outcome.ok()) return outcome.status();
+          if (*outcome == FieldOutcome::kWrongType) state.wrong_type = true;
+          (key == "message" ? message : state.log) = text;
+          return absl::OkStatus();
+        }
+        if (key == "kubernetes") return readKubernetes(value, depth + 1, limits, state);
+        return skipValue(value, depth + 1, limits);
+      });
+  if (!status.ok()) return status;
   state.record.message = message.empty() ? state.log : message;
   return absl::OkStatus();
 }
@@ -225,7 +220,7 @@ absl::Status processRecord(od::value value, size_t index, size_t depth,
                            const LogBatchLimits& limits, LogRecordSink& sink) {
   od::json_type type;
   if (auto error = value.type().get(type)) {
-    return absl::InvalidArgumentError(simdjson::error_message(error));
+    return jsonError(error);
   }
   if (type != od::json_type::object) {
     if (absl::Status status = skipValue(value, depth, limits); !status.ok()) return status;
@@ -234,7 +229,7 @@ absl::Status processRecord(od::value value, size_t index, size_t depth,
   }
   od::object object;
   if (auto error = value.get_object().get(object)) {
-    return absl::InvalidArgumentError(simdjson::error_message(error));
+    return jsonError(error);
   }
   RecordState state;
   if (absl::Status status = readRecord(object, depth + 1, limits, state); !status.ok()) {

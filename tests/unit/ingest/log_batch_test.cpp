@@ -1,12 +1,11 @@
 #include "ingest/fluentbit/log_batch.h"
 
-#include <zlib.h>
-
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "ingest/fluentbit/gzip.h"
+#include "support/compression.h"
 
 namespace tp::ingest {
 namespace {
@@ -159,7 +158,7 @@ std::string nested(size_t depth, const std::string& open, const std::string& clo
   return text;
 }
 
-class MalformedBatchTest : public testing::TestWithParam<MalformedCase> {};
+class MalformedBatchTest : public ::testing::TestWithParam<MalformedCase> {};
 
 TEST_P(MalformedBatchTest, IsRefusedWithAReason) {
   const MalformedCase& test = GetParam();
@@ -177,7 +176,7 @@ const auto kBad = absl::StatusCode::kInvalidArgument;
 
 INSTANTIATE_TEST_SUITE_P(
     Bodies, MalformedBatchTest,
-    testing::Values(
+    ::testing::Values(
         MalformedCase{"not_json", "hello", kArray, kBad, "invalid JSON"},
         MalformedCase{"object_not_array", R"({"date": 1, "log": "x"})", kArray, kBad,
                       "expected a JSON array"},
@@ -211,26 +210,12 @@ INSTANTIATE_TEST_SUITE_P(
                       "more than one value"},
         MalformedCase{"lines_not_json", "{\"date\": 1}\nplain text\n", kLines, kBad, "line 2"},
         MalformedCase{"deep_lines", nested(10'000, "[", "]"), kLines, kBad, "nested deeper"}),
-    [](const testing::TestParamInfo<MalformedCase>& info) { return info.param.name; });
-
-std::string gzipOf(std::string_view data) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&stream, data.size()) + 32, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
+    [](const ::testing::TestParamInfo<MalformedCase>& info) { return info.param.name; });
 
 TEST(GzipTest, InflatesWithPadding) {
   const std::string text(100'000, 'x');
   std::string out;
-  auto size = inflateGzip(gzipOf(text), 1 << 20, 64, out);
+  auto size = inflateGzip(testing::gzipCompress(text), 1 << 20, 64, out);
   ASSERT_TRUE(size.ok()) << size.status();
   EXPECT_EQ(*size, text.size());
   EXPECT_GE(out.size(), text.size() + 64);
@@ -238,7 +223,7 @@ TEST(GzipTest, InflatesWithPadding) {
 }
 
 TEST(GzipTest, BombStopsAtTheCap) {
-  const std::string bomb = gzipOf(std::string(64 << 20, '\0'));  // 64 MiB -> ~64 KiB
+  const std::string bomb = testing::gzipCompress(std::string(64 << 20, '\0'));  // 64 MiB -> ~64 KiB
   std::string out;
   auto size = inflateGzip(bomb, 1 << 20, 64, out);
   ASSERT_EQ(size.status().code(), absl::StatusCode::kResourceExhausted);
@@ -248,7 +233,7 @@ TEST(GzipTest, BombStopsAtTheCap) {
 
 TEST(GzipTest, CorruptAndTruncatedAreInvalid) {
   std::string out;
-  const std::string good = gzipOf("hello world hello world");
+  const std::string good = testing::gzipCompress("hello world hello world");
   EXPECT_EQ(inflateGzip(good.substr(0, good.size() / 2), 1 << 20, 0, out).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(inflateGzip("not gzip at all", 1 << 20, 0, out).status().code(),
