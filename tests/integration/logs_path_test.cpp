@@ -138,7 +138,13 @@ class LogsPathTest : public ::testing::TestWithParam<std::string> {
 
   testing::HttpResult post(const std::string& body, const std::string& type = kJson,
                            const std::string& encoding = "") {
-    testing::HttpClient client(port_);
+    return postTo(port_, body, type, encoding);
+  }
+
+  static testing::HttpResult postTo(uint16_t port, const std::string& body,
+                                    const std::string& type = kJson,
+                                    const std::string& encoding = "") {
+    testing::HttpClient client(port);
     std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", type}};
     if (!encoding.empty()) headers.emplace_back("Content-Encoding", encoding);
     return client.request(http::verb::post, "/v1/logs", body, headers);
@@ -330,6 +336,25 @@ TEST_P(LogsPathTest, MalformedBodiesAreRefusedWithAReasonAndChangeNothing) {
   // Still serving: a valid batch after all that is processed.
   ASSERT_EQ(post(valid).status, 200u);
   expectCount("training_performance", 4);
+}
+
+TEST_P(LogsPathTest, TwoReplicasOnOneDatabaseWriteOneEventPerRun) {
+  std::vector<std::string> env;
+  std::vector<std::string> args = testing::databaseFlags(server_->dbConfig(), &env);
+  args.push_back("--training.flushInterval=20ms");
+  std::unique_ptr<testing::ChildProcess> replica;
+  const uint16_t replica_port = testing::startProcessor(replica, args, env);
+  ASSERT_NE(replica_port, 0);
+  // Both replicas get the same ranks' output at the same time, twice.
+  for (int round = 0; round < 2; ++round) {
+    std::thread other([&] { EXPECT_EQ(postTo(replica_port, trainingBatch(1, 5)).status, 200u); });
+    EXPECT_EQ(post(trainingBatch(1, 5)).status, 200u);
+    other.join();
+  }
+  expectCount("workload_event", 2);
+  expectCount("workload_event WHERE run_serial = 1", 2);
+  expectCount("training_performance", 10);
+  testing::stopProcessor(*replica);
 }
 
 // The database goes away while logs stream: batches are still answered 200 while the row buffer
