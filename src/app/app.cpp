@@ -2,6 +2,8 @@
 
 #include "common/strings.h"
 
+#include <sched.h>
+
 #include <csignal>
 #include <thread>
 
@@ -14,6 +16,17 @@
 namespace tp::app {
 
 namespace verb = boost::beast::http;
+
+namespace {
+
+// Cores this process may run on: the affinity mask (taskset, cgroup cpusets), not the machine.
+int usableCores() {
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) return std::max(1, CPU_COUNT(&cpus));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace
 
 App::App(const config::Config& config)
     : config_(config), telemetry_(common::kVersion), router_(telemetry_) {}
@@ -48,9 +61,7 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
       app->telemetry_.logsMetrics(skip_reasons, app->extractor_->formatNames(),
                                   static_cast<size_t>(config.logs.max_node_labels)));
   app->addRoutes();
-  const int threads = config.http.threads > 0
-                          ? config.http.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = config.http.threads > 0 ? config.http.threads : usableCores();
   http::ServerOptions options{
       .address = config.http.listen_address,
       .port = static_cast<uint16_t>(config.http_port),

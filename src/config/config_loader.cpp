@@ -255,7 +255,7 @@ const std::vector<KeyDef>& keyDefs() {
           "http.listenAddress", "Address the HTTP listener binds",
           [](auto& c) -> auto& { return c.http.listen_address; }),
       intKey(
-          "http.threads", "I/O threads serving HTTP; 0 = one per core",
+          "http.threads", "I/O threads serving HTTP; 0 = one per core the process may use",
           [](auto& c) -> auto& { return c.http.threads; }, 0, 256),
       sizeKey(
           "http.maxBodyBytes", "Largest request body accepted (larger: 413)",

@@ -205,11 +205,17 @@ void Forwarder::append(std::string_view fields, size_t samples) {
     batch_.append(fields.data(), fields.size());
     batch_sample_count_ += samples;
     if (batch_sample_count_ >= static_cast<size_t>(config_.batch_samples)) {
-      sealed.swap(batch_);
-      sealed_samples = std::exchange(batch_sample_count_, 0);
+      sealed_samples = takeBatchLocked(sealed);
     }
   }
   if (!sealed.empty()) seal(std::move(sealed), sealed_samples);
+}
+
+size_t Forwarder::takeBatchLocked(std::string& sealed) {
+  sealed.swap(batch_);
+  // The next batch will be about as large: grow it once, not by doubling from empty.
+  batch_.reserve(sealed.capacity());
+  return std::exchange(batch_sample_count_, 0);
 }
 
 void Forwarder::seal(std::string raw, size_t samples) {
@@ -232,8 +238,7 @@ void Forwarder::flushLoop() {
       std::lock_guard batch_lock(batch_mutex_);
       if (!batch_.empty() && (stopping_ || std::chrono::steady_clock::now() - batch_started_ >=
                                                config_.flush_interval)) {
-        sealed.swap(batch_);
-        samples = std::exchange(batch_sample_count_, 0);
+        samples = takeBatchLocked(sealed);
       }
     }
     if (!sealed.empty()) seal(std::move(sealed), samples);

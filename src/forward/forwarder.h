@@ -44,6 +44,8 @@ class Forwarder {
  private:
   class Endpoint;
   Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry);
+  // Moves the open batch into `sealed` (batch_mutex_ held); returns its sample count.
+  size_t takeBatchLocked(std::string& sealed);
   void seal(std::string raw, size_t samples);
   void flushLoop();
 
