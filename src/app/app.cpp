@@ -71,6 +71,8 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
       .body_timeout = config.http.body_timeout,
       .idle_timeout = config.http.idle_timeout,
       .max_connections = config.http.max_connections,
+      .authenticator = http::Authenticator(config.auth.bearer_tokens, config.auth.basic_users,
+                                           config.auth.exempt_paths),
   };
   auto server = http::Server::create(std::move(options), app->router_);
   if (!server.ok()) return server.status();
@@ -136,6 +138,10 @@ void App::start() {
   const auto endpoint = server_->localEndpoint();
   spdlog::info("telemetry-processor {} listening on {}:{}", common::kVersion,
                endpoint.address().to_string(), endpoint.port());
+  if (!config_.auth.bearer_tokens.empty() || !config_.auth.basic_users.empty()) {
+    spdlog::info("authentication required except on: {}",
+                 fmt::join(config_.auth.exempt_paths, ", "));
+  }
   if (config_.metrics_write.endpoints.empty()) {
     spdlog::info("metric forwarding disabled: no metricsWrite.endpoints configured");
   } else {

@@ -76,6 +76,13 @@ struct LogsConfig {
   int max_node_labels = 1'000;  // distinct `node` label values of the latency metrics
 };
 
+// Optional authentication of requests; none when both lists are empty.
+struct AuthConfig {
+  std::vector<std::string> bearer_tokens;
+  std::vector<std::string> basic_users;  // "user:password"
+  std::vector<std::string> exempt_paths = {"/healthz", "/readyz"};
+};
+
 struct LogConfig {
   std::string level = "info";
 };
@@ -93,6 +100,7 @@ struct Config {
   QueueConfig queue;
   LogsConfig logs;
   TrainingConfig training;
+  AuthConfig auth;
   LogConfig log;
   ShutdownConfig shutdown;
 };

@@ -149,6 +149,27 @@ absl::Status checkEndpoint(const std::string& endpoint) {
   return absl::OkStatus();
 }
 
+// A list given as a YAML sequence or as comma-separated values; `check` validates each item.
+template <typename Access>
+KeyDef listKey(std::string path, std::string help, Access access,
+               std::function<absl::Status(const std::string&)> check) {
+  return {
+      std::move(path), std::move(help),
+      [access, check](Config& config, const RawValue& raw) -> absl::Status {
+        std::vector<std::string> items;
+        for (const std::string& item : raw.items) {
+          for (std::string_view part : common::splitTrimmed(item, ',')) {
+            std::string value(part);
+            if (absl::Status valid = check(value); !valid.ok()) return valid;
+            items.push_back(std::move(value));
+          }
+        }
+        access(config) = std::move(items);
+        return absl::OkStatus();
+      },
+      [access](const Config& config) { return fmt::format("{}", fmt::join(access(config), ",")); }};
+}
+
 KeyDef endpointsKey() {
   return {"metricsWrite.endpoints",
           "Remote-write URLs of the metrics storage (list, or comma-separated); a base URL gets "
@@ -353,6 +374,28 @@ const std::vector<KeyDef>& keyDefs() {
       durationKey(
           "training.retryMaxBackoff", "Longest wait between database write retries",
           [](auto& c) -> auto& { return c.training.retry_max_backoff; }, milliseconds(1)),
+      listKey(
+          "auth.bearerTokens",
+          "Accepted bearer tokens (list, or comma-separated); with auth.basicUsers empty too, no "
+          "authentication",
+          [](auto& c) -> auto& { return c.auth.bearer_tokens; },
+          [](const std::string&) { return absl::OkStatus(); }),
+      listKey(
+          "auth.basicUsers", "Accepted basic-auth credentials as user:password (list)",
+          [](auto& c) -> auto& { return c.auth.basic_users; },
+          [](const std::string& item) {
+            return item.find(':') == std::string::npos
+                       ? absl::InvalidArgumentError("entries must be user:password")
+                       : absl::OkStatus();
+          }),
+      listKey(
+          "auth.exemptPaths", "Paths served without authentication (without the /v1 prefix)",
+          [](auto& c) -> auto& { return c.auth.exempt_paths; },
+          [](const std::string& item) {
+            return item.starts_with('/') ? absl::OkStatus()
+                                         : absl::InvalidArgumentError(common::concat(
+                                               "'", item, "' is not a path (starts with /)"));
+          }),
       stringKey("log.level", "Log level", [](auto& c) -> auto& { return c.log.level; },
                 {"trace", "debug", "info", "warn", "error", "off"}),
       durationKey(

@@ -89,6 +89,10 @@ class Session : public std::enable_shared_from_this<Session> {
                                             " not allowed on ", match_.path),
                              has_body);
     }
+    if (!options_.authenticator.allows(match_.path,
+                                       toStd(request[beast::http::field::authorization]))) {
+      return replyBeforeBody(401, "authentication required", has_body);
+    }
     if (const auto length = parser_->content_length();
         length && *length > options_.max_body_bytes) {
       return replyBeforeBody(
@@ -146,6 +150,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const Request& request = parser_->get();
     Response response = errorResponse(request, status, message);
     if (status == 405) response.set(beast::http::field::allow, Router::allowHeader(*match_.route));
+    if (status == 401) {
+      response.set(beast::http::field::www_authenticate, options_.authenticator.challenge());
+    }
     const telemetry::RouteMetrics& metrics =
         match_.route != nullptr ? match_.route->metrics : server_.router().unmatchedMetrics();
     send(std::move(response), metrics, has_body || !request.keep_alive());

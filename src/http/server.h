@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "http/auth.h"
 #include "http/router.h"
 
 namespace tp::http {
@@ -30,6 +31,7 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};
   int max_connections = 10'000;
+  Authenticator authenticator{{}, {}, {}};  // disabled unless credentials are configured
 };
 
 class Session;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "http/auth.h"
 #include "rapidjson/document.h"
 #include "support/http_client.h"
 #include "support/process.h"
@@ -94,6 +95,59 @@ TEST_F(ProcessorTest, RejectsUnknownRouteWrongMethodAndOversizedBody) {
 
   HttpClient after(port);
   EXPECT_EQ(after.get("/healthz").status, 200u);
+}
+
+TEST_F(ProcessorTest, AuthenticationIsCheckedBeforeTheBodyIsRead) {
+  const uint16_t port =
+      start({"--auth.basicUsers=fluent:bit s3cret"}, {"TP_AUTH_BEARERTOKENS=token-1,token-2"});
+  ASSERT_NE(port, 0);
+  ASSERT_TRUE(process_->waitForOutput("authentication required except on: /healthz, /readyz",
+                                      kStartTimeout))
+      << process_->output();
+  // No credentials: 401 with the schemes, decided from the headers (the body never comes).
+  HttpClient raw(port);
+  raw.sendRaw(
+      "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000000\r\n\r\n");
+  const auto refused = raw.readResponse();
+  EXPECT_EQ(refused.status, 401u);
+  EXPECT_THAT(refused.body, HasSubstr("authentication required"));
+  EXPECT_EQ(refused.headers[boost::beast::http::field::www_authenticate],
+            R"(Bearer realm="telemetry-processor", Basic realm="telemetry-processor", )"
+            R"(charset="UTF-8")");
+
+  // A refused request's body is left unread, so the server closes that connection: one
+  // connection per attempt.
+  const auto post = [port](const std::string& authorization) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Content-Type", "application/json"}};
+    if (!authorization.empty()) headers.emplace_back("Authorization", authorization);
+    HttpClient client(port);
+    return client.request(boost::beast::http::verb::post, "/v1/logs", "[]", headers).status;
+  };
+  EXPECT_EQ(post("Bearer token-2"), 200u);
+  EXPECT_EQ(post("bearer token-1"), 200u);  // the scheme is case-insensitive
+  EXPECT_EQ(post("Bearer token-3"), 401u);
+  EXPECT_EQ(post("Bearer token-"), 401u);
+  EXPECT_EQ(post("Basic " + http::base64Encode("fluent:bit s3cret")), 200u);
+  EXPECT_EQ(post("Basic " + http::base64Encode("fluent:wrong")), 401u);
+  EXPECT_EQ(post("Digest x"), 401u);
+  EXPECT_EQ(post(""), 401u);
+  // Probes stay open; everything else needs credentials.
+  ASSERT_TRUE(process_->waitForOutput("cluster state loaded", kStartTimeout)) << process_->output();
+  HttpClient client(port);
+  EXPECT_EQ(client.get("/healthz").status, 200u);
+  EXPECT_EQ(client.get("/v1/readyz").status, 200u);
+  EXPECT_EQ(client.get("/metrics").status, 401u);
+  EXPECT_EQ(client.get("/pods/cache").status, 401u);
+}
+
+TEST_F(ProcessorTest, BadAuthenticationSettingsStopTheStart) {
+  ChildProcess process(processorBinary(), {"--auth.basicUsers=no-colon"});
+  EXPECT_EQ(process.waitForExit(kStartTimeout), 2);
+  EXPECT_THAT(process.output(),
+              HasSubstr("invalid auth.basicUsers (flag --auth.basicUsers): entries must be "
+                        "user:password"));
 }
 
 TEST_F(ProcessorTest, SigtermStopsGracefullyWithExitZero) {
