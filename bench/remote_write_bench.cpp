@@ -116,13 +116,13 @@ void BM_Decode(benchmark::State& state, const char* name) {
 void BM_DecodeEnrichEncode(benchmark::State& state, const char* name) {
   const Body& input = body(name);
   const cache::ClusterSnapshot& cluster = snapshot();
-  std::string out;
+  ingest::OutputBuffer out;
   for (auto _ : state) {
     out.clear();
     enrich::SeriesEnricher enricher(cluster, out);
     ingest::decodeWriteRequest(input.raw, ingest::RemoteWriteVersion::kV1, enricher, nullptr)
         .IgnoreError();
-    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(out.view().data());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * input.samples));
 }
@@ -130,7 +130,8 @@ void BM_DecodeEnrichEncode(benchmark::State& state, const char* name) {
 void BM_Pipeline(benchmark::State& state, const char* name) {
   const Body& input = body(name);
   const cache::ClusterSnapshot& cluster = snapshot();
-  std::string scratch, out, compressed;
+  std::string scratch, compressed;
+  ingest::OutputBuffer out;
   for (auto _ : state) {
     auto raw =
         ingest::decompressBody(input.compressed, ingest::BodyEncoding::kSnappy, 64 << 20, scratch);
@@ -138,7 +139,7 @@ void BM_Pipeline(benchmark::State& state, const char* name) {
     enrich::SeriesEnricher enricher(cluster, out);
     ingest::decodeWriteRequest(*raw, ingest::RemoteWriteVersion::kV1, enricher, nullptr)
         .IgnoreError();
-    snappy::Compress(out.data(), out.size(), &compressed);
+    snappy::Compress(out.view().data(), out.size(), &compressed);
     benchmark::DoNotOptimize(compressed.data());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * input.samples));

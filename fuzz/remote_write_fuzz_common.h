@@ -31,11 +31,12 @@ class NullSink : public ingest::SeriesSink {
 };
 
 inline void decodeAndEnrich(std::string_view body, ingest::RemoteWriteVersion version) {
-  std::string out;
+  ingest::OutputBuffer out;
   enrich::SeriesEnricher enricher(fuzzCluster(), out);
   if (!ingest::decodeWriteRequest(body, version, enricher, nullptr).ok()) return;
   NullSink check;
-  if (!ingest::decodeWriteRequest(out, ingest::RemoteWriteVersion::kV1, check, nullptr).ok()) {
+  if (!ingest::decodeWriteRequest(out.view(), ingest::RemoteWriteVersion::kV1, check, nullptr)
+           .ok()) {
     __builtin_trap();
   }
   if (check.series != enricher.counts().series_out) __builtin_trap();

@@ -39,7 +39,8 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   app->cache_ = std::make_unique<cache::CacheRefresher>(
       *app->database_, config.cache.refresh_interval, app->telemetry_.cacheMetrics());
   if (!config.metrics_write.endpoints.empty()) {
-    auto forwarder = forward::Forwarder::create(config.metrics_write, app->telemetry_);
+    auto forwarder =
+        forward::Forwarder::create(config.metrics_write, config.queue, app->telemetry_);
     if (!forwarder.ok()) return forwarder.status();
     app->forwarder_ = std::move(*forwarder);
   }

@@ -46,7 +46,7 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   if (!encoding.ok()) return reject(context, encoding.status());
 
   thread_local std::string decompressed;
-  thread_local std::string encoded;
+  thread_local ingest::OutputBuffer encoded;
   auto body = ingest::decompressBody(request.body(), *encoding, max_decoded_bytes_, decompressed);
   if (!body.ok()) return reject(context, body.status());
 
@@ -59,7 +59,16 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
     return reject(context, status);
   }
   const enrich::EnrichCounts& counts = enricher.counts();
-  if (forwarder_ != nullptr) forwarder_->append(encoded, counts.samples_out);
+  if (forwarder_ != nullptr) {
+    if (absl::Status room = forwarder_->admit(encoded.size()); !room.ok()) {
+      // 503, not 429: Prometheus drops 429 answers by default but retries 5xx.
+      metrics_.requests_refused_queue_full->Increment();
+      http::Response response = http::errorResponse(request, 503, common::message(room));
+      response.set(field::field::retry_after, "5");
+      return response;
+    }
+    forwarder_->append(encoded.view(), counts.samples_out);
+  }
 
   metrics_.series_received->Increment(static_cast<double>(received.series));
   metrics_.samples_received->Increment(static_cast<double>(received.samples));

@@ -40,7 +40,6 @@ struct MetricsWriteConfig {
   int batch_samples = 10'000;
   milliseconds flush_interval{1'000};
   int concurrency = 1;  // sends in flight per endpoint; 1 keeps batches in order
-  int max_pending_batches = 100;
   milliseconds timeout{30'000};
   milliseconds retry_min_backoff{100};
   milliseconds retry_max_backoff{30'000};
@@ -52,7 +51,9 @@ struct CacheConfig {
 
 struct QueueConfig {
   std::string dir = "data/queue";
-  uint64_t max_disk_usage = 1ull << 30;
+  uint64_t max_disk_usage = 1ull << 30;  // per storage endpoint
+  std::string fsync = "interval";        // interval (every second) | always
+  std::string when_full = "reject";      // reject (503) | drop_oldest
 };
 
 // A log format added in configuration: RE2 with named groups called like the SPEC §5 fields

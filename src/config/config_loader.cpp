@@ -332,11 +332,6 @@ const std::vector<KeyDef>& keyDefs() {
           "metricsWrite.concurrency",
           "Requests in flight per storage endpoint (above 1, batches may arrive out of order)",
           [](auto& c) -> auto& { return c.metrics_write.concurrency; }, 1, 64),
-      intKey(
-          "metricsWrite.maxPendingBatches",
-          "Batches held in memory per endpoint while it is slow or down; beyond, the oldest is "
-          "dropped and counted",
-          [](auto& c) -> auto& { return c.metrics_write.max_pending_batches; }, 1, 1'000'000),
       durationKey(
           "metricsWrite.timeout", "Limit for connecting to storage and for each request",
           [](auto& c) -> auto& { return c.metrics_write.timeout; }, milliseconds(100)),
@@ -355,6 +350,14 @@ const std::vector<KeyDef>& keyDefs() {
       sizeKey(
           "queue.maxDiskUsage", "Disk space each storage endpoint's queue may use",
           [](auto& c) -> auto& { return c.queue.max_disk_usage; }, 1 << 20),
+      stringKey("queue.fsync",
+                "When queued batches reach stable storage: interval (every second) or always (each "
+                "batch)",
+                [](auto& c) -> auto& { return c.queue.fsync; }, {"interval", "always"}),
+      stringKey("queue.whenFull",
+                "A full queue refuses remote writes with 503 + Retry-After (reject) or drops its "
+                "oldest batches, counted (drop_oldest)",
+                [](auto& c) -> auto& { return c.queue.when_full; }, {"reject", "drop_oldest"}),
       intKey(
           "logs.maxNodeLabels",
           "Distinct node label values of the log latency metrics; further nodes count under "

@@ -38,7 +38,7 @@ size_t sampleMessageSize(const ingest::Sample& sample) {
 
 }  // namespace
 
-SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, std::string& out)
+SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out)
     : snapshot_(snapshot), out_(out) {}
 
 namespace {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cache/cluster_snapshot.h"
+#include "ingest/remote_write/protobuf_wire.h"
 #include "ingest/remote_write/write_request.h"
 
 namespace tp::enrich {
@@ -38,7 +39,7 @@ inline constexpr std::string_view kProcessorJob = "primus-lens-telemetry-process
 class SeriesEnricher : public ingest::SeriesSink {
  public:
   // Appends WriteRequest fields (timeseries = 1, metadata = 3) to `out`.
-  SeriesEnricher(const cache::ClusterSnapshot& snapshot, std::string& out);
+  SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out);
 
   void onSeries(const ingest::DecodedSeries& series) override;
   void onMetadata(const ingest::MetadataView& metadata) override;
@@ -66,7 +67,7 @@ class SeriesEnricher : public ingest::SeriesSink {
   void writeMetadata(const ingest::MetadataView& metadata, std::string_view family_name);
 
   const cache::ClusterSnapshot& snapshot_;
-  std::string& out_;
+  ingest::OutputBuffer& out_;
   EnrichCounts counts_;
   std::vector<std::string> metadata_written_;
 };

@@ -2,11 +2,15 @@
 
 #include <snappy.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <filesystem>
 #include <limits>
 
 #include "common/strings.h"
 #include "common/url.h"
+#include "forward/disk_queue.h"
 #include "forward/remote_write_client.h"
 #include "forward/retry_policy.h"
 #include "spdlog/spdlog.h"
@@ -16,8 +20,17 @@ namespace tp::forward {
 class Forwarder::Endpoint {
  public:
   Endpoint(std::string url, common::HttpUrl parsed, const config::MetricsWriteConfig& config,
+           std::unique_ptr<DiskQueue> queue, bool reject_when_full, uint64_t max_queue_bytes,
            telemetry::EndpointMetrics metrics)
-      : url_(std::move(url)), parsed_(std::move(parsed)), config_(config), metrics_(metrics) {}
+      : url_(std::move(url)),
+        parsed_(std::move(parsed)),
+        config_(config),
+        queue_(std::move(queue)),
+        reject_when_full_(reject_when_full),
+        max_queue_bytes_(max_queue_bytes),
+        metrics_(metrics) {
+    updateGauges();
+  }
 
   ~Endpoint() {
     {
@@ -28,29 +41,43 @@ class Forwarder::Endpoint {
     finish();
   }
 
+  const std::string& url() const { return url_; }
+
   void start() {
     for (int i = 0; i < config_.concurrency; ++i) {
       senders_.emplace_back([this, i] { sendLoop(static_cast<uint64_t>(i)); });
     }
   }
 
-  void enqueue(std::shared_ptr<const Batch> batch) {
-    {
-      std::lock_guard lock(mutex_);
-      if (pending_.size() >= static_cast<size_t>(config_.max_pending_batches)) {
-        metrics_.batches_dropped_full->Increment();
-        metrics_.samples_dropped->Increment(static_cast<double>(pending_.front()->samples));
-        pending_.pop_front();
-        warnRateLimited(
-            "too many pending batches; dropped the oldest (metricsWrite.maxPendingBatches)");
-      }
-      pending_.push_back(std::move(batch));
-      metrics_.pending_batches->Set(static_cast<double>(pending_.size()));
+  // False when a queue that refuses when full cannot take `bytes` more.
+  bool hasRoomFor(uint64_t bytes) const {
+    return !reject_when_full_ || queue_->bytesOnDisk() + bytes <= max_queue_bytes_;
+  }
+
+  void enqueue(const Batch& batch) {
+    uint64_t dropped_samples = 0;
+    const absl::Status status =
+        queue_->append(batch.snappy, static_cast<uint32_t>(batch.samples), &dropped_samples);
+    if (!status.ok()) {
+      metrics_.batches_dropped_full->Increment();
+      metrics_.samples_dropped->Increment(static_cast<double>(batch.samples));
+      warnRateLimited(common::concat("batch dropped: ", common::message(status)));
+    } else if (dropped_samples > 0) {
+      metrics_.batches_dropped_full->Increment();
+      metrics_.samples_dropped->Increment(static_cast<double>(dropped_samples));
+      warnRateLimited("queue full; dropped the oldest batches (queue.whenFull=drop_oldest)");
     }
+    updateGauges();
     wakeup_.notify_one();
   }
 
-  // Senders finish what is pending until the deadline, then stop.
+  void sync() {
+    if (absl::Status status = queue_->sync(); !status.ok()) {
+      warnRateLimited(common::message(status));
+    }
+  }
+
+  // Senders deliver what is queued until the deadline, then stop; the rest stays queued.
   void drainUntil(std::chrono::steady_clock::time_point deadline) {
     {
       std::lock_guard lock(mutex_);
@@ -60,29 +87,57 @@ class Forwarder::Endpoint {
     wakeup_.notify_all();
   }
 
-  // Waits for the senders to stop (after drainUntil, or at destruction) and counts what was
-  // left undelivered.
+  // Waits for the senders to stop (after drainUntil, or at destruction).
   void finish() {
+    if (std::exchange(finished_, true)) return;
     for (auto& sender : senders_) {
       if (sender.joinable()) sender.join();
     }
     senders_.clear();
-    std::lock_guard lock(mutex_);
-    for (const auto& batch : pending_) {
-      metrics_.samples_dropped->Increment(static_cast<double>(batch->samples));
+    sync();
+    if (const uint64_t left = queue_->pendingRecords(); left > 0) {
+      spdlog::info("remote write {}: {} batches stay queued for the next start", url_, left);
     }
-    if (!pending_.empty()) {
-      spdlog::warn("remote write {}: {} batches not delivered before shutdown", url_,
-                   pending_.size());
-    }
-    pending_.clear();
-    metrics_.pending_batches->Set(0);
   }
 
  private:
-  bool mustStop() const {
-    return stopped_ ||
-           (draining_ && (pending_.empty() || std::chrono::steady_clock::now() >= drain_deadline_));
+  // A record a sender has taken; committed once it and every earlier one are done.
+  struct Claim {
+    QueuePosition end;
+    bool done = false;
+  };
+
+  void updateGauges() {
+    metrics_.pending_batches->Set(static_cast<double>(queue_->pendingRecords()));
+    metrics_.queue_bytes->Set(static_cast<double>(queue_->bytesOnDisk()));
+  }
+
+  bool pastDeadline() const {
+    return stopped_ || (draining_ && std::chrono::steady_clock::now() >= drain_deadline_);
+  }
+
+  // Takes the next unclaimed record (mutex_ held).
+  bool claim(QueuedRecord* record) {
+    const QueuePosition* after = claims_.empty() ? nullptr : &claims_.back().end;
+    if (!queue_->next(after, record)) return false;
+    claims_.push_back({record->end, false});
+    return true;
+  }
+
+  // Marks the claim ending at `end` done and commits the done prefix, in order (mutex_ held).
+  void complete(const QueuePosition& end) {
+    for (Claim& claim : claims_) {
+      if (claim.end.segment == end.segment && claim.end.end_offset == end.end_offset) {
+        claim.done = true;
+      }
+    }
+    while (!claims_.empty() && claims_.front().done) {
+      if (absl::Status status = queue_->commit(claims_.front().end); !status.ok()) {
+        warnRateLimited(common::message(status));
+      }
+      claims_.pop_front();
+    }
+    updateGauges();
   }
 
   // At most one warning per 10 s per endpoint, whichever thread notices the problem.
@@ -98,24 +153,29 @@ class Forwarder::Endpoint {
   void sendLoop(uint64_t seed) {
     RemoteWriteClient client(parsed_, config_.timeout);
     Backoff backoff(config_.retry_min_backoff, config_.retry_max_backoff, seed * 7919 + 17);
+    QueuedRecord record;  // reused: its buffer grows once
     while (true) {
-      std::shared_ptr<const Batch> batch;
       {
         std::unique_lock lock(mutex_);
-        wakeup_.wait(lock, [this] { return mustStop() || !pending_.empty(); });
-        if (mustStop()) return;
-        batch = pending_.front();
-        pending_.pop_front();
-        metrics_.pending_batches->Set(static_cast<double>(pending_.size()));
+        bool claimed = false;
+        wakeup_.wait(lock, [&] {
+          if (stopped_) return true;
+          claimed = claim(&record);
+          return claimed || draining_;
+        });
+        if (!claimed || pastDeadline()) return;
       }
-      deliver(client, backoff, *batch);
+      if (!deliver(client, backoff, record)) return;  // shutting down: it stays queued
+      std::lock_guard lock(mutex_);
+      complete(record.end);
     }
   }
 
-  void deliver(RemoteWriteClient& client, Backoff& backoff, const Batch& batch) {
+  // True once the batch is delivered or rejected for good; false when shutdown interrupted it.
+  bool deliver(RemoteWriteClient& client, Backoff& backoff, const QueuedRecord& batch) {
     for (int attempt = 1;; ++attempt) {
       const auto started = std::chrono::steady_clock::now();
-      const SendResult result = client.post(batch.snappy);
+      const SendResult result = client.post(batch.payload);
       metrics_.send_duration->Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (result.status == 0) {
@@ -125,16 +185,16 @@ class Forwarder::Endpoint {
       }
       switch (classifyStatus(result.status)) {
         case SendOutcome::kDelivered:
-          metrics_.bytes_sent->Increment(static_cast<double>(batch.snappy.size()));
+          metrics_.bytes_sent->Increment(static_cast<double>(batch.payload.size()));
           metrics_.samples_sent->Increment(static_cast<double>(batch.samples));
-          return;
+          return true;
         case SendOutcome::kRejected:
           metrics_.batches_rejected->Increment();
           metrics_.samples_dropped->Increment(static_cast<double>(batch.samples));
           warnRateLimited(common::concat("storage rejected a batch of ", batch.samples,
                                          " samples with ", result.status, ": ",
                                          common::trim(result.body)));
-          return;
+          return true;
         case SendOutcome::kRetry:
           break;
       }
@@ -143,13 +203,7 @@ class Forwarder::Endpoint {
                           : common::concat("storage answered ", result.status, ", retrying"));
       const auto delay = backoff.next(attempt, parseRetryAfter(result.retry_after));
       std::unique_lock lock(mutex_);
-      if (wakeup_.wait_for(lock, delay, [this] {
-            return stopped_ || (draining_ && std::chrono::steady_clock::now() >= drain_deadline_);
-          })) {
-        // Shutting down: give the batch back so that it is counted with the rest.
-        pending_.push_front(std::make_shared<const Batch>(batch));
-        return;
-      }
+      if (wakeup_.wait_for(lock, delay, [this] { return pastDeadline(); })) return false;
       metrics_.retries->Increment();
     }
   }
@@ -157,24 +211,45 @@ class Forwarder::Endpoint {
   const std::string url_;
   const common::HttpUrl parsed_;
   const config::MetricsWriteConfig& config_;
+  const std::unique_ptr<DiskQueue> queue_;
+  const bool reject_when_full_;
+  const uint64_t max_queue_bytes_;
   telemetry::EndpointMetrics metrics_;
 
   std::mutex mutex_;
   std::condition_variable wakeup_;
-  std::deque<std::shared_ptr<const Batch>> pending_;
+  std::deque<Claim> claims_;
   bool stopped_ = false;
   bool draining_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
   std::atomic<int64_t> last_warning_ms_{std::numeric_limits<int64_t>::min() / 2};
   std::vector<std::thread> senders_;
+  bool finished_ = false;
 };
 
-Forwarder::Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry)
-    : config_(config), batch_samples_(telemetry.batchSamplesHistogram()) {}
+namespace {
+
+// A directory name per endpoint that stays the same across restarts: readable, and unique.
+std::string queueDirectoryName(const std::string& url) {
+  std::string name;
+  for (char c : url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3)) {
+    name.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_');
+  }
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a: stable, unlike std::hash
+  for (char c : url) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return fmt::format("{}-{:08x}", name.substr(0, 80), hash & 0xffffffffu);
+}
+
+}  // namespace
+
+Forwarder::Forwarder(const config::MetricsWriteConfig& config, const config::QueueConfig& queue,
+                     telemetry::Telemetry& telemetry)
+    : config_(config), queue_config_(queue), batch_samples_(telemetry.batchSamplesHistogram()) {}
 
 absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
-    const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry) {
-  std::unique_ptr<Forwarder> forwarder(new Forwarder(config, telemetry));
+    const config::MetricsWriteConfig& config, const config::QueueConfig& queue,
+    telemetry::Telemetry& telemetry) {
+  std::unique_ptr<Forwarder> forwarder(new Forwarder(config, queue, telemetry));
   for (const std::string& configured : config.endpoints) {
     const std::string url = writeUrlFor(configured);
     auto parsed = common::parseHttpUrl(url);
@@ -182,8 +257,26 @@ absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
       return absl::InvalidArgumentError(
           common::concat("metricsWrite.endpoints: ", common::message(parsed.status())));
     }
-    forwarder->endpoints_.push_back(std::make_unique<Endpoint>(url, *parsed, forwarder->config_,
-                                                               telemetry.endpointMetrics(url)));
+    const DiskQueueOptions options{
+        .dir = std::filesystem::path(queue.dir) / queueDirectoryName(url),
+        .max_bytes = queue.max_disk_usage,
+        .segment_bytes = std::clamp<uint64_t>(queue.max_disk_usage / 8, 64 << 10, 64 << 20),
+        .fsync_always = queue.fsync == "always",
+        .when_full = queue.when_full == "drop_oldest" ? WhenFull::kDropOldest : WhenFull::kReject};
+    QueueRecovery recovery;
+    auto opened = DiskQueue::open(options, &recovery);
+    if (!opened.ok()) return opened.status();
+    telemetry::EndpointMetrics metrics = telemetry.endpointMetrics(url);
+    if (recovery.records > 0 || recovery.corrupt_records > 0 || recovery.torn_bytes > 0) {
+      spdlog::info(
+          "remote write {}: resuming {} queued batches ({} samples); {} corrupt records skipped, "
+          "{} bytes of an interrupted write cut",
+          url, recovery.records, recovery.samples, recovery.corrupt_records, recovery.torn_bytes);
+    }
+    metrics.queue_corrupt_records->Increment(static_cast<double>(recovery.corrupt_records));
+    forwarder->endpoints_.push_back(std::make_unique<Endpoint>(
+        url, *parsed, forwarder->config_, std::move(*opened),
+        options.when_full == WhenFull::kReject, options.max_bytes, metrics));
   }
   return forwarder;
 }
@@ -193,6 +286,24 @@ Forwarder::~Forwarder() { stop(std::chrono::milliseconds(0)); }
 void Forwarder::start() {
   for (auto& endpoint : endpoints_) endpoint->start();
   flusher_ = std::thread([this] { flushLoop(); });
+}
+
+absl::Status Forwarder::admit(size_t incoming_bytes) {
+  size_t open_batch = 0;
+  {
+    std::lock_guard lock(batch_mutex_);
+    open_batch = batch_.size();
+  }
+  // Uncompressed sizes: an upper bound of what the open batch and this request will take.
+  for (const auto& endpoint : endpoints_) {
+    if (!endpoint->hasRoomFor(open_batch + incoming_bytes)) {
+      return absl::ResourceExhaustedError(
+          common::concat("the delivery queue of ", endpoint->url(),
+                         " is full (queue.maxDiskUsage): storage is down or slower than "
+                         "ingestion; retry later"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 void Forwarder::append(std::string_view fields, size_t samples) {
@@ -213,25 +324,40 @@ void Forwarder::append(std::string_view fields, size_t samples) {
 
 size_t Forwarder::takeBatchLocked(std::string& sealed) {
   sealed.swap(batch_);
-  // The next batch will be about as large: grow it once, not by doubling from empty.
+  // The next batch reuses the memory of an earlier one (no fresh pages to fault in), sized like
+  // the last: it grows once, not by doubling from empty.
+  batch_.swap(spare_);
+  batch_.clear();
   batch_.reserve(sealed.capacity());
   return std::exchange(batch_sample_count_, 0);
 }
 
 void Forwarder::seal(std::string raw, size_t samples) {
-  auto batch = std::make_shared<Batch>();
-  snappy::Compress(raw.data(), raw.size(), &batch->snappy);
-  batch->samples = samples;
+  // snappy::Compress into a std::string zeroes its worst-case size first; compressing into a
+  // buffer that only grows avoids that on every batch.
+  thread_local std::string compressed;
+  const size_t bound = snappy::MaxCompressedLength(raw.size());
+  if (compressed.size() < bound) compressed.resize(bound);
+  size_t length = 0;
+  snappy::RawCompress(raw.data(), raw.size(), compressed.data(), &length);
+  const Batch batch{std::string_view(compressed.data(), length), samples};
   batch_samples_->Observe(static_cast<double>(samples));
-  std::shared_ptr<const Batch> shared = std::move(batch);
-  for (auto& endpoint : endpoints_) endpoint->enqueue(shared);
+  for (auto& endpoint : endpoints_) endpoint->enqueue(batch);
+  std::lock_guard lock(batch_mutex_);
+  if (spare_.capacity() < raw.capacity()) spare_.swap(raw);
 }
 
 void Forwarder::flushLoop() {
+  constexpr auto kSyncInterval = std::chrono::seconds(1);
   const auto tick = std::max(std::chrono::milliseconds(5), config_.flush_interval / 4);
+  auto last_sync = std::chrono::steady_clock::now();
   std::unique_lock lock(flush_mutex_);
   while (!stopping_) {
     flush_wakeup_.wait_for(lock, tick, [this] { return stopping_; });
+    if (std::chrono::steady_clock::now() - last_sync >= kSyncInterval) {
+      for (auto& endpoint : endpoints_) endpoint->sync();
+      last_sync = std::chrono::steady_clock::now();
+    }
     std::string sealed;
     size_t samples = 0;
     {

@@ -127,6 +127,7 @@ RemoteWriteMetrics Telemetry::remoteWriteMetrics(const std::vector<std::string>&
       .series_dropped = {},
       .samples_dropped = {},
       .requests_rejected = rejectedRequests(rejected),
+      .requests_refused_queue_full = &rejected.Add({{"status", "503"}}),
   };
   for (const std::string& reason : drop_reasons) {
     metrics.series_dropped.push_back(&series_dropped.Add({{"reason", reason}}));
@@ -158,14 +159,21 @@ EndpointMetrics Telemetry::endpointMetrics(const std::string& endpoint) {
       .batches_rejected = counter("remote_write_rejected_batches_total",
                                   "Batches storage refused with a 4xx other than 429; not retried"),
       .batches_dropped_full = counter("remote_write_dropped_batches_total",
-                                      "Batches dropped because too many were pending"),
+                                      "Batches dropped because the disk queue was full"),
       .samples_dropped = counter("remote_write_send_dropped_samples_total",
                                  "Samples of rejected or dropped batches"),
+      .queue_corrupt_records = counter("remote_write_queue_corrupt_records_total",
+                                       "Queued batches found corrupt at start and skipped"),
       .pending_batches = &prometheus::BuildGauge()
                               .Name("remote_write_pending_batches")
-                              .Help("Batches waiting to be sent, by endpoint")
+                              .Help("Batches in the disk queue waiting to be sent, by endpoint")
                               .Register(*registry_)
                               .Add({{"endpoint", endpoint}}),
+      .queue_bytes = &prometheus::BuildGauge()
+                          .Name("remote_write_queue_bytes")
+                          .Help("Bytes of the disk queue on disk, by endpoint")
+                          .Register(*registry_)
+                          .Add({{"endpoint", endpoint}}),
       .send_duration = &prometheus::BuildHistogram()
                             .Name("remote_write_send_duration_seconds")
                             .Help("Time of one request to storage, by endpoint")

@@ -62,6 +62,7 @@ struct RemoteWriteMetrics {
   std::vector<prometheus::Counter*> series_dropped;  // by drop reason, in the given order
   std::vector<prometheus::Counter*> samples_dropped;
   RejectedRequests requests_rejected;
+  prometheus::Counter* requests_refused_queue_full;  // 503
 };
 
 // One storage endpoint's sender.
@@ -72,9 +73,11 @@ struct EndpointMetrics {
   prometheus::Counter* bytes_sent;
   prometheus::Counter* samples_sent;
   prometheus::Counter* batches_rejected;      // 4xx other than 429: not retried
-  prometheus::Counter* batches_dropped_full;  // pending queue full: oldest dropped
+  prometheus::Counter* batches_dropped_full;  // disk queue full
   prometheus::Counter* samples_dropped;
+  prometheus::Counter* queue_corrupt_records;
   prometheus::Gauge* pending_batches;
+  prometheus::Gauge* queue_bytes;
   prometheus::Histogram* send_duration;
 };
 

@@ -105,6 +105,13 @@ class MetricsPathTest : public ::testing::Test {
   void SetUp() override {
     requireBinary("/usr/bin/victoria-metrics", "victoria-metrics");
     vm_port_ = testing::freeLoopbackPort();
+    startVictoriaMetrics();
+    writeCluster((dir_ / "lens.db").string());
+    startProcessor();
+  }
+
+  // Same port and data directory every time, so a restart is a restart.
+  void startVictoriaMetrics() {
     vm_ = std::make_unique<ChildProcess>(
         "/usr/bin/victoria-metrics",
         std::vector<std::string>{"-storageDataPath=" + (dir_ / "vm").string(),
@@ -113,12 +120,24 @@ class MetricsPathTest : public ::testing::Test {
                                  "-loggerLevel=ERROR"});
     ASSERT_TRUE(pollUntil([this] { return !httpGet(vm_port_, "/health").empty(); }, 30s))
         << vm_->output();
-    writeCluster((dir_ / "lens.db").string());
-    processor_port_ = testing::startProcessor(
-        processor_,
-        {"--db.path=" + (dir_ / "lens.db").string(), "--queue.dir=" + (dir_ / "queue").string(),
-         "--metricsWrite.endpoints=http://127.0.0.1:" + std::to_string(vm_port_),
-         "--metricsWrite.flushInterval=200ms", "--http.maxDecodedBytes=1MiB"});
+  }
+
+  void stopVictoriaMetrics() {
+    vm_->signal(SIGTERM);
+    vm_->waitForExit(30s);
+    vm_.reset();
+  }
+
+  void startProcessor(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        "--db.path=" + (dir_ / "lens.db").string(),
+        "--queue.dir=" + (dir_ / "queue").string(),
+        "--metricsWrite.endpoints=http://127.0.0.1:" + std::to_string(vm_port_),
+        "--metricsWrite.flushInterval=200ms",
+        "--metricsWrite.retryMaxBackoff=500ms",
+        "--http.maxDecodedBytes=1MiB"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    processor_port_ = testing::startProcessor(processor_, args);
     ASSERT_NE(processor_port_, 0);
   }
 
@@ -200,6 +219,31 @@ TEST_F(MetricsPathTest, VmagentToProcessorToVictoriaMetrics) {
   expectEnriched(waitForWorkloadSeries());
 }
 
+// The training pod's GPU 0, as a scrape with the platform's relabeling would label it; `padding`
+// adds a label of that many bytes that does not compress.
+std::string gpuRequest(double value, int64_t timestamp_ms, size_t padding = 0) {
+  prompb::WriteRequest request;
+  auto* series = request.add_timeseries();
+  for (const auto& [name, label_value] : std::vector<std::pair<std::string, std::string>>{
+           {"__name__", "gpu_utilization"}, {"gpu_id", "0"}, {"primus_lens_node_name", "node-a"}}) {
+    auto* label = series->add_labels();
+    label->set_name(name);
+    label->set_value(label_value);
+  }
+  if (padding > 0) {
+    auto* label = series->add_labels();
+    label->set_name("zz_padding");
+    std::string text(padding, 'a');
+    uint32_t state = static_cast<uint32_t>(timestamp_ms);
+    for (char& c : text) c = static_cast<char>('a' + (state = state * 1103515245 + 12345) % 26);
+    label->set_value(text);
+  }
+  auto* sample = series->add_samples();
+  sample->set_value(value);
+  sample->set_timestamp(timestamp_ms);
+  return request.SerializeAsString();
+}
+
 std::string snappyOf(const std::string& raw) {
   std::string out;
   snappy::Compress(raw.data(), raw.size(), &out);
@@ -214,6 +258,73 @@ std::string validRequest() {
   label->set_value("up");
   series->add_samples()->set_value(1);
   return request.SerializeAsString();
+}
+
+testing::HttpResult remoteWrite(uint16_t port, const std::string& raw) {
+  testing::HttpClient client(port);
+  return client.request(boost::beast::http::verb::post, "/v1/prometheus", snappyOf(raw),
+                        {{"Content-Type", "application/x-protobuf"},
+                         {"Content-Encoding", "snappy"},
+                         {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
+}
+
+TEST_F(MetricsPathTest, QueuedBatchesOutliveAStorageOutageAndAProcessorRestart) {
+  stopVictoriaMetrics();
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(remoteWrite(processor_port_, gpuRequest(10 + i, now_ms - 5000 + i * 1000)).status,
+              204u);
+  }
+  ASSERT_TRUE(pollUntil(
+      [this] {
+        return std::regex_search(
+            httpGet(processor_port_, "/metrics"),
+            std::regex(R"(remote_write_send_network_errors_total\{[^}]+\} [1-9])"));
+      },
+      20s));
+  testing::stopProcessor(*processor_);  // storage still down: the batches stay queued
+  processor_.reset();
+  startVictoriaMetrics();
+  startProcessor();
+  ASSERT_TRUE(processor_->waitForOutput("resuming [0-9]+ queued batches \\(5 samples\\)", 10s))
+      << processor_->output();
+  std::string exported;
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        httpGet(vm_port_, "/internal/force_flush");
+        exported = httpGet(vm_port_, "/api/v1/export?match[]=workload_gpu_utilization");
+        return exported.find("[10,11,12,13,14]") != std::string::npos;
+      },
+      60s))
+      << exported;
+  EXPECT_THAT(exported, HasSubstr(R"("workload_uid":"wl-uid-0")"));
+}
+
+TEST_F(MetricsPathTest, FullQueueAnswers503WithRetryAfter) {
+  stopVictoriaMetrics();
+  testing::stopProcessor(*processor_);
+  startProcessor({"--queue.maxDiskUsage=1MiB"});
+  unsigned status = 0;
+  testing::HttpResult result;
+  for (int i = 0; i < 200 && status != 503; ++i) {
+    result = remoteWrite(processor_port_, gpuRequest(1, 1'700'000'000'000 + i, 48 << 10));
+    status = result.status;
+    ASSERT_TRUE(status == 204 || status == 503) << result.body;
+  }
+  ASSERT_EQ(status, 503u);
+  EXPECT_EQ(result.headers["Retry-After"], "5");
+  EXPECT_THAT(result.body, HasSubstr("queue.maxDiskUsage"));
+  EXPECT_THAT(
+      httpGet(processor_port_, "/metrics"),
+      ::testing::ContainsRegex(R"(remote_write_rejected_requests_total\{status="503"\} [1-9])"));
+  uint64_t on_disk = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_ / "queue")) {
+    if (entry.is_regular_file()) on_disk += entry.file_size();
+  }
+  EXPECT_LE(on_disk, (1u << 20) + 4096);
+  startVictoriaMetrics();  // for the teardown's orderly stop
 }
 
 TEST_F(MetricsPathTest, MalformedBodiesGetTheirStatusAndReasonAndTheServerStaysUp) {

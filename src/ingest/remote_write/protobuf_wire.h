@@ -3,6 +3,7 @@
 // remote-write messages, without copying or allocating. Readers report malformed input through
 // ok() instead of throwing.
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <cstring>
@@ -103,15 +104,34 @@ class WireReader {
   const char* error_ = "";
 };
 
-// Writes wire-format fields straight into a caller-owned buffer (reused across requests). The
-// caller states the exact number of bytes it will write (protobuf needs message sizes up front
-// anyway), so the buffer grows once and every field is a plain store: no per-byte appends.
+// An append-only byte buffer reused across requests. Unlike std::string::resize, extending it
+// does not zero the bytes first (they are about to be written): its storage only ever grows.
+class OutputBuffer {
+ public:
+  // Room for `size` more bytes, to be written by the caller.
+  char* extend(size_t size) {
+    if (storage_.size() < used_ + size)
+      storage_.resize(std::max(used_ + size, 2 * storage_.size()));
+    char* at = storage_.data() + used_;
+    used_ += size;
+    return at;
+  }
+  void clear() { used_ = 0; }
+  size_t size() const { return used_; }
+  std::string_view view() const { return {storage_.data(), used_}; }
+
+ private:
+  std::string storage_;
+  size_t used_ = 0;
+};
+
+// Writes wire-format fields straight into a caller-owned buffer. The caller states the exact
+// number of bytes it will write (protobuf needs message sizes up front anyway), so the buffer
+// grows once and every field is a plain store: no per-byte appends.
 class WireWriter {
  public:
-  WireWriter(std::string& out, size_t size) {
-    const size_t start = out.size();
-    out.resize(start + size);
-    pos_ = out.data() + start;
+  WireWriter(OutputBuffer& out, size_t size) {
+    pos_ = out.extend(size);
     end_ = pos_ + size;
   }
   ~WireWriter() { assert(pos_ == end_ && "WireWriter: size and content disagree"); }

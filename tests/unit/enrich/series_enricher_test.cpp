@@ -112,14 +112,15 @@ void parseGolden(const std::filesystem::path& path, GoldenCase& golden) {
 
 prompb::WriteRequest enrichV1(const cache::ClusterSnapshot& snapshot, const std::string& body,
                               EnrichCounts* counts) {
-  std::string out;
+  ingest::OutputBuffer out;
   SeriesEnricher enricher(snapshot, out);
   const absl::Status status =
       ingest::decodeWriteRequest(body, ingest::RemoteWriteVersion::kV1, enricher, nullptr);
   EXPECT_TRUE(status.ok()) << status;
   if (counts != nullptr) *counts = enricher.counts();
   prompb::WriteRequest output;
-  EXPECT_TRUE(output.ParseFromString(out)) << "output is not a valid WriteRequest";
+  EXPECT_TRUE(output.ParseFromString(std::string(out.view())))
+      << "output is not a valid WriteRequest";
   return output;
 }
 
@@ -224,13 +225,13 @@ TEST(Enrich, V2InputBecomesV1OutputWithMetadataOncePerFamily) {
     exemplar->add_labels_refs(9);
     exemplar->set_value(3);
   }
-  std::string out;
+  ingest::OutputBuffer out;
   SeriesEnricher enricher(*snapshot, out);
   ASSERT_TRUE(ingest::decodeWriteRequest(request.SerializeAsString(),
                                          ingest::RemoteWriteVersion::kV2, enricher, nullptr)
                   .ok());
   prompb::WriteRequest output;
-  ASSERT_TRUE(output.ParseFromString(out));
+  ASSERT_TRUE(output.ParseFromString(std::string(out.view())));
   ASSERT_EQ(output.timeseries_size(), 2);
   EXPECT_EQ(canonical(output.timeseries(1)),
             "{__name__=\"workload_gpu_power\",gpu_id=\"0\",job=\"primus-lens-telemetry-processor\","

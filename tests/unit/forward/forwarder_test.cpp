@@ -1,5 +1,6 @@
 // The forwarder against a real HTTP server on loopback playing storage: batching, retries of
-// 5xx with backoff, Retry-After, no retry of other 4xx, and delivery once storage recovers.
+// 5xx with backoff, Retry-After, no retry of other 4xx, delivery once storage recovers, the disk
+// queue's cap, and queued batches carried over a restart.
 
 #include "forward/forwarder.h"
 
@@ -8,12 +9,14 @@
 #include <snappy.h>
 
 #include <atomic>
+#include <random>
 #include <regex>
 
 #include "forward/remote_write_client.h"
 #include "forward/retry_policy.h"
 #include "http/server.h"
 #include "remote_v1.pb.h"
+#include "support/temp_dir.h"
 
 namespace tp::forward {
 namespace {
@@ -31,7 +34,7 @@ class FakeStorage {
       const bool parsed = request.ParseFromString(raw);
       std::lock_guard lock(mutex_);
       ++requests_;
-      const unsigned status = scripted_.empty() ? 204 : scripted_.front();
+      const unsigned status = scripted_.empty() ? always_ : scripted_.front();
       if (!scripted_.empty()) scripted_.erase(scripted_.begin());
       if (status < 300 && parsed) {
         for (const auto& series : request.timeseries()) samples_ += series.samples_size();
@@ -44,6 +47,12 @@ class FakeStorage {
     server_ = std::move(
         *http::Server::create({.address = "127.0.0.1", .port = 0, .threads = 1}, router_));
     server_->start();
+  }
+
+  // Answers `status` to every request from now on (after the scripted ones).
+  void answerAlways(unsigned status) {
+    std::lock_guard lock(mutex_);
+    always_ = status;
   }
 
   void script(std::vector<unsigned> statuses) {
@@ -68,6 +77,7 @@ class FakeStorage {
   std::unique_ptr<http::Server> server_;
   std::mutex mutex_;
   std::vector<unsigned> scripted_;
+  unsigned always_ = 204;
   int samples_ = 0;
   int requests_ = 0;
 };
@@ -93,6 +103,20 @@ bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
     std::this_thread::sleep_for(5ms);
   }
   return condition();
+}
+
+// A series whose label value does not compress: `bytes` of it reach the queue.
+std::string incompressibleSeries(size_t bytes, int samples) {
+  prompb::WriteRequest request;
+  auto* series = request.add_timeseries();
+  auto* label = series->add_labels();
+  label->set_name("payload");
+  std::mt19937 random(static_cast<unsigned>(bytes));
+  std::string value(bytes, '\0');
+  for (char& c : value) c = static_cast<char>('a' + random() % 26);
+  label->set_value(value);
+  for (int i = 0; i < samples; ++i) series->add_samples()->set_value(1);
+  return request.SerializeAsString();
 }
 
 config::MetricsWriteConfig fastConfig(const std::string& url) {
@@ -140,10 +164,22 @@ TEST(RetryPolicy, BacksOffExponentiallyWithJitterAndHonoursRetryAfter) {
   EXPECT_EQ(parseRetryAfter(""), std::nullopt);
 }
 
-TEST(Forwarder, BatchesBySizeAndAge) {
+class ForwarderTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Forwarder> create(const config::MetricsWriteConfig& config) {
+    auto forwarder = Forwarder::create(config, queue_, telemetry_);
+    EXPECT_TRUE(forwarder.ok()) << forwarder.status();
+    return std::move(*forwarder);
+  }
+
+  testing::TempDir dir_{"tp-forward-"};
+  config::QueueConfig queue_{.dir = (dir_.path() / "queue").string(), .max_disk_usage = 1 << 20};
+  telemetry::Telemetry telemetry_{"test"};
+};
+
+TEST_F(ForwarderTest, BatchesBySizeAndAge) {
   FakeStorage storage;
-  telemetry::Telemetry telemetry("test");
-  auto forwarder = *Forwarder::create(fastConfig(storage.url()), telemetry);
+  auto forwarder = create(fastConfig(storage.url()));
   forwarder->start();
   for (int i = 0; i < 3; ++i) forwarder->append(encodedSeries(4), 4);  // 12 >= 10: sealed
   EXPECT_TRUE(waitFor([&] { return storage.samples() == 12; }));
@@ -152,32 +188,30 @@ TEST(Forwarder, BatchesBySizeAndAge) {
   EXPECT_TRUE(waitFor([&] { return storage.samples() == 15; }));
   forwarder->stop(1s);
   EXPECT_THAT(
-      telemetry.exposition(),
+      telemetry_.exposition(),
       ::testing::ContainsRegex("remote_write_sent_samples_total\\{endpoint=\"[^\"]+\"\\} 15"));
 }
 
-TEST(Forwarder, RetriesServerErrorsUntilStorageRecovers) {
+TEST_F(ForwarderTest, RetriesServerErrorsUntilStorageRecovers) {
   FakeStorage storage;
   storage.script({500, 503, 429, 204});
-  telemetry::Telemetry telemetry("test");
-  auto forwarder = *Forwarder::create(fastConfig(storage.url()), telemetry);
+  auto forwarder = create(fastConfig(storage.url()));
   forwarder->start();
   forwarder->append(encodedSeries(10), 10);
   EXPECT_TRUE(waitFor([&] { return storage.samples() == 10; }));
   EXPECT_EQ(storage.requests(), 4);
   forwarder->stop(1s);
-  const std::string metrics = telemetry.exposition();
+  const std::string metrics = telemetry_.exposition();
   EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_send_retries_total\\{[^}]+\\} 3"));
   EXPECT_THAT(metrics,
               ::testing::ContainsRegex(
                   "remote_write_send_requests_total\\{[^}]*status_class=\"5xx\"[^}]*\\} 2"));
 }
 
-TEST(Forwarder, DoesNotRetryOtherClientErrors) {
+TEST_F(ForwarderTest, DoesNotRetryOtherClientErrors) {
   FakeStorage storage;
   storage.script({400});
-  telemetry::Telemetry telemetry("test");
-  auto forwarder = *Forwarder::create(fastConfig(storage.url()), telemetry);
+  auto forwarder = create(fastConfig(storage.url()));
   forwarder->start();
   forwarder->append(encodedSeries(10), 10);
   EXPECT_TRUE(waitFor([&] { return storage.requests() == 1; }));
@@ -185,26 +219,74 @@ TEST(Forwarder, DoesNotRetryOtherClientErrors) {
   EXPECT_TRUE(waitFor([&] { return storage.samples() == 10; }));
   EXPECT_EQ(storage.requests(), 2);
   forwarder->stop(1s);
-  const std::string metrics = telemetry.exposition();
+  const std::string metrics = telemetry_.exposition();
   EXPECT_THAT(metrics,
               ::testing::ContainsRegex("remote_write_rejected_batches_total\\{[^}]+\\} 1"));
   EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_send_retries_total\\{[^}]+\\} 0"));
 }
 
-TEST(Forwarder, UnreachableStorageIsRetriedAndBoundedWithoutBlockingAppends) {
-  telemetry::Telemetry telemetry("test");
+TEST_F(ForwarderTest, UnreachableStorageFillsTheQueueUpToItsCapWithoutBlockingAppends) {
   auto config = fastConfig("http://127.0.0.1:1");  // nothing listens on port 1
-  config.max_pending_batches = 2;
-  auto forwarder = *Forwarder::create(config, telemetry);
+  auto forwarder = create(config);
   forwarder->start();
   const auto started = std::chrono::steady_clock::now();
-  for (int i = 0; i < 6; ++i) forwarder->append(encodedSeries(10), 10);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);  // appends never wait for storage
-  const std::regex dropped("remote_write_dropped_batches_total\\{[^}]+\\} [1-9]");
-  EXPECT_TRUE(waitFor([&] { return std::regex_search(telemetry.exposition(), dropped); }));
+  int accepted = 0;
+  while (forwarder->admit(40 << 10).ok() && accepted < 100) {
+    forwarder->append(incompressibleSeries(32 << 10, 10), 10);  // sealed at once: 10 samples
+    ++accepted;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);  // appends never wait for storage
+  EXPECT_GT(accepted, 15);
+  EXPECT_LT(accepted, 100);
+  const absl::Status full = forwarder->admit(40 << 10);
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(full.message().find("queue.maxDiskUsage"), std::string::npos);
   forwarder->stop(100ms);
-  EXPECT_THAT(telemetry.exposition(),
+  const std::string metrics = telemetry_.exposition();
+  EXPECT_THAT(metrics,
               ::testing::ContainsRegex("remote_write_send_network_errors_total\\{[^}]+\\} [1-9]"));
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_pending_batches\\{[^}]+\\} " +
+                                                std::to_string(accepted)));
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} 0"));
+  uint64_t on_disk = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(queue_.dir)) {
+    if (entry.is_regular_file()) on_disk += entry.file_size();
+  }
+  EXPECT_LE(on_disk, queue_.max_disk_usage + 4096);
+}
+
+TEST_F(ForwarderTest, QueuedBatchesAreDeliveredAfterARestart) {
+  FakeStorage storage;
+  storage.answerAlways(503);  // storage is down
+  {
+    auto forwarder = create(fastConfig(storage.url()));
+    forwarder->start();
+    for (int i = 0; i < 3; ++i) forwarder->append(encodedSeries(10), 10);
+    EXPECT_TRUE(waitFor([&] { return storage.requests() >= 2; }));
+    forwarder->stop(50ms);  // what is not delivered stays queued
+  }
+  EXPECT_EQ(storage.samples(), 0);
+  storage.answerAlways(204);  // storage is back; so is the processor, with the same queue
+  auto forwarder = create(fastConfig(storage.url()));
+  forwarder->start();
+  EXPECT_TRUE(waitFor([&] { return storage.samples() == 30; }));
+  forwarder->stop(1s);
+  EXPECT_EQ(storage.samples(), 30);
+}
+
+TEST_F(ForwarderTest, DropOldestKeepsAcceptingAndCountsWhatItDrops) {
+  queue_.when_full = "drop_oldest";
+  auto forwarder = create(fastConfig("http://127.0.0.1:1"));
+  forwarder->start();
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(forwarder->admit(40 << 10).ok());
+    forwarder->append(incompressibleSeries(32 << 10, 10), 10);
+  }
+  forwarder->stop(50ms);
+  EXPECT_THAT(telemetry_.exposition(),
+              ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} [1-9]"));
+  EXPECT_THAT(telemetry_.exposition(),
+              ::testing::ContainsRegex("remote_write_send_dropped_samples_total\\{[^}]+\\} [1-9]"));
 }
 
 }  // namespace

@@ -1,0 +1,403 @@
+#include "forward/disk_queue.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "common/strings.h"
+#include "fmt/format.h"
+
+namespace tp::forward {
+namespace {
+
+constexpr uint32_t kMagic = 0x31515054;  // "TPQ1" little-endian
+constexpr size_t kHeaderBytes = 16;
+constexpr std::string_view kSegmentSuffix = ".seg";
+constexpr std::string_view kCursorFile = "cursor";
+
+struct Header {
+  uint32_t magic;
+  uint32_t length;
+  uint32_t samples;
+  uint32_t crc;
+};
+static_assert(sizeof(Header) == kHeaderBytes);
+
+uint32_t checksum(std::string_view payload) {
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
+}
+
+absl::Status ioError(std::string_view what, const std::filesystem::path& path) {
+  return absl::InternalError(
+      common::concat("disk queue: ", what, " ", path.string(), ": ", std::strerror(errno)));
+}
+
+// Reads exactly `size` bytes at `offset`; false on a short read.
+bool readExactly(int fd, uint64_t offset, char* out, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t got = pread(fd, out + done, size - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+uint64_t fileSize(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  return error ? 0 : static_cast<uint64_t>(size);
+}
+
+}  // namespace
+
+DiskQueue::DiskQueue(const DiskQueueOptions& options) : options_(options) {}
+
+DiskQueue::~DiskQueue() {
+  if (write_fd_ >= 0) {
+    (void)sync();
+    close(write_fd_);
+  }
+}
+
+std::filesystem::path DiskQueue::segmentPath(uint64_t segment) const {
+  return options_.dir / fmt::format("{:020d}{}", segment, kSegmentSuffix);
+}
+
+absl::StatusOr<std::unique_ptr<DiskQueue>> DiskQueue::open(const DiskQueueOptions& options,
+                                                           QueueRecovery* recovery) {
+  std::unique_ptr<DiskQueue> queue(new DiskQueue(options));
+  QueueRecovery found;
+  if (absl::Status status = queue->recover(&found); !status.ok()) return status;
+  if (recovery != nullptr) *recovery = found;
+  return queue;
+}
+
+absl::Status DiskQueue::recover(QueueRecovery* recovery) {
+  std::error_code error;
+  std::filesystem::create_directories(options_.dir, error);
+  if (error) {
+    return absl::InternalError(
+        common::concat("disk queue: cannot create ", options_.dir.string(), ": ", error.message()));
+  }
+  std::vector<uint64_t> segments;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(kSegmentSuffix)) continue;
+    const std::string digits = name.substr(0, name.size() - kSegmentSuffix.size());
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    segments.push_back(std::stoull(digits));
+  }
+  std::sort(segments.begin(), segments.end());
+
+  uint64_t cursor_segment = 0;
+  uint64_t cursor_offset = 0;
+  {
+    std::ifstream cursor(options_.dir / kCursorFile);
+    std::string magic;
+    if (!(cursor >> magic >> cursor_segment >> cursor_offset) || magic != "TPQC") {
+      cursor_segment = 0;
+      cursor_offset = 0;
+    }
+  }
+  read_segment_ = segments.empty() ? 1 : segments.front();
+  read_offset_ = 0;
+  if (!segments.empty() && cursor_segment >= segments.front() &&
+      cursor_segment <= segments.back()) {
+    read_segment_ = cursor_segment;
+    read_offset_ = cursor_offset;
+  }
+  for (uint64_t segment : segments) {
+    if (segment < read_segment_) {
+      std::filesystem::remove(segmentPath(segment), error);
+      continue;
+    }
+    segment_sizes_[segment] = fileSize(segmentPath(segment));
+  }
+  // Check every unread record once; cut a torn tail off the last segment.
+  for (auto& [segment, size] : segment_sizes_) {
+    uint64_t offset = segment == read_segment_ ? read_offset_ : 0;
+    QueuedRecord record;
+    while (readAt(segment, &offset, &record, recovery, /*verify=*/true)) {
+      ++recovery->records;
+      recovery->samples += record.samples;
+      offset = record.end.end_offset;
+    }
+    if (offset < size && segment == segments.back()) {
+      recovery->torn_bytes += size - offset;
+      if (truncate(segmentPath(segment).c_str(), static_cast<off_t>(offset)) != 0) {
+        return ioError("cannot truncate", segmentPath(segment));
+      }
+      size = offset;
+    }
+  }
+  pending_records_ = recovery->records;
+  bytes_on_disk_ = 0;
+  for (const auto& [segment, size] : segment_sizes_) bytes_on_disk_ += size;
+  // Never append behind a tail that may have been torn: writing starts a new segment.
+  write_segment_ = segments.empty() ? read_segment_ : segments.back() + 1;
+  if (segments.empty()) read_offset_ = 0;
+  stats_ = *recovery;
+  first_own_segment_ = write_segment_;
+  return openNewSegment();
+}
+
+absl::Status DiskQueue::openNewSegment() {
+  if (write_fd_ >= 0) {
+    if (dirty_) fdatasync(write_fd_);
+    close(write_fd_);
+    write_fd_ = -1;
+    ++write_segment_;
+  }
+  const auto path = segmentPath(write_segment_);
+  write_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (write_fd_ < 0) return ioError("cannot create", path);
+  write_offset_ = 0;
+  segment_sizes_[write_segment_] = 0;
+  dirty_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status DiskQueue::append(std::string_view payload, uint32_t samples,
+                               uint64_t* dropped_samples) {
+  if (dropped_samples != nullptr) *dropped_samples = 0;
+  const uint64_t size = kHeaderBytes + payload.size();
+  std::lock_guard lock(mutex_);
+  if (bytes_on_disk_ + size > options_.max_bytes) {
+    if (options_.when_full == WhenFull::kReject || size > options_.max_bytes) {
+      return absl::ResourceExhaustedError(
+          common::concat("the delivery queue is full (", bytes_on_disk_, " of ", options_.max_bytes,
+                         " bytes, queue.maxDiskUsage): storage is down or slower than ingestion"));
+    }
+    uint64_t dropped = 0;
+    if (absl::Status status = dropOldestLocked(size, &dropped); !status.ok()) return status;
+    if (dropped_samples != nullptr) *dropped_samples = dropped;
+  }
+  if (write_offset_ > 0 && write_offset_ + size > options_.segment_bytes) {
+    if (absl::Status status = openNewSegment(); !status.ok()) return status;
+  }
+  const Header header{kMagic, static_cast<uint32_t>(payload.size()), samples, checksum(payload)};
+  iovec parts[2] = {{const_cast<Header*>(&header), kHeaderBytes},
+                    {const_cast<char*>(payload.data()), payload.size()}};
+  size_t written = 0;
+  while (written < size) {
+    // Skip what an interrupted writev already wrote.
+    iovec rest[2];
+    int count = 0;
+    size_t skip = written;
+    for (const iovec& part : parts) {
+      if (skip >= part.iov_len) {
+        skip -= part.iov_len;
+        continue;
+      }
+      rest[count++] = {static_cast<char*>(part.iov_base) + skip, part.iov_len - skip};
+      skip = 0;
+    }
+    const ssize_t result = writev(write_fd_, rest, count);
+    if (result < 0 && errno == EINTR) continue;
+    if (result <= 0) {
+      // Leave no partial record behind: the next open would cut it anyway.
+      (void)ftruncate(write_fd_, static_cast<off_t>(write_offset_));
+      return ioError("cannot write", segmentPath(write_segment_));
+    }
+    written += static_cast<size_t>(result);
+  }
+  write_offset_ += size;
+  segment_sizes_[write_segment_] = write_offset_;
+  bytes_on_disk_ += size;
+  ++pending_records_;
+  dirty_ = true;
+  if (options_.fsync_always) {
+    if (fdatasync(write_fd_) != 0) return ioError("cannot sync", segmentPath(write_segment_));
+    dirty_ = false;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DiskQueue::dropOldestLocked(uint64_t needed, uint64_t* dropped_samples) {
+  while (bytes_on_disk_ + needed > options_.max_bytes) {
+    if (read_segment_ == write_segment_) {
+      if (write_offset_ == 0) break;
+      if (absl::Status status = openNewSegment(); !status.ok()) return status;
+    }
+    uint64_t offset = read_offset_;
+    QueuedRecord record;
+    while (readAt(read_segment_, &offset, &record, nullptr, /*verify=*/false)) {
+      *dropped_samples += record.samples;
+      if (pending_records_ > 0) --pending_records_;
+      offset = record.end.end_offset;
+    }
+    deleteSegmentLocked(read_segment_);
+    read_segment_ = segment_sizes_.begin()->first;
+    read_offset_ = 0;
+  }
+  return saveCursorLocked();
+}
+
+bool DiskQueue::readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record,
+                       QueueRecovery* stats, bool verify) {
+  const auto known = segment_sizes_.find(segment);
+  if (known == segment_sizes_.end()) return false;
+  const uint64_t size = known->second;
+  FileDescriptor fd(::open(segmentPath(segment).c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return false;
+  const auto valid = [&](uint64_t at, Header* header, bool check_crc) {
+    if (at + kHeaderBytes > size ||
+        !readExactly(fd.get(), at, reinterpret_cast<char*>(header), kHeaderBytes) ||
+        header->magic != kMagic || at + kHeaderBytes + header->length > size) {
+      return false;
+    }
+    record->payload.resize(header->length);
+    return readExactly(fd.get(), at + kHeaderBytes, record->payload.data(), header->length) &&
+           (!check_crc || checksum(record->payload) == header->crc);
+  };
+  Header header{};
+  uint64_t at = *offset;
+  if (at + kHeaderBytes > size) return false;
+  if (!valid(at, &header, verify)) {
+    // A record that would run past the end of the last segment is a torn tail, not corruption.
+    if (segment == segment_sizes_.rbegin()->first &&
+        readExactly(fd.get(), at, reinterpret_cast<char*>(&header), kHeaderBytes) &&
+        header.magic == kMagic && at + kHeaderBytes + header.length > size) {
+      return false;
+    }
+    // Corruption: the next position holding a whole, checksummed record.
+    std::string rest(size - at, '\0');
+    if (!readExactly(fd.get(), at, rest.data(), rest.size())) return false;
+    uint64_t next = size;
+    for (size_t i = 1; i + kHeaderBytes <= rest.size(); ++i) {
+      uint32_t magic;
+      std::memcpy(&magic, rest.data() + i, sizeof(magic));
+      if (magic == kMagic && valid(at + i, &header, /*check_crc=*/true)) {
+        next = at + i;
+        break;
+      }
+    }
+    if (stats != nullptr) {
+      ++stats->corrupt_records;
+      stats->corrupt_bytes += next - at;
+    }
+    *offset = next;
+    if (next == size) return false;
+    at = next;
+  }
+  record->samples = header.samples;
+  record->end = {segment, at + kHeaderBytes + header.length};
+  return true;
+}
+
+void DiskQueue::deleteSegmentLocked(uint64_t segment) {
+  std::error_code error;
+  std::filesystem::remove(segmentPath(segment), error);
+  bytes_on_disk_ -= segment_sizes_[segment];
+  segment_sizes_.erase(segment);
+}
+
+bool DiskQueue::next(const QueuePosition* after, QueuedRecord* record) {
+  std::lock_guard lock(mutex_);
+  uint64_t segment = read_segment_;
+  uint64_t offset = read_offset_;
+  // A position behind the cursor was dropped meanwhile (drop-oldest): go on from the cursor.
+  if (after != nullptr && (after->segment > read_segment_ ||
+                           (after->segment == read_segment_ && after->end_offset > read_offset_))) {
+    segment = after->segment;
+    offset = after->end_offset;
+  }
+  while (true) {
+    // Segments from before this start are checked again (opening skipped their corrupt
+    // records only in its own scan); segments this process wrote need no checksum.
+    if (readAt(segment, &offset, record, nullptr, segment < first_own_segment_)) return true;
+    const auto later = segment_sizes_.upper_bound(segment);
+    if (later == segment_sizes_.end()) return false;
+    segment = later->first;
+    offset = 0;
+  }
+}
+
+absl::Status DiskQueue::commit(const QueuePosition& end) {
+  std::lock_guard lock(mutex_);
+  if (end.segment < read_segment_ ||
+      (end.segment == read_segment_ && end.end_offset <= read_offset_)) {
+    return absl::OkStatus();  // dropped meanwhile (drop-oldest)
+  }
+  while (!segment_sizes_.empty() && segment_sizes_.begin()->first < end.segment) {
+    deleteSegmentLocked(segment_sizes_.begin()->first);
+  }
+  read_segment_ = end.segment;
+  read_offset_ = end.end_offset;
+  // A closed segment read to its end goes at once.
+  if (read_segment_ < write_segment_ && read_offset_ >= segment_sizes_[read_segment_]) {
+    deleteSegmentLocked(read_segment_);
+    read_segment_ = segment_sizes_.begin()->first;
+    read_offset_ = 0;
+  }
+  if (pending_records_ > 0) --pending_records_;
+  return saveCursorLocked();
+}
+
+absl::Status DiskQueue::saveCursorLocked() {
+  const auto path = options_.dir / kCursorFile;
+  const auto temporary = options_.dir / "cursor.tmp";
+  const std::string text = fmt::format("TPQC {} {}\n", read_segment_, read_offset_);
+  {
+    FileDescriptor fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (fd.get() < 0 ||
+        write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      return ioError("cannot write", temporary);
+    }
+  }
+  if (rename(temporary.c_str(), path.c_str()) != 0) return ioError("cannot replace", path);
+  return absl::OkStatus();
+}
+
+absl::Status DiskQueue::sync() {
+  std::lock_guard lock(mutex_);
+  if (dirty_ && write_fd_ >= 0) {
+    if (fdatasync(write_fd_) != 0) return ioError("cannot sync", segmentPath(write_segment_));
+    dirty_ = false;
+  }
+  FileDescriptor dir(::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() >= 0) fsync(dir.get());
+  return absl::OkStatus();
+}
+
+uint64_t DiskQueue::bytesOnDisk() const {
+  std::lock_guard lock(mutex_);
+  return bytes_on_disk_;
+}
+
+uint64_t DiskQueue::corruptRecords() const {
+  std::lock_guard lock(mutex_);
+  return stats_.corrupt_records;
+}
+
+uint64_t DiskQueue::pendingRecords() const {
+  std::lock_guard lock(mutex_);
+  return pending_records_;
+}
+
+}  // namespace tp::forward

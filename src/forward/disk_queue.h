@@ -1,0 +1,112 @@
+#pragma once
+// A storage endpoint's on-disk queue: an append-only log of records (one compressed
+// WriteRequest each) split into segment files, with the read position kept in a separate cursor
+// file. A record is in the kernel when append() returns, so it survives kill -9; fsync (every
+// second, or on every append) makes it survive power loss. The reader delivers records in order
+// and commits them; segments wholly delivered are deleted. Disk use is capped: a full queue
+// refuses appends (the caller answers 503) or, if so configured, drops its oldest records.
+//
+// On disk, per record: magic "TPQ1", payload length, sample count, CRC-32 of the payload (all
+// little-endian u32), then the payload. Opening a queue checks every unread record: a torn tail
+// (a crash in the middle of a write) is cut off, and a corrupted record is skipped by searching
+// for the next valid header. Neither is fatal; both are counted.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace tp::forward {
+
+enum class WhenFull { kReject, kDropOldest };
+
+struct DiskQueueOptions {
+  std::filesystem::path dir;
+  uint64_t max_bytes = 1ull << 30;
+  uint64_t segment_bytes = 64ull << 20;  // a segment is closed once it holds this much
+  bool fsync_always = false;             // else the owner calls sync() periodically
+  WhenFull when_full = WhenFull::kReject;
+};
+
+// What opening found.
+struct QueueRecovery {
+  uint64_t records = 0;  // unread records carried over from the previous run
+  uint64_t samples = 0;
+  uint64_t corrupt_records = 0;  // skipped: bad header or checksum
+  uint64_t corrupt_bytes = 0;
+  uint64_t torn_bytes = 0;  // cut from the end of the last segment
+};
+
+// Where a record ends in the log: what commit() and next() take.
+struct QueuePosition {
+  uint64_t segment = 0;
+  uint64_t end_offset = 0;
+};
+
+struct QueuedRecord {
+  std::string payload;
+  uint32_t samples = 0;
+  QueuePosition end;
+};
+
+class DiskQueue {
+ public:
+  static absl::StatusOr<std::unique_ptr<DiskQueue>> open(const DiskQueueOptions& options,
+                                                         QueueRecovery* recovery);
+  ~DiskQueue();
+
+  DiskQueue(const DiskQueue&) = delete;
+  DiskQueue& operator=(const DiskQueue&) = delete;
+
+  // Appends one record. ResourceExhausted when the queue is at its cap (kReject); with
+  // kDropOldest, the oldest records make room and `dropped_samples` says how many samples went.
+  absl::Status append(std::string_view payload, uint32_t samples, uint64_t* dropped_samples);
+
+  // The record after `after` (nullptr: the oldest undelivered one), without consuming it; false
+  // when there is none yet. Lets several senders work on consecutive records.
+  bool next(const QueuePosition* after, QueuedRecord* record);
+  // Marks the record ending at `end` delivered; records must be committed in order. The cursor
+  // moves past it and is saved; segments left behind are deleted.
+  absl::Status commit(const QueuePosition& end);
+
+  // Flushes written records and the cursor to stable storage.
+  absl::Status sync();
+
+  uint64_t bytesOnDisk() const;
+  uint64_t pendingRecords() const;
+  uint64_t corruptRecords() const;
+
+ private:
+  explicit DiskQueue(const DiskQueueOptions& options);
+  absl::Status recover(QueueRecovery* recovery);
+  absl::Status openNewSegment();
+  absl::Status saveCursorLocked();
+  absl::Status dropOldestLocked(uint64_t needed, uint64_t* dropped_samples);
+  void deleteSegmentLocked(uint64_t segment);
+  // Reads the record at `*offset` of `segment`; false at the end. With `verify`, checksums are
+  // checked; corrupt records are skipped (counted in `stats` when given).
+  bool readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record, QueueRecovery* stats,
+              bool verify);
+  std::filesystem::path segmentPath(uint64_t segment) const;
+
+  DiskQueueOptions options_;
+  mutable std::mutex mutex_;
+  int write_fd_ = -1;
+  uint64_t write_segment_ = 0;
+  uint64_t write_offset_ = 0;
+  uint64_t first_own_segment_ = 0;  // segments before it were written by an earlier run
+  uint64_t read_segment_ = 0;
+  uint64_t read_offset_ = 0;
+  std::map<uint64_t, uint64_t> segment_sizes_;  // segments from the read segment on
+  uint64_t bytes_on_disk_ = 0;
+  uint64_t pending_records_ = 0;
+  QueueRecovery stats_;  // what opening found, plus corruption met since
+  bool dirty_ = false;   // appended since the last sync
+};
+
+}  // namespace tp::forward

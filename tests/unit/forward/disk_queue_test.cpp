@@ -1,0 +1,176 @@
+#include "forward/disk_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "support/temp_dir.h"
+
+namespace tp::forward {
+namespace {
+
+class DiskQueueTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<DiskQueue> open(QueueRecovery* recovery = nullptr) {
+    auto queue = DiskQueue::open(options_, recovery);
+    EXPECT_TRUE(queue.ok()) << queue.status();
+    return queue.ok() ? std::move(*queue) : nullptr;
+  }
+
+  static std::string payload(int i) {
+    return "record-" + std::to_string(i) + std::string(100, 'x');
+  }
+
+  // Delivers everything pending; returns the payloads in order.
+  static std::vector<std::string> drain(DiskQueue& queue) {
+    std::vector<std::string> delivered;
+    QueuedRecord record;
+    while (queue.next(nullptr, &record)) {
+      delivered.push_back(record.payload);
+      EXPECT_TRUE(queue.commit(record.end).ok());
+    }
+    return delivered;
+  }
+
+  std::vector<std::filesystem::path> segments() const {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(options_.dir)) {
+      if (entry.path().extension() == ".seg") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  }
+
+  testing::TempDir dir_{"tp-queue-"};
+  DiskQueueOptions options_{
+      .dir = dir_.path() / "endpoint", .max_bytes = 1 << 20, .segment_bytes = 1 << 10};
+};
+
+TEST_F(DiskQueueTest, DeliversInOrderAndCountsWhatIsPending) {
+  auto queue = open();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(queue->append(payload(i), 10 + i, nullptr).ok());
+  EXPECT_EQ(queue->pendingRecords(), 5u);
+  QueuedRecord record;
+  ASSERT_TRUE(queue->next(nullptr, &record));
+  EXPECT_EQ(record.payload, payload(0));
+  EXPECT_EQ(record.samples, 10u);
+  QueuedRecord second;
+  ASSERT_TRUE(queue->next(&record.end, &second));  // reading ahead consumes nothing
+  EXPECT_EQ(second.payload, payload(1));
+  ASSERT_TRUE(queue->next(nullptr, &record));
+  EXPECT_EQ(record.payload, payload(0));
+  ASSERT_TRUE(queue->commit(record.end).ok());
+  EXPECT_EQ(queue->pendingRecords(), 4u);
+  const auto rest = drain(*queue);
+  EXPECT_EQ(rest, (std::vector<std::string>{payload(1), payload(2), payload(3), payload(4)}));
+  EXPECT_FALSE(queue->next(nullptr, &record));
+}
+
+TEST_F(DiskQueueTest, UndeliveredRecordsSurviveAReopen) {
+  {
+    auto queue = open();
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(queue->append(payload(i), 1, nullptr).ok());
+    QueuedRecord record;
+    for (int i = 0; i < 7; ++i) {
+      ASSERT_TRUE(queue->next(nullptr, &record));
+      ASSERT_TRUE(queue->commit(record.end).ok());
+    }
+  }  // no sync, no orderly close needed beyond the destructor: writes are in the kernel
+  QueueRecovery recovery;
+  auto queue = open(&recovery);
+  EXPECT_EQ(recovery.records, 13u);
+  EXPECT_EQ(recovery.samples, 13u);
+  EXPECT_EQ(recovery.corrupt_records, 0u);
+  const auto delivered = drain(*queue);
+  ASSERT_EQ(delivered.size(), 13u);
+  EXPECT_EQ(delivered.front(), payload(7));
+  EXPECT_EQ(delivered.back(), payload(19));
+  // New records go after the old ones.
+  ASSERT_TRUE(queue->append(payload(99), 1, nullptr).ok());
+  EXPECT_EQ(drain(*queue), std::vector<std::string>{payload(99)});
+}
+
+TEST_F(DiskQueueTest, DeliveredSegmentsAreDeleted) {
+  auto queue = open();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(queue->append(payload(i), 1, nullptr).ok());
+  EXPECT_GT(segments().size(), 5u);  // 1 KiB segments, ~125-byte records
+  EXPECT_EQ(drain(*queue).size(), 50u);
+  EXPECT_EQ(segments().size(), 1u);  // the one being written
+  EXPECT_LE(queue->bytesOnDisk(), options_.segment_bytes);
+}
+
+TEST_F(DiskQueueTest, FullQueueRefusesAndStaysUnderItsCap) {
+  options_.max_bytes = 4 << 10;
+  auto queue = open();
+  int accepted = 0;
+  absl::Status status;
+  while ((status = queue->append(payload(accepted), 1, nullptr)).ok()) ++accepted;
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(status.message().find("queue.maxDiskUsage"), std::string::npos);
+  EXPECT_GT(accepted, 20);
+  EXPECT_LE(queue->bytesOnDisk(), options_.max_bytes);
+  // Delivering makes room again.
+  EXPECT_EQ(drain(*queue).size(), static_cast<size_t>(accepted));
+  EXPECT_TRUE(queue->append(payload(1000), 1, nullptr).ok());
+}
+
+TEST_F(DiskQueueTest, DropOldestMakesRoomAndCountsWhatItDropped) {
+  options_.max_bytes = 4 << 10;
+  options_.when_full = WhenFull::kDropOldest;
+  auto queue = open();
+  uint64_t dropped_total = 0;
+  for (int i = 0; i < 200; ++i) {
+    uint64_t dropped = 0;
+    ASSERT_TRUE(queue->append(payload(i), 3, &dropped).ok());
+    dropped_total += dropped;
+    EXPECT_LE(queue->bytesOnDisk(), options_.max_bytes);
+  }
+  const auto delivered = drain(*queue);
+  EXPECT_EQ(delivered.back(), payload(199));
+  // Every sample is either delivered or counted as dropped.
+  EXPECT_EQ(dropped_total + 3 * delivered.size(), 3u * 200);
+}
+
+TEST_F(DiskQueueTest, TornTailIsCutAndCorruptRecordsAreSkipped) {
+  {
+    auto queue = open();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue->append(payload(i), 1, nullptr).ok());
+  }
+  const auto segment = segments().back();
+  const auto size = std::filesystem::file_size(segment);
+  {
+    // Damage the second record's payload, then leave half a record at the end (a crash
+    // in the middle of a write).
+    std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+    const std::streamoff record = 16 + static_cast<std::streamoff>(payload(0).size());
+    file.seekp(record + 16 + 3);
+    file.put('#');
+    file.seekp(0, std::ios::end);
+    const char torn[] = {'T', 'P', 'Q', '1', 0x00, 0x10, 0x00, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 'x'};
+    file.write(torn, sizeof(torn));
+  }
+  QueueRecovery recovery;
+  auto queue = open(&recovery);
+  EXPECT_EQ(recovery.corrupt_records, 1u);
+  EXPECT_EQ(recovery.torn_bytes, 17u);
+  EXPECT_EQ(recovery.records, 2u);
+  EXPECT_EQ(std::filesystem::file_size(segment), size);
+  EXPECT_EQ(drain(*queue), (std::vector<std::string>{payload(0), payload(2)}));
+}
+
+TEST_F(DiskQueueTest, GarbageFilesAreNotFatal) {
+  std::filesystem::create_directories(options_.dir);
+  std::ofstream(options_.dir / "00000000000000000003.seg") << std::string(5000, '\xab');
+  std::ofstream(options_.dir / "cursor") << "not a cursor";
+  QueueRecovery recovery;
+  auto queue = open(&recovery);
+  ASSERT_NE(queue, nullptr);
+  EXPECT_EQ(recovery.records, 0u);
+  QueuedRecord record;
+  EXPECT_FALSE(queue->next(nullptr, &record));
+  ASSERT_TRUE(queue->append(payload(1), 1, nullptr).ok());
+  EXPECT_EQ(drain(*queue), std::vector<std::string>{payload(1)});
+}
+
+}  // namespace
+}  // namespace tp::forward
