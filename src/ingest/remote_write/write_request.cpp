@@ -79,6 +79,14 @@ const char* readSample(std::string_view bytes, Sample* sample) {
   return reader.ok() ? nullptr : reader.error();
 }
 
+const char* checkLabel(const LabelView& label, size_t labels_so_far) {
+  if (label.name.empty()) return "label name empty";
+  if (label.name.size() > kMaxLabelNameBytes) return "label name longer than 1024 bytes";
+  if (label.value.size() > kMaxLabelValueBytes) return "label value longer than 65536 bytes";
+  if (labels_so_far >= kMaxLabelsPerSeries) return "more than 256 labels";
+  return nullptr;
+}
+
 const char* readLabel(std::string_view bytes, LabelView* label) {
   WireReader reader(bytes);
   *label = {};
@@ -98,7 +106,6 @@ const char* readLabel(std::string_view bytes, LabelView* label) {
     }
   }
   if (!reader.ok()) return reader.error();
-  if (label->name.empty()) return "label name empty";
   return nullptr;
 }
 
@@ -114,8 +121,9 @@ class SymbolTable {
       if (*pending == kNone) {
         *pending = static_cast<uint32_t>(ref);
       } else {
-        if (symbols[*pending].empty()) return "label name empty";
-        out.push_back({symbols[*pending], symbols[ref]});
+        const LabelView label{symbols[*pending], symbols[ref]};
+        if (const char* problem = checkLabel(label, out.size())) return problem;
+        out.push_back(label);
         *pending = kNone;
       }
       return nullptr;
@@ -197,7 +205,9 @@ absl::Status decodeV1(std::string_view body, SeriesSink& sink, DecodeCounts* cou
       if (!reader.readBytes(&bytes)) break;
       if (f == v1::kSeriesLabels) {
         LabelView label;
-        if (const char* problem = readLabel(bytes, &label)) return seriesError(index, problem);
+        const char* problem = readLabel(bytes, &label);
+        if (problem == nullptr) problem = checkLabel(label, series.labels.size());
+        if (problem != nullptr) return seriesError(index, problem);
         series.labels.push_back(label);
       } else if (f == v1::kSeriesSamples) {
         Sample sample;
@@ -215,7 +225,11 @@ absl::Status decodeV1(std::string_view body, SeriesSink& sink, DecodeCounts* cou
             std::string_view label_bytes;
             ex.readBytes(&label_bytes);
             LabelView label;
-            if (const char* problem = readLabel(label_bytes, &label)) {
+            const char* problem = readLabel(label_bytes, &label);
+            if (problem == nullptr) {
+              problem = checkLabel(label, series.exemplar_labels.size() - exemplar.labels_begin);
+            }
+            if (problem != nullptr) {
               return seriesError(index, common::concat("exemplar ", problem));
             }
             series.exemplar_labels.push_back(label);

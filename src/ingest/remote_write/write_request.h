@@ -40,6 +40,12 @@ struct MetadataView {
   std::string_view unit;
 };
 
+// Limits on what one series may carry; beyond them the request is refused (400), as storage
+// would refuse or truncate such series anyway.
+inline constexpr size_t kMaxLabelsPerSeries = 256;
+inline constexpr size_t kMaxLabelNameBytes = 1024;
+inline constexpr size_t kMaxLabelValueBytes = 64 * 1024;
+
 struct DecodedSeries {
   std::vector<LabelView> labels;
   std::vector<Sample> samples;

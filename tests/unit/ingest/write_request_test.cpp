@@ -250,6 +250,26 @@ INSTANTIATE_TEST_SUITE_P(
                       "cannot decode timeseries 0: wrong wire type"},
         MalformedCase{"empty_label_name", field(1, label("", "x")), RemoteWriteVersion::kV1,
                       "cannot decode timeseries 0: label name empty"},
+        MalformedCase{"label_name_too_long", field(1, label(std::string(1025, 'n'), "x")),
+                      RemoteWriteVersion::kV1,
+                      "cannot decode timeseries 0: label name longer than 1024 bytes"},
+        MalformedCase{"label_value_too_long", field(1, label("a", std::string(65537, 'v'))),
+                      RemoteWriteVersion::kV1,
+                      "cannot decode timeseries 0: label value longer than 65536 bytes"},
+        MalformedCase{"too_many_labels",
+                      [] {
+                        std::string labels;
+                        for (int i = 0; i < 257; ++i) labels += label("l" + std::to_string(i), "v");
+                        return field(1, labels);
+                      }(),
+                      RemoteWriteVersion::kV1, "cannot decode timeseries 0: more than 256 labels"},
+        MalformedCase{"v2_too_many_labels",
+                      [] {
+                        std::string refs;
+                        for (int i = 0; i < 257; ++i) refs += varint(1) + varint(2);
+                        return field(4, "") + field(4, "a") + field(4, "b") + field(5, field(1, refs));
+                      }(),
+                      RemoteWriteVersion::kV2, "more than 256 labels"},
         MalformedCase{"second_series_bad", kGoodSeries + field(1, label("", "x")),
                       RemoteWriteVersion::kV1, "cannot decode timeseries 1: label name empty"},
         MalformedCase{"label_as_varint", field(1, std::string("\x08\x01", 2)),
