@@ -170,27 +170,6 @@ KeyDef listKey(std::string path, std::string help, Access access,
       [access](const Config& config) { return fmt::format("{}", fmt::join(access(config), ",")); }};
 }
 
-KeyDef endpointsKey() {
-  return {"metricsWrite.endpoints",
-          "Remote-write URLs of the metrics storage (list, or comma-separated); a base URL gets "
-          "/api/v1/write appended. Empty disables forwarding",
-          [](Config& config, const RawValue& raw) -> absl::Status {
-            std::vector<std::string> endpoints;
-            for (const std::string& item : raw.items) {
-              for (std::string_view part : common::splitTrimmed(item, ',')) {
-                std::string endpoint(part);
-                if (absl::Status valid = checkEndpoint(endpoint); !valid.ok()) return valid;
-                endpoints.push_back(std::move(endpoint));
-              }
-            }
-            config.metrics_write.endpoints = std::move(endpoints);
-            return absl::OkStatus();
-          },
-          [](const Config& config) {
-            return fmt::format("{}", fmt::join(config.metrics_write.endpoints, ","));
-          }};
-}
-
 absl::Status readPattern(const YAML::Node& item, TrainingPattern* pattern) {
   if (!item.IsMap()) return absl::InvalidArgumentError("each pattern must be a map");
   for (const auto& entry : item) {
@@ -321,7 +300,11 @@ const std::vector<KeyDef>& keyDefs() {
       durationKey(
           "db.timeout", "Limit for connecting and for each database statement",
           [](auto& c) -> auto& { return c.db.timeout; }, milliseconds(100)),
-      endpointsKey(),
+      listKey(
+          "metricsWrite.endpoints",
+          "Remote-write URLs of the metrics storage (list, or comma-separated); a base URL gets "
+          "/api/v1/write appended. Empty disables forwarding",
+          [](auto& c) -> auto& { return c.metrics_write.endpoints; }, checkEndpoint),
       intKey(
           "metricsWrite.batchSamples", "Samples per remote-write request to storage",
           [](auto& c) -> auto& { return c.metrics_write.batch_samples; }, 1, 1'000'000),
