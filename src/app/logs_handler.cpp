@@ -12,6 +12,8 @@
 namespace tp::app {
 namespace {
 
+constexpr size_t kScratchKeepBytes = 16 << 20;
+
 enum class LogEncoding { kIdentity, kGzip };
 
 absl::Status parseLogEncoding(std::string_view header, LogEncoding* encoding) {
@@ -68,6 +70,9 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
 
   // The parser reads past the end in blocks: the body goes into a padded per-thread buffer.
   thread_local std::string padded;
+  struct Release {
+    ~Release() { common::releaseIfLarger(padded, kScratchKeepBytes); }
+  } release_after_request;
   size_t size = 0;
   if (encoding == LogEncoding::kGzip) {
     auto inflated = ingest::inflateGzip(request.body(), options_.max_decoded_bytes,

@@ -47,6 +47,14 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
 
   thread_local std::string decompressed;
   thread_local ingest::OutputBuffer encoded;
+  // A hostile or unusually large body must not pin its buffers in every I/O thread.
+  constexpr size_t kScratchKeepBytes = 16 << 20;
+  struct Release {
+    ~Release() {
+      common::releaseIfLarger(decompressed, kScratchKeepBytes);
+      encoded.releaseIfLarger(kScratchKeepBytes);
+    }
+  } release_after_request;
   auto body = ingest::decompressBody(request.body(), *encoding, max_decoded_bytes_, decompressed);
   if (!body.ok()) return reject(context, body.status());
 

@@ -2,6 +2,8 @@
 // String helpers over std::string_view. (Debian's Abseil keeps its own string_view type, so the
 // project formats with fmt and uses these instead of absl::StrCat and friends.)
 
+#include <malloc.h>
+
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -33,6 +35,15 @@ std::vector<std::string_view> splitTrimmed(std::string_view text, char separator
 
 // Abseil's containers hash std::string keys through absl::string_view.
 inline absl::string_view toAbsl(std::string_view text) { return {text.data(), text.size()}; }
+
+// Frees a per-thread scratch buffer when one request made it larger than `keep`, so that a
+// single huge (or hostile) body does not pin that much memory in every I/O thread.
+// The freed pages go back to the system at once (glibc would keep them in its arenas).
+inline void releaseIfLarger(std::string& scratch, size_t keep) {
+  if (scratch.capacity() <= keep) return;
+  std::string().swap(scratch);
+  malloc_trim(0);
+}
 
 inline std::string_view message(const absl::Status& status) {
   return {status.message().data(), status.message().size()};

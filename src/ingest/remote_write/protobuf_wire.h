@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/strings.h"
+
 namespace tp::ingest {
 
 enum class WireType : uint8_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
@@ -117,6 +119,11 @@ class OutputBuffer {
     return at;
   }
   void clear() { used_ = 0; }
+  // Frees the storage when it has grown beyond `keep` bytes (after an unusually large request).
+  void releaseIfLarger(size_t keep) {
+    common::releaseIfLarger(storage_, keep);
+    used_ = 0;
+  }
   size_t size() const { return used_; }
   std::string_view view() const { return {storage_.data(), used_}; }
 
