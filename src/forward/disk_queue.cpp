@@ -385,6 +385,12 @@ absl::Status DiskQueue::sync() {
   return absl::OkStatus();
 }
 
+bool DiskQueue::hasRoomFor(uint64_t bytes) const {
+  std::lock_guard lock(mutex_);
+  return options_.when_full == WhenFull::kDropOldest ||
+         bytes_on_disk_ + bytes <= options_.max_bytes;
+}
+
 uint64_t DiskQueue::bytesOnDisk() const {
   std::lock_guard lock(mutex_);
   return bytes_on_disk_;

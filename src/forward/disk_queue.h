@@ -77,6 +77,8 @@ class DiskQueue {
   // Flushes written records and the cursor to stable storage.
   absl::Status sync();
 
+  // False when the queue refuses when full and cannot take `bytes` more.
+  bool hasRoomFor(uint64_t bytes) const;
   uint64_t bytesOnDisk() const;
   uint64_t pendingRecords() const;
   uint64_t corruptRecords() const;

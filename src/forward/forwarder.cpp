@@ -20,14 +20,11 @@ namespace tp::forward {
 class Forwarder::Endpoint {
  public:
   Endpoint(std::string url, common::HttpUrl parsed, const config::MetricsWriteConfig& config,
-           std::unique_ptr<DiskQueue> queue, bool reject_when_full, uint64_t max_queue_bytes,
-           telemetry::EndpointMetrics metrics)
+           std::unique_ptr<DiskQueue> queue, telemetry::EndpointMetrics metrics)
       : url_(std::move(url)),
         parsed_(std::move(parsed)),
         config_(config),
         queue_(std::move(queue)),
-        reject_when_full_(reject_when_full),
-        max_queue_bytes_(max_queue_bytes),
         metrics_(metrics) {
     updateGauges();
   }
@@ -49,10 +46,7 @@ class Forwarder::Endpoint {
     }
   }
 
-  // False when a queue that refuses when full cannot take `bytes` more.
-  bool hasRoomFor(uint64_t bytes) const {
-    return !reject_when_full_ || queue_->bytesOnDisk() + bytes <= max_queue_bytes_;
-  }
+  bool hasRoomFor(uint64_t bytes) const { return queue_->hasRoomFor(bytes); }
 
   void enqueue(const Batch& batch) {
     uint64_t dropped_samples = 0;
@@ -212,8 +206,6 @@ class Forwarder::Endpoint {
   const common::HttpUrl parsed_;
   const config::MetricsWriteConfig& config_;
   const std::unique_ptr<DiskQueue> queue_;
-  const bool reject_when_full_;
-  const uint64_t max_queue_bytes_;
   telemetry::EndpointMetrics metrics_;
 
   std::mutex mutex_;
@@ -274,9 +266,8 @@ absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
           url, recovery.records, recovery.samples, recovery.corrupt_records, recovery.torn_bytes);
     }
     metrics.queue_corrupt_records->Increment(static_cast<double>(recovery.corrupt_records));
-    forwarder->endpoints_.push_back(std::make_unique<Endpoint>(
-        url, *parsed, forwarder->config_, std::move(*opened),
-        options.when_full == WhenFull::kReject, options.max_bytes, metrics));
+    forwarder->endpoints_.push_back(
+        std::make_unique<Endpoint>(url, *parsed, forwarder->config_, std::move(*opened), metrics));
   }
   return forwarder;
 }

@@ -135,7 +135,11 @@ absl::Status TrainingWriter::loadWorkloads(const TrainingItems& batch) {
   for (const PendingPerformance& row : batch.performances) {
     if (!serials_.loaded(row.workload_uid)) unknown.insert(row.workload_uid);
   }
-  for (std::string_view workload : unknown) {
+  return reloadRuns(unknown);
+}
+
+absl::Status TrainingWriter::reloadRuns(const absl::flat_hash_set<std::string_view>& workloads) {
+  for (std::string_view workload : workloads) {
     auto runs = storage::loadRuns(database_, workload);
     if (!runs.ok()) return runs.status();
     serials_.load(workload, *runs);
@@ -174,12 +178,7 @@ absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts
   // Another replica recorded some of these first: its serials are the ones that count.
   absl::flat_hash_set<std::string_view> workloads;
   for (const auto& event : events) workloads.insert(event.workload_uid);
-  for (std::string_view workload : workloads) {
-    auto runs = storage::loadRuns(database_, workload);
-    if (!runs.ok()) return runs.status();
-    serials_.load(workload, *runs);
-  }
-  return absl::OkStatus();
+  return reloadRuns(workloads);
 }
 
 absl::Status TrainingWriter::writePerformances(

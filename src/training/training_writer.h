@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "config/config.h"
 #include "storage/database.h"
@@ -69,6 +70,8 @@ class TrainingWriter {
   // caller puts it back (every statement is idempotent, so a partial success is harmless).
   absl::Status write(const TrainingItems& batch);
   absl::Status loadWorkloads(const TrainingItems& batch);
+  // Replaces what is known of these workloads' runs with what the database holds.
+  absl::Status reloadRuns(const absl::flat_hash_set<std::string_view>& workloads);
   absl::Status writeStarts(const std::vector<PendingStart>& starts);
   absl::Status writePerformances(const std::vector<PendingPerformance>& performances);
 
