@@ -1,7 +1,7 @@
 // training_performance rows per second into a real PostgreSQL on loopback (fsync on, as
-// deployed), through the
-// training writer as the logs path uses it: requests submit rows for two workloads of a pod,
-// the writer assigns serials and writes multi-row insert-if-absent statements
+// deployed), through the training writer as the logs path uses it: requests submit rows for two
+// workloads of a pod into the row journal, the writer reads it back, assigns serials and writes
+// multi-row insert-if-absent statements
 // (training.batchRows per statement). Each iteration submits 20 000 new rows in requests of
 // 200 and waits until the last is in the database.
 //
@@ -15,6 +15,7 @@
 #include "soci/soci.h"
 #include "storage/schema.h"
 #include "support/database_servers.h"
+#include "support/temp_dir.h"
 #include "telemetry/telemetry.h"
 #include "training/training_writer.h"
 
@@ -43,7 +44,15 @@ void BM_WritePerformanceRows(benchmark::State& state) {
   config.batch_rows = static_cast<int>(state.range(0));
   config.flush_interval = std::chrono::milliseconds(5);
   telemetry::Telemetry telemetry("bench");
-  training::TrainingWriter writer(**database, config, telemetry.trainingWriteMetrics());
+  testing::TempDir journal_dir("tp-journal-");
+  auto created = training::TrainingWriter::create(
+      **database, config, forward::DiskQueueOptions{.dir = journal_dir.path()},
+      telemetry.trainingWriteMetrics());
+  if (!created.ok()) {
+    state.SkipWithError("cannot open the row journal");
+    return;
+  }
+  training::TrainingWriter& writer = **created;
   writer.start();
   int64_t iteration = 0;
   for (auto _ : state) {
@@ -55,7 +64,7 @@ void BM_WritePerformanceRows(benchmark::State& state) {
               {workload, "w-run1", "pod-0", kDocument, iteration, 1761223152000000 + iteration});
         }
       }
-      while (!writer.submit(std::move(items))) std::this_thread::yield();
+      while (!writer.submit(items).ok()) std::this_thread::yield();
     }
     while (writer.pending() > 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
   }

@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 #include "cache/cache_json.h"
@@ -52,8 +53,16 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   auto extractor = training::PerformanceExtractor::create(config.training.patterns);
   if (!extractor.ok()) return extractor.status();
   app->extractor_ = std::move(*extractor);
-  app->training_writer_ = std::make_unique<training::TrainingWriter>(
-      *app->database_, config.training, app->telemetry_.trainingWriteMetrics());
+  auto training_writer = training::TrainingWriter::create(
+      *app->database_, config.training,
+      forward::DiskQueueOptions{
+          .dir = std::filesystem::path(config.queue.dir) / "training-rows",
+          .max_bytes = config.queue.max_disk_usage,
+          .segment_bytes = forward::segmentBytesFor(config.queue.max_disk_usage),
+          .fsync_always = config.queue.fsync == "always"},
+      app->telemetry_.trainingWriteMetrics());
+  if (!training_writer.ok()) return training_writer.status();
+  app->training_writer_ = std::move(*training_writer);
   std::vector<std::string> skip_reasons(ingest::kSkipReasonNames.begin(),
                                         ingest::kSkipReasonNames.end());
   app->logs_ = std::make_unique<LogsHandler>(

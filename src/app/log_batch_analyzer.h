@@ -14,7 +14,7 @@
 #include "ingest/fluentbit/log_batch.h"
 #include "telemetry/telemetry.h"
 #include "training/performance_extractor.h"
-#include "training/training_writer.h"
+#include "training/training_items.h"
 
 namespace tp::app {
 

@@ -95,12 +95,11 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
   }
   const size_t events = analyzer.items().starts.size();
   const size_t rows = analyzer.items().performances.size();
-  if (!writer_.submit(std::move(analyzer.items()))) {
-    metrics_.requests_refused_buffer_full->Increment();
-    http::Response response = http::errorResponse(
-        request, 503,
-        "training row buffer full (training.bufferRows): the database is unavailable or slow; "
-        "retry later");
+  if (absl::Status journaled = writer_.submit(analyzer.items()); !journaled.ok()) {
+    if (journaled.code() == absl::StatusCode::kResourceExhausted) {
+      metrics_.requests_refused_buffer_full->Increment();
+    }
+    http::Response response = http::errorResponse(request, 503, common::message(journaled));
     response.set(field::field::retry_after, "5");
     return response;
   }

@@ -68,14 +68,16 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   }
   const enrich::EnrichCounts& counts = enricher.counts();
   if (forwarder_ != nullptr) {
-    if (absl::Status room = forwarder_->admit(encoded.size()); !room.ok()) {
+    if (absl::Status queued = forwarder_->submit(encoded.view(), counts.samples_out);
+        !queued.ok()) {
       // 503, not 429: Prometheus drops 429 answers by default but retries 5xx.
-      metrics_.requests_refused_queue_full->Increment();
-      http::Response response = http::errorResponse(request, 503, common::message(room));
+      if (queued.code() == absl::StatusCode::kResourceExhausted) {
+        metrics_.requests_refused_queue_full->Increment();
+      }
+      http::Response response = http::errorResponse(request, 503, common::message(queued));
       response.set(field::field::retry_after, "5");
       return response;
     }
-    forwarder_->append(encoded.view(), counts.samples_out);
   }
 
   metrics_.series_received->Increment(static_cast<double>(received.series));

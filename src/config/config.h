@@ -37,8 +37,6 @@ struct DbConfig {
 
 struct MetricsWriteConfig {
   std::vector<std::string> endpoints;  // empty = forwarding disabled
-  int batch_samples = 10'000;
-  milliseconds flush_interval{1'000};
   int concurrency = 1;  // sends in flight per endpoint; 1 keeps batches in order
   milliseconds timeout{30'000};
   milliseconds retry_min_backoff{100};

@@ -306,12 +306,6 @@ const std::vector<KeyDef>& keyDefs() {
           "/api/v1/write appended. Empty disables forwarding",
           [](auto& c) -> auto& { return c.metrics_write.endpoints; }, checkEndpoint),
       intKey(
-          "metricsWrite.batchSamples", "Samples per remote-write request to storage",
-          [](auto& c) -> auto& { return c.metrics_write.batch_samples; }, 1, 1'000'000),
-      durationKey(
-          "metricsWrite.flushInterval", "A batch is sent at the latest this long after it began",
-          [](auto& c) -> auto& { return c.metrics_write.flush_interval; }, milliseconds(10)),
-      intKey(
           "metricsWrite.concurrency",
           "Requests in flight per storage endpoint (above 1, batches may arrive out of order)",
           [](auto& c) -> auto& { return c.metrics_write.concurrency; }, 1, 64),

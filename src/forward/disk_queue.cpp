@@ -19,7 +19,7 @@ namespace tp::forward {
 namespace {
 
 constexpr uint32_t kMagic = 0x31515054;  // "TPQ1" little-endian
-constexpr size_t kHeaderBytes = 16;
+constexpr size_t kHeaderBytes = kQueueRecordOverhead;
 constexpr std::string_view kSegmentSuffix = ".seg";
 constexpr std::string_view kCursorFile = "cursor";
 
@@ -78,6 +78,12 @@ uint64_t fileSize(const std::filesystem::path& path) {
 DiskQueue::DiskQueue(const DiskQueueOptions& options) : options_(options) {}
 
 DiskQueue::~DiskQueue() {
+  {
+    std::lock_guard lock(syncer_mutex_);
+    closing_ = true;
+  }
+  syncer_wakeup_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
   if (write_fd_ >= 0) {
     (void)sync();
     close(write_fd_);
@@ -94,6 +100,8 @@ absl::StatusOr<std::unique_ptr<DiskQueue>> DiskQueue::open(const DiskQueueOption
   QueueRecovery found;
   if (absl::Status status = queue->recover(&found); !status.ok()) return status;
   if (recovery != nullptr) *recovery = found;
+  if (!options.fsync_always)
+    queue->syncer_ = std::thread([q = queue.get()] { q->syncEveryInterval(); });
   return queue;
 }
 
@@ -186,7 +194,7 @@ absl::Status DiskQueue::append(std::string_view payload, uint32_t samples,
                                uint64_t* dropped_samples) {
   if (dropped_samples != nullptr) *dropped_samples = 0;
   const uint64_t size = kHeaderBytes + payload.size();
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (bytes_on_disk_ + size > options_.max_bytes) {
     if (options_.when_full == WhenFull::kReject || size > options_.max_bytes) {
       return absl::ResourceExhaustedError(
@@ -231,9 +239,41 @@ absl::Status DiskQueue::append(std::string_view payload, uint32_t samples,
   bytes_on_disk_ += size;
   ++pending_records_;
   dirty_ = true;
-  if (options_.fsync_always) {
-    if (fdatasync(write_fd_) != 0) return ioError("cannot sync", segmentPath(write_segment_));
-    dirty_ = false;
+  const uint64_t sequence = ++appended_;
+  lock.unlock();
+  return options_.fsync_always ? syncThrough(sequence) : absl::OkStatus();
+}
+
+absl::Status DiskQueue::syncThrough(uint64_t sequence) {
+  std::unique_lock lock(sync_mutex_);
+  while (synced_through_ < sequence) {
+    if (syncing_) {
+      sync_done_.wait(lock);
+      continue;
+    }
+    syncing_ = true;
+    lock.unlock();
+    uint64_t target = 0;
+    int fd = -1;
+    std::filesystem::path path;
+    {
+      // A duplicate stays valid if the segment is closed meanwhile; closing one syncs it first.
+      std::lock_guard queue_lock(mutex_);
+      target = appended_;
+      fd = dup(write_fd_);
+      path = segmentPath(write_segment_);
+    }
+    const bool synced = fd >= 0 && fdatasync(fd) == 0;
+    const int sync_error = errno;
+    if (fd >= 0) close(fd);
+    lock.lock();
+    syncing_ = false;
+    if (synced) synced_through_ = std::max(synced_through_, target);
+    sync_done_.notify_all();
+    if (!synced) {
+      errno = sync_error;
+      return ioError("cannot sync", path);
+    }
   }
   return absl::OkStatus();
 }
@@ -322,8 +362,7 @@ bool DiskQueue::next(const QueuePosition* after, QueuedRecord* record) {
   uint64_t segment = read_segment_;
   uint64_t offset = read_offset_;
   // A position behind the cursor was dropped meanwhile (drop-oldest): go on from the cursor.
-  if (after != nullptr && (after->segment > read_segment_ ||
-                           (after->segment == read_segment_ && after->end_offset > read_offset_))) {
+  if (after != nullptr && holdsLocked(*after)) {
     segment = after->segment;
     offset = after->end_offset;
   }
@@ -338,12 +377,19 @@ bool DiskQueue::next(const QueuePosition* after, QueuedRecord* record) {
   }
 }
 
+bool DiskQueue::holds(const QueuePosition& end) const {
+  std::lock_guard lock(mutex_);
+  return holdsLocked(end);
+}
+
+bool DiskQueue::holdsLocked(const QueuePosition& end) const {
+  return end.segment > read_segment_ ||
+         (end.segment == read_segment_ && end.end_offset > read_offset_);
+}
+
 absl::Status DiskQueue::commit(const QueuePosition& end) {
   std::lock_guard lock(mutex_);
-  if (end.segment < read_segment_ ||
-      (end.segment == read_segment_ && end.end_offset <= read_offset_)) {
-    return absl::OkStatus();  // dropped meanwhile (drop-oldest)
-  }
+  if (!holdsLocked(end)) return absl::OkStatus();  // dropped meanwhile (drop-oldest)
   while (!segment_sizes_.empty() && segment_sizes_.begin()->first < end.segment) {
     deleteSegmentLocked(segment_sizes_.begin()->first);
   }
@@ -372,6 +418,13 @@ absl::Status DiskQueue::saveCursorLocked() {
   }
   if (rename(temporary.c_str(), path.c_str()) != 0) return ioError("cannot replace", path);
   return absl::OkStatus();
+}
+
+void DiskQueue::syncEveryInterval() {
+  std::unique_lock lock(syncer_mutex_);
+  while (!syncer_wakeup_.wait_for(lock, options_.sync_interval, [this] { return closing_; })) {
+    (void)sync();  // a failure shows again at the next append or sync
+  }
 }
 
 absl::Status DiskQueue::sync() {

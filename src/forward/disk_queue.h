@@ -1,8 +1,9 @@
 #pragma once
 // A storage endpoint's on-disk queue: an append-only log of records (one compressed
 // WriteRequest each) split into segment files, with the read position kept in a separate cursor
-// file. A record is in the kernel when append() returns, so it survives kill -9; fsync (every
-// second, or on every append) makes it survive power loss. The reader delivers records in order
+// file. A record is in the kernel when append() returns, so it survives kill -9; fsync (by the
+// queue's own thread every sync_interval, or before append() returns, one fdatasync covering
+// every append that waits for it) makes it survive power loss. The reader delivers records in order
 // and commits them; segments wholly delivered are deleted. Disk use is capped: a full queue
 // refuses appends (the caller answers 503) or, if so configured, drops its oldest records.
 //
@@ -11,6 +12,9 @@
 // (a crash in the middle of a write) is cut off, and a corrupted record is skipped by searching
 // for the next valid header. Neither is fatal; both are counted.
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -18,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "absl/status/statusor.h"
 
@@ -25,13 +30,23 @@ namespace tp::forward {
 
 enum class WhenFull { kReject, kDropOldest };
 
+// Bytes a record takes on disk besides its payload (its header).
+inline constexpr uint64_t kQueueRecordOverhead = 16;
+
 struct DiskQueueOptions {
   std::filesystem::path dir;
   uint64_t max_bytes = 1ull << 30;
   uint64_t segment_bytes = 64ull << 20;  // a segment is closed once it holds this much
-  bool fsync_always = false;             // else the owner calls sync() periodically
+  bool fsync_always = false;             // else synced every sync_interval
+  std::chrono::milliseconds sync_interval{1'000};
   WhenFull when_full = WhenFull::kReject;
 };
+
+// A segment size for a queue capped at `max_bytes`: small enough that deleting delivered
+// segments keeps the disk near what is pending, large enough to keep files few.
+inline uint64_t segmentBytesFor(uint64_t max_bytes) {
+  return std::clamp<uint64_t>(max_bytes / 8, 64 << 10, 64 << 20);
+}
 
 // What opening found.
 struct QueueRecovery {
@@ -63,8 +78,9 @@ class DiskQueue {
   DiskQueue(const DiskQueue&) = delete;
   DiskQueue& operator=(const DiskQueue&) = delete;
 
-  // Appends one record. ResourceExhausted when the queue is at its cap (kReject); with
-  // kDropOldest, the oldest records make room and `dropped_samples` says how many samples went.
+  // Appends one record; with fsync_always, returns once it is on stable storage. ResourceExhausted
+  // when the queue is at its cap (kReject); with kDropOldest, the oldest records make room and
+  // `dropped_samples` says how many samples went.
   absl::Status append(std::string_view payload, uint32_t samples, uint64_t* dropped_samples);
 
   // The record after `after` (nullptr: the oldest undelivered one), without consuming it; false
@@ -74,7 +90,10 @@ class DiskQueue {
   // moves past it and is saved; segments left behind are deleted.
   absl::Status commit(const QueuePosition& end);
 
-  // Flushes written records and the cursor to stable storage.
+  // False once the record ending at `end` has been committed or dropped.
+  bool holds(const QueuePosition& end) const;
+
+  // Flushes written records and the cursor's directory entry to stable storage.
   absl::Status sync();
 
   // False when the queue refuses when full and cannot take `bytes` more.
@@ -87,9 +106,14 @@ class DiskQueue {
   explicit DiskQueue(const DiskQueueOptions& options);
   absl::Status recover(QueueRecovery* recovery);
   absl::Status openNewSegment();
+  // Group commit: returns once the `sequence`-th append is synced, syncing itself (and every
+  // append before it) unless another caller's sync already covers it.
+  absl::Status syncThrough(uint64_t sequence);
+  void syncEveryInterval();
   absl::Status saveCursorLocked();
   absl::Status dropOldestLocked(uint64_t needed, uint64_t* dropped_samples);
   void deleteSegmentLocked(uint64_t segment);
+  bool holdsLocked(const QueuePosition& end) const;
   // Reads the record at `*offset` of `segment`; false at the end. With `verify`, checksums are
   // checked; corrupt records are skipped (counted in `stats` when given).
   bool readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record, QueueRecovery* stats,
@@ -107,8 +131,19 @@ class DiskQueue {
   std::map<uint64_t, uint64_t> segment_sizes_;  // segments from the read segment on
   uint64_t bytes_on_disk_ = 0;
   uint64_t pending_records_ = 0;
-  QueueRecovery stats_;  // what opening found, plus corruption met since
-  bool dirty_ = false;   // appended since the last sync
+  QueueRecovery stats_;    // what opening found, plus corruption met since
+  bool dirty_ = false;     // appended since the last sync
+  uint64_t appended_ = 0;  // appends so far: their sequence numbers
+
+  std::mutex sync_mutex_;  // group commit (fsync_always)
+  std::condition_variable sync_done_;
+  bool syncing_ = false;
+  uint64_t synced_through_ = 0;
+
+  std::mutex syncer_mutex_;  // the periodic syncer (fsync_always off)
+  std::condition_variable syncer_wakeup_;
+  bool closing_ = false;
+  std::thread syncer_;
 };
 
 }  // namespace tp::forward

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <deque>
 #include <filesystem>
 #include <limits>
 
@@ -48,27 +49,25 @@ class Forwarder::Endpoint {
 
   bool hasRoomFor(uint64_t bytes) const { return queue_->hasRoomFor(bytes); }
 
-  void enqueue(const Batch& batch) {
+  absl::Status enqueue(const Batch& batch) {
     uint64_t dropped_samples = 0;
     const absl::Status status =
         queue_->append(batch.snappy, static_cast<uint32_t>(batch.samples), &dropped_samples);
-    if (!status.ok()) {
-      metrics_.batches_dropped_full->Increment();
-      metrics_.samples_dropped->Increment(static_cast<double>(batch.samples));
-      warnRateLimited(common::concat("batch dropped: ", common::message(status)));
-    } else if (dropped_samples > 0) {
+    if (status.ok() && dropped_samples > 0) {
       metrics_.batches_dropped_full->Increment();
       metrics_.samples_dropped->Increment(static_cast<double>(dropped_samples));
       warnRateLimited("queue full; dropped the oldest batches (queue.whenFull=drop_oldest)");
     }
     updateGauges();
-    wakeup_.notify_one();
+    if (status.ok()) wakeup_.notify_one();
+    return status;
   }
 
-  void sync() {
-    if (absl::Status status = queue_->sync(); !status.ok()) {
-      warnRateLimited(common::message(status));
-    }
+  // Another endpoint's queue took the batch, so the request is acknowledged: counted as lost here.
+  void countDropped(const Batch& batch, const absl::Status& why) {
+    metrics_.batches_dropped_full->Increment();
+    metrics_.samples_dropped->Increment(static_cast<double>(batch.samples));
+    warnRateLimited(common::concat("batch dropped: ", common::message(why)));
   }
 
   // Senders deliver what is queued until the deadline, then stop; the rest stays queued.
@@ -88,7 +87,8 @@ class Forwarder::Endpoint {
       if (sender.joinable()) sender.join();
     }
     senders_.clear();
-    sync();
+    if (absl::Status status = queue_->sync(); !status.ok())
+      warnRateLimited(common::message(status));
     if (const uint64_t left = queue_->pendingRecords(); left > 0) {
       spdlog::info("remote write {}: {} batches stay queued for the next start", url_, left);
     }
@@ -168,6 +168,9 @@ class Forwarder::Endpoint {
   // True once the batch is delivered or rejected for good; false when shutdown interrupted it.
   bool deliver(RemoteWriteClient& client, Backoff& backoff, const QueuedRecord& batch) {
     for (int attempt = 1;; ++attempt) {
+      // Dropped meanwhile to make room (queue.whenFull=drop_oldest) and counted as dropped:
+      // sending it as well would count it twice.
+      if (!queue_->holds(batch.end)) return true;
       const auto started = std::chrono::steady_clock::now();
       const SendResult result = client.post(batch.payload);
       metrics_.send_duration->Observe(
@@ -252,7 +255,7 @@ absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
     const DiskQueueOptions options{
         .dir = std::filesystem::path(queue.dir) / queueDirectoryName(url),
         .max_bytes = queue.max_disk_usage,
-        .segment_bytes = std::clamp<uint64_t>(queue.max_disk_usage / 8, 64 << 10, 64 << 20),
+        .segment_bytes = segmentBytesFor(queue.max_disk_usage),
         .fsync_always = queue.fsync == "always",
         .when_full = queue.when_full == "drop_oldest" ? WhenFull::kDropOldest : WhenFull::kReject};
     QueueRecovery recovery;
@@ -276,100 +279,40 @@ Forwarder::~Forwarder() { stop(std::chrono::milliseconds(0)); }
 
 void Forwarder::start() {
   for (auto& endpoint : endpoints_) endpoint->start();
-  flusher_ = std::thread([this] { flushLoop(); });
 }
 
-absl::Status Forwarder::admit(size_t incoming_bytes) {
-  size_t open_batch = 0;
-  {
-    std::lock_guard lock(batch_mutex_);
-    open_batch = batch_.size();
-  }
-  // Uncompressed sizes: an upper bound of what the open batch and this request will take.
+absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
+  if (fields.empty() || endpoints_.empty()) return absl::OkStatus();
+  // snappy::Compress into a std::string zeroes its worst-case size first; compressing into a
+  // buffer that only grows avoids that on every request.
+  thread_local std::string compressed;
+  const size_t bound = snappy::MaxCompressedLength(fields.size());
+  if (compressed.size() < bound) compressed.resize(bound);
+  size_t length = 0;
+  snappy::RawCompress(fields.data(), fields.size(), compressed.data(), &length);
+  const Batch batch{std::string_view(compressed.data(), length), samples};
   for (const auto& endpoint : endpoints_) {
-    if (!endpoint->hasRoomFor(open_batch + incoming_bytes)) {
+    if (!endpoint->hasRoomFor(length + kQueueRecordOverhead)) {
       return absl::ResourceExhaustedError(
           common::concat("the delivery queue of ", endpoint->url(),
                          " is full (queue.maxDiskUsage): storage is down or slower than "
                          "ingestion; retry later"));
     }
   }
+  batch_samples_->Observe(static_cast<double>(samples));
+  std::vector<std::pair<Endpoint*, absl::Status>> failed;
+  for (auto& endpoint : endpoints_) {
+    if (absl::Status status = endpoint->enqueue(batch); !status.ok()) {
+      failed.emplace_back(endpoint.get(), std::move(status));
+    }
+  }
+  if (failed.size() == endpoints_.size()) return failed.front().second;
+  for (const auto& [endpoint, status] : failed) endpoint->countDropped(batch, status);
   return absl::OkStatus();
 }
 
-void Forwarder::append(std::string_view fields, size_t samples) {
-  if (fields.empty() || endpoints_.empty()) return;
-  std::string sealed;
-  size_t sealed_samples = 0;
-  {
-    std::lock_guard lock(batch_mutex_);
-    if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
-    batch_.append(fields.data(), fields.size());
-    batch_sample_count_ += samples;
-    if (batch_sample_count_ >= static_cast<size_t>(config_.batch_samples)) {
-      sealed_samples = takeBatchLocked(sealed);
-    }
-  }
-  if (!sealed.empty()) seal(std::move(sealed), sealed_samples);
-}
-
-size_t Forwarder::takeBatchLocked(std::string& sealed) {
-  sealed.swap(batch_);
-  // The next batch reuses the memory of an earlier one (no fresh pages to fault in), sized like
-  // the last: it grows once, not by doubling from empty.
-  batch_.swap(spare_);
-  batch_.clear();
-  batch_.reserve(sealed.capacity());
-  return std::exchange(batch_sample_count_, 0);
-}
-
-void Forwarder::seal(std::string raw, size_t samples) {
-  // snappy::Compress into a std::string zeroes its worst-case size first; compressing into a
-  // buffer that only grows avoids that on every batch.
-  thread_local std::string compressed;
-  const size_t bound = snappy::MaxCompressedLength(raw.size());
-  if (compressed.size() < bound) compressed.resize(bound);
-  size_t length = 0;
-  snappy::RawCompress(raw.data(), raw.size(), compressed.data(), &length);
-  const Batch batch{std::string_view(compressed.data(), length), samples};
-  batch_samples_->Observe(static_cast<double>(samples));
-  for (auto& endpoint : endpoints_) endpoint->enqueue(batch);
-  std::lock_guard lock(batch_mutex_);
-  if (spare_.capacity() < raw.capacity()) spare_.swap(raw);
-}
-
-void Forwarder::flushLoop() {
-  constexpr auto kSyncInterval = std::chrono::seconds(1);
-  const auto tick = std::max(std::chrono::milliseconds(5), config_.flush_interval / 4);
-  auto last_sync = std::chrono::steady_clock::now();
-  std::unique_lock lock(flush_mutex_);
-  while (!stopping_) {
-    flush_wakeup_.wait_for(lock, tick, [this] { return stopping_; });
-    if (std::chrono::steady_clock::now() - last_sync >= kSyncInterval) {
-      for (auto& endpoint : endpoints_) endpoint->sync();
-      last_sync = std::chrono::steady_clock::now();
-    }
-    std::string sealed;
-    size_t samples = 0;
-    {
-      std::lock_guard batch_lock(batch_mutex_);
-      if (!batch_.empty() && (stopping_ || std::chrono::steady_clock::now() - batch_started_ >=
-                                               config_.flush_interval)) {
-        samples = takeBatchLocked(sealed);
-      }
-    }
-    if (!sealed.empty()) seal(std::move(sealed), samples);
-  }
-}
-
 void Forwarder::stop(std::chrono::milliseconds grace) {
-  {
-    std::lock_guard lock(flush_mutex_);
-    if (stopping_ && !flusher_.joinable()) return;
-    stopping_ = true;
-  }
-  flush_wakeup_.notify_all();
-  if (flusher_.joinable()) flusher_.join();  // seals the last batch on its way out
+  if (stopped_.exchange(true)) return;
   const auto deadline = std::chrono::steady_clock::now() + grace;
   for (auto& endpoint : endpoints_) endpoint->drainUntil(deadline);
   for (auto& endpoint : endpoints_) endpoint->finish();

@@ -294,8 +294,9 @@ TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
       .write_errors =
           counter("database_write_errors_total",
                   "Training writes (rows, events or run lookups) that failed and were retried"),
-      .lost_at_shutdown = counter("training_rows_lost_at_shutdown_total",
-                                  "Rows and events still unwritten when the grace period ended"),
+      .journal_corrupt_records =
+          counter("training_journal_corrupt_records_total",
+                  "Row journal records that did not decode and were skipped"),
       .pending = &prometheus::BuildGauge()
                       .Name("training_rows_pending")
                       .Help("Rows and events waiting to be written to the database")

@@ -130,7 +130,7 @@ struct TrainingWriteMetrics {
   prometheus::Counter* performance_written;
   prometheus::Counter* performance_failed;
   prometheus::Counter* write_errors;  // failed database statements
-  prometheus::Counter* lost_at_shutdown;
+  prometheus::Counter* journal_corrupt_records;
   prometheus::Gauge* pending;
   prometheus::Histogram* write_duration;
 };

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <random>
+#include <span>
 
 #include "absl/container/flat_hash_set.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
+#include "training/item_codec.h"
 
 namespace tp::training {
 namespace {
@@ -15,24 +17,31 @@ using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kMinBackoff{100};
 
-template <typename T>
-void moveFront(std::deque<T>& from, size_t count, std::vector<T>& to) {
-  to.assign(std::make_move_iterator(from.begin()),
-            std::make_move_iterator(from.begin() + static_cast<std::ptrdiff_t>(count)));
-  from.erase(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(count));
-}
-
-template <typename T>
-void putBack(std::vector<T>& items, std::deque<T>& to) {
-  to.insert(to.begin(), std::make_move_iterator(items.begin()),
-            std::make_move_iterator(items.end()));
-}
-
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
+    storage::Database& database, const config::TrainingConfig& config,
+    const forward::DiskQueueOptions& journal, telemetry::TrainingWriteMetrics metrics) {
+  forward::QueueRecovery recovery;
+  auto opened = forward::DiskQueue::open(journal, &recovery);
+  if (!opened.ok()) return opened.status();
+  if (recovery.records > 0 || recovery.corrupt_records > 0 || recovery.torn_bytes > 0) {
+    spdlog::info(
+        "training rows: resuming {} rows and events from the journal; {} corrupt records "
+        "skipped, {} bytes of an interrupted write cut",
+        recovery.samples, recovery.corrupt_records, recovery.torn_bytes);
+  }
+  std::unique_ptr<TrainingWriter> writer(
+      new TrainingWriter(database, config, std::move(*opened), metrics));
+  writer->reserved_ = writer->journaled_ = recovery.samples;
+  writer->metrics_.pending->Set(static_cast<double>(recovery.samples));
+  return writer;
+}
+
 TrainingWriter::TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
+                               std::unique_ptr<forward::DiskQueue> journal,
                                telemetry::TrainingWriteMetrics metrics)
-    : database_(database), config_(config), metrics_(metrics) {}
+    : database_(database), config_(config), journal_(std::move(journal)), metrics_(metrics) {}
 
 TrainingWriter::~TrainingWriter() {
   if (thread_.joinable()) stop(milliseconds(0));
@@ -52,72 +61,105 @@ void TrainingWriter::stop(milliseconds grace) {
   if (thread_.joinable()) thread_.join();
 }
 
-bool TrainingWriter::submit(TrainingItems&& items) {
-  if (items.empty()) return true;
+absl::Status TrainingWriter::submit(const TrainingItems& items) {
+  if (items.empty()) return absl::OkStatus();
   {
     std::lock_guard lock(mutex_);
-    const size_t buffered = starts_.size() + performances_.size() + in_flight_;
-    if (stopping_ || buffered + items.size() > static_cast<size_t>(config_.buffer_rows)) {
-      return false;
+    if (stopping_) return absl::UnavailableError("shutting down; retry later");
+    if (reserved_ + items.size() > static_cast<uint64_t>(config_.buffer_rows)) {
+      return absl::ResourceExhaustedError(
+          "training row buffer full (training.bufferRows): the database is unavailable or slow; "
+          "retry later");
     }
-    for (PendingStart& start : items.starts) starts_.push_back(std::move(start));
-    for (PendingPerformance& row : items.performances) performances_.push_back(std::move(row));
-    metrics_.pending->Set(static_cast<double>(buffered + items.size()));
+    reserved_ += items.size();
   }
-  wake_.notify_one();
-  return true;
+  thread_local std::string encoded;
+  encodeItems(items, encoded);
+  const absl::Status written =
+      journal_->append(encoded, static_cast<uint32_t>(items.size()), nullptr);
+  {
+    std::lock_guard lock(mutex_);
+    if (written.ok()) {
+      journaled_ += items.size();
+    } else {
+      reserved_ -= items.size();
+    }
+    metrics_.pending->Set(static_cast<double>(journaled_));
+  }
+  if (written.ok()) wake_.notify_one();
+  return written;
 }
 
 size_t TrainingWriter::pending() const {
   std::lock_guard lock(mutex_);
-  return starts_.size() + performances_.size() + in_flight_;
+  return reserved_;
+}
+
+void TrainingWriter::readJournal(TrainingItems& batch, std::vector<forward::QueuePosition>& records,
+                                 uint64_t& journal_items) {
+  forward::QueuedRecord record;
+  while (batch.size() < static_cast<size_t>(config_.batch_rows)) {
+    if (!journal_->next(records.empty() ? nullptr : &records.back(), &record)) break;
+    if (!decodeItems(record.payload, batch)) {
+      metrics_.journal_corrupt_records->Increment();
+      spdlog::warn("training rows: a journal record of {} items does not decode; skipped",
+                   record.samples);
+    }
+    records.push_back(record.end);
+    journal_items += record.samples;
+  }
 }
 
 void TrainingWriter::run() {
-  const size_t batch_rows = static_cast<size_t>(config_.batch_rows);
+  const uint64_t batch_rows = static_cast<uint64_t>(config_.batch_rows);
   milliseconds backoff = kMinBackoff;
   std::mt19937 jitter(std::random_device{}());
-  std::unique_lock lock(mutex_);
-  const auto buffered = [this] { return starts_.size() + performances_.size(); };
+  TrainingItems batch;
+  std::vector<forward::QueuePosition> records;  // the journal records the batch holds, in order
+  uint64_t batch_items = 0;  // as the journal counts them, undecodable records included
   while (true) {
-    wake_.wait(lock, [&] { return stopping_ || buffered() > 0; });
-    if (buffered() == 0) break;  // stopping with nothing left
-    if (stopping_ && Clock::now() >= deadline_) break;
-    // Let a batch fill up for at most one flush interval.
-    if (!stopping_ && buffered() < batch_rows) {
-      wake_.wait_for(lock, config_.flush_interval,
-                     [&] { return stopping_ || buffered() >= batch_rows; });
+    {
+      std::unique_lock lock(mutex_);
+      // Work is new items, or a batch whose write failed and is due again.
+      wake_.wait(lock, [&] { return stopping_ || journaled_ > 0; });
+      if (journaled_ == 0 || (stopping_ && Clock::now() >= deadline_)) break;
+      // Let a new batch fill up for at most one flush interval.
+      if (!stopping_ && records.empty() && journaled_ < batch_rows) {
+        wake_.wait_for(lock, config_.flush_interval,
+                       [&] { return stopping_ || journaled_ >= batch_rows; });
+      }
     }
-    TrainingItems batch;
-    moveFront(starts_, std::min(starts_.size(), batch_rows), batch.starts);
-    moveFront(performances_, std::min(performances_.size(), batch_rows - batch.starts.size()),
-              batch.performances);
-    in_flight_ = batch.size();
-    lock.unlock();
-    const absl::Status status = write(batch);
-    lock.lock();
-    in_flight_ = 0;
+    readJournal(batch, records, batch_items);
+    const absl::Status status = batch.empty() ? absl::OkStatus() : write(batch);
+    std::unique_lock lock(mutex_);
     if (status.ok()) {
+      for (const forward::QueuePosition& end : records) {
+        if (absl::Status committed = journal_->commit(end); !committed.ok()) {
+          spdlog::warn("training rows: {}", common::message(committed));
+        }
+      }
+      journaled_ -= batch_items;
+      reserved_ -= batch_items;
+      batch.clear();
+      records.clear();
+      batch_items = 0;
       backoff = kMinBackoff;
     } else {
       metrics_.write_errors->Increment();
-      putBack(batch.performances, performances_);
-      putBack(batch.starts, starts_);
       spdlog::warn("training rows: database write failed, {} items kept for retry in {} ms: {}",
-                   buffered(), backoff.count(), common::message(status));
+                   journaled_, backoff.count(), common::message(status));
       const milliseconds delay =
           backoff / 2 + milliseconds(std::uniform_int_distribution<int64_t>(
                             0, std::max<int64_t>(1, backoff.count() / 2))(jitter));
       wake_.wait_for(lock, delay, [&] { return stopping_ && Clock::now() >= deadline_; });
       backoff = std::min(backoff * 2, std::max(kMinBackoff, config_.retry_max_backoff));
     }
-    metrics_.pending->Set(static_cast<double>(buffered()));
+    metrics_.pending->Set(static_cast<double>(journaled_));
   }
-  const size_t lost = buffered();
-  if (lost > 0) {
-    metrics_.lost_at_shutdown->Increment(static_cast<double>(lost));
-    spdlog::warn("training rows: {} rows and events not written before the grace period ended",
-                 lost);
+  std::lock_guard lock(mutex_);
+  if (journaled_ > 0) {
+    spdlog::info("training rows: {} rows and events stay in the journal for the next start",
+                 journaled_);
   }
 }
 
@@ -161,15 +203,21 @@ absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts
                       start.time_us});
   }
   if (events.empty()) return absl::OkStatus();
-  const auto began = Clock::now();
-  auto inserted = storage::insertStartTrainEvents(database_, events);
-  metrics_.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
-  if (!inserted.ok()) {
-    metrics_.event_errors->Increment(static_cast<double>(events.size()));
-    return inserted.status();
+  size_t inserted_total = 0;
+  for (size_t first = 0; first < events.size(); first += config_.batch_rows) {
+    const std::span<const storage::StartTrainEvent> chunk(
+        events.data() + first, std::min<size_t>(config_.batch_rows, events.size() - first));
+    const auto began = Clock::now();
+    auto inserted = storage::insertStartTrainEvents(database_, chunk);
+    metrics_.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
+    if (!inserted.ok()) {
+      metrics_.event_errors->Increment(static_cast<double>(chunk.size()));
+      return inserted.status();
+    }
+    metrics_.events_created->Increment(static_cast<double>(*inserted));
+    inserted_total += *inserted;
   }
-  metrics_.events_created->Increment(static_cast<double>(*inserted));
-  if (*inserted == events.size()) {
+  if (inserted_total == events.size()) {
     for (const auto& event : events) {
       serials_.record(event.workload_uid, event.nearest_workload_uid, event.run_serial);
     }
@@ -190,14 +238,19 @@ absl::Status TrainingWriter::writePerformances(
     rows.push_back({row.workload_uid, row.pod_uid, row.performance_json, row.iteration,
                     serials_.serialFor(row.workload_uid, row.nearest_workload_uid), row.time_us});
   }
-  const auto began = Clock::now();
-  auto inserted = storage::insertPerformanceRows(database_, rows);
-  metrics_.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
-  if (!inserted.ok()) {
-    metrics_.performance_failed->Increment(static_cast<double>(rows.size()));
-    return inserted.status();
+  // A journal record is written whole: a large one takes several statements.
+  for (size_t first = 0; first < rows.size(); first += config_.batch_rows) {
+    const std::span<const storage::PerformanceRow> chunk(
+        rows.data() + first, std::min<size_t>(config_.batch_rows, rows.size() - first));
+    const auto began = Clock::now();
+    auto inserted = storage::insertPerformanceRows(database_, chunk);
+    metrics_.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
+    if (!inserted.ok()) {
+      metrics_.performance_failed->Increment(static_cast<double>(chunk.size()));
+      return inserted.status();
+    }
+    metrics_.performance_written->Increment(static_cast<double>(*inserted));
   }
-  metrics_.performance_written->Increment(static_cast<double>(*inserted));
   return absl::OkStatus();
 }
 

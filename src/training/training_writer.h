@@ -1,73 +1,63 @@
 #pragma once
-// Takes the StartTrain events and performance rows the logs path produces, off the request
-// thread, and writes them to the database in batches: serials are assigned here (RunSerials),
-// statements are insert-if-absent, and a failed write is retried with backoff while the items
-// stay buffered. The buffer is bounded (training.bufferRows); a request whose items do not fit
-// is refused whole, so nothing is acknowledged and then dropped.
+// Takes the StartTrain events and performance rows the logs path produces and writes them to the
+// database off the request thread. A request's items are first appended to the row journal (a
+// forward::DiskQueue under queue.dir), so they survive kill -9 and a database outage of any
+// length the disk allows; submit() returns only then, and the request is answered after it. The
+// writer thread reads the journal in order, assigns serials (RunSerials), writes batches in
+// insert-if-absent statements (so a batch replayed after a crash is harmless), retries failures
+// with backoff, and moves the journal's cursor past what is written. The rows waiting are bounded
+// (training.bufferRows, and the journal's disk cap); a request whose items do not fit is refused
+// whole, so nothing is acknowledged and then dropped.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "config/config.h"
+#include "forward/disk_queue.h"
 #include "storage/database.h"
 #include "telemetry/telemetry.h"
 #include "training/run_serials.h"
+#include "training/training_items.h"
 
 namespace tp::training {
 
-// A StartTrain marker seen for one workload of a pod.
-struct PendingStart {
-  std::string workload_uid;
-  std::string nearest_workload_uid;
-  std::string pod_uid;
-  int64_t time_us = 0;
-};
-
-// A performance line for one workload of a pod.
-struct PendingPerformance {
-  std::string workload_uid;
-  std::string nearest_workload_uid;
-  std::string pod_uid;
-  std::string performance_json;
-  int64_t iteration = 0;
-  int64_t time_us = 0;
-};
-
-struct TrainingItems {
-  std::vector<PendingStart> starts;
-  std::vector<PendingPerformance> performances;
-
-  size_t size() const { return starts.size() + performances.size(); }
-  bool empty() const { return size() == 0; }
-};
-
 class TrainingWriter {
  public:
-  TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
-                 telemetry::TrainingWriteMetrics metrics);
+  // Opens (or resumes) the row journal in `journal_dir`.
+  static absl::StatusOr<std::unique_ptr<TrainingWriter>> create(
+      storage::Database& database, const config::TrainingConfig& config,
+      const forward::DiskQueueOptions& journal, telemetry::TrainingWriteMetrics metrics);
   ~TrainingWriter();
 
   void start();
-  // Writes what it can until `grace` is over; what is left is counted as lost.
+  // Writes what it can until `grace` is over; the rest stays in the journal for the next start.
   void stop(std::chrono::milliseconds grace);
 
-  // All or nothing: false (and nothing taken) when the buffer lacks room for every item.
-  bool submit(TrainingItems&& items);
+  // All or nothing: ResourceExhausted when the rows waiting leave no room for every item, another
+  // error when the journal cannot be written; OK once the items are in the journal.
+  absl::Status submit(const TrainingItems& items);
 
+  // Rows and events not yet written to the database.
   size_t pending() const;
 
  private:
+  TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
+                 std::unique_ptr<forward::DiskQueue> journal,
+                 telemetry::TrainingWriteMetrics metrics);
   void run();
-  // Writes one batch taken from the buffer; on error nothing of it counts as written and the
-  // caller puts it back (every statement is idempotent, so a partial success is harmless).
+  // Adds whole journal records after the batch's last one until it holds batch_rows items.
+  void readJournal(TrainingItems& batch, std::vector<forward::QueuePosition>& records,
+                   uint64_t& journal_items);
+  // Writes one batch; on error nothing of it counts as written and it is tried again (every
+  // statement is idempotent, so a partial success is harmless).
   absl::Status write(const TrainingItems& batch);
   absl::Status loadWorkloads(const TrainingItems& batch);
   // Replaces what is known of these workloads' runs with what the database holds.
@@ -77,14 +67,14 @@ class TrainingWriter {
 
   storage::Database& database_;
   config::TrainingConfig config_;
+  const std::unique_ptr<forward::DiskQueue> journal_;
   telemetry::TrainingWriteMetrics metrics_;
   RunSerials serials_;  // writer thread only
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<PendingStart> starts_;
-  std::deque<PendingPerformance> performances_;
-  size_t in_flight_ = 0;  // taken by the writer thread, not yet written
+  uint64_t reserved_ = 0;   // items of accepted requests, counted before their journal write
+  uint64_t journaled_ = 0;  // items in the journal, not yet written to the database
   bool stopping_ = false;
   std::chrono::steady_clock::time_point deadline_;
   std::thread thread_;

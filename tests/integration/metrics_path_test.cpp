@@ -20,6 +20,7 @@
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "support/victoria_metrics.h"
 
 namespace tp {
 namespace {
@@ -28,20 +29,11 @@ using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 using testing::HttpClient;
+using testing::httpGet;
 
 void requireBinary(const std::string& path, const std::string& package) {
   ASSERT_TRUE(std::filesystem::exists(path))
       << path << " not found: install the Debian package " << package;
-}
-
-std::string httpGet(uint16_t port, const std::string& target) {
-  try {
-    HttpClient client(port);
-    const auto result = client.get(target);
-    return result.status == 200 ? result.body : "";
-  } catch (const std::exception&) {
-    return "";
-  }
 }
 
 bool pollUntil(const std::function<bool()>& condition, std::chrono::seconds timeout) {
@@ -103,38 +95,15 @@ class Exporter {
 class MetricsPathTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    requireBinary("/usr/bin/victoria-metrics", "victoria-metrics");
-    vm_port_ = testing::freeLoopbackPort();
-    startVictoriaMetrics();
+    vm_ = std::make_unique<testing::VictoriaMetrics>(dir_ / "vm");
     writeCluster((dir_ / "lens.db").string());
     startProcessor();
   }
 
-  // Same port and data directory every time, so a restart is a restart.
-  void startVictoriaMetrics() {
-    vm_ = std::make_unique<ChildProcess>(
-        "/usr/bin/victoria-metrics",
-        std::vector<std::string>{"-storageDataPath=" + (dir_ / "vm").string(),
-                                 "-httpListenAddr=127.0.0.1:" + std::to_string(vm_port_),
-                                 "-retentionPeriod=100y", "-search.latencyOffset=0s",
-                                 "-loggerLevel=ERROR"});
-    ASSERT_TRUE(pollUntil([this] { return !httpGet(vm_port_, "/health").empty(); }, 30s))
-        << vm_->output();
-  }
-
-  void stopVictoriaMetrics() {
-    vm_->signal(SIGTERM);
-    vm_->waitForExit(30s);
-    vm_.reset();
-  }
-
   void startProcessor(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {
-        "--db.path=" + (dir_ / "lens.db").string(),
-        "--queue.dir=" + (dir_ / "queue").string(),
-        "--metricsWrite.endpoints=http://127.0.0.1:" + std::to_string(vm_port_),
-        "--metricsWrite.flushInterval=200ms",
-        "--metricsWrite.retryMaxBackoff=500ms",
+        "--db.path=" + (dir_ / "lens.db").string(), "--queue.dir=" + (dir_ / "queue").string(),
+        "--metricsWrite.endpoints=" + vm_->url(), "--metricsWrite.retryMaxBackoff=500ms",
         "--http.maxDecodedBytes=1MiB"};
     args.insert(args.end(), extra.begin(), extra.end());
     processor_port_ = testing::startProcessor(processor_, args);
@@ -158,9 +127,7 @@ class MetricsPathTest : public ::testing::Test {
     std::string exported;
     pollUntil(
         [&] {
-          httpGet(vm_port_, "/internal/force_flush");
-          exported =
-              httpGet(vm_port_, "/api/v1/export?match[]=%7B__name__%3D~%22workload_.*%22%7D");
+          exported = vm_->exportSeries(R"({__name__=~"workload_.*"})");
           return exported.find("workload_gpu_utilization") != std::string::npos;
         },
         90s);
@@ -180,9 +147,8 @@ class MetricsPathTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  uint16_t vm_port_ = 0;
   uint16_t processor_port_ = 0;
-  std::unique_ptr<ChildProcess> vm_;
+  std::unique_ptr<testing::VictoriaMetrics> vm_;
   std::unique_ptr<ChildProcess> processor_;
 };
 
@@ -269,7 +235,7 @@ testing::HttpResult remoteWrite(uint16_t port, const std::string& raw) {
 }
 
 TEST_F(MetricsPathTest, QueuedBatchesOutliveAStorageOutageAndAProcessorRestart) {
-  stopVictoriaMetrics();
+  vm_->stop();
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
@@ -286,15 +252,14 @@ TEST_F(MetricsPathTest, QueuedBatchesOutliveAStorageOutageAndAProcessorRestart) 
       20s));
   testing::stopProcessor(*processor_);  // storage still down: the batches stay queued
   processor_.reset();
-  startVictoriaMetrics();
+  vm_->start();
   startProcessor();
   ASSERT_TRUE(processor_->waitForOutput("resuming [0-9]+ queued batches \\(5 samples\\)", 10s))
       << processor_->output();
   std::string exported;
   EXPECT_TRUE(pollUntil(
       [&] {
-        httpGet(vm_port_, "/internal/force_flush");
-        exported = httpGet(vm_port_, "/api/v1/export?match[]=workload_gpu_utilization");
+        exported = vm_->exportSeries("workload_gpu_utilization");
         return exported.find("[10,11,12,13,14]") != std::string::npos;
       },
       60s))
@@ -303,7 +268,7 @@ TEST_F(MetricsPathTest, QueuedBatchesOutliveAStorageOutageAndAProcessorRestart) 
 }
 
 TEST_F(MetricsPathTest, FullQueueAnswers503WithRetryAfter) {
-  stopVictoriaMetrics();
+  vm_->stop();
   testing::stopProcessor(*processor_);
   startProcessor({"--queue.maxDiskUsage=1MiB"});
   unsigned status = 0;
@@ -324,7 +289,6 @@ TEST_F(MetricsPathTest, FullQueueAnswers503WithRetryAfter) {
     if (entry.is_regular_file()) on_disk += entry.file_size();
   }
   EXPECT_LE(on_disk, (1u << 20) + 4096);
-  startVictoriaMetrics();  // for the teardown's orderly stop
 }
 
 TEST_F(MetricsPathTest, MalformedBodiesGetTheirStatusAndReasonAndTheServerStaysUp) {

@@ -1,4 +1,5 @@
-// The forwarder against a real HTTP server on loopback playing storage: batching, retries of
+// The forwarder against a real HTTP server on loopback playing storage: one batch per submitted
+// request, written before submit() returns, with queue.fsync=always too, retries of
 // 5xx with backoff, Retry-After, no retry of other 4xx, delivery once storage recovers, the disk
 // queue's cap, and queued batches carried over a restart.
 
@@ -122,8 +123,6 @@ std::string incompressibleSeries(size_t bytes, int samples) {
 config::MetricsWriteConfig fastConfig(const std::string& url) {
   config::MetricsWriteConfig config;
   config.endpoints = {url};
-  config.batch_samples = 10;
-  config.flush_interval = 50ms;
   config.retry_min_backoff = 10ms;
   config.retry_max_backoff = 100ms;
   config.timeout = 2s;
@@ -177,19 +176,38 @@ class ForwarderTest : public ::testing::Test {
   telemetry::Telemetry telemetry_{"test"};
 };
 
-TEST_F(ForwarderTest, BatchesBySizeAndAge) {
+TEST_F(ForwarderTest, EachSubmittedRequestIsOneBatchQueuedBeforeSubmitReturns) {
   FakeStorage storage;
+  storage.answerAlways(503);  // nothing leaves the queue yet
   auto forwarder = create(fastConfig(storage.url()));
   forwarder->start();
-  for (int i = 0; i < 3; ++i) forwarder->append(encodedSeries(4), 4);  // 12 >= 10: sealed
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
+  // On disk already: each batch is a record of its own in the endpoint's queue.
+  EXPECT_THAT(telemetry_.exposition(),
+              ::testing::ContainsRegex("remote_write_pending_batches\\{[^}]+\\} 3"));
+  storage.answerAlways(204);
   EXPECT_TRUE(waitFor([&] { return storage.samples() == 12; }));
-  EXPECT_EQ(storage.requests(), 1);
-  forwarder->append(encodedSeries(3), 3);  // sealed by age
-  EXPECT_TRUE(waitFor([&] { return storage.samples() == 15; }));
   forwarder->stop(1s);
   EXPECT_THAT(
       telemetry_.exposition(),
-      ::testing::ContainsRegex("remote_write_sent_samples_total\\{endpoint=\"[^\"]+\"\\} 15"));
+      ::testing::ContainsRegex("remote_write_sent_samples_total\\{endpoint=\"[^\"]+\"\\} 12"));
+}
+
+TEST_F(ForwarderTest, ConcurrentSubmitsWithFsyncAlwaysShareSyncsAndLoseNothing) {
+  queue_.fsync = "always";
+  FakeStorage storage;
+  auto forwarder = create(fastConfig(storage.url()));
+  forwarder->start();
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) EXPECT_TRUE(forwarder->submit(encodedSeries(2), 2).ok());
+    });
+  }
+  for (auto& client : clients) client.join();
+  EXPECT_TRUE(waitFor([&] { return storage.samples() == 200; }));
+  forwarder->stop(1s);
+  EXPECT_EQ(storage.samples(), 200);
 }
 
 TEST_F(ForwarderTest, RetriesServerErrorsUntilStorageRecovers) {
@@ -197,7 +215,7 @@ TEST_F(ForwarderTest, RetriesServerErrorsUntilStorageRecovers) {
   storage.script({500, 503, 429, 204});
   auto forwarder = create(fastConfig(storage.url()));
   forwarder->start();
-  forwarder->append(encodedSeries(10), 10);
+  ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());
   EXPECT_TRUE(waitFor([&] { return storage.samples() == 10; }));
   EXPECT_EQ(storage.requests(), 4);
   forwarder->stop(1s);
@@ -213,9 +231,9 @@ TEST_F(ForwarderTest, DoesNotRetryOtherClientErrors) {
   storage.script({400});
   auto forwarder = create(fastConfig(storage.url()));
   forwarder->start();
-  forwarder->append(encodedSeries(10), 10);
+  ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());
   EXPECT_TRUE(waitFor([&] { return storage.requests() == 1; }));
-  forwarder->append(encodedSeries(10), 10);  // the next batch goes through
+  ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());  // the next batch goes through
   EXPECT_TRUE(waitFor([&] { return storage.samples() == 10; }));
   EXPECT_EQ(storage.requests(), 2);
   forwarder->stop(1s);
@@ -231,14 +249,13 @@ TEST_F(ForwarderTest, UnreachableStorageFillsTheQueueUpToItsCapWithoutBlockingAp
   forwarder->start();
   const auto started = std::chrono::steady_clock::now();
   int accepted = 0;
-  while (forwarder->admit(40 << 10).ok() && accepted < 100) {
-    forwarder->append(incompressibleSeries(32 << 10, 10), 10);  // sealed at once: 10 samples
+  while (forwarder->submit(incompressibleSeries(32 << 10, 10), 10).ok() && accepted < 100) {
     ++accepted;
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);  // appends never wait for storage
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);  // submits never wait for storage
   EXPECT_GT(accepted, 15);
   EXPECT_LT(accepted, 100);
-  const absl::Status full = forwarder->admit(40 << 10);
+  const absl::Status full = forwarder->submit(incompressibleSeries(32 << 10, 10), 10);
   EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(full.message().find("queue.maxDiskUsage"), std::string::npos);
   forwarder->stop(100ms);
@@ -261,7 +278,7 @@ TEST_F(ForwarderTest, QueuedBatchesAreDeliveredAfterARestart) {
   {
     auto forwarder = create(fastConfig(storage.url()));
     forwarder->start();
-    for (int i = 0; i < 3; ++i) forwarder->append(encodedSeries(10), 10);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());
     EXPECT_TRUE(waitFor([&] { return storage.requests() >= 2; }));
     forwarder->stop(50ms);  // what is not delivered stays queued
   }
@@ -279,8 +296,7 @@ TEST_F(ForwarderTest, DropOldestKeepsAcceptingAndCountsWhatItDrops) {
   auto forwarder = create(fastConfig("http://127.0.0.1:1"));
   forwarder->start();
   for (int i = 0; i < 60; ++i) {
-    ASSERT_TRUE(forwarder->admit(40 << 10).ok());
-    forwarder->append(incompressibleSeries(32 << 10, 10), 10);
+    ASSERT_TRUE(forwarder->submit(incompressibleSeries(32 << 10, 10), 10).ok());
   }
   forwarder->stop(50ms);
   EXPECT_THAT(telemetry_.exposition(),

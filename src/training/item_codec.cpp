@@ -1,0 +1,115 @@
+#include "training/item_codec.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace tp::training {
+namespace {
+
+constexpr uint8_t kVersion = 1;
+
+void putU32(std::string& out, uint32_t value) {
+  char bytes[sizeof(value)];
+  std::memcpy(bytes, &value, sizeof(value));
+  out.append(bytes, sizeof(bytes));
+}
+
+void putI64(std::string& out, int64_t value) {
+  char bytes[sizeof(value)];
+  std::memcpy(bytes, &value, sizeof(value));
+  out.append(bytes, sizeof(bytes));
+}
+
+void putString(std::string& out, std::string_view value) {
+  putU32(out, static_cast<uint32_t>(value.size()));
+  out.append(value);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : rest_(bytes) {}
+
+  bool u8(uint8_t& value) { return fixed(&value, sizeof(value)); }
+  bool u32(uint32_t& value) { return fixed(&value, sizeof(value)); }
+  bool i64(int64_t& value) { return fixed(&value, sizeof(value)); }
+  bool string(std::string& value) {
+    uint32_t size = 0;
+    if (!u32(size) || size > rest_.size()) return false;
+    value.assign(rest_.substr(0, size));
+    rest_.remove_prefix(size);
+    return true;
+  }
+  // A count of items taking at least `min_bytes` each cannot exceed what is left.
+  bool count(uint32_t& value, size_t min_bytes) {
+    return u32(value) && value <= rest_.size() / min_bytes;
+  }
+  bool atEnd() const { return rest_.empty(); }
+
+ private:
+  bool fixed(void* out, size_t size) {
+    if (rest_.size() < size) return false;
+    std::memcpy(out, rest_.data(), size);
+    rest_.remove_prefix(size);
+    return true;
+  }
+
+  std::string_view rest_;
+};
+
+constexpr size_t kMinStartBytes = 3 * sizeof(uint32_t) + sizeof(int64_t);
+constexpr size_t kMinPerformanceBytes = 4 * sizeof(uint32_t) + 2 * sizeof(int64_t);
+
+}  // namespace
+
+void encodeItems(const TrainingItems& items, std::string& out) {
+  out.clear();
+  out.push_back(static_cast<char>(kVersion));
+  putU32(out, static_cast<uint32_t>(items.starts.size()));
+  for (const PendingStart& start : items.starts) {
+    putString(out, start.workload_uid);
+    putString(out, start.nearest_workload_uid);
+    putString(out, start.pod_uid);
+    putI64(out, start.time_us);
+  }
+  putU32(out, static_cast<uint32_t>(items.performances.size()));
+  for (const PendingPerformance& row : items.performances) {
+    putString(out, row.workload_uid);
+    putString(out, row.nearest_workload_uid);
+    putString(out, row.pod_uid);
+    putString(out, row.performance_json);
+    putI64(out, row.iteration);
+    putI64(out, row.time_us);
+  }
+}
+
+bool decodeItems(std::string_view bytes, TrainingItems& items) {
+  Reader reader(bytes);
+  uint8_t version = 0;
+  uint32_t count = 0;
+  if (!reader.u8(version) || version != kVersion || !reader.count(count, kMinStartBytes)) {
+    return false;
+  }
+  TrainingItems decoded;
+  decoded.starts.resize(count);
+  for (PendingStart& start : decoded.starts) {
+    if (!reader.string(start.workload_uid) || !reader.string(start.nearest_workload_uid) ||
+        !reader.string(start.pod_uid) || !reader.i64(start.time_us)) {
+      return false;
+    }
+  }
+  if (!reader.count(count, kMinPerformanceBytes)) return false;
+  decoded.performances.resize(count);
+  for (PendingPerformance& row : decoded.performances) {
+    if (!reader.string(row.workload_uid) || !reader.string(row.nearest_workload_uid) ||
+        !reader.string(row.pod_uid) || !reader.string(row.performance_json) ||
+        !reader.i64(row.iteration) || !reader.i64(row.time_us)) {
+      return false;
+    }
+  }
+  if (!reader.atEnd()) return false;
+  for (PendingStart& start : decoded.starts) items.starts.push_back(std::move(start));
+  for (PendingPerformance& row : decoded.performances) items.performances.push_back(std::move(row));
+  return true;
+}
+
+}  // namespace tp::training

@@ -1,0 +1,393 @@
+// Delivery guarantees end to end, with the real binary, a real VictoriaMetrics and the SQLite
+// cluster database: what the processor acknowledged arrives, across storage outages under load
+// and kill -9 of the processor. Every sample is unique (series `k`, timestamp), so loss and
+// duplicates are counted exactly. The CI runs are scaled; the environment sets the long runs of
+// docs/RELIABILITY.md: TP_DELIVERY_RATE (samples/s), TP_DELIVERY_SECONDS, TP_OUTAGE_SECONDS,
+// TP_KILL_CYCLES.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <snappy.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <random>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "remote_v1.pb.h"
+#include "storage/database.h"
+#include "storage/schema.h"
+#include "support/cluster_rows.h"
+#include "support/http_client.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+#include "support/victoria_metrics.h"
+
+namespace tp {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace http = boost::beast::http;
+
+int fromEnvironment(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::atoi(value) : fallback;
+}
+
+// The samples of one request: `series` series `k`="0".."series-1" of the training pod's GPU, one
+// sample each at `timestamp_ms` (one timestamp per request, so every sample is unique).
+std::string metricsBody(int series, int64_t timestamp_ms) {
+  prompb::WriteRequest request;
+  for (int k = 0; k < series; ++k) {
+    auto* entry = request.add_timeseries();
+    for (const auto& [name, value] :
+         std::vector<std::pair<std::string, std::string>>{{"__name__", "gpu_utilization"},
+                                                          {"gpu_id", "0"},
+                                                          {"k", std::to_string(k)},
+                                                          {"primus_lens_node_name", "node-a"}}) {
+      auto* label = entry->add_labels();
+      label->set_name(name);
+      label->set_value(value);
+    }
+    auto* sample = entry->add_samples();
+    sample->set_value(k);
+    sample->set_timestamp(timestamp_ms);
+  }
+  std::string compressed;
+  snappy::Compress(request.SerializeAsString().data(), request.ByteSizeLong(), &compressed);
+  return compressed;
+}
+
+// One Fluent Bit record of the training pod: a Megatron performance line for `iteration`.
+std::string logsBody(int iteration) {
+  return R"([{"date": 1761223152.5, "log": " iteration )" + std::to_string(iteration) +
+         R"(/ 1000000 | consumed samples: 64 | elapsed time per iteration (ms): 812.4 | )"
+         R"(learning rate: 1.0E-04 | global batch size: 64 | lm loss: 2.5 |", )"
+         R"("kubernetes": {"pod_name": "train-0", "namespace_name": "team", )"
+         R"("pod_id": "pod-0", "host": "node-a"}}])";
+}
+
+// Sends paced POSTs to whichever port the processor listens on now, retrying each until it is
+// acknowledged (as Prometheus and Fluent Bit do), and records what was acknowledged.
+class Sender {
+ public:
+  struct Request {
+    std::string target;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::function<std::string(int index)> body;
+  };
+
+  Sender(std::atomic<uint16_t>& port, double requests_per_second, Request request)
+      : port_(port), interval_(1.0 / requests_per_second), request_(std::move(request)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Sender() { stop(); }
+
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Requests 0..acknowledged()-1 were answered 2xx.
+  int acknowledged() const { return acknowledged_.load(); }
+  // Seconds from sending to the 2xx answer, per acknowledged request.
+  std::vector<double> latencies() const {
+    std::lock_guard lock(mutex_);
+    return latencies_;
+  }
+
+ private:
+  void run() {
+    const auto started = Clock::now();
+    std::unique_ptr<testing::HttpClient> client;
+    std::string body = request_.body(0);
+    for (int index = 0; !stopping_;) {
+      std::this_thread::sleep_until(started +
+                                    std::chrono::duration_cast<Clock::duration>(interval_ * index));
+      if (stopping_) break;
+      try {
+        if (!client) client = std::make_unique<testing::HttpClient>(port_.load());
+        const auto sent = Clock::now();
+        const unsigned status =
+            client->request(http::verb::post, request_.target, body, request_.headers).status;
+        if (status >= 200 && status < 300) {
+          std::lock_guard lock(mutex_);
+          latencies_.push_back(std::chrono::duration<double>(Clock::now() - sent).count());
+          acknowledged_ = ++index;
+          body = request_.body(index);
+          continue;
+        }
+      } catch (const std::exception&) {
+        client.reset();  // the processor is down or restarting: connect again
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  std::atomic<uint16_t>& port_;
+  const std::chrono::duration<double> interval_;
+  const Request request_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> acknowledged_{0};
+  mutable std::mutex mutex_;
+  std::vector<double> latencies_;
+  std::thread thread_;
+};
+
+double percentile(std::vector<double> values, double fraction) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<size_t>(fraction * values.size()))];
+}
+
+// The number a Prometheus text line `<name>{...} <number>` carries (0 when absent).
+double metricValue(const std::string& exposition, const std::string& series_regex) {
+  std::smatch match;
+  if (!std::regex_search(exposition, match, std::regex(series_regex + R"( ([0-9.e+]+))"))) {
+    return 0;
+  }
+  return std::stod(match[1]);
+}
+
+// What VictoriaMetrics holds of the test's samples: unique (k, timestamp) pairs and how many
+// samples were stored in all (the difference is duplicates).
+struct Stored {
+  std::set<std::pair<int, int64_t>> unique;
+  size_t total = 0;
+};
+
+Stored storedSamples(testing::VictoriaMetrics& vm, int series) {
+  Stored stored;
+  const std::regex timestamps(R"re("timestamps":\[([0-9,]*)\])re");
+  for (int k = 0; k < series; ++k) {
+    const std::string exported =
+        vm.exportSeries("workload_gpu_utilization{k=\"" + std::to_string(k) + "\"}");
+    for (std::sregex_iterator it(exported.begin(), exported.end(), timestamps), end; it != end;
+         ++it) {
+      const std::string list = (*it)[1];
+      for (size_t start = 0; start < list.size();) {
+        const size_t comma = std::min(list.find(',', start), list.size());
+        stored.unique.emplace(k, std::stoll(list.substr(start, comma - start)));
+        ++stored.total;
+        start = comma + 1;
+      }
+    }
+  }
+  return stored;
+}
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  static constexpr int kSeries = 100;
+
+  void SetUp() override {
+    vm_ = std::make_unique<testing::VictoriaMetrics>(dir_ / "vm");
+    config::DbConfig db;
+    db.path = (dir_ / "lens.db").string();
+    auto database = storage::Database::create(db);
+    ASSERT_TRUE(database.ok()) << database.status();
+    database_ = std::move(*database);
+    ASSERT_TRUE(storage::ensureSchema(*database_, nullptr).ok());
+    testing::insertWorkload(*database_, "job", "w-job", "", "Running");
+    testing::insertPod(*database_, "team", "train-0", "pod-0", "node-a", true);
+    testing::insertDevice(*database_, "pod-0", "gpu", "card0", "0");
+    testing::reference(*database_, "w-job", "pod-0");
+  }
+
+  void TearDown() override {
+    if (processor_) testing::stopProcessor(*processor_);
+  }
+
+  // Starts the processor (same queue, same database) and returns how long it took to be ready.
+  Clock::duration startProcessor(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"--db.path=" + (dir_ / "lens.db").string(),
+                                     "--queue.dir=" + (dir_ / "queue").string(),
+                                     "--metricsWrite.endpoints=" + vm_->url(),
+                                     "--metricsWrite.retryMaxBackoff=300ms",
+                                     "--training.flushInterval=20ms",
+                                     "--training.retryMaxBackoff=200ms"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto began = Clock::now();
+    port_ = testing::startProcessor(processor_, args);
+    while (testing::httpGet(port_, "/readyz").empty() && Clock::now() - began < 30s) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return Clock::now() - began;
+  }
+
+  std::string processorMetrics() { return testing::httpGet(port_, "/metrics"); }
+
+  // Waits until the processor's queues are empty: everything it holds has been delivered.
+  bool waitUntilDelivered(std::chrono::seconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      const std::string metrics = processorMetrics();
+      if (!metrics.empty() &&
+          metricValue(metrics, R"(remote_write_pending_batches\{[^}]*\})") == 0 &&
+          metricValue(metrics, "training_rows_pending") == 0) {
+        return true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  Sender::Request metricsRequests(int series) const {
+    return {
+        "/api/v1/write",
+        {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "snappy"}},
+        [series, base_ms = base_ms_](int index) { return metricsBody(series, base_ms + index); }};
+  }
+
+  // Every acknowledged sample is stored; returns the duplicates VictoriaMetrics holds.
+  size_t expectEveryAcknowledgedSampleStored(int acknowledged_requests, int series,
+                                             int64_t base_ms) {
+    const Stored stored = storedSamples(*vm_, series);
+    size_t missing = 0;
+    for (int k = 0; k < series; ++k) {
+      for (int request = 0; request < acknowledged_requests; ++request) {
+        missing += stored.unique.count({k, base_ms + request}) == 0 ? 1 : 0;
+      }
+    }
+    EXPECT_EQ(missing, 0u) << "of " << acknowledged_requests * series << " acknowledged samples";
+    return stored.total - stored.unique.size();
+  }
+
+  testing::TempDir dir_{"tp-delivery-"};
+  std::unique_ptr<testing::VictoriaMetrics> vm_;
+  std::unique_ptr<storage::Database> database_;
+  std::unique_ptr<testing::ChildProcess> processor_;
+  std::atomic<uint16_t> port_{0};
+  const int64_t base_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count() -
+                           3'600'000;  // an hour ago: room for one timestamp per request
+};
+
+TEST_F(DeliveryTest, StorageOutageUnderLoadLosesNothingAndKeepsIngestionFast) {
+  const int rate = fromEnvironment("TP_DELIVERY_RATE", 20'000);
+  const int seconds = fromEnvironment("TP_DELIVERY_SECONDS", 24);
+  const int outage = fromEnvironment("TP_OUTAGE_SECONDS", 8);
+  const int series = 500;  // per request
+  startProcessor();
+  Sender sender(port_, static_cast<double>(rate) / series, metricsRequests(series));
+  const int before = (seconds - outage) / 3;
+  std::this_thread::sleep_for(std::chrono::seconds(before));
+  vm_->stop();
+  std::this_thread::sleep_for(std::chrono::seconds(outage));
+  vm_->start();
+  std::this_thread::sleep_for(std::chrono::seconds(seconds - outage - before));
+  sender.stop();
+  ASSERT_TRUE(waitUntilDelivered(120s)) << processorMetrics();
+
+  const int acknowledged = sender.acknowledged();
+  EXPECT_GE(acknowledged, (seconds * rate / series) * 9 / 10) << "the sender fell behind";
+  const size_t duplicates = expectEveryAcknowledgedSampleStored(acknowledged, series, base_ms_);
+  const double samples = static_cast<double>(acknowledged) * series;
+  EXPECT_LE(static_cast<double>(duplicates), samples * 0.001);
+  const std::vector<double> latencies = sender.latencies();
+  const double p99 = percentile(latencies, 0.99);
+  EXPECT_LT(p99, 0.050);
+
+  // accepted = delivered + counted drops, from the processor's own counters.
+  const std::string metrics = processorMetrics();
+  const double accepted = metricValue(metrics, R"(remote_write_forwarded_total\{kind="samples"\})");
+  const double delivered = metricValue(metrics, R"(remote_write_sent_samples_total\{[^}]*\})");
+  const double dropped =
+      metricValue(metrics, R"(remote_write_send_dropped_samples_total\{[^}]*\})");
+  EXPECT_EQ(accepted, samples);
+  EXPECT_EQ(accepted, delivered + dropped);
+  EXPECT_EQ(dropped, 0);
+  std::cout << "outage run: " << rate << " samples/s for " << seconds << " s, storage down "
+            << outage << " s: acknowledged " << samples << " samples, all stored, " << duplicates
+            << " duplicates; ingest latency p50 " << percentile(latencies, 0.5) * 1e3 << " ms, p99 "
+            << p99 * 1e3 << " ms, max " << percentile(latencies, 1.0) * 1e3 << " ms\n";
+}
+
+TEST_F(DeliveryTest, KillNineAtRandomMomentsLosesNoAcknowledgedSampleOrRow) {
+  const int cycles = fromEnvironment("TP_KILL_CYCLES", 5);
+  startProcessor();
+  Sender metrics(port_, 50, metricsRequests(kSeries));
+  Sender logs(port_, 50, {"/v1/logs", {{"Content-Type", "application/json"}}, [](int index) {
+                            return logsBody(index + 1);
+                          }});
+  std::mt19937 random(std::random_device{}());
+  Clock::duration slowest_start{};
+  for (int cycle = 0; cycle < cycles; ++cycle) {
+    const bool storage_down = cycle % 2 == 1;  // every other cycle storage is down as well
+    if (storage_down) vm_->stop();
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1500)(random)));
+    processor_->signal(SIGKILL);
+    ASSERT_TRUE(processor_->waitForExit(10s).has_value());
+    processor_.reset();
+    if (storage_down) vm_->start();
+    const auto took = startProcessor();
+    slowest_start = std::max(slowest_start, took);
+    EXPECT_LE(took, 5s) << "cycle " << cycle;
+  }
+  std::this_thread::sleep_for(500ms);
+  metrics.stop();
+  logs.stop();
+  ASSERT_TRUE(waitUntilDelivered(120s)) << processorMetrics();
+
+  ASSERT_GT(metrics.acknowledged(), cycles * 10);
+  const size_t duplicates =
+      expectEveryAcknowledgedSampleStored(metrics.acknowledged(), kSeries, base_ms_);
+  testing::stopProcessor(*processor_);
+  processor_.reset();
+  const int rows = logs.acknowledged();
+  ASSERT_GT(rows, cycles * 10);
+  EXPECT_EQ(testing::queryNumber(*database_,
+                                 "SELECT count(DISTINCT iteration) FROM training_performance "
+                                 "WHERE workload_uid = 'w-job' AND iteration BETWEEN 1 AND " +
+                                     std::to_string(rows)),
+            rows);
+  EXPECT_EQ(testing::queryNumber(*database_, "SELECT count(*) FROM training_performance"),
+            testing::queryNumber(*database_,
+                                 "SELECT count(DISTINCT iteration) FROM training_performance"));
+  std::cout << cycles << " kill -9 cycles: " << metrics.acknowledged() * kSeries
+            << " acknowledged samples all stored (" << duplicates << " duplicates), " << rows
+            << " acknowledged rows all written; slowest start to ready "
+            << std::chrono::duration<double>(slowest_start).count() << " s\n";
+}
+
+TEST_F(DeliveryTest, DropOldestAccountsForEverySampleItAccepted) {
+  vm_->stop();
+  startProcessor({"--queue.maxDiskUsage=1MiB", "--queue.whenFull=drop_oldest"});
+  int accepted_requests = 0;
+  testing::HttpClient client(port_);
+  // Until the oldest batches had to make room, and some more.
+  for (int extra = 50; extra > 0 && accepted_requests < 20'000; ++accepted_requests) {
+    const Sender::Request request = metricsRequests(kSeries);
+    ASSERT_EQ(client
+                  .request(http::verb::post, request.target, request.body(accepted_requests),
+                           request.headers)
+                  .status,
+              204u);
+    if (extra < 50 || (accepted_requests % 50 == 0 &&
+                       metricValue(processorMetrics(),
+                                   R"(remote_write_send_dropped_samples_total\{[^}]*\})") > 0)) {
+      --extra;
+    }
+  }
+  vm_->start();
+  ASSERT_TRUE(waitUntilDelivered(60s)) << processorMetrics();
+  const std::string metrics = processorMetrics();
+  const double accepted = metricValue(metrics, R"(remote_write_forwarded_total\{kind="samples"\})");
+  const double delivered = metricValue(metrics, R"(remote_write_sent_samples_total\{[^}]*\})");
+  const double dropped =
+      metricValue(metrics, R"(remote_write_send_dropped_samples_total\{[^}]*\})");
+  EXPECT_EQ(accepted, static_cast<double>(accepted_requests) * kSeries);
+  EXPECT_GT(dropped, 0);
+  EXPECT_EQ(accepted, delivered + dropped);
+  const Stored stored = storedSamples(*vm_, kSeries);
+  EXPECT_EQ(static_cast<double>(stored.unique.size()), delivered);
+}
+
+}  // namespace
+}  // namespace tp

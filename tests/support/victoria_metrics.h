@@ -1,0 +1,39 @@
+#pragma once
+// A real VictoriaMetrics single-node server on loopback for integration tests. It keeps its port
+// and data directory across stop() and start(), so a restart is a restart.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "support/process.h"
+
+namespace tp::testing {
+
+// GET on loopback; the body for 200, empty for anything else (also when nothing listens).
+std::string httpGet(uint16_t port, const std::string& target);
+
+class VictoriaMetrics {
+ public:
+  // Starts it with its data under `data_dir`.
+  explicit VictoriaMetrics(std::filesystem::path data_dir);
+  ~VictoriaMetrics();
+
+  void start();  // a test failure when it does not become healthy within 30 s
+  void stop();   // SIGTERM: an orderly stop, what it acknowledged is kept
+  bool running() const { return process_ != nullptr; }
+  uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // The raw samples of the series matching `selector` (/api/v1/export: one JSON line per series),
+  // after making everything received searchable.
+  std::string exportSeries(const std::string& selector);
+
+ private:
+  std::filesystem::path data_dir_;
+  uint16_t port_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+}  // namespace tp::testing
