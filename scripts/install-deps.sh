@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates procps
   clang-14 libclang-rt-14-dev clang-format clang-tidy
   libboost-dev
-  libsnappy-dev libzstd-dev zlib1g-dev
+  libsnappy-dev libzstd-dev zlib1g-dev libssl-dev openssl
   libprotobuf-dev protobuf-compiler
   libsimdjson-dev rapidjson-dev libre2-dev
   libsoci-dev libsqlite3-dev libpq-dev libmariadb-dev

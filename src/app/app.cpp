@@ -12,6 +12,7 @@
 #include "common/version.h"
 #include "fmt/ranges.h"
 #include "http/envelope.h"
+#include "http/tls.h"
 #include "spdlog/spdlog.h"
 
 namespace tp::app {
@@ -84,6 +85,11 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
       .authenticator = http::Authenticator(config.auth.bearer_tokens, config.auth.basic_users,
                                            config.auth.exempt_paths),
   };
+  if (!config.http.tls_cert_file.empty()) {
+    auto tls = http::loadTlsContext(config.http.tls_cert_file, config.http.tls_key_file);
+    if (!tls.ok()) return tls.status();
+    options.tls = std::move(*tls);
+  }
   auto server = http::Server::create(std::move(options), app->router_);
   if (!server.ok()) return server.status();
   app->server_ = std::move(*server);

@@ -20,6 +20,8 @@ struct HttpConfig {
   milliseconds body_timeout{30'000};
   milliseconds idle_timeout{60'000};
   int max_connections = 10'000;
+  std::string tls_cert_file;  // both set: the listener speaks TLS only
+  std::string tls_key_file;
 };
 
 struct DbConfig {
@@ -65,7 +67,7 @@ struct TrainingPattern {
 
 struct TrainingConfig {
   std::vector<TrainingPattern> patterns;
-  int buffer_rows = 100'000;  // rows and events waiting for the database; beyond: 503
+  int buffer_rows = 1'000'000;  // rows and events journaled for the database; beyond: 503
   int batch_rows = 500;       // rows per INSERT statement
   milliseconds flush_interval{200};
   milliseconds retry_max_backoff{10'000};

@@ -275,6 +275,13 @@ const std::vector<KeyDef>& keyDefs() {
       intKey(
           "http.maxConnections", "Open connections beyond this are refused",
           [](auto& c) -> auto& { return c.http.max_connections; }, 1, 1'000'000),
+      stringKey(
+          "http.tlsCertFile",
+          "PEM certificate chain of the listener; with http.tlsKeyFile, HTTPS instead of HTTP",
+          [](auto& c) -> auto& { return c.http.tls_cert_file; }),
+      stringKey(
+          "http.tlsKeyFile", "PEM private key of http.tlsCertFile",
+          [](auto& c) -> auto& { return c.http.tls_key_file; }),
       stringKey("db.driver", "Database backend", [](auto& c) -> auto& { return c.db.driver; },
                 {"sqlite", "postgres", "mysql"}),
       stringKey(
@@ -322,10 +329,11 @@ const std::vector<KeyDef>& keyDefs() {
           "cache.refreshInterval", "How often the cluster-state caches are rebuilt",
           [](auto& c) -> auto& { return c.cache.refresh_interval; }, milliseconds(100)),
       stringKey(
-          "queue.dir", "Directory of the on-disk delivery queues",
+          "queue.dir", "Directory of the on-disk delivery queues and the training-row journal",
           [](auto& c) -> auto& { return c.queue.dir; }),
       sizeKey(
-          "queue.maxDiskUsage", "Disk space each storage endpoint's queue may use",
+          "queue.maxDiskUsage",
+          "Disk space each storage endpoint's queue, and the training-row journal, may use",
           [](auto& c) -> auto& { return c.queue.max_disk_usage; }, 1 << 20),
       stringKey("queue.fsync",
                 "When queued batches reach stable storage: interval (every second) or always (each "
@@ -343,7 +351,8 @@ const std::vector<KeyDef>& keyDefs() {
       patternsKey(),
       intKey(
           "training.bufferRows",
-          "Training rows and events held while waiting for the database; when full, logs get 503",
+          "Training rows and events journaled while waiting for the database; when full, logs get "
+          "503",
           [](auto& c) -> auto& { return c.training.buffer_rows; }, 1, 100'000'000),
       intKey(
           "training.batchRows", "Rows per INSERT statement",
@@ -514,6 +523,10 @@ absl::Status validateCombination(const Config& config) {
   }
   if (config.queue.dir.empty()) {
     return absl::InvalidArgumentError("config: invalid queue.dir: empty");
+  }
+  if (config.http.tls_cert_file.empty() != config.http.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "config: invalid http.tlsCertFile / http.tlsKeyFile: set both for TLS, or neither");
   }
   return absl::OkStatus();
 }

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <vector>
 
 #include "common/strings.h"
@@ -30,6 +29,23 @@ struct Header {
   uint32_t crc;
 };
 static_assert(sizeof(Header) == kHeaderBytes);
+
+// The cursor file holds two of these; each save overwrites the older one in place (no rename,
+// one pwrite), so a save torn by a crash leaves the other slot valid.
+struct CursorSlot {
+  uint32_t magic;
+  uint32_t crc;  // of the three fields below
+  uint64_t sequence;
+  uint64_t segment;
+  uint64_t offset;
+};
+static_assert(sizeof(CursorSlot) == 32);
+constexpr uint32_t kCursorMagic = 0x4b515054;  // "TPQK"
+
+uint32_t slotChecksum(const CursorSlot& slot) {
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(&slot.sequence), 3 * sizeof(uint64_t)));
+}
 
 uint32_t checksum(std::string_view payload) {
   return static_cast<uint32_t>(
@@ -88,6 +104,8 @@ DiskQueue::~DiskQueue() {
     (void)sync();
     close(write_fd_);
   }
+  if (read_fd_ >= 0) close(read_fd_);
+  if (cursor_fd_ >= 0) close(cursor_fd_);
 }
 
 std::filesystem::path DiskQueue::segmentPath(uint64_t segment) const {
@@ -124,12 +142,18 @@ absl::Status DiskQueue::recover(QueueRecovery* recovery) {
 
   uint64_t cursor_segment = 0;
   uint64_t cursor_offset = 0;
-  {
-    std::ifstream cursor(options_.dir / kCursorFile);
-    std::string magic;
-    if (!(cursor >> magic >> cursor_segment >> cursor_offset) || magic != "TPQC") {
-      cursor_segment = 0;
-      cursor_offset = 0;
+  cursor_fd_ = ::open((options_.dir / kCursorFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (cursor_fd_ < 0) return ioError("cannot open", options_.dir / kCursorFile);
+  CursorSlot slots[2] = {};  // a new or short file leaves a slot zeroed: not valid
+  if (pread(cursor_fd_, slots, sizeof(slots), 0) < 0) {
+    return ioError("cannot read", options_.dir / kCursorFile);
+  }
+  for (const CursorSlot& slot : slots) {
+    if (slot.magic == kCursorMagic && slot.crc == slotChecksum(slot) &&
+        slot.sequence >= cursor_sequence_) {
+      cursor_sequence_ = slot.sequence;
+      cursor_segment = slot.segment;
+      cursor_offset = slot.offset;
     }
   }
   read_segment_ = segments.empty() ? 1 : segments.front();
@@ -303,16 +327,16 @@ bool DiskQueue::readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record,
   const auto known = segment_sizes_.find(segment);
   if (known == segment_sizes_.end()) return false;
   const uint64_t size = known->second;
-  FileDescriptor fd(::open(segmentPath(segment).c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return false;
+  const int fd = readFdLocked(segment);
+  if (fd < 0) return false;
   const auto valid = [&](uint64_t at, Header* header, bool check_crc) {
     if (at + kHeaderBytes > size ||
-        !readExactly(fd.get(), at, reinterpret_cast<char*>(header), kHeaderBytes) ||
+        !readExactly(fd, at, reinterpret_cast<char*>(header), kHeaderBytes) ||
         header->magic != kMagic || at + kHeaderBytes + header->length > size) {
       return false;
     }
     record->payload.resize(header->length);
-    return readExactly(fd.get(), at + kHeaderBytes, record->payload.data(), header->length) &&
+    return readExactly(fd, at + kHeaderBytes, record->payload.data(), header->length) &&
            (!check_crc || checksum(record->payload) == header->crc);
   };
   Header header{};
@@ -321,13 +345,13 @@ bool DiskQueue::readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record,
   if (!valid(at, &header, verify)) {
     // A record that would run past the end of the last segment is a torn tail, not corruption.
     if (segment == segment_sizes_.rbegin()->first &&
-        readExactly(fd.get(), at, reinterpret_cast<char*>(&header), kHeaderBytes) &&
+        readExactly(fd, at, reinterpret_cast<char*>(&header), kHeaderBytes) &&
         header.magic == kMagic && at + kHeaderBytes + header.length > size) {
       return false;
     }
     // Corruption: the next position holding a whole, checksummed record.
     std::string rest(size - at, '\0');
-    if (!readExactly(fd.get(), at, rest.data(), rest.size())) return false;
+    if (!readExactly(fd, at, rest.data(), rest.size())) return false;
     uint64_t next = size;
     for (size_t i = 1; i + kHeaderBytes <= rest.size(); ++i) {
       uint32_t magic;
@@ -350,7 +374,19 @@ bool DiskQueue::readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record,
   return true;
 }
 
+int DiskQueue::readFdLocked(uint64_t segment) {
+  if (read_fd_ >= 0 && read_fd_segment_ == segment) return read_fd_;
+  if (read_fd_ >= 0) close(read_fd_);
+  read_fd_ = ::open(segmentPath(segment).c_str(), O_RDONLY | O_CLOEXEC);
+  read_fd_segment_ = segment;
+  return read_fd_;
+}
+
 void DiskQueue::deleteSegmentLocked(uint64_t segment) {
+  if (read_fd_ >= 0 && read_fd_segment_ == segment) {
+    close(read_fd_);
+    read_fd_ = -1;
+  }
   std::error_code error;
   std::filesystem::remove(segmentPath(segment), error);
   bytes_on_disk_ -= segment_sizes_[segment];
@@ -406,17 +442,12 @@ absl::Status DiskQueue::commit(const QueuePosition& end) {
 }
 
 absl::Status DiskQueue::saveCursorLocked() {
-  const auto path = options_.dir / kCursorFile;
-  const auto temporary = options_.dir / "cursor.tmp";
-  const std::string text = fmt::format("TPQC {} {}\n", read_segment_, read_offset_);
-  {
-    FileDescriptor fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0 ||
-        write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-      return ioError("cannot write", temporary);
-    }
+  CursorSlot slot{kCursorMagic, 0, ++cursor_sequence_, read_segment_, read_offset_};
+  slot.crc = slotChecksum(slot);
+  const off_t at = static_cast<off_t>((cursor_sequence_ % 2) * sizeof(CursorSlot));
+  if (pwrite(cursor_fd_, &slot, sizeof(slot), at) != static_cast<ssize_t>(sizeof(slot))) {
+    return ioError("cannot write", options_.dir / kCursorFile);
   }
-  if (rename(temporary.c_str(), path.c_str()) != 0) return ioError("cannot replace", path);
   return absl::OkStatus();
 }
 
@@ -433,6 +464,7 @@ absl::Status DiskQueue::sync() {
     if (fdatasync(write_fd_) != 0) return ioError("cannot sync", segmentPath(write_segment_));
     dirty_ = false;
   }
+  if (cursor_fd_ >= 0) fdatasync(cursor_fd_);
   FileDescriptor dir(::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() >= 0) fsync(dir.get());
   return absl::OkStatus();

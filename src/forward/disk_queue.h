@@ -8,9 +8,11 @@
 // refuses appends (the caller answers 503) or, if so configured, drops its oldest records.
 //
 // On disk, per record: magic "TPQ1", payload length, sample count, CRC-32 of the payload (all
-// little-endian u32), then the payload. Opening a queue checks every unread record: a torn tail
-// (a crash in the middle of a write) is cut off, and a corrupted record is skipped by searching
-// for the next valid header. Neither is fatal; both are counted.
+// little-endian u32), then the payload. The cursor file has two checksummed slots overwritten in
+// turn, so saving it is one pwrite and a torn save leaves the previous position. Opening a queue
+// checks every unread record: a torn tail (a crash in the middle of a write) is cut off, and a
+// corrupted record is skipped by searching for the next valid header. Neither is fatal; both are
+// counted.
 
 #include <algorithm>
 #include <chrono>
@@ -114,6 +116,8 @@ class DiskQueue {
   absl::Status dropOldestLocked(uint64_t needed, uint64_t* dropped_samples);
   void deleteSegmentLocked(uint64_t segment);
   bool holdsLocked(const QueuePosition& end) const;
+  // A descriptor of `segment` for reading, kept open while reads stay in that segment.
+  int readFdLocked(uint64_t segment);
   // Reads the record at `*offset` of `segment`; false at the end. With `verify`, checksums are
   // checked; corrupt records are skipped (counted in `stats` when given).
   bool readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record, QueueRecovery* stats,
@@ -131,9 +135,13 @@ class DiskQueue {
   std::map<uint64_t, uint64_t> segment_sizes_;  // segments from the read segment on
   uint64_t bytes_on_disk_ = 0;
   uint64_t pending_records_ = 0;
-  QueueRecovery stats_;    // what opening found, plus corruption met since
-  bool dirty_ = false;     // appended since the last sync
-  uint64_t appended_ = 0;  // appends so far: their sequence numbers
+  QueueRecovery stats_;  // what opening found, plus corruption met since
+  bool dirty_ = false;   // appended since the last sync
+  int read_fd_ = -1;
+  uint64_t read_fd_segment_ = 0;
+  int cursor_fd_ = -1;
+  uint64_t cursor_sequence_ = 0;  // of the newest cursor slot
+  uint64_t appended_ = 0;         // appends so far: their sequence numbers
 
   std::mutex sync_mutex_;  // group commit (fsync_always)
   std::condition_variable sync_done_;

@@ -7,8 +7,10 @@
 #include <utility>
 
 #include "boost/asio/post.hpp"
+#include "boost/asio/ssl.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/beast/core.hpp"
+#include "boost/beast/ssl.hpp"
 #include "spdlog/spdlog.h"
 
 namespace tp::http {
@@ -17,32 +19,49 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-class Session : public std::enable_shared_from_this<Session> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection; `Stream` is a plain TCP stream or a TLS stream over one.
+template <typename Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, Server& server)
-      : stream_(std::move(socket)), server_(server), options_(server.options()) {
+  template <typename... TlsContext>
+  Session(tcp::socket socket, Server& server, TlsContext&... tls)
+      : stream_(std::move(socket), tls...), server_(server), options_(server.options()) {
     beast::error_code ec;
-    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    const tcp::endpoint remote = tcp().socket().remote_endpoint(ec);
     if (!ec) remote_address_ = remote.address().to_string();
   }
 
-  ~Session() { server_.unregisterSession(this); }
+  ~Session() override { server_.unregisterSession(this); }
 
   void start() {
-    server_.registerSession(this, weak_from_this());
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->readHeader(); });
+    server_.registerSession(this, this->weak_from_this());
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        self->tcp().expires_after(self->options_.header_timeout);
+        self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->close();  // not TLS, or refused
+          self->readHeader();
+        });
+      } else {
+        self->readHeader();
+      }
+    });
   }
 
   // Called on shutdown: a connection waiting for its next request stops waiting and closes; a
   // read that has already completed (the request is here) is served, as are busy connections,
   // which close after their response because the server is stopping.
-  void closeIfIdle() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->idle_) self->stream_.cancel();
+  void closeIfIdle() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->idle_) self->tcp().cancel();
     });
   }
 
  private:
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+
   void readHeader() {
     if (server_.stopping() && !requestArriving()) return close();
     parser_.emplace();
@@ -50,14 +69,14 @@ class Session : public std::enable_shared_from_this<Session> {
     // The declared length is checked in onHeader, where the answer can name it.
     parser_->body_limit(std::numeric_limits<uint64_t>::max());
     idle_ = true;
-    stream_.expires_after(served_any_ ? options_.idle_timeout : options_.header_timeout);
+    tcp().expires_after(served_any_ ? options_.idle_timeout : options_.header_timeout);
     awaitHeader();
   }
 
   void awaitHeader() {
     beast::http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
   }
 
   void onHeader(beast::error_code ec) {
@@ -104,10 +123,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (beast::iequals(request[beast::http::field::expect], "100-continue")) {
       auto continue_response = std::make_shared<beast::http::response<beast::http::empty_body>>(
           beast::http::status::continue_, request.version());
-      stream_.expires_after(options_.body_timeout);
+      tcp().expires_after(options_.body_timeout);
       return beast::http::async_write(
           stream_, *continue_response,
-          [self = shared_from_this(), continue_response](beast::error_code ec, size_t) {
+          [self = this->shared_from_this(), continue_response](beast::error_code ec, size_t) {
             if (ec) return self->close();
             self->readBody();
           });
@@ -117,10 +136,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void readBody() {
     parser_->body_limit(options_.max_body_bytes);  // also bounds chunked bodies
-    stream_.expires_after(options_.body_timeout);
+    tcp().expires_after(options_.body_timeout);
     beast::http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->onBody(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->onBody(ec); });
   }
 
   void onBody(beast::error_code ec) {
@@ -173,27 +192,28 @@ class Session : public std::enable_shared_from_this<Session> {
     metrics.observe(response.result_int(), seconds);
     served_any_ = true;
     auto shared_response = std::make_shared<Response>(std::move(response));
-    stream_.expires_after(options_.body_timeout);
-    beast::http::async_write(
-        stream_, *shared_response,
-        [self = shared_from_this(), shared_response, close_after](beast::error_code ec, size_t) {
-          if (ec || close_after) return self->close();
-          self->readHeader();
-        });
+    tcp().expires_after(options_.body_timeout);
+    beast::http::async_write(stream_, *shared_response,
+                             [self = this->shared_from_this(), shared_response, close_after](
+                                 beast::error_code ec, size_t) {
+                               if (ec || close_after) return self->close();
+                               self->readHeader();
+                             });
   }
 
   bool requestArriving() {
     beast::error_code ec;
-    return buffer_.size() > 0 || stream_.socket().available(ec) > 0;
+    return buffer_.size() > 0 || tcp().socket().available(ec) > 0;
   }
 
+  // Without a TLS close_notify: the HTTP framing already tells where every message ends.
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   Server& server_;
   const ServerOptions& options_;
   beast::flat_buffer buffer_;
@@ -256,8 +276,10 @@ void Server::accept() {
       if (open >= static_cast<size_t>(options_.max_connections)) {
         beast::error_code ignored;
         socket.close(ignored);
+      } else if (options_.tls) {
+        std::make_shared<Session<TlsStream>>(std::move(socket), *this, *options_.tls)->start();
       } else {
-        std::make_shared<Session>(std::move(socket), *this)->start();
+        std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this)->start();
       }
     } else {
       spdlog::warn("accept failed: {}", ec.message());
@@ -266,12 +288,12 @@ void Server::accept() {
   });
 }
 
-void Server::registerSession(Session* session, std::weak_ptr<Session> handle) {
+void Server::registerSession(SessionBase* session, std::weak_ptr<SessionBase> handle) {
   std::lock_guard lock(sessions_mutex_);
   sessions_.emplace(session, std::move(handle));
 }
 
-void Server::unregisterSession(Session* session) {
+void Server::unregisterSession(SessionBase* session) {
   std::lock_guard lock(sessions_mutex_);
   sessions_.erase(session);
   if (sessions_.empty()) sessions_drained_.notify_all();
@@ -284,7 +306,7 @@ bool Server::shutdown(std::chrono::milliseconds grace) {
     beast::error_code ignored;
     acceptor_.close(ignored);
   });
-  std::vector<std::shared_ptr<Session>> open;
+  std::vector<std::shared_ptr<SessionBase>> open;
   {
     std::lock_guard lock(sessions_mutex_);
     for (const auto& [raw, handle] : sessions_) {

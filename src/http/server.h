@@ -1,7 +1,7 @@
 #pragma once
 // HTTP/1.1 server on Boost.Beast: keep-alive, a pool of I/O threads, request size limits
-// enforced from the headers before any body byte is read, and a graceful stop that lets
-// in-flight requests finish. Handlers run on the connection's I/O thread.
+// enforced from the headers before any body byte is read, optional TLS, and a graceful stop
+// that lets in-flight requests finish. Handlers run on the connection's I/O thread.
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl/context.hpp"
 #include "http/auth.h"
 #include "http/router.h"
 
@@ -31,9 +32,18 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};
   int max_connections = 10'000;
-  Authenticator authenticator{{}, {}, {}};  // disabled unless credentials are configured
+  Authenticator authenticator{{}, {}, {}};         // disabled unless credentials are configured
+  std::shared_ptr<boost::asio::ssl::context> tls;  // set: every connection speaks TLS
 };
 
+// A connection, whatever its transport; the server closes idle ones at shutdown.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void closeIfIdle() = 0;
+};
+
+template <typename Stream>
 class Session;
 
 class Server {
@@ -60,18 +70,19 @@ class Server {
   const Router& router() const { return router_; }
 
  private:
+  template <typename Stream>
   friend class Session;
   Server(ServerOptions options, const Router& router);
 
   void accept();
-  void registerSession(Session* session, std::weak_ptr<Session> handle);
-  void unregisterSession(Session* session);
+  void registerSession(SessionBase* session, std::weak_ptr<SessionBase> handle);
+  void unregisterSession(SessionBase* session);
 
   // Declared before io_ so that sessions destroyed with io_'s pending handlers can still
   // unregister themselves.
   std::mutex sessions_mutex_;
   std::condition_variable sessions_drained_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
 
   ServerOptions options_;
   const Router& router_;

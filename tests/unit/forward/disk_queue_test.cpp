@@ -172,5 +172,25 @@ TEST_F(DiskQueueTest, GarbageFilesAreNotFatal) {
   EXPECT_EQ(drain(*queue), std::vector<std::string>{payload(1)});
 }
 
+TEST_F(DiskQueueTest, ATornCursorSaveFallsBackToThePreviousPosition) {
+  {
+    auto queue = open();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue->append(payload(i), 1, nullptr).ok());
+    QueuedRecord record;
+    for (int i = 0; i < 2; ++i) {  // two saves: one per cursor slot
+      ASSERT_TRUE(queue->next(nullptr, &record));
+      ASSERT_TRUE(queue->commit(record.end).ok());
+    }
+  }
+  // The newest save (past record 1) is torn; the one before (past record 0) is intact.
+  {
+    std::fstream cursor(options_.dir / "cursor", std::ios::in | std::ios::out | std::ios::binary);
+    cursor.seekp(0);  // the second save went to slot 0
+    cursor.write("torn", 4);
+  }
+  auto queue = open();
+  EXPECT_EQ(drain(*queue), (std::vector<std::string>{payload(1), payload(2)}));
+}
+
 }  // namespace
 }  // namespace tp::forward
