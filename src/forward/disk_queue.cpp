@@ -1,6 +1,7 @@
 #include "forward/disk_queue.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@ constexpr uint32_t kMagic = 0x31515054;  // "TPQ1" little-endian
 constexpr size_t kHeaderBytes = kQueueRecordOverhead;
 constexpr std::string_view kSegmentSuffix = ".seg";
 constexpr std::string_view kCursorFile = "cursor";
+constexpr std::string_view kLockFile = "lock";
 
 struct Header {
   uint32_t magic;
@@ -106,6 +108,7 @@ DiskQueue::~DiskQueue() {
   }
   if (read_fd_ >= 0) close(read_fd_);
   if (cursor_fd_ >= 0) close(cursor_fd_);
+  if (lock_fd_ >= 0) close(lock_fd_);  // releases the lock
 }
 
 std::filesystem::path DiskQueue::segmentPath(uint64_t segment) const {
@@ -129,6 +132,15 @@ absl::Status DiskQueue::recover(QueueRecovery* recovery) {
   if (error) {
     return absl::InternalError(
         common::concat("disk queue: cannot create ", options_.dir.string(), ": ", error.message()));
+  }
+  // Two processes appending to one queue would interleave their records: the first one holds it.
+  lock_fd_ = ::open((options_.dir / kLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return ioError("cannot open", options_.dir / kLockFile);
+  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        common::concat("disk queue: ", options_.dir.string(),
+                       " is in use by another process; every processor needs a queue.dir of "
+                       "its own"));
   }
   std::vector<uint64_t> segments;
   for (const auto& entry : std::filesystem::directory_iterator(options_.dir, error)) {

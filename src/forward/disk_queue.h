@@ -12,7 +12,7 @@
 // turn, so saving it is one pwrite and a torn save leaves the previous position. Opening a queue
 // checks every unread record: a torn tail (a crash in the middle of a write) is cut off, and a
 // corrupted record is skipped by searching for the next valid header. Neither is fatal; both are
-// counted.
+// counted. A queue directory is open in one process at a time (flock on its lock file).
 
 #include <algorithm>
 #include <chrono>
@@ -140,6 +140,7 @@ class DiskQueue {
   int read_fd_ = -1;
   uint64_t read_fd_segment_ = 0;
   int cursor_fd_ = -1;
+  int lock_fd_ = -1;  // holds an exclusive flock while the queue is open
   uint64_t cursor_sequence_ = 0;  // of the newest cursor slot
   uint64_t appended_ = 0;         // appends so far: their sequence numbers
 

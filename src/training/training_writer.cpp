@@ -17,6 +17,29 @@ using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kMinBackoff{100};
 
+// Inserts `rows` in statements of at most `batch_rows` rows (a journal record is written whole,
+// so a large one takes several), timing each. Returns the rows inserted, or the first error with
+// that statement's rows counted in `failed`.
+template <typename Row, typename Insert>
+absl::StatusOr<size_t> insertInChunks(const std::vector<Row>& rows, size_t batch_rows,
+                                      Insert insert, prometheus::Histogram* duration,
+                                      prometheus::Counter* failed) {
+  size_t inserted_total = 0;
+  for (size_t first = 0; first < rows.size(); first += batch_rows) {
+    const std::span<const Row> chunk(rows.data() + first,
+                                     std::min(batch_rows, rows.size() - first));
+    const auto began = Clock::now();
+    absl::StatusOr<size_t> inserted = insert(chunk);
+    duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
+    if (!inserted.ok()) {
+      failed->Increment(static_cast<double>(chunk.size()));
+      return inserted.status();
+    }
+    inserted_total += *inserted;
+  }
+  return inserted_total;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
@@ -203,21 +226,15 @@ absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts
                       start.time_us});
   }
   if (events.empty()) return absl::OkStatus();
-  size_t inserted_total = 0;
-  for (size_t first = 0; first < events.size(); first += config_.batch_rows) {
-    const std::span<const storage::StartTrainEvent> chunk(
-        events.data() + first, std::min<size_t>(config_.batch_rows, events.size() - first));
-    const auto began = Clock::now();
-    auto inserted = storage::insertStartTrainEvents(database_, chunk);
-    metrics_.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
-    if (!inserted.ok()) {
-      metrics_.event_errors->Increment(static_cast<double>(chunk.size()));
-      return inserted.status();
-    }
-    metrics_.events_created->Increment(static_cast<double>(*inserted));
-    inserted_total += *inserted;
-  }
-  if (inserted_total == events.size()) {
+  const auto inserted = insertInChunks(
+      events, static_cast<size_t>(config_.batch_rows),
+      [this](std::span<const storage::StartTrainEvent> chunk) {
+        return storage::insertStartTrainEvents(database_, chunk);
+      },
+      metrics_.write_duration, metrics_.event_errors);
+  if (!inserted.ok()) return inserted.status();
+  metrics_.events_created->Increment(static_cast<double>(*inserted));
+  if (*inserted == events.size()) {
     for (const auto& event : events) {
       serials_.record(event.workload_uid, event.nearest_workload_uid, event.run_serial);
     }
@@ -238,19 +255,14 @@ absl::Status TrainingWriter::writePerformances(
     rows.push_back({row.workload_uid, row.pod_uid, row.performance_json, row.iteration,
                     serials_.serialFor(row.workload_uid, row.nearest_workload_uid), row.time_us});
   }
-  // A journal record is written whole: a large one takes several statements.
-  for (size_t first = 0; first < rows.size(); first += config_.batch_rows) {
-    const std::span<const storage::PerformanceRow> chunk(
-        rows.data() + first, std::min<size_t>(config_.batch_rows, rows.size() - first));
-    const auto began = Clock::now();
-    auto inserted = storage::insertPerformanceRows(database_, chunk);
-    metrics_.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
-    if (!inserted.ok()) {
-      metrics_.performance_failed->Increment(static_cast<double>(chunk.size()));
-      return inserted.status();
-    }
-    metrics_.performance_written->Increment(static_cast<double>(*inserted));
-  }
+  const auto inserted = insertInChunks(
+      rows, static_cast<size_t>(config_.batch_rows),
+      [this](std::span<const storage::PerformanceRow> chunk) {
+        return storage::insertPerformanceRows(database_, chunk);
+      },
+      metrics_.write_duration, metrics_.performance_failed);
+  if (!inserted.ok()) return inserted.status();
+  metrics_.performance_written->Increment(static_cast<double>(*inserted));
   return absl::OkStatus();
 }
 

@@ -212,8 +212,8 @@ TEST_P(ClusterStateTest, ProcessorServesCachesAndTurnsReadyAfterTheFirstLoad) {
   insertCluster(*database_);
   std::vector<std::string> env;
   std::vector<std::string> args = testing::databaseFlags(server_->dbConfig(), &env);
-  args.insert(args.end(),
-              {"--httpPort=0", "--http.listenAddress=127.0.0.1", "--cache.refreshInterval=200ms"});
+  args.insert(args.end(), {"--httpPort=0", "--http.listenAddress=127.0.0.1",
+                           "--cache.refreshInterval=200ms", testing::freshQueueDirFlag()});
   testing::ChildProcess processor(testing::processorBinary(), args, env);
   const auto port = processor.waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
   ASSERT_TRUE(port) << processor.output();
@@ -270,7 +270,7 @@ TEST(ProcessorReadiness, NotReadyUntilTheDatabaseAnswers) {
       testing::processorBinary(),
       {"--httpPort=0", "--http.listenAddress=127.0.0.1", "--db.driver=postgres",
        "--db.host=127.0.0.1", "--db.port=" + std::to_string(testing::freeLoopbackPort()),
-       "--db.timeout=1s", "--cache.refreshInterval=200ms"});
+       "--db.timeout=1s", "--cache.refreshInterval=200ms", testing::freshQueueDirFlag()});
   const auto port = processor.waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);
   ASSERT_TRUE(port) << processor.output();
   ASSERT_TRUE(processor.waitForOutput("cache refresh failed", 20s)) << processor.output();

@@ -7,7 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <mutex>
 #include <stdexcept>
 
 extern char** environ;
@@ -110,9 +114,29 @@ std::string ChildProcess::output() {
 
 std::string processorBinary() { return TP_PROCESSOR_BINARY; }
 
+std::string freshQueueDirFlag() {
+  static struct Scratch {
+    std::mutex mutex;
+    std::vector<std::filesystem::path> dirs;
+    ~Scratch() {
+      std::error_code ignored;
+      for (const auto& dir : dirs) std::filesystem::remove_all(dir, ignored);
+    }
+  } scratch;
+  std::string pattern = (std::filesystem::temp_directory_path() / "tp-queue-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  std::lock_guard lock(scratch.mutex);
+  scratch.dirs.emplace_back(pattern);
+  return "--queue.dir=" + pattern;
+}
+
 uint16_t startProcessor(std::unique_ptr<ChildProcess>& processor, std::vector<std::string> args,
                         const std::vector<std::string>& env) {
   using namespace std::chrono_literals;
+  const bool names_queue = std::any_of(args.begin(), args.end(), [](const std::string& arg) {
+    return arg.starts_with("--queue.dir=");
+  });
+  if (!names_queue) args.push_back(freshQueueDirFlag());
   args.insert(args.begin(), {"--httpPort=0", "--http.listenAddress=127.0.0.1"});
   processor = std::make_unique<ChildProcess>(processorBinary(), args, env);
   const auto port = processor->waitForOutput(R"(listening on 127\.0\.0\.1:(\d+))", 20s);

@@ -48,7 +48,12 @@ class ChildProcess {
 // Path of the processor binary under test, given to the test by CMake.
 std::string processorBinary();
 
-// Starts the processor with `args` plus a free loopback port and waits until it serves with the
+// A --queue.dir flag naming a fresh directory (removed when the test program exits): processors
+// of concurrent tests never share a queue, which the queue would refuse.
+std::string freshQueueDirFlag();
+
+// Starts the processor with `args` (plus freshQueueDirFlag() unless they name one) and a free
+// loopback port and waits until it serves with the
 // cluster state loaded. Returns the port, or 0 after recording a test failure with its output.
 uint16_t startProcessor(std::unique_ptr<ChildProcess>& processor, std::vector<std::string> args,
                         const std::vector<std::string>& env = {});

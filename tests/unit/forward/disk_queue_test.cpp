@@ -192,5 +192,15 @@ TEST_F(DiskQueueTest, ATornCursorSaveFallsBackToThePreviousPosition) {
   EXPECT_EQ(drain(*queue), (std::vector<std::string>{payload(1), payload(2)}));
 }
 
+TEST_F(DiskQueueTest, ADirectoryIsOpenInOneQueueAtATime) {
+  auto first = open();
+  auto second = DiskQueue::open(options_, nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos);
+  first.reset();  // closing releases it
+  EXPECT_TRUE(DiskQueue::open(options_, nullptr).ok());
+}
+
 }  // namespace
 }  // namespace tp::forward
