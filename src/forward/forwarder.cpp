@@ -237,14 +237,13 @@ std::string queueDirectoryName(const std::string& url) {
 
 }  // namespace
 
-Forwarder::Forwarder(const config::MetricsWriteConfig& config, const config::QueueConfig& queue,
-                     telemetry::Telemetry& telemetry)
-    : config_(config), queue_config_(queue), batch_samples_(telemetry.batchSamplesHistogram()) {}
+Forwarder::Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry)
+    : config_(config), batch_samples_(telemetry.batchSamplesHistogram()) {}
 
 absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
     const config::MetricsWriteConfig& config, const config::QueueConfig& queue,
     telemetry::Telemetry& telemetry) {
-  std::unique_ptr<Forwarder> forwarder(new Forwarder(config, queue, telemetry));
+  std::unique_ptr<Forwarder> forwarder(new Forwarder(config, telemetry));
   for (const std::string& configured : config.endpoints) {
     const std::string url = writeUrlFor(configured);
     auto parsed = common::parseHttpUrl(url);

@@ -47,11 +47,9 @@ class Forwarder {
 
  private:
   class Endpoint;
-  Forwarder(const config::MetricsWriteConfig& config, const config::QueueConfig& queue,
-            telemetry::Telemetry& telemetry);
+  Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry);
 
   config::MetricsWriteConfig config_;
-  config::QueueConfig queue_config_;
   prometheus::Histogram* batch_samples_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
 
