@@ -39,7 +39,7 @@ struct DbConfig {
 
 struct MetricsWriteConfig {
   std::vector<std::string> endpoints;  // empty = forwarding disabled
-  int concurrency = 1;  // sends in flight per endpoint; 1 keeps batches in order
+  int concurrency = 1;                 // sends in flight per endpoint; 1 keeps batches in order
   milliseconds timeout{30'000};
   milliseconds retry_min_backoff{100};
   milliseconds retry_max_backoff{30'000};
@@ -68,7 +68,7 @@ struct TrainingPattern {
 struct TrainingConfig {
   std::vector<TrainingPattern> patterns;
   int buffer_rows = 1'000'000;  // rows and events journaled for the database; beyond: 503
-  int batch_rows = 500;       // rows per INSERT statement
+  int batch_rows = 500;         // rows per INSERT statement
   milliseconds flush_interval{200};
   milliseconds retry_max_backoff{10'000};
 };

@@ -140,7 +140,7 @@ class DiskQueue {
   int read_fd_ = -1;
   uint64_t read_fd_segment_ = 0;
   int cursor_fd_ = -1;
-  int lock_fd_ = -1;  // holds an exclusive flock while the queue is open
+  int lock_fd_ = -1;              // holds an exclusive flock while the queue is open
   uint64_t cursor_sequence_ = 0;  // of the newest cursor slot
   uint64_t appended_ = 0;         // appends so far: their sequence numbers
 

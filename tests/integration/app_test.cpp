@@ -217,9 +217,9 @@ TEST_F(ProcessorTest, InvalidEnvironmentValueNamesTheVariable) {
 TEST_F(ProcessorTest, PortInUseFailsWithAMessage) {
   const uint16_t port = start();
   ASSERT_NE(port, 0);
-  ChildProcess second(processorBinary(), {"--httpPort=" + std::to_string(port),
-                                          "--http.listenAddress=127.0.0.1",
-                                          testing::freshQueueDirFlag()});
+  ChildProcess second(processorBinary(),
+                      {"--httpPort=" + std::to_string(port), "--http.listenAddress=127.0.0.1",
+                       testing::freshQueueDirFlag()});
   const auto exit_code = second.waitForExit(kStartTimeout);
   ASSERT_TRUE(exit_code.has_value());
   EXPECT_NE(*exit_code, 0);
