@@ -275,6 +275,12 @@ TEST_F(ConfigLoaderTest, CombinationsAreChecked) {
               HasSubstr("invalid db.host: empty, and db.driver is mysql"));
   EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"queue.dir", ""}})),
               HasSubstr("invalid queue.dir: empty"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"http.tlsCertFile", "/etc/tls/cert.pem"}})),
+              HasSubstr("invalid http.tlsCertFile / http.tlsKeyFile: set both"));
+  auto both = load(std::nullopt, {},
+                   {{"http.tlsCertFile", "/etc/tls/cert.pem"}, {"http.tlsKeyFile", "/etc/tls/k"}});
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->http.tls_key_file, "/etc/tls/k");
 }
 
 TEST_F(ConfigLoaderTest, NullValueMeansEmpty) {
