@@ -16,7 +16,6 @@
 #include "spdlog/spdlog.h"
 
 namespace tp::app {
-
 namespace verb = boost::beast::http;
 
 namespace {
@@ -26,6 +25,15 @@ int usableCores() {
   cpu_set_t cpus;
   if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) return std::max(1, CPU_COUNT(&cpus));
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// The training-row journal lives beside the metric queues and never drops: a full journal makes
+// logs 503, whatever queue.whenFull says for metrics.
+forward::DiskQueueOptions journalOptions(const config::QueueConfig& queue) {
+  forward::DiskQueueOptions options =
+      forward::queueOptions(queue, std::filesystem::path(queue.dir) / "training-rows");
+  options.when_full = forward::WhenFull::kReject;
+  return options;
 }
 
 }  // namespace
@@ -54,14 +62,9 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   auto extractor = training::PerformanceExtractor::create(config.training.patterns);
   if (!extractor.ok()) return extractor.status();
   app->extractor_ = std::move(*extractor);
-  auto training_writer = training::TrainingWriter::create(
-      *app->database_, config.training,
-      forward::DiskQueueOptions{
-          .dir = std::filesystem::path(config.queue.dir) / "training-rows",
-          .max_bytes = config.queue.max_disk_usage,
-          .segment_bytes = forward::segmentBytesFor(config.queue.max_disk_usage),
-          .fsync_always = config.queue.fsync == "always"},
-      app->telemetry_.trainingWriteMetrics());
+  auto training_writer = training::TrainingWriter::create(*app->database_, config.training,
+                                                          journalOptions(config.queue),
+                                                          app->telemetry_.trainingWriteMetrics());
   if (!training_writer.ok()) return training_writer.status();
   app->training_writer_ = std::move(*training_writer);
   std::vector<std::string> skip_reasons(ingest::kSkipReasonNames.begin(),

@@ -96,12 +96,7 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
   const size_t events = analyzer.items().starts.size();
   const size_t rows = analyzer.items().performances.size();
   if (absl::Status journaled = writer_.submit(analyzer.items()); !journaled.ok()) {
-    if (journaled.code() == absl::StatusCode::kResourceExhausted) {
-      metrics_.requests_refused_buffer_full->Increment();
-    }
-    http::Response response = http::errorResponse(request, 503, common::message(journaled));
-    response.set(field::field::retry_after, "5");
-    return response;
+    return deferRequest(context, journaled, metrics_.requests_refused_buffer_full);
   }
   analyzer.commit(metrics_);
   return http::jsonResponse(

@@ -13,4 +13,12 @@ http::Response rejectRequest(const http::RequestContext& context, const absl::St
   return http::errorResponse(context.request, http_status, common::message(status));
 }
 
+http::Response deferRequest(const http::RequestContext& context, const absl::Status& status,
+                            prometheus::Counter* refused_full) {
+  if (status.code() == absl::StatusCode::kResourceExhausted) refused_full->Increment();
+  http::Response response = http::errorResponse(context.request, 503, common::message(status));
+  response.set(boost::beast::http::field::retry_after, "5");
+  return response;
+}
+
 }  // namespace tp::app

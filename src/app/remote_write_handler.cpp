@@ -70,13 +70,7 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   if (forwarder_ != nullptr) {
     if (absl::Status queued = forwarder_->submit(encoded.view(), counts.samples_out);
         !queued.ok()) {
-      // 503, not 429: Prometheus drops 429 answers by default but retries 5xx.
-      if (queued.code() == absl::StatusCode::kResourceExhausted) {
-        metrics_.requests_refused_queue_full->Increment();
-      }
-      http::Response response = http::errorResponse(request, 503, common::message(queued));
-      response.set(field::field::retry_after, "5");
-      return response;
+      return deferRequest(context, queued, metrics_.requests_refused_queue_full);
     }
   }
 

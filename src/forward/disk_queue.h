@@ -14,7 +14,6 @@
 // corrupted record is skipped by searching for the next valid header. Neither is fatal; both are
 // counted. A queue directory is open in one process at a time (flock on its lock file).
 
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -43,12 +42,6 @@ struct DiskQueueOptions {
   std::chrono::milliseconds sync_interval{1'000};
   WhenFull when_full = WhenFull::kReject;
 };
-
-// A segment size for a queue capped at `max_bytes`: small enough that deleting delivered
-// segments keeps the disk near what is pending, large enough to keep files few.
-inline uint64_t segmentBytesFor(uint64_t max_bytes) {
-  return std::clamp<uint64_t>(max_bytes / 8, 64 << 10, 64 << 20);
-}
 
 // What opening found.
 struct QueueRecovery {

@@ -237,6 +237,17 @@ std::string queueDirectoryName(const std::string& url) {
 
 }  // namespace
 
+DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir) {
+  return {
+      .dir = std::move(dir),
+      .max_bytes = queue.max_disk_usage,
+      // Small enough that deleting delivered segments keeps the disk near what is pending,
+      // large enough to keep files few.
+      .segment_bytes = std::clamp<uint64_t>(queue.max_disk_usage / 8, 64 << 10, 64 << 20),
+      .fsync_always = queue.fsync == "always",
+      .when_full = queue.when_full == "drop_oldest" ? WhenFull::kDropOldest : WhenFull::kReject};
+}
+
 Forwarder::Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry)
     : config_(config), batch_samples_(telemetry.batchSamplesHistogram()) {}
 
@@ -251,12 +262,8 @@ absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
       return absl::InvalidArgumentError(
           common::concat("metricsWrite.endpoints: ", common::message(parsed.status())));
     }
-    const DiskQueueOptions options{
-        .dir = std::filesystem::path(queue.dir) / queueDirectoryName(url),
-        .max_bytes = queue.max_disk_usage,
-        .segment_bytes = segmentBytesFor(queue.max_disk_usage),
-        .fsync_always = queue.fsync == "always",
-        .when_full = queue.when_full == "drop_oldest" ? WhenFull::kDropOldest : WhenFull::kReject};
+    const DiskQueueOptions options =
+        queueOptions(queue, std::filesystem::path(queue.dir) / queueDirectoryName(url));
     QueueRecovery recovery;
     auto opened = DiskQueue::open(options, &recovery);
     if (!opened.ok()) return opened.status();

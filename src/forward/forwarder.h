@@ -11,15 +11,20 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "config/config.h"
+#include "forward/disk_queue.h"
 #include "telemetry/telemetry.h"
 
 namespace tp::forward {
+
+// The disk queue options queue.* configures, for a queue in `dir`.
+DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir);
 
 struct Batch {
   std::string_view snappy;  // compressed WriteRequest
