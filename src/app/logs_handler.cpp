@@ -67,6 +67,9 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
       !status.ok()) {
     return reject(context, status);
   }
+  if (absl::Status loaded = clusterStateLoaded(cache_); !loaded.ok()) {
+    return deferRequest(context, loaded, metrics_.requests_deferred);
+  }
 
   // The parser reads past the end in blocks: the body goes into a padded per-thread buffer.
   thread_local std::string padded;
@@ -96,7 +99,7 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
   const size_t events = analyzer.items().starts.size();
   const size_t rows = analyzer.items().performances.size();
   if (absl::Status journaled = writer_.submit(analyzer.items()); !journaled.ok()) {
-    return deferRequest(context, journaled, metrics_.requests_refused_buffer_full);
+    return deferRequest(context, journaled, metrics_.requests_deferred);
   }
   analyzer.commit(metrics_);
   return http::jsonResponse(

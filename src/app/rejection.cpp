@@ -14,11 +14,17 @@ http::Response rejectRequest(const http::RequestContext& context, const absl::St
 }
 
 http::Response deferRequest(const http::RequestContext& context, const absl::Status& status,
-                            prometheus::Counter* refused_full) {
-  if (status.code() == absl::StatusCode::kResourceExhausted) refused_full->Increment();
+                            prometheus::Counter* deferred) {
+  deferred->Increment();
   http::Response response = http::errorResponse(context.request, 503, common::message(status));
   response.set(boost::beast::http::field::retry_after, "5");
   return response;
+}
+
+absl::Status clusterStateLoaded(const cache::CacheRefresher& cache) {
+  if (cache.loaded()) return absl::OkStatus();
+  return absl::UnavailableError(
+      "cluster state not loaded from the database yet (is the database reachable?); retry later");
 }
 
 }  // namespace tp::app

@@ -4,6 +4,7 @@
 // count it.
 
 #include "absl/status/status.h"
+#include "cache/cache_refresher.h"
 #include "http/router.h"
 #include "telemetry/telemetry.h"
 
@@ -14,10 +15,14 @@ namespace tp::app {
 http::Response rejectRequest(const http::RequestContext& context, const absl::Status& status,
                              const telemetry::RejectedRequests& rejected);
 
-// 503 + Retry-After for a valid body that could not be put on disk: nothing of it was accepted,
-// so the sender retries. 503, not 429: Prometheus drops 429 answers by default but retries 5xx.
-// ResourceExhausted (queue or buffer full) is counted in `refused_full`.
+// 503 + Retry-After for a request the processor cannot take now (the cluster state is not loaded
+// yet, or the body could not be put on disk): nothing of it was accepted, so the sender retries.
+// 503, not 429: Prometheus drops 429 answers by default but retries 5xx.
 http::Response deferRequest(const http::RequestContext& context, const absl::Status& status,
-                            prometheus::Counter* refused_full);
+                            prometheus::Counter* deferred);
+
+// Until the cluster state has been read once, every series and line would miss its workload:
+// such requests are deferred, not accepted and dropped.
+absl::Status clusterStateLoaded(const cache::CacheRefresher& cache);
 
 }  // namespace tp::app

@@ -44,6 +44,9 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   auto encoding =
       ingest::parseContentEncoding(http::toStd(request[field::field::content_encoding]));
   if (!encoding.ok()) return reject(context, encoding.status());
+  if (absl::Status loaded = clusterStateLoaded(cache_); !loaded.ok()) {
+    return deferRequest(context, loaded, metrics_.requests_deferred);
+  }
 
   thread_local std::string decompressed;
   thread_local ingest::OutputBuffer encoded;
@@ -70,7 +73,7 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   if (forwarder_ != nullptr) {
     if (absl::Status queued = forwarder_->submit(encoded.view(), counts.samples_out);
         !queued.ok()) {
-      return deferRequest(context, queued, metrics_.requests_refused_queue_full);
+      return deferRequest(context, queued, metrics_.requests_deferred);
     }
   }
 

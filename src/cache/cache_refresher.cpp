@@ -63,6 +63,7 @@ absl::Status CacheRefresher::refreshNow() {
 }
 
 void CacheRefresher::start() {
+  refreshNow().IgnoreError();  // logged and counted inside
   thread_ = std::thread([this] { run(); });
 }
 
@@ -76,12 +77,13 @@ void CacheRefresher::stop() {
 }
 
 void CacheRefresher::run() {
+  constexpr std::chrono::milliseconds kUntilLoaded{1000};
   std::unique_lock lock(stop_mutex_);
-  while (!stopping_) {
+  while (!stop_requested_.wait_for(lock, loaded() ? interval_ : std::min(interval_, kUntilLoaded),
+                                   [this] { return stopping_; })) {
     lock.unlock();
     refreshNow().IgnoreError();  // logged and counted inside
     lock.lock();
-    stop_requested_.wait_for(lock, interval_, [this] { return stopping_; });
   }
 }
 

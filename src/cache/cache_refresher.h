@@ -30,7 +30,9 @@ class CacheRefresher {
   // One refresh on the calling thread (also creates the schema until that has succeeded).
   absl::Status refreshNow();
 
-  // Refreshes at once, then every interval, until stop().
+  // Refreshes once on the calling thread (a reachable database is read before the caller goes
+  // on), then on its own thread every interval until stop(); until a refresh has succeeded,
+  // every second when the interval is longer.
   void start();
   void stop();
 

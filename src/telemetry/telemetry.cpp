@@ -127,7 +127,7 @@ RemoteWriteMetrics Telemetry::remoteWriteMetrics(const std::vector<std::string>&
       .series_dropped = {},
       .samples_dropped = {},
       .requests_rejected = rejectedRequests(rejected),
-      .requests_refused_queue_full = &rejected.Add({{"status", "503"}}),
+      .requests_deferred = &rejected.Add({{"status", "503"}}),
   };
   for (const std::string& reason : drop_reasons) {
     metrics.series_dropped.push_back(&series_dropped.Add({{"reason", reason}}));
@@ -265,7 +265,7 @@ LogsMetrics Telemetry::logsMetrics(const std::vector<std::string>& skip_reasons,
                                  .Add({}),
       .pattern_hits = {},
       .requests_rejected = rejectedRequests(rejected),
-      .requests_refused_buffer_full = &rejected.Add({{"status", "503"}}),
+      .requests_deferred = &rejected.Add({{"status", "503"}}),
   };
   for (const std::string& reason : skip_reasons) {
     metrics.records_skipped.push_back(&skipped.Add({{"reason", reason}}));

@@ -62,7 +62,7 @@ struct RemoteWriteMetrics {
   std::vector<prometheus::Counter*> series_dropped;  // by drop reason, in the given order
   std::vector<prometheus::Counter*> samples_dropped;
   RejectedRequests requests_rejected;
-  prometheus::Counter* requests_refused_queue_full;  // 503
+  prometheus::Counter* requests_deferred;  // 503: not taken now, the sender retries
 };
 
 // One storage endpoint's sender.
@@ -120,7 +120,7 @@ struct LogsMetrics {
   prometheus::Counter* unattributed_lines;   // training lines of pods without a known workload
   absl::flat_hash_map<std::string, prometheus::Counter*> pattern_hits;  // by format name
   RejectedRequests requests_rejected;
-  prometheus::Counter* requests_refused_buffer_full;  // 503
+  prometheus::Counter* requests_deferred;  // 503: not taken now, the sender retries
 };
 
 // The writer of training rows and events to the database.

@@ -21,7 +21,7 @@ class VictoriaMetrics {
   ~VictoriaMetrics();
 
   void start();  // a test failure when it does not become healthy within 30 s
-  void stop();   // SIGTERM: an orderly stop, what it acknowledged is kept
+  void stop();  // SIGTERM: an orderly stop (a test failure otherwise), what it acknowledged is kept
   bool running() const { return process_ != nullptr; }
   uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -30,10 +30,14 @@ class VictoriaMetrics {
   // after making everything received searchable.
   std::string exportSeries(const std::string& selector);
 
+  // What it logged (errors only), over every start so far.
+  std::string output();
+
  private:
   std::filesystem::path data_dir_;
   uint16_t port_;
   std::unique_ptr<ChildProcess> process_;
+  std::string earlier_output_;
 };
 
 }  // namespace tp::testing
