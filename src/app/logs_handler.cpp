@@ -61,7 +61,7 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
       !status.ok()) {
     return reject(context, status);
   }
-  LogEncoding encoding;
+  LogEncoding encoding{};
   if (absl::Status status =
           parseLogEncoding(http::toStd(request[field::field::content_encoding]), &encoding);
       !status.ok()) {

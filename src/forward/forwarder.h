@@ -2,12 +2,13 @@
 // Delivers enriched series to every storage endpoint. A request thread snappy-compresses its
 // request's encoded WriteRequest fields into one batch and writes it to each endpoint's disk
 // queue (forward/disk_queue.h) before the request is answered, so an acknowledged sample
-// survives kill -9, storage outages and restarts. Each endpoint's senders read the queue in
-// order, keep one keep-alive connection each, retry 429/5xx/network errors with backoff
-// (honouring Retry-After) and drop a batch only when storage rejects it with another 4xx
-// (counted). Endpoints do not wait for each other, and ingestion never waits for a sender; when a
-// queue is full, submit() refuses (or, with queue.whenFull=drop_oldest, the oldest batches make
-// room, counted).
+// survives kill -9, storage outages and restarts. With metricsWrite.concurrency N, each endpoint
+// has N lanes (forward/lanes.h): a series always takes the same lane, and each lane's sender
+// reads its queue in order, so every series arrives in order. A sender keeps one keep-alive
+// connection, retries 429/5xx/network errors with backoff (honouring Retry-After) and drops a
+// batch only when storage rejects it with another 4xx (counted). Endpoints do not wait for each
+// other, and ingestion never waits for a sender; when a queue is full, submit() refuses (or, with
+// queue.whenFull=drop_oldest, the oldest batches make room, counted).
 
 #include <atomic>
 #include <chrono>
@@ -23,8 +24,10 @@
 
 namespace tp::forward {
 
-// The disk queue options queue.* configures, for a queue in `dir`.
-DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir);
+// The disk queue options queue.* configures, for a queue in `dir` that is one of `lanes` sharing
+// queue.maxDiskUsage.
+DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir,
+                              int lanes = 1);
 
 struct Batch {
   std::string_view snappy;  // compressed WriteRequest

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <regex>
 #include <thread>
@@ -391,6 +392,61 @@ TEST_F(DeliveryTest, KillNineAtRandomMomentsLosesNoAcknowledgedSampleOrRow) {
             << " acknowledged samples all stored (" << duplicates << " duplicates), " << rows
             << " acknowledged rows all written; slowest start to ready "
             << std::chrono::duration<double>(slowest_start).count() << " s\n";
+}
+
+// Prometheus as the receiver, which has no out-of-order window by default: with four requests in
+// flight per endpoint (metricsWrite.concurrency=4) every series still arrives in order, so it
+// rejects nothing, and it holds every acknowledged sample, as does VictoriaMetrics beside it.
+TEST_F(DeliveryTest, FourLanesKeepEverySeriesInOrderForPrometheus) {
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/prometheus"))
+      << "/usr/bin/prometheus not found: install the Debian package prometheus";
+  std::ofstream(dir_ / "prometheus.yml") << "scrape_configs: []\n";
+  const uint16_t prometheus_port = testing::freeLoopbackPort();
+  testing::ChildProcess prometheus(
+      "/usr/bin/prometheus", {"--config.file=" + (dir_ / "prometheus.yml").string(),
+                              "--storage.tsdb.path=" + (dir_ / "prometheus").string(),
+                              "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port),
+                              "--web.enable-remote-write-receiver", "--log.level=warn"});
+  const auto ready_by = Clock::now() + 30s;
+  while (testing::httpGet(prometheus_port, "/-/ready").empty()) {
+    ASSERT_LT(Clock::now(), ready_by) << prometheus.output();
+    std::this_thread::sleep_for(100ms);
+  }
+  const std::string prometheus_url =
+      "http://127.0.0.1:" + std::to_string(prometheus_port) + "/api/v1/write";
+  startProcessor({"--metricsWrite.endpoints=" + vm_->url() + "," + prometheus_url,
+                  "--metricsWrite.concurrency=4"});
+  // Recent timestamps: Prometheus takes nothing far behind its head.
+  const int64_t base_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count() -
+                          60'000;
+  Sender sender(port_, 200,
+                {"/api/v1/write",
+                 {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "snappy"}},
+                 [base_ms](int index) { return metricsBody(kSeries, base_ms + index); }});
+  std::this_thread::sleep_for(3s);
+  sender.stop();
+  ASSERT_TRUE(waitUntilDelivered(60s)) << processorMetrics();
+
+  const int acknowledged = sender.acknowledged();
+  ASSERT_GT(acknowledged, 100);
+  const std::string metrics = processorMetrics();
+  const std::string prometheus_endpoint =
+      R"(\{endpoint="[^"]*)" + std::to_string(prometheus_port) + R"([^"]*"\})";
+  EXPECT_EQ(metricValue(metrics, "remote_write_rejected_batches_total" + prometheus_endpoint), 0)
+      << prometheus.output();
+  EXPECT_EQ(metricValue(metrics, "remote_write_sent_samples_total" + prometheus_endpoint),
+            static_cast<double>(acknowledged) * kSeries);
+  const std::string query =
+      "/api/v1/query?query=sum(count_over_time(workload_gpu_utilization%5B10m%5D))";
+  const std::string answer = testing::httpGet(prometheus_port, query);
+  std::smatch stored;
+  ASSERT_TRUE(
+      std::regex_search(answer, stored, std::regex(R"re("value":\[[0-9.]+,"([0-9]+)"\])re")))
+      << answer;
+  EXPECT_EQ(std::stoll(stored[1]), static_cast<long long>(acknowledged) * kSeries);
+  expectEveryAcknowledgedSampleStored(acknowledged, kSeries, base_ms);
 }
 
 // Before the first read of the cluster state every series and line would miss its workload:

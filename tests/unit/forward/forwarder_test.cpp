@@ -1,7 +1,8 @@
 // The forwarder against a real HTTP server on loopback playing storage: one batch per submitted
 // request, written before submit() returns, with queue.fsync=always too, retries of
 // 5xx with backoff, Retry-After, no retry of other 4xx, delivery once storage recovers, the disk
-// queue's cap, and queued batches carried over a restart.
+// queue's cap, queued batches carried over a restart, and lanes that keep every series in order
+// with several requests in flight.
 
 #include "forward/forwarder.h"
 
@@ -10,8 +11,11 @@
 #include <snappy.h>
 
 #include <atomic>
+#include <climits>
+#include <map>
 #include <random>
 #include <regex>
+#include <thread>
 
 #include "forward/remote_write_client.h"
 #include "forward/retry_policy.h"
@@ -27,18 +31,38 @@ using namespace std::chrono_literals;
 // A remote-write receiver whose answers the test scripts.
 class FakeStorage {
  public:
-  FakeStorage() : telemetry_("storage"), router_(telemetry_) {
+  explicit FakeStorage(int threads = 1) : telemetry_("storage"), router_(telemetry_) {
     router_.add("/api/v1/write", {}, [this](const http::RequestContext& ctx) {
+      const int in_flight = ++in_flight_;
+      int most = max_in_flight_.load();
+      while (in_flight > most && !max_in_flight_.compare_exchange_weak(most, in_flight)) {
+      }
+      if (answer_delay_.count() > 0) {
+        thread_local std::mt19937 random(std::random_device{}());
+        std::this_thread::sleep_for(std::chrono::microseconds(
+            std::uniform_int_distribution<int64_t>(0, answer_delay_.count())(random)));
+      }
       std::string raw;
       snappy::Uncompress(ctx.request.body().data(), ctx.request.body().size(), &raw);
       prompb::WriteRequest request;
       const bool parsed = request.ParseFromString(raw);
       std::lock_guard lock(mutex_);
+      --in_flight_;
       ++requests_;
       const unsigned status = scripted_.empty() ? always_ : scripted_.front();
       if (!scripted_.empty()) scripted_.erase(scripted_.begin());
       if (status < 300 && parsed) {
-        for (const auto& series : request.timeseries()) samples_ += series.samples_size();
+        for (const auto& series : request.timeseries()) {
+          samples_ += series.samples_size();
+          std::string key;
+          for (const auto& label : series.labels()) key += label.name() + "=" + label.value() + ",";
+          // What a receiver without an out-of-order window refuses.
+          auto [last, fresh] = last_timestamp_.try_emplace(key, INT64_MIN);
+          for (const auto& sample : series.samples()) {
+            if (sample.timestamp() <= last->second) ++out_of_order_;
+            last->second = std::max(last->second, sample.timestamp());
+          }
+        }
       }
       http::Response response =
           http::textResponse(ctx.request, status, "text/plain", status == 400 ? "bad series" : "");
@@ -46,9 +70,18 @@ class FakeStorage {
       return response;
     });
     server_ = std::move(
-        *http::Server::create({.address = "127.0.0.1", .port = 0, .threads = 1}, router_));
+        *http::Server::create({.address = "127.0.0.1", .port = 0, .threads = threads}, router_));
     server_->start();
   }
+
+  // Answers each request after a random wait of up to `most` (set before the first request).
+  void delayAnswers(std::chrono::microseconds most) { answer_delay_ = most; }
+  // Samples whose series already had one as new or newer.
+  int outOfOrder() {
+    std::lock_guard lock(mutex_);
+    return out_of_order_;
+  }
+  int maxInFlight() const { return max_in_flight_.load(); }
 
   // Answers `status` to every request from now on (after the scripted ones).
   void answerAlways(unsigned status) {
@@ -81,6 +114,11 @@ class FakeStorage {
   unsigned always_ = 204;
   int samples_ = 0;
   int requests_ = 0;
+  std::chrono::microseconds answer_delay_{0};
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> max_in_flight_{0};
+  std::map<std::string, int64_t> last_timestamp_;
+  int out_of_order_ = 0;
 };
 
 std::string encodedSeries(int samples) {
@@ -93,6 +131,24 @@ std::string encodedSeries(int samples) {
     auto* sample = series->add_samples();
     sample->set_value(1);
     sample->set_timestamp(i);
+  }
+  return request.SerializeAsString();
+}
+
+// `series` series k="0".., one sample each at `timestamp`.
+std::string seriesAt(int series, int64_t timestamp) {
+  prompb::WriteRequest request;
+  for (int k = 0; k < series; ++k) {
+    auto* entry = request.add_timeseries();
+    auto* name = entry->add_labels();
+    name->set_name("__name__");
+    name->set_value("workload_up");
+    auto* label = entry->add_labels();
+    label->set_name("k");
+    label->set_value(std::to_string(k));
+    auto* sample = entry->add_samples();
+    sample->set_value(1);
+    sample->set_timestamp(timestamp);
   }
   return request.SerializeAsString();
 }
@@ -303,6 +359,57 @@ TEST_F(ForwarderTest, DropOldestKeepsAcceptingAndCountsWhatItDrops) {
               ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} [1-9]"));
   EXPECT_THAT(telemetry_.exposition(),
               ::testing::ContainsRegex("remote_write_send_dropped_samples_total\\{[^}]+\\} [1-9]"));
+}
+
+// Four requests in flight per endpoint while storage answers after random waits: every series
+// still arrives in timestamp order, which a receiver without an out-of-order window needs.
+TEST_F(ForwarderTest, LanesKeepEverySeriesInOrderWithSeveralRequestsInFlight) {
+  FakeStorage storage(/*threads=*/4);
+  storage.delayAnswers(3ms);
+  auto config = fastConfig(storage.url());
+  config.concurrency = 4;
+  auto forwarder = create(config);
+  forwarder->start();
+  for (int request = 0; request < 200; ++request) {
+    ASSERT_TRUE(forwarder->submit(seriesAt(16, request), 16).ok());
+  }
+  EXPECT_TRUE(waitFor([&] { return storage.samples() == 200 * 16; }));
+  forwarder->stop(1s);
+  EXPECT_EQ(storage.outOfOrder(), 0);
+  EXPECT_GE(storage.maxInFlight(), 2);  // the lanes did send side by side
+  EXPECT_THAT(telemetry_.exposition(),
+              ::testing::ContainsRegex("remote_write_sent_samples_total\\{[^}]+\\} 3200"));
+}
+
+TEST_F(ForwarderTest, BatchesQueuedInMoreLanesAreDeliveredAfterConcurrencyIsLowered) {
+  FakeStorage storage;
+  storage.answerAlways(503);
+  auto config = fastConfig(storage.url());
+  config.concurrency = 4;
+  {
+    auto forwarder = create(config);
+    forwarder->start();
+    for (int request = 0; request < 20; ++request) {
+      ASSERT_TRUE(forwarder->submit(seriesAt(16, request), 16).ok());
+    }
+    forwarder->stop(50ms);
+  }
+  const auto directories = [this] {
+    return std::distance(std::filesystem::directory_iterator(queue_.dir),
+                         std::filesystem::directory_iterator());
+  };
+  EXPECT_EQ(directories(), 4);
+  storage.answerAlways(204);
+  config.concurrency = 1;
+  {
+    auto forwarder = create(config);
+    forwarder->start();
+    EXPECT_TRUE(waitFor([&] { return storage.samples() == 20 * 16; }));
+    forwarder->stop(1s);
+  }
+  EXPECT_EQ(storage.samples(), 20 * 16);
+  create(config).reset();  // the next start removes the drained lanes
+  EXPECT_EQ(directories(), 1);
 }
 
 }  // namespace
