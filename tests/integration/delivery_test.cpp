@@ -16,6 +16,7 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "remote_v1.pb.h"
@@ -283,8 +284,24 @@ class DeliveryTest : public ::testing::Test {
     EXPECT_EQ(missing_count, 0u) << "of " << acknowledged_requests * series
                                  << " acknowledged samples; missing:" << missing
                                  << "\nprocessor logs:\n"
-                                 << processor_logs_ << "\nVictoriaMetrics: " << vm_->output();
+                                 << processor_logs_ << "\nVictoriaMetrics: " << vm_->output()
+                                 << storageCounters();
     return stored.total - stored.unique;
+  }
+
+  // VictoriaMetrics's own count of what it took and what it ignored (since its last start).
+  std::string storageCounters() {
+    const std::string metrics = testing::httpGet(vm_->port(), "/metrics");
+    std::string counters;
+    std::istringstream lines(metrics);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with("vm_rows_ignored_total") ||
+          line.starts_with("vm_rows_added_to_storage_total") ||
+          line.starts_with(R"(vm_rows_inserted_total{type="promremotewrite"})")) {
+        counters += "\n" + line;
+      }
+    }
+    return counters;
   }
 
   // What the processors of this test said; kept across restarts for the failure messages.
