@@ -39,7 +39,7 @@ struct DbConfig {
 
 struct MetricsWriteConfig {
   std::vector<std::string> endpoints;  // empty = forwarding disabled
-  int concurrency = 1;                 // sends in flight per endpoint; 1 keeps batches in order
+  int concurrency = 1;                 // sends in flight per endpoint, one lane each
   milliseconds timeout{30'000};
   milliseconds retry_min_backoff{100};
   milliseconds retry_max_backoff{30'000};

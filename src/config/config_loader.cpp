@@ -314,7 +314,9 @@ const std::vector<KeyDef>& keyDefs() {
           [](auto& c) -> auto& { return c.metrics_write.endpoints; }, checkEndpoint),
       intKey(
           "metricsWrite.concurrency",
-          "Requests in flight per storage endpoint (above 1, batches may arrive out of order)",
+          "Requests in flight per storage endpoint: that many lanes, each series always in the "
+          "same "
+          "one, so every series arrives in order",
           [](auto& c) -> auto& { return c.metrics_write.concurrency; }, 1, 64),
       durationKey(
           "metricsWrite.timeout", "Limit for connecting to storage and for each request",

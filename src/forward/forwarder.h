@@ -43,9 +43,10 @@ class Forwarder {
   ~Forwarder();
 
   // Writes WriteRequest fields (timeseries and metadata) holding `samples` samples to every
-  // queue as one batch; returns once they are written (with queue.fsync=always, synced, several
-  // requests sharing one fdatasync). ResourceExhausted when a queue that refuses when full has no
-  // room, another error when no queue could write it; either way nothing was accepted.
+  // endpoint, one batch per lane that has series of them; returns once they are written (with
+  // queue.fsync=always, synced, several requests sharing one fdatasync). ResourceExhausted when a
+  // queue that refuses when full has no room (nothing was written); another error when no
+  // endpoint could write all of it (lanes that took theirs will send duplicates on the retry).
   absl::Status submit(std::string_view fields, size_t samples);
 
   void start();

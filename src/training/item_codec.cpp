@@ -8,20 +8,16 @@ namespace {
 
 constexpr uint8_t kVersion = 1;
 
-void putU32(std::string& out, uint32_t value) {
-  char bytes[sizeof(value)];
-  std::memcpy(bytes, &value, sizeof(value));
-  out.append(bytes, sizeof(bytes));
-}
-
-void putI64(std::string& out, int64_t value) {
+// A fixed-width integer in the machine's (little-endian) byte order.
+template <typename Integer>
+void putFixed(std::string& out, Integer value) {
   char bytes[sizeof(value)];
   std::memcpy(bytes, &value, sizeof(value));
   out.append(bytes, sizeof(bytes));
 }
 
 void putString(std::string& out, std::string_view value) {
-  putU32(out, static_cast<uint32_t>(value.size()));
+  putFixed<uint32_t>(out, static_cast<uint32_t>(value.size()));
   out.append(value);
 }
 
@@ -64,21 +60,21 @@ constexpr size_t kMinPerformanceBytes = 4 * sizeof(uint32_t) + 2 * sizeof(int64_
 void encodeItems(const TrainingItems& items, std::string& out) {
   out.clear();
   out.push_back(static_cast<char>(kVersion));
-  putU32(out, static_cast<uint32_t>(items.starts.size()));
+  putFixed<uint32_t>(out, static_cast<uint32_t>(items.starts.size()));
   for (const PendingStart& start : items.starts) {
     putString(out, start.workload_uid);
     putString(out, start.nearest_workload_uid);
     putString(out, start.pod_uid);
-    putI64(out, start.time_us);
+    putFixed<int64_t>(out, start.time_us);
   }
-  putU32(out, static_cast<uint32_t>(items.performances.size()));
+  putFixed<uint32_t>(out, static_cast<uint32_t>(items.performances.size()));
   for (const PendingPerformance& row : items.performances) {
     putString(out, row.workload_uid);
     putString(out, row.nearest_workload_uid);
     putString(out, row.pod_uid);
     putString(out, row.performance_json);
-    putI64(out, row.iteration);
-    putI64(out, row.time_us);
+    putFixed<int64_t>(out, row.iteration);
+    putFixed<int64_t>(out, row.time_us);
   }
 }
 
