@@ -7,6 +7,8 @@
 // BM_ExtractMixedLines: extraction alone. BM_ParseBatch: JSON parsing alone.
 // BM_ParseAndExtractBatch: what a request costs before the database: parse, latency capture,
 // extraction, attribution to workloads, the row documents. ...Gzip: the same, gzip-compressed.
+// BM_DistinctHostsBatch/N: N short records, each from another host, through the analyzer and
+// its commit to the metrics; items/s must not fall as N grows (per-node work is linear).
 
 #include <benchmark/benchmark.h>
 
@@ -19,6 +21,7 @@
 #include "ingest/fluentbit/gzip.h"
 #include "ingest/fluentbit/log_batch.h"
 #include "support/compression.h"
+#include "telemetry/telemetry.h"
 #include "training/performance_extractor.h"
 
 namespace tp {
@@ -185,6 +188,44 @@ void BM_ParseAndExtractGzipBatch(benchmark::State& state) {
   state.counters["compressed_bytes"] = static_cast<double>(compressed.size());
 }
 BENCHMARK(BM_ParseAndExtractGzipBatch);
+
+std::string distinctHostsBatch(int64_t records) {
+  std::string body = "[";
+  for (int64_t i = 0; i < records; ++i) {
+    if (i != 0) body += ",";
+    body += R"({"date":1761223152.5,"log":"loaded shard )" + std::to_string(i) +
+            R"(","kubernetes":{"pod_name":"worker-0","namespace_name":"team-llm","pod_id":"uid-0",)"
+            R"("host":"gpu-node-)" +
+            std::to_string(i) + R"("}})";
+  }
+  return body + "]";
+}
+
+void BM_DistinctHostsBatch(benchmark::State& state) {
+  const int64_t records = state.range(0);
+  const std::string body = distinctHostsBatch(records);
+  const std::string buffer = padded(body);
+  const auto cluster = snapshot();
+  const training::PerformanceExtractor extractor;
+  telemetry::Telemetry telemetry("bench");
+  telemetry::LogsMetrics metrics = telemetry.logsMetrics(
+      {ingest::kSkipReasonNames.begin(), ingest::kSkipReasonNames.end()}, extractor.formatNames(),
+      1'000);
+  for (auto _ : state) {
+    app::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
+    const absl::Status status =
+        ingest::parseLogBatch(std::string_view(buffer.data(), body.size()),
+                              ingest::LogBatchFormat::kJsonArray, {}, analyzer);
+    if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
+    analyzer.commit(metrics);
+  }
+  state.SetItemsProcessed(state.iterations() * records);
+}
+BENCHMARK(BM_DistinctHostsBatch)
+    ->Arg(3'000)
+    ->Arg(30'000)
+    ->Arg(300'000)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tp

@@ -69,8 +69,11 @@ struct Body {
 
 class CountingSink : public ingest::SeriesSink {
  public:
-  void onSeries(const ingest::DecodedSeries& series) override { samples += series.samples.size(); }
-  void onMetadata(const ingest::MetadataView&) override {}
+  absl::Status onSeries(const ingest::DecodedSeries& series) override {
+    samples += series.samples.size();
+    return absl::OkStatus();
+  }
+  absl::Status onMetadata(const ingest::MetadataView&) override { return absl::OkStatus(); }
   size_t samples = 0;
 };
 

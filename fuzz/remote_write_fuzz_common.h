@@ -25,8 +25,11 @@ inline const cache::ClusterSnapshot& fuzzCluster() {
 
 class NullSink : public ingest::SeriesSink {
  public:
-  void onSeries(const ingest::DecodedSeries&) override { ++series; }
-  void onMetadata(const ingest::MetadataView&) override {}
+  absl::Status onSeries(const ingest::DecodedSeries&) override {
+    ++series;
+    return absl::OkStatus();
+  }
+  absl::Status onMetadata(const ingest::MetadataView&) override { return absl::OkStatus(); }
   size_t series = 0;
 };
 

@@ -47,7 +47,8 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   if (!database.ok()) return database.status();
   app->database_ = std::move(*database);
   app->cache_ = std::make_unique<cache::CacheRefresher>(
-      *app->database_, config.cache.refresh_interval, app->telemetry_.cacheMetrics());
+      *app->database_, config.cache.refresh_interval, app->telemetry_.cacheMetrics(),
+      std::filesystem::path(config.queue.dir) / "cluster-snapshot.bin");
   if (!config.metrics_write.endpoints.empty()) {
     auto forwarder =
         forward::Forwarder::create(config.metrics_write, config.queue, app->telemetry_);
@@ -58,12 +59,16 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
                                         enrich::kDropReasonNames.end());
   app->remote_write_ = std::make_unique<RemoteWriteHandler>(
       *app->cache_, app->forwarder_.get(), config.http.max_decoded_bytes,
+      enrich::EnrichLimits{.max_output_bytes = config.http.max_enriched_bytes,
+                           .max_series_label_bytes = config.http.max_series_label_bytes},
       app->telemetry_.remoteWriteMetrics(drop_reasons));
   auto extractor = training::PerformanceExtractor::create(config.training.patterns);
   if (!extractor.ok()) return extractor.status();
   app->extractor_ = std::move(*extractor);
   auto training_writer = training::TrainingWriter::create(*app->database_, config.training,
                                                           journalOptions(config.queue),
+                                                          std::filesystem::path(config.queue.dir) /
+                                                              "training-rejected.jsonl",
                                                           app->telemetry_.trainingWriteMetrics());
   if (!training_writer.ok()) return training_writer.status();
   app->training_writer_ = std::move(*training_writer);
@@ -137,14 +142,20 @@ http::Response App::readiness(const http::RequestContext& context) const {
     return http::errorResponse(context.request, 503, "not ready: shutting down");
   }
   if (!cache_->loaded()) {
-    return http::errorResponse(context.request, 503,
-                               "not ready: cluster state not loaded from the database yet");
+    return http::errorResponse(
+        context.request, 503,
+        "not ready: cluster state not loaded yet (database unreachable, no saved state)");
   }
   if (training_writer_->pending() >= static_cast<size_t>(config_.training.buffer_rows)) {
     return http::errorResponse(context.request, 503,
                                "not ready: training row buffer full (database unavailable?)");
   }
-  return http::jsonResponse(context.request, 200, http::envelopeOk(R"("ready")"));
+  const cache::SnapshotOrigin origin = cache_->origin();
+  return http::jsonResponse(
+      context.request, 200,
+      http::envelopeOk(common::concat(R"({"status":"ready","clusterState":{"source":")",
+                                      cache::sourceName(origin.source), R"(","ageSeconds":)",
+                                      origin.age.count(), "}}")));
 }
 
 void App::start() {

@@ -34,6 +34,17 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
   extract->add_option("FILE", extract_file, "Log file; standard input when absent")
       ->check(CLI::ExistingFile);
 
+  CLI::App* db = cli.add_subcommand("db", "Database maintenance");
+  db->require_subcommand(1);
+  db->fallthrough();
+  CLI::App* dedupe = db->add_subcommand(
+      "dedupe",
+      "List the duplicate training rows and events (left by older writers) that keep the "
+      "unique keys from being created; with --apply, delete them, keeping the oldest of each, "
+      "and create the keys");
+  bool dedupe_apply = false;
+  dedupe->add_flag("--apply", dedupe_apply, "Delete the duplicates and create the keys");
+
   std::string config_file;
   cli.add_option("--config", config_file, "YAML or JSON configuration file")
       ->option_text("FILE")
@@ -81,6 +92,10 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
   if (!config.ok()) return config.status();
   result.config = std::move(*config);
   if (seed_demo->parsed()) result.command = Command::kSeedDemo;
+  if (dedupe->parsed()) {
+    result.command = Command::kDbDedupe;
+    result.dedupe_apply = dedupe_apply;
+  }
   if (extract->parsed()) {
     result.command = Command::kExtract;
     result.extract_file = extract_file;

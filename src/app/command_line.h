@@ -10,13 +10,14 @@
 
 namespace tp::app {
 
-enum class Command { kServe, kSeedDemo, kExtract, kExit };
+enum class Command { kServe, kSeedDemo, kExtract, kDbDedupe, kExit };
 
 struct CommandLine {
   Command command = Command::kServe;
   config::Config config;
-  std::string exit_output;   // printed for kExit (--help, --version)
-  std::string extract_file;  // kExtract: the log file, empty for standard input
+  std::string exit_output;    // printed for kExit (--help, --version)
+  std::string extract_file;   // kExtract: the log file, empty for standard input
+  bool dedupe_apply = false;  // kDbDedupe: delete the duplicates, not only list them
 };
 
 absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv);

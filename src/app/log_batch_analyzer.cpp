@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <numeric>
+
+#include "common/strings.h"
 
 namespace tp::app {
 
@@ -14,19 +18,12 @@ LogBatchAnalyzer::LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot,
       client_address_(client_address),
       now_us_(now_us) {}
 
-LogBatchAnalyzer::NodeLatencies& LogBatchAnalyzer::latenciesOf(std::string_view node) {
+std::vector<double>& LogBatchAnalyzer::latenciesOf(std::string_view node) {
   // A batch comes from one Fluent Bit, usually one node: try the last one first.
-  if (last_node_ < latencies_.size() && latencies_[last_node_].node == node) {
-    return latencies_[last_node_];
+  if (last_node_ == nullptr || last_node_->first != node) {
+    last_node_ = &*latencies_.try_emplace(common::toAbsl(node)).first;
   }
-  for (size_t i = 0; i < latencies_.size(); ++i) {
-    if (latencies_[i].node == node) {
-      last_node_ = i;
-      return latencies_[i];
-    }
-  }
-  last_node_ = latencies_.size();
-  return latencies_.emplace_back(NodeLatencies{std::string(node), {}});
+  return last_node_->second;
 }
 
 bool LogBatchAnalyzer::resolve(const ingest::LogRecord& record,
@@ -41,7 +38,7 @@ bool LogBatchAnalyzer::resolve(const ingest::LogRecord& record,
 void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
   ++records_;
   const double latency = static_cast<double>(std::max<int64_t>(0, now_us_ - record.time_us)) / 1e6;
-  latenciesOf(record.host.empty() ? client_address_ : record.host).seconds.push_back(latency);
+  latenciesOf(record.host.empty() ? client_address_ : record.host).push_back(latency);
   if (!record.has_kubernetes) {
     ++no_kubernetes_;
     return;
@@ -50,7 +47,10 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
     ++own_pod_;
     return;
   }
-  const training::LineKind kind = extractor_.extract(record.message, &performance_);
+  bool bad_iteration = false;
+  const training::LineKind kind =
+      extractor_.extract(record.message, &performance_, &bad_iteration);
+  bad_iteration_lines_ += bad_iteration;
   if (kind == training::LineKind::kNone) return;
 
   const cache::WorkloadList* workloads = nullptr;
@@ -71,19 +71,17 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
     return;
   }
   ++performance_lines_;
-  auto hit = std::find_if(pattern_hits_.begin(), pattern_hits_.end(),
-                          [this](const auto& entry) { return entry.first == performance_.format; });
-  if (hit == pattern_hits_.end()) {
-    pattern_hits_.emplace_back(performance_.format, 1);
-  } else {
-    ++hit->second;
+  ++pattern_hits_[common::toAbsl(performance_.format)];
+  // The extractor always sets an int64 iteration; the column holds 32 bits.
+  const std::optional<double>& iteration_value = performance_[training::Field::kCurrentIteration];
+  if (!attributed || !iteration_value ||
+      std::fabs(*iteration_value) > std::numeric_limits<int32_t>::max()) {
+    return;
   }
-  const double iteration_value = *performance_[training::Field::kCurrentIteration];
-  if (!attributed || !std::isfinite(iteration_value) || std::fabs(iteration_value) > 2e9) return;
   rapidjson::StringBuffer buffer;
   common::JsonWriter writer(buffer);
   training::writePerformanceJson(writer, performance_);
-  const auto iteration = static_cast<int64_t>(iteration_value);
+  const auto iteration = static_cast<int64_t>(*iteration_value);
   for (const cache::WorkloadRef* workload : *workloads) {
     items_.performances.push_back({workload->uid, nearest->uid, std::string(record.pod_uid),
                                    std::string(buffer.GetString(), buffer.GetSize()), iteration,
@@ -100,9 +98,9 @@ size_t LogBatchAnalyzer::skipped() const {
 }
 
 void LogBatchAnalyzer::commit(telemetry::LogsMetrics& metrics) const {
-  for (const NodeLatencies& node : latencies_) {
-    const telemetry::LogLatencyMetrics::Series series = metrics.latency->forNode(node.node);
-    for (double seconds : node.seconds) {
+  for (const auto& [node, latencies] : latencies_) {
+    const telemetry::LogLatencyMetrics::Series series = metrics.latency->forNode(node);
+    for (double seconds : latencies) {
       series.summary->Observe(seconds);
       series.histogram->Observe(seconds);
     }
@@ -119,8 +117,9 @@ void LogBatchAnalyzer::commit(telemetry::LogsMetrics& metrics) const {
   add(metrics.event_streams, event_streams_);
   add(metrics.event_stream_errors, event_stream_errors_);
   add(metrics.unattributed_lines, unattributed_);
+  add(metrics.bad_iteration_lines, bad_iteration_lines_);
   for (const auto& [format, count] : pattern_hits_) {
-    if (auto counter = metrics.pattern_hits.find(std::string(format));
+    if (auto counter = metrics.pattern_hits.find(format);
         counter != metrics.pattern_hits.end()) {
       add(counter->second, count);
     }

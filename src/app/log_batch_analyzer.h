@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "cache/cluster_snapshot.h"
 #include "ingest/fluentbit/log_batch.h"
 #include "telemetry/telemetry.h"
@@ -42,11 +43,8 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   void commit(telemetry::LogsMetrics& metrics) const;
 
  private:
-  struct NodeLatencies {
-    std::string node;
-    std::vector<double> seconds;
-  };
-  NodeLatencies& latenciesOf(std::string_view node);
+  using NodeLatencies = absl::flat_hash_map<std::string, std::vector<double>>;
+  std::vector<double>& latenciesOf(std::string_view node);
   // Workloads of the record's pod and its nearest workload; false when unknown.
   bool resolve(const ingest::LogRecord& record, const cache::WorkloadList** workloads,
                const cache::WorkloadRef** nearest) const;
@@ -57,8 +55,10 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   int64_t now_us_;
 
   training::TrainingItems items_;
-  std::vector<NodeLatencies> latencies_;
-  size_t last_node_ = 0;
+  // Hash maps: a batch may name a new node (or format) on every record.
+  NodeLatencies latencies_;
+  // The entry found or inserted last; only an insertion moves entries, and it resets this.
+  NodeLatencies::value_type* last_node_ = nullptr;
   training::Performance performance_;
   std::string json_;
 
@@ -71,7 +71,8 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   size_t event_streams_ = 0;
   size_t event_stream_errors_ = 0;
   size_t unattributed_ = 0;
-  std::vector<std::pair<std::string_view, size_t>> pattern_hits_;
+  size_t bad_iteration_lines_ = 0;
+  absl::flat_hash_map<absl::string_view, size_t> pattern_hits_;
 };
 
 }  // namespace tp::app

@@ -55,12 +55,6 @@ http::Response LogsHandler::reject(const http::RequestContext& context,
 http::Response LogsHandler::handle(const http::RequestContext& context) {
   namespace field = boost::beast::http;
   const auto& request = context.request;
-  ingest::LogBatchFormat format;
-  if (absl::Status status =
-          ingest::parseLogContentType(http::toStd(request[field::field::content_type]), &format);
-      !status.ok()) {
-    return reject(context, status);
-  }
   LogEncoding encoding{};
   if (absl::Status status =
           parseLogEncoding(http::toStd(request[field::field::content_encoding]), &encoding);
@@ -88,11 +82,18 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
     std::memcpy(padded.data(), request.body().data(), size);
   }
   std::memset(padded.data() + size, ' ', ingest::kLogBatchPadding);
+  const std::string_view body(padded.data(), size);
+  // After decoding: without a JSON type, the body's first byte decides.
+  ingest::LogBatchFormat format;
+  if (absl::Status status = ingest::selectLogBatchFormat(
+          http::toStd(request[field::field::content_type]), body, &format);
+      !status.ok()) {
+    return reject(context, status);
+  }
 
   const auto snapshot = cache_.snapshot();
   LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address, nowMicros());
-  if (absl::Status status = ingest::parseLogBatch(std::string_view(padded.data(), size), format,
-                                                  options_.limits, analyzer);
+  if (absl::Status status = ingest::parseLogBatch(body, format, options_.limits, analyzer);
       !status.ok()) {
     return reject(context, status);
   }

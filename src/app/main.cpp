@@ -4,6 +4,7 @@
 
 #include "app/app.h"
 #include "app/command_line.h"
+#include "app/db_command.h"
 #include "app/extract_command.h"
 #include "common/strings.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -55,6 +56,18 @@ int main(int argc, char** argv) {
       return 1;
     }
     spdlog::info("demo cluster present in {}", (*database)->description());
+    return 0;
+  }
+
+  if (command_line->command == tp::app::Command::kDbDedupe) {
+    auto database = tp::storage::Database::create(config.db);
+    absl::Status status =
+        database.ok() ? tp::app::runDedupe(**database, command_line->dedupe_apply, std::cout)
+                      : database.status();
+    if (!status.ok()) {
+      spdlog::critical("db dedupe failed: {}", tp::common::message(status));
+      return 1;
+    }
     return 0;
   }
 

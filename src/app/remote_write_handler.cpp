@@ -25,10 +25,12 @@ absl::StatusOr<ingest::RemoteWriteVersion> parseRemoteWriteContentType(std::stri
 
 RemoteWriteHandler::RemoteWriteHandler(const cache::CacheRefresher& cache,
                                        forward::Forwarder* forwarder, size_t max_decoded_bytes,
+                                       enrich::EnrichLimits enrich_limits,
                                        telemetry::RemoteWriteMetrics metrics)
     : cache_(cache),
       forwarder_(forwarder),
       max_decoded_bytes_(max_decoded_bytes),
+      enrich_limits_(enrich_limits),
       metrics_(std::move(metrics)) {}
 
 http::Response RemoteWriteHandler::reject(const http::RequestContext& context,
@@ -63,7 +65,7 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
 
   const auto snapshot = cache_.snapshot();
   encoded.clear();
-  enrich::SeriesEnricher enricher(*snapshot, encoded);
+  enrich::SeriesEnricher enricher(*snapshot, encoded, enrich_limits_);
   ingest::DecodeCounts received;
   if (absl::Status status = ingest::decodeWriteRequest(*body, *version, enricher, &received);
       !status.ok()) {

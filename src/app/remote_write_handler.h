@@ -21,7 +21,8 @@ absl::StatusOr<ingest::RemoteWriteVersion> parseRemoteWriteContentType(std::stri
 class RemoteWriteHandler {
  public:
   RemoteWriteHandler(const cache::CacheRefresher& cache, forward::Forwarder* forwarder,
-                     size_t max_decoded_bytes, telemetry::RemoteWriteMetrics metrics);
+                     size_t max_decoded_bytes, enrich::EnrichLimits enrich_limits,
+                     telemetry::RemoteWriteMetrics metrics);
 
   http::Response handle(const http::RequestContext& context);
 
@@ -31,6 +32,7 @@ class RemoteWriteHandler {
   const cache::CacheRefresher& cache_;
   forward::Forwarder* forwarder_;  // null when forwarding is disabled
   size_t max_decoded_bytes_;
+  enrich::EnrichLimits enrich_limits_;
   telemetry::RemoteWriteMetrics metrics_;
 };
 

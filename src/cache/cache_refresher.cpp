@@ -1,36 +1,75 @@
 #include "cache/cache_refresher.h"
 
+#include <algorithm>
+
+#include "cache/snapshot_file.h"
 #include "common/strings.h"
+#include "fmt/format.h"
 #include "spdlog/spdlog.h"
 #include "storage/cluster_state.h"
 #include "storage/schema.h"
 
 namespace tp::cache {
 
+std::string_view sourceName(SnapshotSource source) {
+  switch (source) {
+    case SnapshotSource::kDatabase:
+      return "database";
+    case SnapshotSource::kFile:
+      return "file";
+    case SnapshotSource::kNone:
+      break;
+  }
+  return "none";
+}
+
 CacheRefresher::CacheRefresher(storage::Database& database, std::chrono::milliseconds interval,
-                               telemetry::CacheMetrics metrics)
+                               telemetry::CacheMetrics metrics, std::filesystem::path snapshot_file,
+                               Clock clock)
     : database_(database),
       interval_(interval),
       metrics_(metrics),
+      snapshot_file_(std::move(snapshot_file)),
+      clock_(std::move(clock)),
       snapshot_(SnapshotBuilder().build()) {}
 
 CacheRefresher::~CacheRefresher() { stop(); }
 
+SnapshotOrigin CacheRefresher::origin() const {
+  std::lock_guard lock(origin_mutex_);
+  if (source_ == SnapshotSource::kNone) return {};
+  // A file written on a machine whose clock ran ahead must not show a negative age.
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(clock_() - read_at_);
+  return {.source = source_, .age = std::max(age, std::chrono::seconds(0))};
+}
+
+SnapshotSource CacheRefresher::source() const {
+  std::lock_guard lock(origin_mutex_);
+  return source_;
+}
+
+// A failed (or held back) migration step does not mean the tables are missing, so the caches are
+// read anyway; the migration is tried again at the next refresh.
+void CacheRefresher::migrateSchema() {
+  std::vector<std::string> warnings;
+  const absl::Status status = storage::ensureSchema(database_, &warnings);
+  for (const auto& warning : warnings) spdlog::warn("schema: {}", warning);
+  schema_ready_ = status.ok() && warnings.empty();
+  if (schema_ready_) return;
+  metrics_.schema_migration_failures->Increment();
+  if (!status.ok()) {
+    spdlog::warn("schema migration failed, tried again at the next refresh: {}",
+                 common::message(status));
+  }
+}
+
 absl::Status CacheRefresher::refreshNow() {
   std::lock_guard refresh_lock(refresh_mutex_);
   const auto started = std::chrono::steady_clock::now();
-  absl::Status status;
-  if (!schema_ready_) {
-    std::vector<std::string> warnings;
-    status = storage::ensureSchema(database_, &warnings);
-    for (const auto& warning : warnings) spdlog::warn("schema: {}", warning);
-    schema_ready_ = status.ok();
-  }
+  if (!schema_ready_) migrateSchema();
   SnapshotBuilder builder;
-  if (status.ok()) {
-    status = storage::readDevicePods(
-        database_, [&builder](const storage::DevicePodRow& row) { builder.addDevice(row); });
-  }
+  absl::Status status = storage::readDevicePods(
+      database_, [&builder](const storage::DevicePodRow& row) { builder.addDevice(row); });
   if (status.ok()) {
     status = storage::readWorkloadPods(
         database_, [&builder](const storage::WorkloadPodRow& row) { builder.addWorkloadPod(row); });
@@ -41,25 +80,69 @@ absl::Status CacheRefresher::refreshNow() {
     metrics_.refresh_failures->Increment();
     spdlog::warn("cache refresh failed, keeping the previous snapshot: {}",
                  common::message(status));
+    if (!loaded() && !snapshot_file_tried_) loadSnapshotFile();
     return status;
   }
-  std::shared_ptr<const ClusterSnapshot> snapshot = builder.build();
+  const auto read_at = clock_();
   metrics_.refresh_duration->Observe(seconds);
+  metrics_.last_success_timestamp->Set(
+      std::chrono::duration<double>(read_at.time_since_epoch()).count());
+  std::shared_ptr<const ClusterSnapshot> snapshot = builder.build();
+  publish(snapshot, SnapshotSource::kDatabase, read_at);
+  // Saved at every refresh, changed or not: the file's time is then that of the latest read,
+  // which is what its age after a restart must tell. Writing is linear in the snapshot, as the
+  // build was, and cheaper than the database read before it.
+  if (!snapshot_file_.empty()) {
+    if (absl::Status saved = writeSnapshotFile(snapshot_file_, *snapshot, read_at); !saved.ok()) {
+      metrics_.snapshot_file_failures->Increment();
+      spdlog::warn("cannot save the cluster state for restarts: {}", common::message(saved));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Once only: the file changes only after a database read, and then it is no longer needed.
+void CacheRefresher::loadSnapshotFile() {
+  snapshot_file_tried_ = true;
+  if (snapshot_file_.empty()) return;
+  auto stored = readSnapshotFile(snapshot_file_);
+  if (!stored.ok()) {
+    if (absl::IsNotFound(stored.status())) {
+      spdlog::info("no saved cluster state to start from ({})", common::message(stored.status()));
+    } else {
+      spdlog::warn("ignoring the saved cluster state: {}", common::message(stored.status()));
+    }
+    return;
+  }
+  publish(std::move(stored->snapshot), SnapshotSource::kFile, stored->read_at);
+}
+
+void CacheRefresher::publish(std::shared_ptr<const ClusterSnapshot> snapshot, SnapshotSource source,
+                             std::chrono::system_clock::time_point read_at) {
   metrics_.device_entries->Set(static_cast<double>(snapshot->deviceCount()));
   metrics_.pod_entries->Set(static_cast<double>(snapshot->podNameCount()));
   metrics_.workload_entries->Set(static_cast<double>(snapshot->workloadCount()));
   metrics_.ignored_unknown_type->Set(static_cast<double>(snapshot->ignoredUnknownType()));
   metrics_.ignored_without_number->Set(static_cast<double>(snapshot->ignoredWithoutNumber()));
-  metrics_.last_success_timestamp->Set(
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
-  if (!loaded_.load(std::memory_order_acquire)) {
-    spdlog::info("cluster state loaded from {}: {} nodes, {} devices, {} pods, {} workloads",
-                 database_.description(), snapshot->nodeCount(), snapshot->deviceCount(),
-                 snapshot->podNameCount(), snapshot->workloadCount());
-  }
+  const SnapshotSource previous = this->source();
+  const ClusterSnapshot& published = *snapshot;  // kept alive by snapshot_ until the next publish
   snapshot_.store(std::move(snapshot));
+  {
+    std::lock_guard lock(origin_mutex_);
+    source_ = source;
+    read_at_ = read_at;
+  }
   loaded_.store(true, std::memory_order_release);
-  return absl::OkStatus();
+  if (source == previous) return;  // logged when the state starts coming from somewhere new
+  const std::string counts =
+      fmt::format("{} nodes, {} devices, {} pods, {} workloads", published.nodeCount(),
+                  published.deviceCount(), published.podNameCount(), published.workloadCount());
+  if (source == SnapshotSource::kFile) {
+    spdlog::warn("cluster state loaded from {} as the database cannot be read ({} s old): {}",
+                 snapshot_file_.string(), origin().age.count(), counts);
+  } else {
+    spdlog::info("cluster state loaded from {}: {}", database_.description(), counts);
+  }
 }
 
 void CacheRefresher::start() {
@@ -77,10 +160,11 @@ void CacheRefresher::stop() {
 }
 
 void CacheRefresher::run() {
-  constexpr std::chrono::milliseconds kUntilLoaded{1000};
+  constexpr std::chrono::milliseconds kUntilRead{1000};
   std::unique_lock lock(stop_mutex_);
-  while (!stop_requested_.wait_for(lock, loaded() ? interval_ : std::min(interval_, kUntilLoaded),
-                                   [this] { return stopping_; })) {
+  while (!stop_requested_.wait_for(
+      lock, source() == SnapshotSource::kDatabase ? interval_ : std::min(interval_, kUntilRead),
+      [this] { return stopping_; })) {
     lock.unlock();
     refreshNow().IgnoreError();  // logged and counted inside
     lock.lock();

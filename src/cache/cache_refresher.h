@@ -1,13 +1,18 @@
 #pragma once
 // Rebuilds the cluster snapshot from the database every cache.refreshInterval on its own
 // thread and publishes it by an atomic pointer swap. Readers take the current snapshot without
-// waiting; a failed refresh keeps the previous snapshot and is logged and counted.
+// waiting; a failed refresh keeps the previous snapshot and is logged and counted. Each snapshot
+// read from the database is also saved to a file; when the database cannot be read before
+// anything was loaded (a restart during an outage), that file is served until it can.
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -17,35 +22,64 @@
 
 namespace tp::cache {
 
+enum class SnapshotSource { kNone, kDatabase, kFile };
+std::string_view sourceName(SnapshotSource source);  // "none", "database", "file"
+
+// Where the current snapshot came from, and how long ago its data was read from the database.
+struct SnapshotOrigin {
+  SnapshotSource source = SnapshotSource::kNone;
+  std::chrono::seconds age{0};
+};
+
+using Clock = std::function<std::chrono::system_clock::time_point()>;
+
 class CacheRefresher {
  public:
+  // `snapshot_file`: where each snapshot read from the database is kept (empty: nowhere).
+  // `clock` stamps database reads and tells the age of the data.
   CacheRefresher(storage::Database& database, std::chrono::milliseconds interval,
-                 telemetry::CacheMetrics metrics);
+                 telemetry::CacheMetrics metrics, std::filesystem::path snapshot_file = {},
+                 Clock clock = std::chrono::system_clock::now);
   ~CacheRefresher();
 
-  // The current snapshot; empty until the first successful refresh. Never null.
+  // The current snapshot; empty until the first successful load. Never null.
   std::shared_ptr<const ClusterSnapshot> snapshot() const { return snapshot_.load(); }
+  // True once a snapshot was loaded, from the database or from the file.
   bool loaded() const { return loaded_.load(std::memory_order_acquire); }
+  SnapshotOrigin origin() const;
 
-  // One refresh on the calling thread (also creates the schema until that has succeeded).
+  // One refresh on the calling thread. Migrates the schema until that has succeeded; the first
+  // refresh that fails before anything was loaded loads the snapshot file instead.
   absl::Status refreshNow();
 
   // Refreshes once on the calling thread (a reachable database is read before the caller goes
-  // on), then on its own thread every interval until stop(); until a refresh has succeeded,
+  // on), then on its own thread every interval until stop(); until the database has been read,
   // every second when the interval is longer.
   void start();
   void stop();
 
  private:
   void run();
+  void migrateSchema();
+  void loadSnapshotFile();
+  void publish(std::shared_ptr<const ClusterSnapshot> snapshot, SnapshotSource source,
+               std::chrono::system_clock::time_point read_at);
+  SnapshotSource source() const;
 
   storage::Database& database_;
   const std::chrono::milliseconds interval_;
   telemetry::CacheMetrics metrics_;
+  const std::filesystem::path snapshot_file_;
+  const Clock clock_;
   std::atomic<std::shared_ptr<const ClusterSnapshot>> snapshot_;
   std::atomic<bool> loaded_{false};
+  std::mutex refresh_mutex_;  // one refresh at a time; guards the two flags below
   bool schema_ready_ = false;
-  std::mutex refresh_mutex_;  // one refresh at a time
+  bool snapshot_file_tried_ = false;
+
+  mutable std::mutex origin_mutex_;
+  SnapshotSource source_ = SnapshotSource::kNone;
+  std::chrono::system_clock::time_point read_at_;
 
   std::mutex stop_mutex_;
   std::condition_variable stop_requested_;

@@ -68,6 +68,13 @@ const WorkloadRef* ClusterSnapshot::nearestWorkloadOfPod(std::string_view pod_ui
   return it == nearest_by_pod_uid_.end() ? nullptr : it->second;
 }
 
+void ClusterSnapshot::linkPods() {
+  for (auto& pod : pods_) {
+    pod->workloads_by_uid = workloadsOfPodUid(pod->uid);
+    pod->workloads_by_name = workloadsOfPodName(pod->name);
+  }
+}
+
 SnapshotBuilder::SnapshotBuilder() : snapshot_(new ClusterSnapshot()) {}
 
 const PodRef* SnapshotBuilder::internPod(const std::string& name, const std::string& uid) {
@@ -137,11 +144,7 @@ std::shared_ptr<const ClusterSnapshot> SnapshotBuilder::build() {
     }
     snapshot_->nearest_by_pod_uid_.emplace(pod_uid, nearest);
   }
-  // The maps are final now, so pointers into them stay valid for the snapshot's life.
-  for (auto& pod : snapshot_->pods_) {
-    pod->workloads_by_uid = snapshot_->workloadsOfPodUid(pod->uid);
-    pod->workloads_by_name = snapshot_->workloadsOfPodName(pod->name);
-  }
+  snapshot_->linkPods();
   return std::shared_ptr<const ClusterSnapshot>(snapshot_.release());
 }
 

@@ -70,6 +70,10 @@ class ClusterSnapshot {
 
  private:
   friend class SnapshotBuilder;
+  friend class SnapshotCodec;  // cache/snapshot_file.cpp
+
+  // Points each pod at its workload lists; only once the maps are final, as it points into them.
+  void linkPods();
 
   // Stable storage that the maps point into.
   std::vector<std::unique_ptr<PodRef>> pods_;

@@ -16,6 +16,10 @@ struct HttpConfig {
   int threads = 0;  // 0 = one per core
   uint64_t max_body_bytes = 32ull << 20;
   uint64_t max_decoded_bytes = 64ull << 20;
+  // What enrichment may write for one request, and the labels of one resolved series: a small
+  // body can reference one large 2.0 symbol from every label, or a pod with many workloads.
+  uint64_t max_enriched_bytes = 64ull << 20;
+  uint64_t max_series_label_bytes = 256ull << 10;
   milliseconds header_timeout{10'000};
   milliseconds body_timeout{30'000};
   milliseconds idle_timeout{60'000};

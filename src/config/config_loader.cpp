@@ -263,6 +263,14 @@ const std::vector<KeyDef>& keyDefs() {
       sizeKey(
           "http.maxDecodedBytes", "Largest decompressed request body accepted (larger: 413)",
           [](auto& c) -> auto& { return c.http.max_decoded_bytes; }, 1024),
+      sizeKey(
+          "http.maxEnrichedBytes",
+          "Largest remote write the enrichment of one request may produce (larger: 413)",
+          [](auto& c) -> auto& { return c.http.max_enriched_bytes; }, 1024),
+      sizeKey(
+          "http.maxSeriesLabelBytes",
+          "Largest label bytes of one enriched series (2.0 symbols resolved; larger: 413)",
+          [](auto& c) -> auto& { return c.http.max_series_label_bytes; }, 1024),
       durationKey(
           "http.headerTimeout", "Time a client has to send the request headers",
           [](auto& c) -> auto& { return c.http.header_timeout; }, milliseconds(100)),

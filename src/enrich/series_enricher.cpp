@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/status.h"
+#include "common/strings.h"
 #include "ingest/remote_write/protobuf_wire.h"
 
 namespace tp::enrich {
@@ -38,8 +40,18 @@ size_t sampleMessageSize(const ingest::Sample& sample) {
 
 }  // namespace
 
-SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out)
-    : snapshot_(snapshot), out_(out) {}
+SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out,
+                               EnrichLimits limits)
+    : snapshot_(snapshot), out_(out), limits_(limits) {}
+
+absl::Status SeriesEnricher::reserveOutput(size_t size) const {
+  if (size <= limits_.max_output_bytes && out_.size() <= limits_.max_output_bytes - size) {
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(
+      common::concat("enriched request would exceed http.maxEnrichedBytes (",
+                     limits_.max_output_bytes, " bytes); send smaller requests"));
+}
 
 namespace {
 
@@ -144,12 +156,14 @@ bool SeriesEnricher::resolvePod(const KeyLabels& keys, ResolvedPod* pod) const {
   return true;
 }
 
-void SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
+absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
   thread_local std::vector<LabelView> labels;
   thread_local std::string metric_name;
+  ++series_seen_;
   const auto drop = [this, &series](DropReason reason) {
     counts_.dropped_series[static_cast<size_t>(reason)]++;
     counts_.dropped_samples[static_cast<size_t>(reason)] += series.samples.size();
+    return absl::OkStatus();
   };
 
   const KeyLabels found = findKeyLabels(series.labels);
@@ -164,7 +178,7 @@ void SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
   counts_.dropped_samples[static_cast<size_t>(DropReason::kNegativeValue)] += negative;
   if (kept_samples == 0 && series.histograms.empty()) {
     counts_.dropped_series[static_cast<size_t>(DropReason::kNegativeValue)]++;
-    return;
+    return absl::OkStatus();
   }
 
   metric_name.assign(kWorkloadPrefix);
@@ -191,29 +205,36 @@ void SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
   }
   LabelView* workload_name = nullptr;
   LabelView* workload_uid = nullptr;
+  size_t label_bytes = 0;
   for (LabelView& label : labels) {
     if (label.name == kRewrittenLabels[4]) workload_name = &label;
     if (label.name == kRewrittenLabels[5]) workload_uid = &label;
+    label_bytes += label.name.size() + label.value.size();
   }
   for (const cache::WorkloadRef* workload : *pod.workloads) {
+    const size_t workload_bytes = label_bytes + workload->name.size() + workload->uid.size();
+    if (workload_bytes > limits_.max_series_label_bytes) {
+      return absl::ResourceExhaustedError(common::concat(
+          "timeseries ", series_seen_ - 1, ": its labels resolve to ", workload_bytes,
+          " bytes, over http.maxSeriesLabelBytes (", limits_.max_series_label_bytes, ")"));
+    }
     workload_name->value = workload->name;
     workload_uid->value = workload->uid;
-    writeSeries(series, labels);
+    TP_RETURN_IF_ERROR(writeSeries(series, labels));
     counts_.series_out++;
     counts_.samples_out += kept_samples;
     counts_.histograms_out += series.histograms.size();
     counts_.exemplars_out += series.exemplars.size();
   }
   // 2.0 carries metadata on every series; forward it once per family and request.
-  if (series.has_metadata && std::find(metadata_written_.begin(), metadata_written_.end(),
-                                       metric_name) == metadata_written_.end()) {
-    metadata_written_.push_back(metric_name);
-    writeMetadata(series.metadata, metric_name);
+  if (series.has_metadata && metadata_written_.insert(metric_name).second) {
+    return writeMetadata(series.metadata, metric_name);
   }
+  return absl::OkStatus();
 }
 
-void SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
-                                 const std::vector<LabelView>& labels) {
+absl::Status SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
+                                         const std::vector<LabelView>& labels) {
   size_t size = 0;
   for (const LabelView& label : labels) {
     size += WireWriter::bytesFieldSize(1, labelMessageSize(label));
@@ -235,6 +256,7 @@ void SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
     size += WireWriter::bytesFieldSize(4, histogram.size());
   }
 
+  TP_RETURN_IF_ERROR(reserveOutput(WireWriter::bytesFieldSize(1, size)));
   WireWriter writer(out_, WireWriter::bytesFieldSize(1, size));
   writer.lengthPrefix(1, size);
   for (const LabelView& label : labels) writeLabel(writer, 1, label);
@@ -253,28 +275,31 @@ void SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
     writer.varintField(3, static_cast<uint64_t>(exemplar.timestamp));
   }
   for (std::string_view histogram : series.histograms) writer.bytesField(4, histogram);
+  return absl::OkStatus();
 }
 
-void SeriesEnricher::onMetadata(const ingest::MetadataView& metadata) {
+absl::Status SeriesEnricher::onMetadata(const ingest::MetadataView& metadata) {
   thread_local std::string family;
-  if (metadata.family_name.empty()) return;
+  if (metadata.family_name.empty()) return absl::OkStatus();
   family.assign(kWorkloadPrefix);
   family.append(metadata.family_name);
-  writeMetadata(metadata, family);
+  return writeMetadata(metadata, family);
 }
 
-void SeriesEnricher::writeMetadata(const ingest::MetadataView& metadata,
-                                   std::string_view family_name) {
+absl::Status SeriesEnricher::writeMetadata(const ingest::MetadataView& metadata,
+                                           std::string_view family_name) {
   const size_t size = 1 + WireWriter::varintSize(metadata.type) +
                       WireWriter::bytesFieldSize(2, family_name.size()) +
                       WireWriter::bytesFieldSize(4, metadata.help.size()) +
                       WireWriter::bytesFieldSize(5, metadata.unit.size());
+  TP_RETURN_IF_ERROR(reserveOutput(WireWriter::bytesFieldSize(3, size)));
   WireWriter writer(out_, WireWriter::bytesFieldSize(3, size));
   writer.lengthPrefix(3, size);
   writer.varintField(1, metadata.type);
   writer.bytesField(2, family_name);
   writer.bytesField(4, metadata.help);
   writer.bytesField(5, metadata.unit);
+  return absl::OkStatus();
 }
 
 }  // namespace tp::enrich

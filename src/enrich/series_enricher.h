@@ -9,12 +9,16 @@
 // Consumes decoded series; emits encoded series; drops (and counts by reason) series without a
 // pod, without a workload, without a name, and negative samples. Reads an immutable snapshot:
 // no locks, and no allocation per series once its reusable buffers have grown.
+// What it writes is bounded before it is allocated (EnrichLimits): a 2.0 symbol can be the value
+// of every label of every series, and a pod can belong to many workloads, so a small body can
+// ask for gigabytes of output.
 
 #include <array>
 #include <cstddef>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "cache/cluster_snapshot.h"
 #include "ingest/remote_write/protobuf_wire.h"
 #include "ingest/remote_write/write_request.h"
@@ -34,15 +38,22 @@ struct EnrichCounts {
   std::array<size_t, static_cast<size_t>(DropReason::kCount)> dropped_samples{};
 };
 
+// Beyond either limit the request is refused whole (ResourceExhausted, 413) naming the key.
+struct EnrichLimits {
+  size_t max_output_bytes = 64ull << 20;       // http.maxEnrichedBytes: one request's output
+  size_t max_series_label_bytes = 256u << 10;  // http.maxSeriesLabelBytes: one resolved series
+};
+
 inline constexpr std::string_view kProcessorJob = "primus-lens-telemetry-processor";
 
 class SeriesEnricher : public ingest::SeriesSink {
  public:
   // Appends WriteRequest fields (timeseries = 1, metadata = 3) to `out`.
-  SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out);
+  SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out,
+                 EnrichLimits limits = {});
 
-  void onSeries(const ingest::DecodedSeries& series) override;
-  void onMetadata(const ingest::MetadataView& metadata) override;
+  absl::Status onSeries(const ingest::DecodedSeries& series) override;
+  absl::Status onMetadata(const ingest::MetadataView& metadata) override;
 
   const EnrichCounts& counts() const { return counts_; }
 
@@ -62,14 +73,18 @@ class SeriesEnricher : public ingest::SeriesSink {
   };
   static KeyLabels findKeyLabels(const std::vector<ingest::LabelView>& labels);
   bool resolvePod(const KeyLabels& keys, ResolvedPod* pod) const;
-  void writeSeries(const ingest::DecodedSeries& series,
-                   const std::vector<ingest::LabelView>& labels);
-  void writeMetadata(const ingest::MetadataView& metadata, std::string_view family_name);
+  absl::Status writeSeries(const ingest::DecodedSeries& series,
+                           const std::vector<ingest::LabelView>& labels);
+  absl::Status writeMetadata(const ingest::MetadataView& metadata, std::string_view family_name);
+  // ResourceExhausted unless `size` more bytes keep the output within its limit.
+  absl::Status reserveOutput(size_t size) const;
 
   const cache::ClusterSnapshot& snapshot_;
   ingest::OutputBuffer& out_;
+  EnrichLimits limits_;
   EnrichCounts counts_;
-  std::vector<std::string> metadata_written_;
+  size_t series_seen_ = 0;
+  absl::flat_hash_set<std::string> metadata_written_;
 };
 
 }  // namespace tp::enrich

@@ -9,11 +9,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "common/strings.h"
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 namespace tp::forward {
 namespace {
@@ -85,6 +88,21 @@ class FileDescriptor {
   int fd_;
 };
 
+// The number a segment file's name holds; nullopt for any other name, or a number beyond 64 bits.
+std::optional<uint64_t> segmentNumber(std::string_view name) {
+  if (!name.ends_with(kSegmentSuffix)) return std::nullopt;
+  const std::string_view digits = name.substr(0, name.size() - kSegmentSuffix.size());
+  uint64_t number = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (error != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return number;
+}
+
+bool syncDirectory(const std::filesystem::path& dir) {
+  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return fd.get() >= 0 && fsync(fd.get()) == 0;
+}
+
 uint64_t fileSize(const std::filesystem::path& path) {
   std::error_code error;
   const auto size = std::filesystem::file_size(path, error);
@@ -145,10 +163,13 @@ absl::Status DiskQueue::recover(QueueRecovery* recovery) {
   std::vector<uint64_t> segments;
   for (const auto& entry : std::filesystem::directory_iterator(options_.dir, error)) {
     const std::string name = entry.path().filename().string();
-    if (!name.ends_with(kSegmentSuffix)) continue;
-    const std::string digits = name.substr(0, name.size() - kSegmentSuffix.size());
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    segments.push_back(std::stoull(digits));
+    if (name == kCursorFile || name == kLockFile) continue;
+    if (const std::optional<uint64_t> segment = segmentNumber(name)) {
+      segments.push_back(*segment);
+    } else {
+      // Not ours to delete (a copy, an editor's file): it stays, outside the queue.
+      spdlog::warn("disk queue: ignoring {}: not a segment file", entry.path().string());
+    }
   }
   std::sort(segments.begin(), segments.end());
 
@@ -223,6 +244,7 @@ absl::Status DiskQueue::openNewSegment() {
   write_offset_ = 0;
   segment_sizes_[write_segment_] = 0;
   dirty_ = false;
+  entry_synced_ = !options_.fsync_always;
   return absl::OkStatus();
 }
 
@@ -243,6 +265,13 @@ absl::Status DiskQueue::append(std::string_view payload, uint32_t samples,
   }
   if (write_offset_ > 0 && write_offset_ + size > options_.segment_bytes) {
     if (absl::Status status = openNewSegment(); !status.ok()) return status;
+  }
+  // A synced record survives power loss only if its file's directory entry does. Done before the
+  // first append into the segment, so a failure is retried by the next one.
+  if (!entry_synced_) {
+    if (!syncDirectory(options_.dir)) return ioError("cannot sync", options_.dir);
+    entry_synced_ = true;
+    ++directory_syncs_;
   }
   const Header header{kMagic, static_cast<uint32_t>(payload.size()), samples, checksum(payload)};
   iovec parts[2] = {{const_cast<Header*>(&header), kHeaderBytes},
@@ -355,12 +384,10 @@ bool DiskQueue::readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record,
   uint64_t at = *offset;
   if (at + kHeaderBytes > size) return false;
   if (!valid(at, &header, verify)) {
-    // A record that would run past the end of the last segment is a torn tail, not corruption.
-    if (segment == segment_sizes_.rbegin()->first &&
+    const bool runs_past_end =
+        segment == segment_sizes_.rbegin()->first &&
         readExactly(fd, at, reinterpret_cast<char*>(&header), kHeaderBytes) &&
-        header.magic == kMagic && at + kHeaderBytes + header.length > size) {
-      return false;
-    }
+        header.magic == kMagic && at + kHeaderBytes + header.length > size;
     // Corruption: the next position holding a whole, checksummed record.
     std::string rest(size - at, '\0');
     if (!readExactly(fd, at, rest.data(), rest.size())) return false;
@@ -373,6 +400,9 @@ bool DiskQueue::readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record,
         break;
       }
     }
+    // A record running past the end of the last segment with nothing valid after it is a torn
+    // tail (recovery cuts it); with a valid record after it, its length is corrupt.
+    if (runs_past_end && next == size) return false;
     if (stats != nullptr) {
       ++stats->corrupt_records;
       stats->corrupt_bytes += next - at;
@@ -465,8 +495,19 @@ absl::Status DiskQueue::saveCursorLocked() {
 
 void DiskQueue::syncEveryInterval() {
   std::unique_lock lock(syncer_mutex_);
+  uint64_t streak = 0;  // failures in a row: warned about once, not at every tick
   while (!syncer_wakeup_.wait_for(lock, options_.sync_interval, [this] { return closing_; })) {
-    (void)sync();  // a failure shows again at the next append or sync
+    const absl::Status status = sync();
+    if (!status.ok()) {
+      ++sync_failures_;
+      if (streak++ == 0) {
+        spdlog::warn("{}; records appended since the last sync may not survive a power loss",
+                     common::message(status));
+      }
+    } else if (streak > 0) {
+      spdlog::info("disk queue: {} syncs again after {} failures", options_.dir.string(), streak);
+      streak = 0;
+    }
   }
 }
 
@@ -477,8 +518,7 @@ absl::Status DiskQueue::sync() {
     dirty_ = false;
   }
   if (cursor_fd_ >= 0) fdatasync(cursor_fd_);
-  FileDescriptor dir(::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() >= 0) fsync(dir.get());
+  (void)syncDirectory(options_.dir);
   return absl::OkStatus();
 }
 
@@ -497,6 +537,13 @@ uint64_t DiskQueue::corruptRecords() const {
   std::lock_guard lock(mutex_);
   return stats_.corrupt_records;
 }
+
+uint64_t DiskQueue::directorySyncs() const {
+  std::lock_guard lock(mutex_);
+  return directory_syncs_;
+}
+
+uint64_t DiskQueue::syncFailures() const { return sync_failures_; }
 
 uint64_t DiskQueue::pendingRecords() const {
   std::lock_guard lock(mutex_);

@@ -3,9 +3,10 @@
 // WriteRequest each) split into segment files, with the read position kept in a separate cursor
 // file. A record is in the kernel when append() returns, so it survives kill -9; fsync (by the
 // queue's own thread every sync_interval, or before append() returns, one fdatasync covering
-// every append that waits for it) makes it survive power loss. The reader delivers records in order
-// and commits them; segments wholly delivered are deleted. Disk use is capped: a full queue
-// refuses appends (the caller answers 503) or, if so configured, drops its oldest records.
+// every append that waits for it, and the directory once per new segment) makes it survive power
+// loss. The reader delivers records in order and commits them; segments wholly delivered are
+// deleted. Disk use is capped: a full queue refuses appends (the caller answers 503) or, if so
+// configured, drops its oldest records.
 //
 // On disk, per record: magic "TPQ1", payload length, sample count, CRC-32 of the payload (all
 // little-endian u32), then the payload. The cursor file has two checksummed slots overwritten in
@@ -14,6 +15,7 @@
 // corrupted record is skipped by searching for the next valid header. Neither is fatal; both are
 // counted. A queue directory is open in one process at a time (flock on its lock file).
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -96,6 +98,11 @@ class DiskQueue {
   uint64_t bytesOnDisk() const;
   uint64_t pendingRecords() const;
   uint64_t corruptRecords() const;
+  // Segments whose directory entry was synced before their first append (fsync_always).
+  uint64_t directorySyncs() const;
+  // Periodic syncs (fsync_always off) that failed: records appended meanwhile may be lost with
+  // power. A metric for callers; the queue warns once per run of failures.
+  uint64_t syncFailures() const;
 
  private:
   explicit DiskQueue(const DiskQueueOptions& options);
@@ -128,8 +135,11 @@ class DiskQueue {
   std::map<uint64_t, uint64_t> segment_sizes_;  // segments from the read segment on
   uint64_t bytes_on_disk_ = 0;
   uint64_t pending_records_ = 0;
-  QueueRecovery stats_;  // what opening found, plus corruption met since
-  bool dirty_ = false;   // appended since the last sync
+  QueueRecovery stats_;       // what opening found, plus corruption met since
+  bool dirty_ = false;        // appended since the last sync
+  bool entry_synced_ = true;  // the write segment's directory entry is on stable storage
+  uint64_t directory_syncs_ = 0;
+  std::atomic<uint64_t> sync_failures_ = 0;
   int read_fd_ = -1;
   uint64_t read_fd_segment_ = 0;
   int cursor_fd_ = -1;

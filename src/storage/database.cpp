@@ -24,6 +24,36 @@ std::string quotedValue(std::string_view value) {
 
 int defaultPort(Driver driver) { return driver == Driver::kPostgres ? 5432 : 3306; }
 
+// True when the database refused the values of a statement (out of range, bad date, too long,
+// not null...), as opposed to being unreachable or misconfigured: retrying the same row would
+// fail forever, so callers set such rows aside instead.
+bool refusedTheData(const std::exception& error) {
+  if (const auto* postgres = dynamic_cast<const soci::postgresql_soci_error*>(&error)) {
+    const std::string state = postgres->sqlstate();
+    return state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0;  // data exception, constraint
+  }
+  if (const auto* mysql = dynamic_cast<const soci::mysql_soci_error*>(&error)) {
+    switch (mysql->err_num_) {
+      case 1048:  // column cannot be null
+      case 1264:  // out of range value
+      case 1265:  // data truncated
+      case 1292:  // incorrect date/time value
+      case 1366:  // incorrect integer/string value
+      case 1406:  // data too long
+      case 3140:  // invalid JSON text
+      case 4025:  // CHECK constraint failed
+        return true;
+      default:
+        return false;
+    }
+  }
+  if (const auto* sqlite = dynamic_cast<const soci::sqlite3_soci_error*>(&error)) {
+    const int primary = sqlite->result() & 0xff;
+    return primary == 18 || primary == 19 || primary == 20;  // TOOBIG, CONSTRAINT, MISMATCH
+  }
+  return false;
+}
+
 long long seconds(std::chrono::milliseconds duration) {
   return std::max<long long>(1, (duration.count() + 999) / 1000);
 }
@@ -138,9 +168,14 @@ absl::Status Database::run(const std::function<void(soci::session&)>& work) {
     try {
       work(*session);
     } catch (const std::exception& error) {
-      session.reset();  // the connection may be broken: reopen on next use
-      status = absl::UnavailableError(
-          common::concat("database ", description(), ": ", common::trim(error.what())));
+      const std::string reason =
+          common::concat("database ", description(), ": ", common::trim(error.what()));
+      if (refusedTheData(error)) {
+        status = absl::InvalidArgumentError(reason);
+      } else {
+        session.reset();  // the connection may be broken: reopen on next use
+        status = absl::UnavailableError(reason);
+      }
     }
   }
   {

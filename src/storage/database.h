@@ -34,9 +34,10 @@ class Database {
 
   const Dialect& dialect() const { return dialect_; }
 
-  // Runs `work` on a pooled connection. A SOCI or connection error becomes UnavailableError
-  // naming the backend; the connection is then dropped and reopened on next use. Waits at most
-  // db.timeout for a free connection.
+  // Runs `work` on a pooled connection. The database refusing a statement's values (out of
+  // range, invalid date, constraint) becomes InvalidArgumentError; any other SOCI or connection
+  // error becomes UnavailableError naming the backend, and the connection is then dropped and
+  // reopened on next use. Waits at most db.timeout for a free connection.
   absl::Status run(const std::function<void(soci::session&)>& work);
 
   // Where the data lives, for logs: "sqlite data/x.db", "postgres 10.0.0.1:5432/primus-lens".

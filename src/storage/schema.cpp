@@ -3,7 +3,10 @@
 #include <chrono>
 #include <functional>
 
+#include <span>
+
 #include "common/strings.h"
+#include "soci/mysql/soci-mysql.h"
 #include "soci/soci.h"
 
 namespace tp::storage {
@@ -144,6 +147,31 @@ std::string columnType(const Dialect& dialect, const Column& column) {
   return "TEXT";
 }
 
+const Table& tableNamed(std::string_view name) {
+  for (const Table& table : lensTables()) {
+    if (table.name == name) return table;
+  }
+  return lensTables().front();  // callers pass the tables listed above
+}
+
+bool isText(const Table& table, std::string_view column) {
+  for (const Column& known : table.columns) {
+    if (known.name == column) return known.type == Type::kVarchar;
+  }
+  return false;
+}
+
+// Runs one schema step; a failure becomes a warning naming the step, and the steps after it
+// still run (a role that may not alter a table can still read and insert).
+void attempt(std::vector<std::string>& warnings, std::string_view step,
+             const std::function<void()>& work) {
+  try {
+    work();
+  } catch (const std::exception& error) {
+    warnings.push_back(common::concat(step, ": ", common::trim(error.what())));
+  }
+}
+
 bool columnExists(soci::session& sql, const Table& table, const Column& column) {
   try {
     sql << common::concat("SELECT ", column.name, " FROM ", table.name, " WHERE 1 = 0");
@@ -153,7 +181,7 @@ bool columnExists(soci::session& sql, const Table& table, const Column& column) 
   }
 }
 
-void createTables(soci::session& sql, const Dialect& dialect) {
+void createTables(soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
   for (const Table& table : lensTables()) {
     std::string ddl = common::concat("CREATE TABLE IF NOT EXISTS ", table.name, " (");
     for (size_t i = 0; i < table.columns.size(); ++i) {
@@ -161,12 +189,14 @@ void createTables(soci::session& sql, const Dialect& dialect) {
                             columnType(dialect, table.columns[i]));
     }
     ddl += ")";
-    sql << ddl;
+    attempt(warnings, common::concat("cannot create table ", table.name), [&] { sql << ddl; });
     // A Lens database from an older release may lack columns: add them, empty.
     for (const Column& column : table.columns) {
       if (column.type == Type::kSerial || columnExists(sql, table, column)) continue;
-      sql << common::concat("ALTER TABLE ", table.name, " ADD COLUMN ", column.name, " ",
-                            columnType(dialect, column));
+      attempt(warnings, common::concat("cannot add column ", table.name, ".", column.name), [&] {
+        sql << common::concat("ALTER TABLE ", table.name, " ADD COLUMN ", column.name, " ",
+                              columnType(dialect, column));
+      });
     }
   }
 }
@@ -178,40 +208,59 @@ bool indexExists(soci::session& sql, const Dialect& dialect, const Index& index)
   return count > 0;
 }
 
+// "a, b" with a key prefix on each text column: MySQL indexes TEXT columns (which some Lens
+// databases have for uids) only by a prefix.
+std::string prefixedColumns(const Index& index) {
+  std::string columns;
+  for (std::string_view column : common::splitTrimmed(index.columns, ',')) {
+    columns += common::concat(columns.empty() ? "" : ", ", column,
+                              isText(tableNamed(index.table), column) ? "(255)" : "");
+  }
+  return columns;
+}
+
 void createIndex(soci::session& sql, const Dialect& dialect, const Index& index) {
   if (indexExists(sql, dialect, index)) return;
-  sql << common::concat("CREATE ", index.unique ? "UNIQUE " : "", "INDEX ", index.name, " ON ",
-                        index.table, " (", index.columns, ")");
+  const auto create = [&](std::string_view columns) {
+    sql << common::concat("CREATE ", index.unique ? "UNIQUE " : "", "INDEX ", index.name, " ON ",
+                          index.table, " (", columns, ")");
+  };
+  try {
+    create(index.columns);
+  } catch (const soci::mysql_soci_error& error) {
+    constexpr unsigned kTextColumnWithoutKeyLength = 1170;
+    if (error.err_num_ != kTextColumnWithoutKeyLength) throw;
+    create(prefixedColumns(index));
+  }
 }
 
 struct Migration {
   int version;
   const char* name;
-  // Adds a warning for what it could not do but can live without; throws on failure.
+  // Adds a warning for each step it could not do; the processor works without them.
   std::function<void(soci::session&, const Dialect&, std::vector<std::string>&)> apply;
 };
 
+void createIndexes(soci::session& sql, const Dialect& dialect, std::span<const Index> indexes,
+                   std::vector<std::string>& warnings) {
+  for (const Index& index : indexes) {
+    attempt(warnings,
+            common::concat("cannot create ", index.unique ? "unique key " : "index ", index.name,
+                           " on ", index.table, " (", index.columns, ")"),
+            [&] { createIndex(sql, dialect, index); });
+  }
+}
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> kMigrations = {
-      {1, "lens tables",
-       [](soci::session& sql, const Dialect& dialect, std::vector<std::string>&) {
-         createTables(sql, dialect);
-       }},
+      {1, "lens tables", createTables},
       {2, "cache indexes",
-       [](soci::session& sql, const Dialect& dialect, std::vector<std::string>&) {
-         for (const Index& index : kCacheIndexes) createIndex(sql, dialect, index);
+       [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
+         createIndexes(sql, dialect, kCacheIndexes, warnings);
        }},
       {3, "unique keys for idempotent writes",
        [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
-         for (const Index& index : kUniqueKeys) {
-           try {
-             createIndex(sql, dialect, index);
-           } catch (const soci::soci_error& error) {
-             warnings.push_back(common::concat(
-                 "cannot create unique key ", index.name, " on ", index.table, " (", index.columns,
-                 "); existing rows may repeat it: ", common::trim(error.what())));
-           }
-         }
+         createIndexes(sql, dialect, kUniqueKeys, warnings);
        }},
   };
   return kMigrations;
@@ -243,6 +292,31 @@ void record(soci::session& sql, const Migration& migration) {
   }
 }
 
+// The groups of rows that share a unique key's columns, beyond the first of each group.
+std::string duplicatesQuery(const Index& key) {
+  std::string not_null;
+  for (std::string_view column : common::splitTrimmed(key.columns, ',')) {
+    not_null += common::concat(not_null.empty() ? "" : " AND ", column, " IS NOT NULL");
+  }
+  return common::concat(
+      "SELECT count(*), COALESCE(sum(copies - 1), 0) FROM (SELECT count(*) AS "
+      "copies FROM ",
+      key.table, " WHERE ", not_null, " GROUP BY ", key.columns,
+      " HAVING count(*) > 1) duplicate_groups");
+}
+
+// Deletes every row of a duplicate group but the oldest (lowest id). MySQL may not read the
+// table it deletes from, except through a derived table: hence the second level.
+std::string deleteDuplicates(const Index& key) {
+  std::string not_null;
+  for (std::string_view column : common::splitTrimmed(key.columns, ',')) {
+    not_null += common::concat(not_null.empty() ? "" : " AND ", column, " IS NOT NULL");
+  }
+  return common::concat("DELETE FROM ", key.table, " WHERE ", not_null,
+                        " AND id NOT IN (SELECT keep_id FROM (SELECT min(id) AS keep_id FROM ",
+                        key.table, " WHERE ", not_null, " GROUP BY ", key.columns, ") oldest)");
+}
+
 }  // namespace
 
 std::vector<std::string> migrationNames() {
@@ -254,17 +328,60 @@ std::vector<std::string> migrationNames() {
 absl::Status ensureSchema(Database& database, std::vector<std::string>* warnings) {
   std::vector<std::string> collected;
   absl::Status status = database.run([&](soci::session& sql) {
-    ensureMigrationTable(sql);
+    bool tracked = true;
+    attempt(collected, "cannot create tp_schema_migrations (migrations run again each time)",
+            [&] { ensureMigrationTable(sql); });
+    tracked = collected.empty();
     for (const Migration& migration : migrations()) {
-      if (applied(sql, migration.version)) continue;
+      if (tracked && applied(sql, migration.version)) continue;
       const size_t warnings_before = collected.size();
       migration.apply(sql, database.dialect(), collected);
-      // Left unrecorded when incomplete, so that the next start tries again.
-      if (collected.size() == warnings_before) record(sql, migration);
+      // Left unrecorded when incomplete, so that the next refresh tries again.
+      if (tracked && collected.size() == warnings_before) {
+        attempt(collected, common::concat("cannot record migration ", migration.version),
+                [&] { record(sql, migration); });
+      }
     }
   });
   if (warnings != nullptr) *warnings = std::move(collected);
   return status;
+}
+
+absl::StatusOr<std::vector<std::string>> tablesWithoutUniqueKey(Database& database) {
+  std::vector<std::string> tables;
+  absl::Status status = database.run([&](soci::session& sql) {
+    for (const Index& key : kUniqueKeys) {
+      if (!indexExists(sql, database.dialect(), key)) tables.emplace_back(key.table);
+    }
+  });
+  if (!status.ok()) return status;
+  return tables;
+}
+
+absl::StatusOr<std::vector<DuplicateReport>> dedupe(Database& database, bool apply) {
+  std::vector<DuplicateReport> reports;
+  absl::Status status = database.run([&](soci::session& sql) {
+    for (const Index& key : kUniqueKeys) {
+      DuplicateReport report{.table = key.table, .key = key.columns};
+      report.key_present = indexExists(sql, database.dialect(), key);
+      long long groups = 0, extra = 0;
+      sql << duplicatesQuery(key), soci::into(groups), soci::into(extra);
+      report.duplicate_groups = static_cast<uint64_t>(groups);
+      report.extra_rows = static_cast<uint64_t>(extra);
+      if (apply && !report.key_present) {
+        if (extra > 0) {
+          soci::statement deletion = (sql.prepare << deleteDuplicates(key));
+          deletion.execute(true);
+          report.deleted_rows = static_cast<uint64_t>(std::max(0LL, deletion.get_affected_rows()));
+        }
+        createIndex(sql, database.dialect(), key);
+        report.key_present = true;
+      }
+      reports.push_back(std::move(report));
+    }
+  });
+  if (!status.ok()) return status;
+  return reports;
 }
 
 }  // namespace tp::storage

@@ -9,51 +9,84 @@
 namespace tp::storage {
 namespace {
 
-// Statement suffix that turns an INSERT into insert-if-absent on any unique key.
+// Statement suffix that turns an INSERT into insert-if-absent on any unique key: covers the race
+// between the NOT EXISTS check and the insert when another writer inserts the same key.
 std::string_view ignoreDuplicates(Driver driver) {
   return driver == Driver::kMysql ? " ON DUPLICATE KEY UPDATE id = id" : " ON CONFLICT DO NOTHING";
 }
 
-// "(:p0, :p1, ...), (...)" for `rows` rows of `columns` placeholders.
-std::string placeholders(size_t rows, size_t columns) {
-  std::string text;
-  text.reserve(rows * columns * 8);
+// SQLite allows at most 500 terms in one compound SELECT.
+constexpr size_t kMaxRowsPerStatement = 500;
+
+struct InsertColumn {
+  const char* name;
+  // PostgreSQL types a parameter of a UNION as text; the others convert on insert.
+  const char* postgres_cast;  // nullptr: text
+};
+
+// "INSERT INTO t (a, b) SELECT v.a, v.b FROM (SELECT :p0 AS a, :p1 AS b UNION ALL SELECT :p2, :p3)
+// v WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.k = v.k ...) ON CONFLICT DO NOTHING". The NOT
+// EXISTS guard makes the write exactly-once for new rows even where a unique key could not be
+// created (a database with old duplicates); the suffix covers the race when the key exists.
+// Affected rows are then rows inserted on every backend: no duplicate is "updated" (SOCI's MySQL
+// backend connects with CLIENT_FOUND_ROWS, which would count such updates as written).
+std::string guardedInsert(Driver driver, std::string_view table,
+                          std::span<const InsertColumn> columns, std::string_view key_condition,
+                          size_t rows) {
+  std::string names;
+  std::string selected;
+  for (const InsertColumn& column : columns) {
+    names += common::concat(names.empty() ? "" : ", ", column.name);
+    selected += common::concat(selected.empty() ? "" : ", ", "v.", column.name);
+  }
+  std::string values;
   size_t next = 0;
   for (size_t row = 0; row < rows; ++row) {
-    text += row == 0 ? "(" : ", (";
-    for (size_t column = 0; column < columns; ++column) {
-      if (column != 0) text += ", ";
-      text += common::concat(":p", next++);
+    values += row == 0 ? "SELECT " : " UNION ALL SELECT ";
+    for (size_t i = 0; i < columns.size(); ++i) {
+      const std::string placeholder = common::concat(":p", next++);
+      const char* cast = driver == Driver::kPostgres ? columns[i].postgres_cast : nullptr;
+      values += i == 0 ? "" : ", ";
+      values +=
+          cast == nullptr ? placeholder : common::concat("CAST(", placeholder, " AS ", cast, ")");
+      if (row == 0) values += common::concat(" AS ", columns[i].name);
     }
-    text += ")";
   }
-  return text;
+  return common::concat("INSERT INTO ", table, " (", names, ") SELECT ", selected, " FROM (",
+                        values, ") v WHERE NOT EXISTS (SELECT 1 FROM ", table, " t WHERE ",
+                        key_condition, ")", ignoreDuplicates(driver));
 }
 
-// Binds the values `bind` adds for each row and runs one statement; returns affected rows.
+// Binds the values `bind` adds for each row and runs guarded inserts of at most
+// kMaxRowsPerStatement rows; returns the rows inserted.
 template <typename Row, typename Bind>
-absl::StatusOr<size_t> insertRows(Database& database, std::string_view head, size_t columns,
-                                  std::span<const Row> rows, Bind bind) {
-  if (rows.empty()) return 0;
-  const std::string query = common::concat(head, placeholders(rows.size(), columns),
-                                           ignoreDuplicates(database.dialect().driver));
+absl::StatusOr<size_t> insertRows(Database& database, std::string_view table,
+                                  std::span<const InsertColumn> columns,
+                                  std::string_view key_condition, std::span<const Row> rows,
+                                  Bind bind) {
   size_t inserted = 0;
-  absl::Status status = database.run([&](soci::session& sql) {
-    // SOCI binds by reference: the converted values must stay put until execute().
-    std::vector<std::string> texts;
-    std::vector<int> integers;
-    texts.reserve(rows.size() * columns);
-    integers.reserve(rows.size() * columns);
-    soci::statement statement(sql);
-    for (const Row& row : rows) bind(row, statement, texts, integers);
-    statement.alloc();
-    statement.prepare(query);
-    statement.define_and_bind();
-    statement.execute(true);
-    const long long affected = statement.get_affected_rows();
-    inserted = affected > 0 ? static_cast<size_t>(affected) : 0;
-  });
-  if (!status.ok()) return status;
+  const Driver driver = database.dialect().driver;
+  for (size_t first = 0; first < rows.size(); first += kMaxRowsPerStatement) {
+    const std::span<const Row> chunk =
+        rows.subspan(first, std::min(kMaxRowsPerStatement, rows.size() - first));
+    const std::string query = guardedInsert(driver, table, columns, key_condition, chunk.size());
+    absl::Status status = database.run([&](soci::session& sql) {
+      // SOCI binds by reference: the converted values must stay put until execute().
+      std::vector<std::string> texts;
+      std::vector<long long> integers;
+      texts.reserve(chunk.size() * columns.size());
+      integers.reserve(chunk.size() * columns.size());
+      soci::statement statement(sql);
+      for (const Row& row : chunk) bind(row, statement, texts, integers);
+      statement.alloc();
+      statement.prepare(query);
+      statement.define_and_bind();
+      statement.execute(true);
+      const long long affected = statement.get_affected_rows();
+      inserted += affected > 0 ? static_cast<size_t>(affected) : 0;
+    });
+    if (!status.ok()) return status;
+  }
   return inserted;
 }
 
@@ -96,14 +129,17 @@ absl::StatusOr<std::vector<RunRecord>> loadRuns(Database& database, std::string_
 
 absl::StatusOr<size_t> insertStartTrainEvents(Database& database,
                                               std::span<const StartTrainEvent> events) {
+  static constexpr InsertColumn kColumns[] = {
+      {"workload_uid", nullptr},     {"type", nullptr},    {"run_serial", "INTEGER"},
+      {"created_at", "TIMESTAMPTZ"}, {"pod_uid", nullptr}, {"nearest_workload_uid", nullptr}};
   const Driver driver = database.dialect().driver;
   return insertRows(
-      database,
-      "INSERT INTO workload_event (workload_uid, type, run_serial, created_at, pod_uid, "
-      "nearest_workload_uid) VALUES ",
-      6, events,
+      database, "workload_event", kColumns,
+      "t.workload_uid = v.workload_uid AND t.nearest_workload_uid = v.nearest_workload_uid AND "
+      "t.type = v.type",
+      events,
       [driver](const StartTrainEvent& event, soci::statement& statement,
-               std::vector<std::string>& texts, std::vector<int>& integers) {
+               std::vector<std::string>& texts, std::vector<long long>& integers) {
         statement.exchange(soci::use(event.workload_uid));
         texts.emplace_back(kStartTrainEventType);
         statement.exchange(soci::use(texts.back()));
@@ -118,23 +154,25 @@ absl::StatusOr<size_t> insertStartTrainEvents(Database& database,
 
 absl::StatusOr<size_t> insertPerformanceRows(Database& database,
                                              std::span<const PerformanceRow> rows) {
+  static constexpr InsertColumn kColumns[] = {
+      {"pod_uuid", nullptr},         {"performance", "JSONB"}, {"iteration", "BIGINT"},
+      {"created_at", "TIMESTAMPTZ"}, {"serial", "INTEGER"},    {"workload_uid", nullptr}};
   const Driver driver = database.dialect().driver;
-  return insertRows(database,
-                    "INSERT INTO training_performance (pod_uuid, performance, iteration, "
-                    "created_at, serial, workload_uid) VALUES ",
-                    6, rows,
-                    [driver](const PerformanceRow& row, soci::statement& statement,
-                             std::vector<std::string>& texts, std::vector<int>& integers) {
-                      statement.exchange(soci::use(row.pod_uid));
-                      statement.exchange(soci::use(row.performance_json));
-                      integers.push_back(static_cast<int>(row.iteration));
-                      statement.exchange(soci::use(integers.back()));
-                      texts.push_back(formatTimestamp(driver, row.time_us));
-                      statement.exchange(soci::use(texts.back()));
-                      integers.push_back(row.serial);
-                      statement.exchange(soci::use(integers.back()));
-                      statement.exchange(soci::use(row.workload_uid));
-                    });
+  return insertRows(
+      database, "training_performance", kColumns,
+      "t.workload_uid = v.workload_uid AND t.serial = v.serial AND t.iteration = v.iteration", rows,
+      [driver](const PerformanceRow& row, soci::statement& statement,
+               std::vector<std::string>& texts, std::vector<long long>& integers) {
+        statement.exchange(soci::use(row.pod_uid));
+        statement.exchange(soci::use(row.performance_json));
+        integers.push_back(row.iteration);
+        statement.exchange(soci::use(integers.back()));
+        texts.push_back(formatTimestamp(driver, row.time_us));
+        statement.exchange(soci::use(texts.back()));
+        integers.push_back(row.serial);
+        statement.exchange(soci::use(integers.back()));
+        statement.exchange(soci::use(row.workload_uid));
+      });
 }
 
 }  // namespace tp::storage

@@ -15,6 +15,35 @@ const prometheus::Histogram::BucketBoundaries& latencyBuckets() {
   return kBuckets;
 }
 
+// Longest node name Kubernetes accepts (a DNS subdomain).
+constexpr size_t kMaxNodeNameBytes = 253;
+
+// Strict UTF-8, as the exposition format requires: no overlong forms, surrogates or code points
+// beyond U+10FFFF.
+bool isUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+    if (lead < 0xc2 || lead > 0xf4 || i + length > text.size()) return false;
+    uint32_t code = lead & (0x7f >> length);
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = code << 6 | (next & 0x3f);
+    }
+    if ((length == 3 && (code < 0x800 || (code >= 0xd800 && code <= 0xdfff))) ||
+        (length == 4 && (code < 0x10000 || code > 0x10ffff))) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 RejectedRequests rejectedRequests(prometheus::Family<prometheus::Counter>& family) {
   return {{&family.Add({{"status", "400"}}), &family.Add({{"status", "413"}}),
            &family.Add({{"status", "415"}})}};
@@ -99,6 +128,19 @@ CacheMetrics Telemetry::cacheMetrics() {
                                .Help("Cache refreshes that failed; the previous snapshot stays")
                                .Register(*registry_)
                                .Add({}),
+      .schema_migration_failures =
+          &prometheus::BuildCounter()
+               .Name("schema_migration_failures_total")
+               .Help("Schema migrations that failed or left warnings; tried again at the next "
+                     "cache refresh, which reads the tables anyway")
+               .Register(*registry_)
+               .Add({}),
+      .snapshot_file_failures =
+          &prometheus::BuildCounter()
+               .Name("cache_snapshot_file_write_failures_total")
+               .Help("Snapshots read from the database that could not be saved under queue.dir")
+               .Register(*registry_)
+               .Add({}),
   };
 }
 
@@ -210,6 +252,7 @@ LogLatencyMetrics::Series LogLatencyMetrics::create(const std::string& node) {
 }
 
 LogLatencyMetrics::Series LogLatencyMetrics::forNode(std::string_view node) {
+  if (node.size() > kMaxNodeNameBytes || !isUtf8(node)) return other_;
   const std::string key(node);
   {
     std::shared_lock lock(mutex_);
@@ -263,6 +306,11 @@ LogsMetrics Telemetry::logsMetrics(const std::vector<std::string>& skip_reasons,
       .unattributed_lines = &family("training_lines_unattributed_total",
                                     "Training lines (any type) of pods with no known workload")
                                  .Add({}),
+      .bad_iteration_lines =
+          &family("training_lines_bad_iteration_total",
+                  "Lines a performance format matched whose iteration is not an integer that fits "
+                  "int64; not counted as performance lines")
+               .Add({}),
       .pattern_hits = {},
       .requests_rejected = rejectedRequests(rejected),
       .requests_deferred = &rejected.Add({{"status", "503"}}),
@@ -284,6 +332,10 @@ TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
                    .Name("training_performance_rows_total")
                    .Help("training_performance rows, by outcome (written; failed attempts)")
                    .Register(*registry_);
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("training_rows_rejected_total")
+                       .Help("Rows the database refused (kept in the dead-letter file), by table")
+                       .Register(*registry_);
   return TrainingWriteMetrics{
       .events_created = counter("workload_event_create_count",
                                 "StartTrain workload events inserted (existing ones not counted)"),
@@ -307,6 +359,8 @@ TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
                              .Help("Time of one database write of training rows or events")
                              .Register(*registry_)
                              .Add({}, latencyBuckets()),
+      .events_rejected = &rejected.Add({{"table", "workload_event"}}),
+      .performance_rejected = &rejected.Add({{"table", "training_performance"}}),
   };
 }
 

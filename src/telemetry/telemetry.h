@@ -43,6 +43,8 @@ struct CacheMetrics {
   prometheus::Gauge* last_success_timestamp;
   prometheus::Histogram* refresh_duration;
   prometheus::Counter* refresh_failures;
+  prometheus::Counter* schema_migration_failures;
+  prometheus::Counter* snapshot_file_failures;
 };
 
 // Requests an ingestion handler refused as unreadable, by HTTP status: 400, 413, 415.
@@ -82,7 +84,8 @@ struct EndpointMetrics {
 };
 
 // Log delivery latency by node, with the number of distinct node label values capped: the first
-// `max_nodes` nodes get their own series, later ones share node="other".
+// `max_nodes` nodes get their own series, later ones share node="other", and so do names that
+// cannot be a node's (longer than Kubernetes allows, or not UTF-8) so that a label stays small.
 class LogLatencyMetrics {
  public:
   LogLatencyMetrics(prometheus::Family<prometheus::Summary>& summary,
@@ -118,6 +121,7 @@ struct LogsMetrics {
   prometheus::Counter* event_streams;        // StartTrain events queued, one per workload
   prometheus::Counter* event_stream_errors;  // StartTrain lines no workload could take
   prometheus::Counter* unattributed_lines;   // training lines of pods without a known workload
+  prometheus::Counter* bad_iteration_lines;  // near misses: a format matched, the iteration is no int64
   absl::flat_hash_map<std::string, prometheus::Counter*> pattern_hits;  // by format name
   RejectedRequests requests_rejected;
   prometheus::Counter* requests_deferred;  // 503: not taken now, the sender retries
@@ -133,6 +137,9 @@ struct TrainingWriteMetrics {
   prometheus::Counter* journal_corrupt_records;
   prometheus::Gauge* pending;
   prometheus::Histogram* write_duration;
+  // training_rows_rejected_total{table}: rows the database refused, moved to the dead-letter file
+  prometheus::Counter* events_rejected;
+  prometheus::Counter* performance_rejected;
 };
 
 class Telemetry {

@@ -1,6 +1,7 @@
 #include "training/performance_extractor.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -79,6 +80,16 @@ std::optional<double> parseNumber(std::string_view text) {
   return value;
 }
 
+// An iteration: an integer that fits int64, as a double (exact up to 2^53, far beyond the
+// database column). Anything else is no iteration rather than a float.
+std::optional<double> parseIteration(std::string_view text) {
+  text = common::trim(text);
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return static_cast<double>(value);
+}
+
 std::string_view lowerInto(std::string_view text, char* buffer, size_t capacity) {
   const size_t size = std::min(text.size(), capacity);
   for (size_t i = 0; i < size; ++i) {
@@ -152,7 +163,8 @@ std::vector<std::string_view> PerformanceExtractor::formatNames() const {
   return names;
 }
 
-bool PerformanceExtractor::matchConfigured(std::string_view text, Performance* performance) const {
+bool PerformanceExtractor::matchConfigured(std::string_view text, Performance* performance,
+                                           bool& bad_iteration) const {
   constexpr int kMaxGroups = 64;
   re2::StringPiece groups[kMaxGroups];
   const re2::StringPiece input(text.data(), text.size());
@@ -168,15 +180,29 @@ bool PerformanceExtractor::matchConfigured(std::string_view text, Performance* p
     performance->format = pattern.name;
     for (const auto& [index, field] : pattern.groups) {
       if (index >= count || groups[index].data() == nullptr) continue;
-      (*performance)[field] =
-          parseNumber(std::string_view(groups[index].data(), groups[index].size()));
+      const std::string_view value(groups[index].data(), groups[index].size());
+      if (field == Field::kCurrentIteration) {
+        (*performance)[field] = parseIteration(value);
+        bad_iteration = bad_iteration || !(*performance)[field];
+      } else {
+        (*performance)[field] = parseNumber(value);
+      }
     }
     if ((*performance)[Field::kCurrentIteration]) return true;
   }
   return false;
 }
 
-LineKind PerformanceExtractor::extract(std::string_view message, Performance* performance) const {
+LineKind PerformanceExtractor::extract(std::string_view message, Performance* performance,
+                                       bool* bad_iteration) const {
+  bool bad = false;
+  const LineKind kind = classify(message, performance, bad);
+  if (bad_iteration != nullptr) *bad_iteration = bad && kind == LineKind::kNone;
+  return kind;
+}
+
+LineKind PerformanceExtractor::classify(std::string_view message, Performance* performance,
+                                        bool& bad_iteration) const {
   thread_local std::string clean_buffer;
   const std::string_view text = common::trim(stripAnsi(message, clean_buffer));
 
@@ -187,7 +213,9 @@ LineKind PerformanceExtractor::extract(std::string_view message, Performance* pe
                ? LineKind::kStartTrain
                : LineKind::kNone;
   }
-  if (!configured_.empty() && matchConfigured(text, performance)) return LineKind::kPerformance;
+  if (!configured_.empty() && matchConfigured(text, performance, bad_iteration)) {
+    return LineKind::kPerformance;
+  }
   // Prefilter: performance lines always have both.
   const size_t iteration = text.find("iteration");
   if (iteration == std::string_view::npos || text.find('|', iteration) == std::string_view::npos) {
@@ -199,12 +227,17 @@ LineKind PerformanceExtractor::extract(std::string_view message, Performance* pe
                                 re2::RE2::UNANCHORED, groups, 3)) {
     return LineKind::kNone;
   }
+  const std::optional<double> current =
+      parseIteration(std::string_view(groups[1].data(), groups[1].size()));
+  if (!current) {
+    bad_iteration = true;
+    return LineKind::kNone;
+  }
   *performance = Performance{};
   performance->format = "megatron";
-  (*performance)[Field::kCurrentIteration] =
-      parseNumber(std::string_view(groups[1].data(), groups[1].size()));
+  (*performance)[Field::kCurrentIteration] = current;
   (*performance)[Field::kTargetIteration] =
-      parseNumber(std::string_view(groups[2].data(), groups[2].size()));
+      parseIteration(std::string_view(groups[2].data(), groups[2].size()));
 
   std::string_view rest = text.substr(static_cast<size_t>(groups[0].end() - input.begin()));
   char key_buffer[64];

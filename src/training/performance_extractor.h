@@ -4,7 +4,8 @@
 // ("iteration N/ M | key: value | ..."), in the Primus legacy, ROCm and HIP layouts and the
 // upstream Megatron-LM / Megatron-DeepSpeed ones, with ANSI colour codes and any prefix.
 // Fields absent from a line stay absent (never 0); "a/b" pairs report the first value; seconds
-// become milliseconds; nan and inf are kept.
+// become milliseconds; nan and inf are kept. The iteration is an integer that fits int64, or the
+// line is not a performance line.
 //
 // A literal prefilter keeps the ~80 % of lines that are not training lines away from the
 // regular expressions (RE2: linear time). One extractor is shared by all threads.
@@ -108,14 +109,18 @@ class PerformanceExtractor {
   static absl::StatusOr<std::unique_ptr<PerformanceExtractor>> create(
       const std::vector<config::TrainingPattern>& patterns);
 
-  // Classifies one log message; fills `performance` for kPerformance.
-  LineKind extract(std::string_view message, Performance* performance) const;
+  // Classifies one log message; fills `performance` for kPerformance. A line that a format
+  // matches but whose iteration is not an int64 (70 digits, 2^64, "1.5") is kNone and sets
+  // *bad_iteration, when given, so that the near miss can be counted.
+  LineKind extract(std::string_view message, Performance* performance,
+                   bool* bad_iteration = nullptr) const;
 
   // Every name Performance::format can take: configured patterns, then the built-in ones.
   std::vector<std::string_view> formatNames() const;
 
  private:
-  bool matchConfigured(std::string_view text, Performance* performance) const;
+  LineKind classify(std::string_view message, Performance* performance, bool& bad_iteration) const;
+  bool matchConfigured(std::string_view text, Performance* performance, bool& bad_iteration) const;
 
   std::unique_ptr<re2::RE2> start_marker_;
   std::unique_ptr<re2::RE2> iteration_header_;

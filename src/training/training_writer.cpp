@@ -4,7 +4,11 @@
 #include <random>
 #include <span>
 
+#include <fstream>
+#include <tuple>
 #include "absl/container/flat_hash_set.h"
+
+#include "common/json_writer.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
 #include "training/item_codec.h"
@@ -16,35 +20,102 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kMinBackoff{100};
+// The dead-letter file stops growing here; rows refused beyond it are still counted and logged.
+constexpr uint64_t kDeadLetterMaxBytes = 256ull << 20;
 
-// Inserts `rows` in statements of at most `batch_rows` rows (a journal record is written whole,
-// so a large one takes several), timing each. Returns the rows inserted, or the first error with
-// that statement's rows counted in `failed`.
-template <typename Row, typename Insert>
+// Inserts `rows` in one statement, timed. When the database refuses the values of some rows
+// (InvalidArgument), the rows are split in halves until each refused row stands alone; those
+// go to `refuse` and the others are written. Returns the rows inserted, or the first other error
+// (the database is away or misconfigured: the batch is tried again; every insert is guarded, so
+// the rows written before the error are not written twice).
+template <typename Row, typename Insert, typename Refuse>
+absl::StatusOr<size_t> insertSettingAsideRefused(std::span<const Row> rows, const Insert& insert,
+                                                 const Refuse& refuse,
+                                                 const telemetry::TrainingWriteMetrics& metrics,
+                                                 prometheus::Counter* failed) {
+  const auto began = Clock::now();
+  absl::StatusOr<size_t> inserted = insert(rows);
+  metrics.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
+  if (inserted.ok()) return inserted;
+  failed->Increment(static_cast<double>(rows.size()));
+  if (!absl::IsInvalidArgument(inserted.status())) return inserted.status();
+  if (rows.size() == 1) {
+    refuse(rows.front(), inserted.status());
+    return 0;
+  }
+  const size_t half = rows.size() / 2;
+  absl::StatusOr<size_t> first =
+      insertSettingAsideRefused(rows.first(half), insert, refuse, metrics, failed);
+  if (!first.ok()) return first;
+  absl::StatusOr<size_t> second =
+      insertSettingAsideRefused(rows.subspan(half), insert, refuse, metrics, failed);
+  if (!second.ok()) return second;
+  return *first + *second;
+}
+
+// The same, in statements of at most `batch_rows` rows (a journal record is written whole, so a
+// large one takes several).
+template <typename Row, typename Insert, typename Refuse>
 absl::StatusOr<size_t> insertInChunks(const std::vector<Row>& rows, size_t batch_rows,
-                                      Insert insert, prometheus::Histogram* duration,
+                                      const Insert& insert, const Refuse& refuse,
+                                      const telemetry::TrainingWriteMetrics& metrics,
                                       prometheus::Counter* failed) {
   size_t inserted_total = 0;
   for (size_t first = 0; first < rows.size(); first += batch_rows) {
     const std::span<const Row> chunk(rows.data() + first,
                                      std::min(batch_rows, rows.size() - first));
-    const auto began = Clock::now();
-    absl::StatusOr<size_t> inserted = insert(chunk);
-    duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
-    if (!inserted.ok()) {
-      failed->Increment(static_cast<double>(chunk.size()));
-      return inserted.status();
-    }
+    absl::StatusOr<size_t> inserted =
+        insertSettingAsideRefused(chunk, insert, refuse, metrics, failed);
+    if (!inserted.ok()) return inserted.status();
     inserted_total += *inserted;
   }
   return inserted_total;
+}
+
+std::string eventJson(const storage::StartTrainEvent& event) {
+  rapidjson::StringBuffer buffer;
+  common::JsonWriter json(buffer);
+  json.StartObject();
+  json.Key("workload_uid");
+  common::writeString(json, event.workload_uid);
+  json.Key("nearest_workload_uid");
+  common::writeString(json, event.nearest_workload_uid);
+  json.Key("pod_uid");
+  common::writeString(json, event.pod_uid);
+  json.Key("run_serial");
+  json.Int(event.run_serial);
+  json.Key("time_us");
+  json.Int64(event.time_us);
+  json.EndObject();
+  return buffer.GetString();
+}
+
+std::string performanceJson(const storage::PerformanceRow& row) {
+  rapidjson::StringBuffer buffer;
+  common::JsonWriter json(buffer);
+  json.StartObject();
+  json.Key("workload_uid");
+  common::writeString(json, row.workload_uid);
+  json.Key("pod_uid");
+  common::writeString(json, row.pod_uid);
+  json.Key("serial");
+  json.Int(row.serial);
+  json.Key("iteration");
+  json.Int64(row.iteration);
+  json.Key("time_us");
+  json.Int64(row.time_us);
+  json.Key("performance");
+  json.RawValue(row.performance_json.data(), row.performance_json.size(), rapidjson::kObjectType);
+  json.EndObject();
+  return buffer.GetString();
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
     storage::Database& database, const config::TrainingConfig& config,
-    const forward::DiskQueueOptions& journal, telemetry::TrainingWriteMetrics metrics) {
+    const forward::DiskQueueOptions& journal, std::filesystem::path dead_letter_file,
+    telemetry::TrainingWriteMetrics metrics) {
   forward::QueueRecovery recovery;
   auto opened = forward::DiskQueue::open(journal, &recovery);
   if (!opened.ok()) return opened.status();
@@ -54,8 +125,8 @@ absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
         "skipped, {} bytes of an interrupted write cut",
         recovery.samples, recovery.corrupt_records, recovery.torn_bytes);
   }
-  std::unique_ptr<TrainingWriter> writer(
-      new TrainingWriter(database, config, std::move(*opened), metrics));
+  std::unique_ptr<TrainingWriter> writer(new TrainingWriter(database, config, std::move(*opened),
+                                                            std::move(dead_letter_file), metrics));
   writer->reserved_ = writer->journaled_ = recovery.samples;
   writer->metrics_.pending->Set(static_cast<double>(recovery.samples));
   return writer;
@@ -63,8 +134,13 @@ absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
 
 TrainingWriter::TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
                                std::unique_ptr<forward::DiskQueue> journal,
+                               std::filesystem::path dead_letter_file,
                                telemetry::TrainingWriteMetrics metrics)
-    : database_(database), config_(config), journal_(std::move(journal)), metrics_(metrics) {}
+    : database_(database),
+      config_(config),
+      journal_(std::move(journal)),
+      dead_letter_file_(std::move(dead_letter_file)),
+      metrics_(metrics) {}
 
 TrainingWriter::~TrainingWriter() {
   if (thread_.joinable()) stop(milliseconds(0));
@@ -193,12 +269,18 @@ absl::Status TrainingWriter::write(const TrainingItems& batch) {
 }
 
 absl::Status TrainingWriter::loadWorkloads(const TrainingItems& batch) {
+  // Another replica may have recorded a run this one has not seen: whatever is not known here is
+  // read from the database, which decides the serials.
   absl::flat_hash_set<std::string_view> unknown;
   for (const PendingStart& start : batch.starts) {
-    if (!serials_.loaded(start.workload_uid)) unknown.insert(start.workload_uid);
+    if (!serials_.recorded(start.workload_uid, start.nearest_workload_uid)) {
+      unknown.insert(start.workload_uid);
+    }
   }
   for (const PendingPerformance& row : batch.performances) {
-    if (!serials_.loaded(row.workload_uid)) unknown.insert(row.workload_uid);
+    if (!serials_.recorded(row.workload_uid, row.nearest_workload_uid)) {
+      unknown.insert(row.workload_uid);
+    }
   }
   return reloadRuns(unknown);
 }
@@ -231,16 +313,14 @@ absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts
       [this](std::span<const storage::StartTrainEvent> chunk) {
         return storage::insertStartTrainEvents(database_, chunk);
       },
-      metrics_.write_duration, metrics_.event_errors);
+      [this](const storage::StartTrainEvent& event, const absl::Status& reason) {
+        setAside("workload_event", eventJson(event), reason, metrics_.events_rejected);
+      },
+      metrics_, metrics_.event_errors);
   if (!inserted.ok()) return inserted.status();
   metrics_.events_created->Increment(static_cast<double>(*inserted));
-  if (*inserted == events.size()) {
-    for (const auto& event : events) {
-      serials_.record(event.workload_uid, event.nearest_workload_uid, event.run_serial);
-    }
-    return absl::OkStatus();
-  }
-  // Another replica recorded some of these first: its serials are the ones that count.
+  // Another replica may have recorded some of these runs first: the serials stored are the ones
+  // that count, so they are read back rather than assumed.
   absl::flat_hash_set<std::string_view> workloads;
   for (const auto& event : events) workloads.insert(event.workload_uid);
   return reloadRuns(workloads);
@@ -251,19 +331,60 @@ absl::Status TrainingWriter::writePerformances(
   if (performances.empty()) return absl::OkStatus();
   std::vector<storage::PerformanceRow> rows;
   rows.reserve(performances.size());
+  // Ranks and log sinks repeat iterations; one statement must not carry a key twice, since the
+  // insert guard only sees rows already stored.
+  absl::flat_hash_set<std::tuple<std::string_view, int, int64_t>> keys;
   for (const PendingPerformance& row : performances) {
-    rows.push_back({row.workload_uid, row.pod_uid, row.performance_json, row.iteration,
-                    serials_.serialFor(row.workload_uid, row.nearest_workload_uid), row.time_us});
+    const int serial = serials_.serialFor(row.workload_uid, row.nearest_workload_uid);
+    if (!keys.emplace(row.workload_uid, serial, row.iteration).second) continue;
+    rows.push_back(
+        {row.workload_uid, row.pod_uid, row.performance_json, row.iteration, serial, row.time_us});
   }
   const auto inserted = insertInChunks(
       rows, static_cast<size_t>(config_.batch_rows),
       [this](std::span<const storage::PerformanceRow> chunk) {
         return storage::insertPerformanceRows(database_, chunk);
       },
-      metrics_.write_duration, metrics_.performance_failed);
+      [this](const storage::PerformanceRow& row, const absl::Status& reason) {
+        setAside("training_performance", performanceJson(row), reason,
+                 metrics_.performance_rejected);
+      },
+      metrics_, metrics_.performance_failed);
   if (!inserted.ok()) return inserted.status();
   metrics_.performance_written->Increment(static_cast<double>(*inserted));
   return absl::OkStatus();
+}
+
+void TrainingWriter::setAside(std::string_view table, const std::string& row_json,
+                              const absl::Status& reason, prometheus::Counter* rejected) {
+  rejected->Increment();
+  std::string line =
+      common::concat(R"({"table":")", table, R"(","row":)", row_json, R"(,"reason":)");
+  {
+    rapidjson::StringBuffer buffer;
+    common::JsonWriter json(buffer);
+    common::writeString(json, common::message(reason));
+    line += buffer.GetString();
+  }
+  line += "}\n";
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(dead_letter_file_, error);
+  bool kept = false;
+  if (error || size + line.size() <= kDeadLetterMaxBytes) {
+    std::ofstream file(dead_letter_file_, std::ios::app | std::ios::binary);
+    file << line;
+    file.flush();
+    kept = file.good();
+  }
+  if (const auto held_back = refused_log_.admit(Clock::now())) {
+    spdlog::warn("training rows: the database refused a {} row ({}); {}: {}{}", table,
+                 common::message(reason),
+                 kept ? common::concat("kept in ", dead_letter_file_.string())
+                      : common::concat("not kept: cannot append to ", dead_letter_file_.string()),
+                 row_json.substr(0, 512),
+                 *held_back > 0 ? common::concat(" (", *held_back, " more since the last report)")
+                                : std::string());
+  }
 }
 
 }  // namespace tp::training

@@ -5,13 +5,17 @@
 // length the disk allows; submit() returns only then, and the request is answered after it. The
 // writer thread reads the journal in order, assigns serials (RunSerials), writes batches in
 // insert-if-absent statements (so a batch replayed after a crash is harmless), retries failures
-// with backoff, and moves the journal's cursor past what is written. The rows waiting are bounded
+// with backoff, and moves the journal's cursor past what is written. A row the database refuses
+// for its values (an iteration beyond the column, a date it cannot store) is set aside in a
+// dead-letter file (JSON lines, with the database's reason) and counted, so it cannot hold up
+// the rows behind it. The rows waiting are bounded
 // (training.bufferRows, and the journal's disk cap); a request whose items do not fit is refused
 // whole, so nothing is acknowledged and then dropped.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +24,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "common/log_throttle.h"
 #include "config/config.h"
 #include "forward/disk_queue.h"
 #include "storage/database.h"
@@ -31,10 +36,11 @@ namespace tp::training {
 
 class TrainingWriter {
  public:
-  // Opens (or resumes) the row journal in `journal_dir`.
+  // Opens (or resumes) the row journal in `journal.dir`; refused rows go to `dead_letter_file`.
   static absl::StatusOr<std::unique_ptr<TrainingWriter>> create(
       storage::Database& database, const config::TrainingConfig& config,
-      const forward::DiskQueueOptions& journal, telemetry::TrainingWriteMetrics metrics);
+      const forward::DiskQueueOptions& journal, std::filesystem::path dead_letter_file,
+      telemetry::TrainingWriteMetrics metrics);
   ~TrainingWriter();
 
   void start();
@@ -51,7 +57,7 @@ class TrainingWriter {
  private:
   TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
                  std::unique_ptr<forward::DiskQueue> journal,
-                 telemetry::TrainingWriteMetrics metrics);
+                 std::filesystem::path dead_letter_file, telemetry::TrainingWriteMetrics metrics);
   void run();
   // Adds whole journal records after the batch's last one until it holds batch_rows items.
   void readJournal(TrainingItems& batch, std::vector<forward::QueuePosition>& records,
@@ -64,12 +70,17 @@ class TrainingWriter {
   absl::Status reloadRuns(const absl::flat_hash_set<std::string_view>& workloads);
   absl::Status writeStarts(const std::vector<PendingStart>& starts);
   absl::Status writePerformances(const std::vector<PendingPerformance>& performances);
+  // Appends a refused row to the dead-letter file, counts it, and logs it (throttled).
+  void setAside(std::string_view table, const std::string& row_json, const absl::Status& reason,
+                prometheus::Counter* rejected);
 
   storage::Database& database_;
   config::TrainingConfig config_;
   const std::unique_ptr<forward::DiskQueue> journal_;
+  const std::filesystem::path dead_letter_file_;
   telemetry::TrainingWriteMetrics metrics_;
-  RunSerials serials_;  // writer thread only
+  RunSerials serials_;                                         // writer thread only
+  common::LogThrottle refused_log_{std::chrono::seconds(10)};  // writer thread only
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -61,6 +61,10 @@ TEST_F(ProcessorTest, AnswersHealthReadinessAndMetrics) {
     body.Parse(result.body.c_str());
     ASSERT_FALSE(body.HasParseError()) << result.body;
     EXPECT_EQ(body["meta"]["code"].GetInt(), 2000);
+    if (std::string_view(path).ends_with("readyz")) {
+      EXPECT_STREQ(body["data"]["clusterState"]["source"].GetString(), "database") << result.body;
+      EXPECT_GE(body["data"]["clusterState"]["ageSeconds"].GetInt(), 0) << result.body;
+    }
   }
   const auto metrics = client.get("/metrics");
   EXPECT_EQ(metrics.status, 200u);
@@ -73,7 +77,8 @@ TEST_F(ProcessorTest, AnswersHealthReadinessAndMetrics) {
   EXPECT_THAT(metrics.body, HasSubstr("http_request_duration_seconds_bucket{"));
   EXPECT_THAT(metrics.body, HasSubstr("process_resident_memory_bytes "));
   EXPECT_THAT(metrics.body, HasSubstr("telemetry_processor_build_info{version="));
-  EXPECT_TRUE(process_->waitForOutput("metric forwarding disabled", 5s)) << process_->output();
+  EXPECT_TRUE(process_->waitForOutput("metric forwarding disabled", kStartTimeout))
+      << process_->output();
 }
 
 TEST_F(ProcessorTest, RejectsUnknownRouteWrongMethodAndOversizedBody) {
@@ -159,7 +164,7 @@ TEST_F(ProcessorTest, SigtermStopsGracefullyWithExitZero) {
   EXPECT_EQ(in_flight.get("/healthz").status, 200u);
   in_flight.sendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
   process_->signal(SIGTERM);
-  ASSERT_TRUE(process_->waitForOutput("shutting down", 5s)) << process_->output();
+  ASSERT_TRUE(process_->waitForOutput("shutting down", kStartTimeout)) << process_->output();
   in_flight.sendRaw("cd");
   const auto result = in_flight.readResponse();
   EXPECT_EQ(result.status, 200u);
@@ -201,7 +206,8 @@ TEST_F(ProcessorTest, EnvironmentAndConfigFileAreRead) {
                                 "    - http://127.0.0.1:1/api/v1/write\n";
   const uint16_t port = start({"--config=" + config_path.string()}, {"TP_HTTP_THREADS=1"});
   ASSERT_NE(port, 0);
-  EXPECT_TRUE(process_->waitForOutput("metric storage endpoints: http://127\\.0\\.0\\.1:1", 5s))
+  EXPECT_TRUE(
+      process_->waitForOutput("metric storage endpoints: http://127\\.0\\.0\\.1:1", kStartTimeout))
       << process_->output();
 }
 

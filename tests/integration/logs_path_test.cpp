@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -155,13 +156,26 @@ class LogsPathTest : public ::testing::TestWithParam<std::string> {
     return testing::queryNumber(*database_, "SELECT count(*) FROM " + where_sql);
   }
 
-  // Waits until the writer has flushed: the count reaches `expected` (and stays there).
-  void expectCount(const std::string& where_sql, long long expected) {
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (count(where_sql) < expected && std::chrono::steady_clock::now() < deadline) {
+  // True when the processors on `ports` (and the test's own) have written every row and event
+  // they accepted: nothing more can arrive from what was posted so far.
+  bool allWritten(std::vector<uint16_t> ports = {}) {
+    ports.push_back(port_);
+    return std::all_of(ports.begin(), ports.end(), [](uint16_t port) {
+      testing::HttpClient client(port);
+      return metricLines(client.get("/metrics").body, "training_rows_pending ") ==
+             "training_rows_pending 0\n";
+    });
+  }
+
+  // Waits (with a generous limit) until the count reaches `expected` and the writers are done,
+  // then expects exactly `expected`: a duplicate would be there by then.
+  void expectCount(const std::string& where_sql, long long expected,
+                   const std::vector<uint16_t>& other_writers = {}) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!(count(where_sql) >= expected && allWritten(other_writers)) &&
+           std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(50ms);
     }
-    std::this_thread::sleep_for(200ms);
     EXPECT_EQ(count(where_sql), expected) << where_sql;
   }
 
@@ -244,9 +258,9 @@ TEST_P(LogsPathTest, BatchesBecomeRowsAndOneEventPerRunAlsoWhenRepeatedRacingOrR
   testing::reference(*database_, "w-job", "pod-2");
   testing::reference(*database_, "w-run2", "pod-2");
   testing::HttpClient client(port_);
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (client.get("/pods/workload/cache").body.find("train-2") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (client.get("/pods/workload/cache").body.find("train-2") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the cache never saw train-2";
     std::this_thread::sleep_for(50ms);
   }
   const std::string restart = "[" + record("train-2", "pod-2", startLine(0)) + "," +
@@ -329,7 +343,8 @@ TEST_P(LogsPathTest, MalformedBodiesAreRefusedWithAReasonAndChangeNothing) {
   }
   testing::HttpClient client(port_);
   EXPECT_EQ(client.get("/healthz").status, 200u);
-  std::this_thread::sleep_for(300ms);
+  // Every refusal was answered; had one been journaled, it would show as pending until written.
+  ASSERT_TRUE(allWritten());
   EXPECT_EQ(count("workload_event"), 0);
   EXPECT_EQ(count("training_performance"), 0);
   EXPECT_THAT(metricLines(client.get("/metrics").body, "log_records_received_total"),
@@ -352,9 +367,9 @@ TEST_P(LogsPathTest, TwoReplicasOnOneDatabaseWriteOneEventPerRun) {
     EXPECT_EQ(post(trainingBatch(1, 5)).status, 200u);
     other.join();
   }
-  expectCount("workload_event", 2);
-  expectCount("workload_event WHERE run_serial = 1", 2);
-  expectCount("training_performance", 10);
+  expectCount("workload_event", 2, {replica_port});
+  expectCount("workload_event WHERE run_serial = 1", 2, {replica_port});
+  expectCount("training_performance", 10, {replica_port});
   testing::stopProcessor(*replica);
 }
 

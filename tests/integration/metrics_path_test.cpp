@@ -13,6 +13,7 @@
 
 #include "http/server.h"
 #include "remote_v1.pb.h"
+#include "remote_v2.pb.h"
 #include "soci/soci.h"
 #include "storage/database.h"
 #include "storage/schema.h"
@@ -365,6 +366,73 @@ TEST_F(MetricsPathTest, MalformedBodiesGetTheirStatusAndReasonAndTheServerStaysU
   EXPECT_THAT(
       httpGet(processor_port_, "/metrics"),
       ::testing::ContainsRegex(R"(remote_write_rejected_requests_total\{status="400"\} [1-9])"));
+}
+
+// Resident memory figures of a process, in bytes: now, and the peak since it started.
+std::pair<uint64_t, uint64_t> residentBytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  uint64_t rss = 0, peak = 0;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::stoull(line.substr(6)) << 10;
+    if (line.rfind("VmHWM:", 0) == 0) peak = std::stoull(line.substr(6)) << 10;
+  }
+  return {rss, peak};
+}
+
+TEST_F(MetricsPathTest, AmplifyingV2BodiesGet413AndMemoryStaysBounded) {
+  // One 60 KB symbol is the value of 250 labels of each of 5 series: about 320 KB in,
+  // 75 MB of labels out.
+  io::prometheus::write::v2::Request request;
+  for (const char* symbol :
+       {"", "__name__", "gpu_utilization", "gpu_id", "0", "primus_lens_node_name", "node-a"}) {
+    request.add_symbols(symbol);
+  }
+  request.add_symbols(std::string(60 << 10, 'v'));
+  const uint32_t big = 7;
+  for (int i = 0; i < 250; ++i) request.add_symbols("l" + std::to_string(1000 + i));
+  for (int s = 0; s < 5; ++s) {
+    auto* series = request.add_timeseries();
+    for (uint32_t ref : {1u, 2u, 3u, 4u, 5u, 6u}) series->add_labels_refs(ref);
+    for (uint32_t i = 0; i < 250; ++i) {
+      series->add_labels_refs(big + 1 + i);
+      series->add_labels_refs(big);
+    }
+    auto* sample = series->add_samples();
+    sample->set_value(s);
+    sample->set_timestamp(1000 + s);
+  }
+  const std::string body = snappyOf(request.SerializeAsString());
+  const uint64_t idle = residentBytes(processor_->pid()).first;
+  ASSERT_GT(idle, 0u);
+
+  constexpr int kSenders = 20;
+  std::vector<std::thread> senders;
+  std::vector<testing::HttpResult> results(kSenders);
+  for (int i = 0; i < kSenders; ++i) {
+    senders.emplace_back([&, i] {
+      HttpClient client(processor_port_);
+      results[i] = client.request(
+          boost::beast::http::verb::post, "/v1/prometheus", body,
+          {{"Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request"},
+           {"Content-Encoding", "snappy"}});
+    });
+  }
+  for (std::thread& sender : senders) sender.join();
+  for (const testing::HttpResult& result : results) {
+    EXPECT_EQ(result.status, 413u) << result.body;
+    EXPECT_THAT(result.body, HasSubstr("http.maxSeriesLabelBytes"));
+  }
+  const uint64_t peak = residentBytes(processor_->pid()).second;
+  EXPECT_LE(peak, idle + (256ull << 20)) << "idle " << idle << " bytes, peak " << peak << " bytes";
+  HttpClient client(processor_port_);
+  EXPECT_EQ(client.get("/healthz").status, 200u);
+  EXPECT_EQ(
+      client
+          .request(boost::beast::http::verb::post, "/v1/prometheus", snappyOf(validRequest()),
+                   {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "snappy"}})
+          .status,
+      204u);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 #include "ingest/fluentbit/log_batch.h"
 
+#include <malloc.h>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "common/strings.h"
@@ -17,21 +19,40 @@ static_assert(kLogBatchPadding >= simdjson::SIMDJSON_PADDING);
 
 // Where a problem was found, for the 400 message.
 struct Position {
-  const char* base;
-  size_t line = 0;  // json_lines: 1-based line number; 0 for an array
+  std::string_view text;  // the array, or one line of json_lines
+  size_t line = 0;        // json_lines: 1-based line number; 0 for an array
 };
 
-absl::Status invalidAt(Position position, od::document& document, std::string_view problem) {
+absl::Status invalid(Position position, std::optional<size_t> offset, std::string_view problem) {
   std::string where;
-  const char* location = nullptr;
-  if (!document.current_location().get(location) && location != nullptr) {
-    where = common::concat(" at byte ", location - position.base);
-  }
+  if (offset) where = common::concat(" at byte ", *offset);
   if (position.line != 0) where = common::concat(" on line ", position.line, where);
   return absl::InvalidArgumentError(common::concat("invalid JSON", where, ": ", problem));
 }
 
+absl::Status invalidAt(Position position, od::document& document, std::string_view problem) {
+  const char* location = nullptr;
+  if (document.current_location().get(location) || location == nullptr) {
+    return invalid(position, std::nullopt, problem);
+  }
+  return invalid(position, static_cast<size_t>(location - position.text.data()), problem);
+}
+
+// simdjson reports a text cut short at its start (brackets left open) or nowhere (a string left
+// open); the byte where it ended tells the sender how much arrived.
+bool cutShort(simdjson::error_code code) {
+  return code == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || code == simdjson::UNCLOSED_STRING;
+}
+
+// An error of iterate(), before there is a document to locate it in.
+absl::Status syntaxError(Position position, simdjson::error_code code) {
+  const std::optional<size_t> end =
+      cutShort(code) ? std::optional(position.text.size()) : std::nullopt;
+  return invalid(position, end, simdjson::error_message(code));
+}
+
 absl::Status syntaxError(Position position, od::document& document, simdjson::error_code code) {
+  if (cutShort(code)) return syntaxError(position, code);
   return invalidAt(position, document, simdjson::error_message(code));
 }
 
@@ -254,8 +275,13 @@ bool hasTrailingContent(od::document& document) {
   return !document.current_location().get(location);
 }
 
-absl::StatusOr<od::parser*> threadParser(size_t max_depth) {
+od::parser& threadLocalParser() {
   thread_local od::parser parser;
+  return parser;
+}
+
+absl::StatusOr<od::parser*> threadParser(size_t max_depth) {
+  od::parser& parser = threadLocalParser();
   if (parser.max_depth() != max_depth) {
     if (auto error = parser.allocate(std::max<size_t>(parser.capacity(), 4096), max_depth)) {
       return absl::ResourceExhaustedError(
@@ -265,16 +291,22 @@ absl::StatusOr<od::parser*> threadParser(size_t max_depth) {
   return &parser;
 }
 
+void releaseLargeParser() {
+  od::parser& parser = threadLocalParser();
+  if (parser.capacity() <= kLogParserKeepCapacity) return;
+  parser = od::parser();
+  malloc_trim(0);
+}
+
 absl::Status parseArray(std::string_view body, const LogBatchLimits& limits, LogRecordSink& sink) {
   auto parser_or = threadParser(limits.max_depth);
   if (!parser_or.ok()) return parser_or.status();
   od::parser& parser = **parser_or;
-  const Position position{body.data()};
+  const Position position{body};
   od::document document;
   if (auto error =
           parser.iterate(body.data(), body.size(), body.size() + kLogBatchPadding).get(document)) {
-    return absl::InvalidArgumentError(
-        common::concat("invalid JSON: ", simdjson::error_message(error)));
+    return syntaxError(position, error);
   }
   od::json_type type;
   if (auto error = document.type().get(type)) return syntaxError(position, document, error);
@@ -315,13 +347,12 @@ absl::Status parseLines(std::string_view body, const LogBatchLimits& limits, Log
     const std::string_view line = common::trim(body.substr(0, newline));
     body = newline == std::string_view::npos ? std::string_view() : body.substr(newline + 1);
     if (line.empty()) continue;
-    const Position position{line.data(), line_number};
+    const Position position{line, line_number};
     od::document document;
     if (auto error =
             parser.iterate(line.data(), line.size(), static_cast<size_t>(padded_end - line.data()))
                 .get(document)) {
-      return absl::InvalidArgumentError(common::concat("invalid JSON on line ", line_number, ": ",
-                                                       simdjson::error_message(error)));
+      return syntaxError(position, error);
     }
     od::json_type type;
     if (auto error = document.type().get(type)) return syntaxError(position, document, error);
@@ -414,9 +445,10 @@ bool parseIsoTime(std::string_view text, int64_t* time_us) {
 
 }  // namespace
 
-absl::Status parseLogContentType(std::string_view header, LogBatchFormat* format) {
-  const std::string_view media = common::trim(header.substr(0, header.find(';')));
-  if (media.empty() || media == "application/json" || media == "text/plain") {
+absl::Status selectLogBatchFormat(std::string_view content_type, std::string_view body,
+                                  LogBatchFormat* format) {
+  const std::string_view media = common::trim(content_type.substr(0, content_type.find(';')));
+  if (media == "application/json") {
     *format = LogBatchFormat::kJsonArray;
     return absl::OkStatus();
   }
@@ -425,17 +457,33 @@ absl::Status parseLogContentType(std::string_view header, LogBatchFormat* format
     *format = LogBatchFormat::kJsonLines;
     return absl::OkStatus();
   }
-  return absl::UnimplementedError(
-      common::concat("unsupported Content-Type '", header,
-                     "' (use application/json for an array, application/x-ndjson for lines)"));
+  const std::string_view text = common::trim(body);
+  if (text.starts_with('{')) {
+    *format = LogBatchFormat::kJsonLines;
+    return absl::OkStatus();
+  }
+  // An empty body, or one without a type, gets the parser's more precise 400.
+  if (text.starts_with('[') || text.empty() || media.empty()) {
+    *format = LogBatchFormat::kJsonArray;
+    return absl::OkStatus();
+  }
+  return absl::UnimplementedError(common::concat(
+      "unsupported Content-Type '", content_type,
+      "' for a body that is neither a JSON array nor JSON lines (use application/json for an "
+      "array, application/x-ndjson for lines)"));
 }
 
 absl::Status parseLogBatch(std::string_view body, LogBatchFormat format,
                            const LogBatchLimits& limits, LogRecordSink& sink) {
   if (common::trim(body).empty()) return absl::InvalidArgumentError("empty body");
-  return format == LogBatchFormat::kJsonArray ? parseArray(body, limits, sink)
-                                              : parseLines(body, limits, sink);
+  const absl::Status status = format == LogBatchFormat::kJsonArray
+                                  ? parseArray(body, limits, sink)
+                                  : parseLines(body, limits, sink);
+  releaseLargeParser();
+  return status;
 }
+
+size_t logParserCapacity() { return threadLocalParser().capacity(); }
 
 bool parseLogTime(std::string_view token, bool is_string, int64_t* time_us) {
   token = common::trim(token);

@@ -48,16 +48,29 @@ class LogRecordSink {
   virtual void onSkipped(size_t index, SkipReason reason) = 0;
 };
 
-// The batch format a Content-Type names: application/x-ndjson (and the other json-lines names)
-// -> lines; application/json, text/plain or none -> array. Unimplemented (-> 415) otherwise.
-absl::Status parseLogContentType(std::string_view header, LogBatchFormat* format);
+// The format of a (decoded) body: application/json -> array, application/x-ndjson (and the other
+// json-lines names) -> lines. Any other type, or none, is decided by the first non-space byte,
+// '[' array, '{' lines, as the reference took any type (curl -d sends
+// application/x-www-form-urlencoded, some clients text/plain); another body is Unimplemented
+// (-> 415) naming the type, or with no type at all left to the parser to refuse.
+absl::Status selectLogBatchFormat(std::string_view content_type, std::string_view body,
+                                  LogBatchFormat* format);
 
 // Parses `body`, which must be followed by kLogBatchPadding readable bytes. Errors:
 // InvalidArgument (-> 400) naming the byte offset (and line, for json_lines) of the problem,
 // ResourceExhausted (-> 413) for a string over the limit. Records seen before an error have
-// already reached the sink; the caller discards them.
+// already reached the sink; the caller discards them. A body cut short is reported at its end.
 absl::Status parseLogBatch(std::string_view body, LogBatchFormat format,
                            const LogBatchLimits& limits, LogRecordSink& sink);
+
+// The per-thread parser grows to the largest document it has read, with about 6 bytes of buffers
+// per byte of capacity. Above this capacity parseLogBatch frees it afterwards, so that one huge
+// body does not pin hundreds of MiB in every I/O thread; Fluent Bit's batches (chunks of about
+// 2 MiB) stay below and reuse it.
+inline constexpr size_t kLogParserKeepCapacity = 4u << 20;
+
+// Capacity in bytes of this thread's parser, 0 before its first batch or after a release.
+size_t logParserCapacity();
 
 // Parses a `date` token: a JSON number of seconds since the epoch (fraction to the microsecond,
 // digits beyond ignored) or an ISO 8601 UTC string ("2025-10-23T12:39:12.123456Z").

@@ -1,5 +1,6 @@
 #include "ingest/remote_write/write_request.h"
 
+#include "common/status.h"
 #include "common/strings.h"
 #include "ingest/remote_write/protobuf_wire.h"
 
@@ -38,14 +39,14 @@ void readExemplarScalar(WireReader& reader, uint32_t field, WireType type, Exemp
   }
 }
 
-void deliver(const DecodedSeries& series, SeriesSink& sink, DecodeCounts* counts) {
+absl::Status deliver(const DecodedSeries& series, SeriesSink& sink, DecodeCounts* counts) {
   if (counts != nullptr) {
     ++counts->series;
     counts->samples += series.samples.size();
     counts->histograms += series.histograms.size();
     counts->exemplars += series.exemplars.size();
   }
-  sink.onSeries(series);
+  return sink.onSeries(series);
 }
 
 absl::Status seriesError(size_t index, std::string_view problem) {
@@ -187,7 +188,7 @@ absl::Status decodeV1(std::string_view body, SeriesSink& sink, DecodeCounts* cou
         }
       }
       if (!reader.ok()) return wireError(reader, "metadata");
-      sink.onMetadata(metadata);
+      TP_RETURN_IF_ERROR(sink.onMetadata(metadata));
       continue;
     }
     series.clear();
@@ -243,7 +244,7 @@ absl::Status decodeV1(std::string_view body, SeriesSink& sink, DecodeCounts* cou
       }
     }
     if (!reader.ok()) return seriesError(index, reader.error());
-    deliver(series, sink, counts);
+    TP_RETURN_IF_ERROR(deliver(series, sink, counts));
     ++index;
   }
   if (!request.ok()) {
@@ -365,7 +366,7 @@ absl::Status decodeV2(std::string_view body, SeriesSink& sink, DecodeCounts* cou
     if (pending != SymbolTable::kNone) {
       return seriesError(index, "odd number of label references");
     }
-    deliver(series, sink, counts);
+    TP_RETURN_IF_ERROR(deliver(series, sink, counts));
     ++index;
   }
   if (!request.ok()) return seriesError(index, request.error());

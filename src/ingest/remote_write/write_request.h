@@ -68,11 +68,13 @@ struct DecodedSeries {
   }
 };
 
+// A sink's error stops decoding and becomes the request's answer (e.g. ResourceExhausted when
+// what it would produce is over a limit).
 class SeriesSink {
  public:
   virtual ~SeriesSink() = default;
-  virtual void onSeries(const DecodedSeries& series) = 0;
-  virtual void onMetadata(const MetadataView& metadata) = 0;  // 1.0 top-level metadata
+  virtual absl::Status onSeries(const DecodedSeries& series) = 0;
+  virtual absl::Status onMetadata(const MetadataView& metadata) = 0;  // 1.0 top-level metadata
 };
 
 struct DecodeCounts {

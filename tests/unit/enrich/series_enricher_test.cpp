@@ -244,5 +244,133 @@ TEST(Enrich, V2InputBecomesV1OutputWithMetadataOncePerFamily) {
   EXPECT_EQ(output.metadata(0).type(), prompb::MetricMetadata::GAUGE);
 }
 
+// A 2.0 body whose `series` series each carry `labels` labels, all valued by one symbol of
+// `symbol_bytes` bytes: small in, huge out once the symbols are resolved.
+std::string amplifyingV2Body(size_t series, size_t labels, size_t symbol_bytes) {
+  io::prometheus::write::v2::Request request;
+  for (const char* symbol :
+       {"", "__name__", "gpu_power", "gpu_id", "0", "primus_lens_node_name", "node-a"}) {
+    request.add_symbols(symbol);
+  }
+  const uint32_t big = static_cast<uint32_t>(request.symbols_size());
+  request.add_symbols(std::string(symbol_bytes, 'x'));
+  for (size_t i = 0; i < labels; ++i) request.add_symbols("l" + std::to_string(1000 + i));
+  for (size_t s = 0; s < series; ++s) {
+    auto* out = request.add_timeseries();
+    for (uint32_t ref : {1u, 2u, 3u, 4u, 5u, 6u}) out->add_labels_refs(ref);
+    for (size_t i = 0; i < labels; ++i) {
+      out->add_labels_refs(big + 1 + static_cast<uint32_t>(i));
+      out->add_labels_refs(big);
+    }
+    auto* sample = out->add_samples();
+    sample->set_value(1);
+    sample->set_timestamp(static_cast<int64_t>(s));
+  }
+  return request.SerializeAsString();
+}
+
+absl::Status enrichBody(const cache::ClusterSnapshot& snapshot, const std::string& body,
+                        ingest::RemoteWriteVersion version, EnrichLimits limits,
+                        ingest::OutputBuffer& out) {
+  SeriesEnricher enricher(snapshot, out, limits);
+  return ingest::decodeWriteRequest(body, version, enricher, nullptr);
+}
+
+TEST(EnrichLimits, OneSymbolAsEveryLabelValueIsRefusedBeforeItIsWritten) {
+  const auto snapshot = onePodCluster().build();
+  const std::string body = amplifyingV2Body(1, 250, 60 << 10);
+  ASSERT_LT(body.size(), 80u << 10);
+  ingest::OutputBuffer out;
+  const absl::Status status =
+      enrichBody(*snapshot, body, ingest::RemoteWriteVersion::kV2, EnrichLimits{}, out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("http.maxSeriesLabelBytes"));
+  EXPECT_EQ(out.size(), 0u) << "nothing of the refused series is written";
+}
+
+TEST(EnrichLimits, RequestOutputStopsAtItsLimit) {
+  const auto snapshot = onePodCluster().build();
+  // Each series resolves to about 20 KB, within the per-series limit; 100 of them are not.
+  const std::string body = amplifyingV2Body(100, 10, 2 << 10);
+  const EnrichLimits limits{.max_output_bytes = 256 << 10, .max_series_label_bytes = 64 << 10};
+  ingest::OutputBuffer out;
+  const absl::Status status =
+      enrichBody(*snapshot, body, ingest::RemoteWriteVersion::kV2, limits, out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("http.maxEnrichedBytes"));
+  EXPECT_LE(out.size(), limits.max_output_bytes);
+
+  ingest::OutputBuffer within;
+  EXPECT_TRUE(enrichBody(*snapshot, amplifyingV2Body(5, 10, 2 << 10),
+                         ingest::RemoteWriteVersion::kV2, limits, within)
+                  .ok());
+  EXPECT_GT(within.size(), 5u * 20'000);
+}
+
+TEST(EnrichLimits, PodOwnedByManyWorkloadsIsBoundedInV1) {
+  cache::SnapshotBuilder builder;
+  builder.addDevice({"node-a", "train-0", "pod-uid", "gpu", "card0", 0});
+  for (int i = 0; i < 2000; ++i) {
+    builder.addWorkloadPod(
+        {"train-0", "pod-uid", "job-" + std::to_string(i), "job-uid-" + std::to_string(i), ""});
+  }
+  const auto snapshot = builder.build();
+  prompb::WriteRequest input;
+  for (int s = 0; s < 50; ++s) {
+    auto* series = input.add_timeseries();
+    for (const auto& [name, value] : Labels{{"__name__", "gpu_power"},
+                                            {"gpu_id", "0"},
+                                            {"primus_lens_node_name", "node-a"},
+                                            {"series", std::to_string(s)}}) {
+      auto* label = series->add_labels();
+      label->set_name(name);
+      label->set_value(value);
+    }
+    auto* sample = series->add_samples();
+    sample->set_value(1);
+    sample->set_timestamp(s);
+  }
+  const EnrichLimits limits{.max_output_bytes = 1 << 20, .max_series_label_bytes = 64 << 10};
+  ingest::OutputBuffer out;
+  const absl::Status status = enrichBody(*snapshot, input.SerializeAsString(),
+                                         ingest::RemoteWriteVersion::kV1, limits, out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_LE(out.size(), limits.max_output_bytes);
+}
+
+TEST(EnrichLimits, MetadataOfEveryFamilyIsWrittenOnce) {
+  const auto snapshot = onePodCluster().build();
+  io::prometheus::write::v2::Request request;
+  for (const char* symbol :
+       {"", "__name__", "gpu_id", "0", "primus_lens_node_name", "node-a", "help text"}) {
+    request.add_symbols(symbol);
+  }
+  constexpr int kFamilies = 3000;
+  for (int i = 0; i < kFamilies; ++i) {
+    request.add_symbols("metric_" + std::to_string(i));
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kFamilies; ++i) {
+      auto* series = request.add_timeseries();
+      for (uint32_t ref : {1u, 7u + static_cast<uint32_t>(i), 2u, 3u, 4u, 5u}) {
+        series->add_labels_refs(ref);
+      }
+      auto* sample = series->add_samples();
+      sample->set_value(1);
+      sample->set_timestamp(round);
+      series->mutable_metadata()->set_type(io::prometheus::write::v2::Metadata::METRIC_TYPE_GAUGE);
+      series->mutable_metadata()->set_help_ref(6);
+    }
+  }
+  ingest::OutputBuffer out;
+  ASSERT_TRUE(enrichBody(*snapshot, request.SerializeAsString(), ingest::RemoteWriteVersion::kV2,
+                         EnrichLimits{}, out)
+                  .ok());
+  prompb::WriteRequest output;
+  ASSERT_TRUE(output.ParseFromString(std::string(out.view())));
+  EXPECT_EQ(output.timeseries_size(), 2 * kFamilies);
+  EXPECT_EQ(output.metadata_size(), kFamilies);
+}
+
 }  // namespace
 }  // namespace tp::enrich

@@ -2,12 +2,53 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
+#include <thread>
 
+#include "fmt/format.h"
+#include "spdlog/sinks/ringbuffer_sink.h"
+#include "spdlog/spdlog.h"
 #include "support/temp_dir.h"
 
 namespace tp::forward {
 namespace {
+
+using namespace std::chrono_literals;
+
+bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return condition();
+}
+
+// Keeps what the default logger writes while it lives.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  // Lines containing `text`.
+  size_t count(std::string_view text) const {
+    const auto lines = sink_->last_formatted();
+    return static_cast<size_t>(std::count_if(lines.begin(), lines.end(), [&](const auto& line) {
+      return line.find(text) != std::string::npos;
+    }));
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_ =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
+};
 
 class DiskQueueTest : public ::testing::Test {
  protected:
@@ -39,6 +80,10 @@ class DiskQueueTest : public ::testing::Test {
     }
     std::sort(files.begin(), files.end());
     return files;
+  }
+
+  std::filesystem::path segmentFile(uint64_t segment) const {
+    return options_.dir / fmt::format("{:020d}.seg", segment);
   }
 
   testing::TempDir dir_{"tp-queue-"};
@@ -158,6 +203,30 @@ TEST_F(DiskQueueTest, TornTailIsCutAndCorruptRecordsAreSkipped) {
   EXPECT_EQ(drain(*queue), (std::vector<std::string>{payload(0), payload(2)}));
 }
 
+TEST_F(DiskQueueTest, ACorruptLengthInTheLastSegmentIsNotTakenForATornTail) {
+  {
+    auto queue = open();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue->append(payload(i), 1, nullptr).ok());
+  }
+  const auto segment = segments().back();
+  const auto size = std::filesystem::file_size(segment);
+  {
+    // The second record's length runs past the end of the file, as a torn record's would.
+    std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(16 + static_cast<std::streamoff>(payload(0).size()) + 4);
+    const char length[] = {0, 0, 0x10, 0};  // 1 MiB
+    file.write(length, sizeof(length));
+  }
+  QueueRecovery recovery;
+  auto queue = open(&recovery);
+  EXPECT_EQ(recovery.torn_bytes, 0u);
+  EXPECT_EQ(recovery.corrupt_records, 1u);
+  EXPECT_EQ(recovery.corrupt_bytes, 16 + payload(1).size());
+  EXPECT_EQ(recovery.records, 2u);
+  EXPECT_EQ(std::filesystem::file_size(segment), size);  // the third record was not cut
+  EXPECT_EQ(drain(*queue), (std::vector<std::string>{payload(0), payload(2)}));
+}
+
 TEST_F(DiskQueueTest, GarbageFilesAreNotFatal) {
   std::filesystem::create_directories(options_.dir);
   std::ofstream(options_.dir / "00000000000000000003.seg") << std::string(5000, '\xab');
@@ -170,6 +239,58 @@ TEST_F(DiskQueueTest, GarbageFilesAreNotFatal) {
   EXPECT_FALSE(queue->next(nullptr, &record));
   ASSERT_TRUE(queue->append(payload(1), 1, nullptr).ok());
   EXPECT_EQ(drain(*queue), std::vector<std::string>{payload(1)});
+}
+
+TEST_F(DiskQueueTest, FilesNamedLikeNoSegmentAreLeftAloneWithAWarning) {
+  {
+    auto queue = open();
+    ASSERT_TRUE(queue->append(payload(0), 1, nullptr).ok());
+  }
+  const std::vector<std::string> strays = {"00000001.seg.tmp", "garbage.seg",
+                                           std::string(30, '9') + ".seg"};  // beyond 64 bits
+  for (const auto& name : strays) std::ofstream(options_.dir / name) << "not a segment";
+  LogCapture log;
+  QueueRecovery recovery;
+  auto queue = open(&recovery);
+  ASSERT_NE(queue, nullptr);
+  EXPECT_EQ(recovery.records, 1u);
+  EXPECT_EQ(drain(*queue), std::vector<std::string>{payload(0)});
+  for (const auto& name : strays) {
+    EXPECT_TRUE(std::filesystem::exists(options_.dir / name)) << name;
+    EXPECT_EQ(log.count(name), 1u) << name;
+  }
+  EXPECT_EQ(log.count("ignoring"), strays.size());  // not the cursor or the lock file
+}
+
+TEST_F(DiskQueueTest, WithFsyncAlwaysEachNewSegmentsDirectoryEntryIsSynced) {
+  options_.fsync_always = true;
+  options_.segment_bytes = 1;  // a segment per record
+  auto queue = open();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue->append(payload(i), 1, nullptr).ok());
+  EXPECT_EQ(segments().size(), 3u);
+  EXPECT_EQ(queue->directorySyncs(), 3u);
+}
+
+TEST_F(DiskQueueTest, FailedPeriodicSyncsAreCountedAndWarnedAboutOncePerStreak) {
+  LogCapture log;
+  options_.segment_bytes = 1;  // a segment per record
+  options_.sync_interval = 1ms;
+  auto queue = open();
+  ASSERT_TRUE(queue->append(payload(0), 1, nullptr).ok());
+  // The next segment is /dev/null: writes succeed, fdatasync fails (EINVAL) like a failing disk's.
+  std::filesystem::create_symlink("/dev/null", segmentFile(2));
+  ASSERT_TRUE(queue->append(payload(1), 1, nullptr).ok());
+  EXPECT_TRUE(waitFor([&] { return queue->syncFailures() >= 3; }));
+  EXPECT_EQ(log.count("cannot sync"), 1u);
+  // A segment on the disk again: the streak ends.
+  ASSERT_TRUE(queue->append(payload(2), 1, nullptr).ok());
+  EXPECT_TRUE(waitFor([&] { return log.count("syncs again") == 1; }));
+  // A new streak is warned about again.
+  const uint64_t before = queue->syncFailures();
+  std::filesystem::create_symlink("/dev/null", segmentFile(4));
+  ASSERT_TRUE(queue->append(payload(3), 1, nullptr).ok());
+  EXPECT_TRUE(waitFor([&] { return queue->syncFailures() >= before + 3; }));
+  EXPECT_EQ(log.count("cannot sync"), 2u);
 }
 
 TEST_F(DiskQueueTest, ATornCursorSaveFallsBackToThePreviousPosition) {

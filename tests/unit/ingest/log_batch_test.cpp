@@ -132,15 +132,73 @@ TEST(LogBatchTest, ReadsJsonLinesSkippingBlankLines) {
 
 TEST(LogBatchTest, ContentTypeSelectsTheFormat) {
   LogBatchFormat format;
-  ASSERT_TRUE(parseLogContentType("application/json", &format).ok());
+  ASSERT_TRUE(selectLogBatchFormat("application/json", "[]", &format).ok());
   EXPECT_EQ(format, LogBatchFormat::kJsonArray);
-  ASSERT_TRUE(parseLogContentType("", &format).ok());
+  // Fluent Bit's `format json` is an array: a lone object gets the parser's hint to use ndjson.
+  ASSERT_TRUE(selectLogBatchFormat("application/json", "{}", &format).ok());
   EXPECT_EQ(format, LogBatchFormat::kJsonArray);
-  ASSERT_TRUE(parseLogContentType("application/x-ndjson; charset=utf-8", &format).ok());
+  ASSERT_TRUE(selectLogBatchFormat("application/x-ndjson; charset=utf-8", "{}", &format).ok());
   EXPECT_EQ(format, LogBatchFormat::kJsonLines);
-  const absl::Status status = parseLogContentType("application/msgpack", &format);
+  const absl::Status status = selectLogBatchFormat("application/msgpack", "\x91\x81", &format);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
   EXPECT_NE(status.message().find("application/msgpack"), std::string::npos);
+}
+
+TEST(LogBatchTest, BodyWithoutAJsonContentTypeIsReadByItsFirstByte) {
+  // curl -d sends application/x-www-form-urlencoded; other clients text/plain or nothing.
+  for (const char* type :
+       {"application/x-www-form-urlencoded", "text/plain; charset=utf-8", "", "application/msgpack"}) {
+    LogBatchFormat format = LogBatchFormat::kJsonLines;
+    ASSERT_TRUE(selectLogBatchFormat(type, " \r\n[{\"date\": 1}]", &format).ok()) << type;
+    EXPECT_EQ(format, LogBatchFormat::kJsonArray) << type;
+    ASSERT_TRUE(selectLogBatchFormat(type, "\n{\"date\": 1}\n{\"date\": 2}", &format).ok()) << type;
+    EXPECT_EQ(format, LogBatchFormat::kJsonLines) << type;
+    CollectingSink sink;
+    ASSERT_TRUE(parse("\n{\"date\": 1}\n{\"date\": 2}", format, sink).ok()) << type;
+    EXPECT_EQ(sink.records.size(), 2u) << type;
+  }
+  LogBatchFormat format;
+  const absl::Status status =
+      selectLogBatchFormat("application/x-www-form-urlencoded", "log=hello", &format);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(status.message().find("'application/x-www-form-urlencoded'"), std::string::npos)
+      << status.message();
+  // Without a type the parser judges the body: 400 naming the byte, or "empty body".
+  ASSERT_TRUE(selectLogBatchFormat("", "hello", &format).ok());
+  EXPECT_EQ(format, LogBatchFormat::kJsonArray);
+  ASSERT_TRUE(selectLogBatchFormat("text/plain", "  ", &format).ok());
+  EXPECT_EQ(format, LogBatchFormat::kJsonArray);
+}
+
+TEST(LogBatchTest, TruncatedBatchNamesTheByteWhereItEnded) {
+  const auto message = [](const std::string& body, LogBatchFormat format) {
+    CollectingSink sink;
+    const absl::Status status = parse(body, format, sink);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    return std::string(status.message());
+  };
+  EXPECT_EQ(message(R"([{"log":"a"},{"log":"b)", LogBatchFormat::kJsonArray),
+            "invalid JSON at byte 22: A string is opened, but never closed.");
+  EXPECT_EQ(message(R"([{"date": 1, "log": "x"},)", LogBatchFormat::kJsonArray),
+            "invalid JSON at byte 25: JSON document ended early in the middle of an object or "
+            "array.");
+  EXPECT_EQ(message("{\"date\": 1}\n{\"date\": 2, \"log\": \"b", LogBatchFormat::kJsonLines),
+            "invalid JSON on line 2 at byte 21: A string is opened, but never closed.");
+  EXPECT_EQ(message("{\"date\": 1}\n{\"date\": [1,\n", LogBatchFormat::kJsonLines),
+            "invalid JSON on line 2 at byte 12: JSON document ended early in the middle of an "
+            "object or array.");
+}
+
+TEST(LogBatchTest, ThreadParserIsReleasedAfterALargeBody) {
+  CollectingSink sink;
+  ASSERT_TRUE(parse(std::string("[") + kRecord + "]", LogBatchFormat::kJsonArray, sink).ok());
+  EXPECT_GT(logParserCapacity(), 0u);  // kept for the next request on this thread
+  const std::string record = R"({"date": 1, "log": ")" + std::string(100'000, 'x') + "\"}";
+  std::string large = "[" + record;
+  while (large.size() < 3 * kLogParserKeepCapacity) large += "," + record;
+  large += "]";
+  ASSERT_TRUE(parse(large, LogBatchFormat::kJsonArray, sink).ok());
+  EXPECT_LE(logParserCapacity(), kLogParserKeepCapacity);
 }
 
 struct MalformedCase {

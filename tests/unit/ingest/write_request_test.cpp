@@ -26,7 +26,7 @@ struct CopiedSeries {
 
 class CollectingSink : public SeriesSink {
  public:
-  void onSeries(const DecodedSeries& series) override {
+  absl::Status onSeries(const DecodedSeries& series) override {
     CopiedSeries copy;
     for (const auto& label : series.labels) copy.labels.emplace_back(label.name, label.value);
     for (const auto& sample : series.samples)
@@ -42,9 +42,11 @@ class CollectingSink : public SeriesSink {
     copy.metadata = series.metadata;
     copy.help = std::string(series.metadata.help);
     series_.push_back(std::move(copy));
+    return absl::OkStatus();
   }
-  void onMetadata(const MetadataView& metadata) override {
+  absl::Status onMetadata(const MetadataView& metadata) override {
     metadata_.push_back(std::string(metadata.family_name) + "|" + std::string(metadata.help));
+    return absl::OkStatus();
   }
 
   std::vector<CopiedSeries> series_;

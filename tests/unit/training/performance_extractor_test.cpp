@@ -106,6 +106,31 @@ TEST(PerformanceExtractor, HugeAndGarbageLinesAreHandled) {
             LineKind::kNone);
 }
 
+TEST(PerformanceExtractor, IterationThatIsNotAnInt64MakesANearMissNotAPerformanceLine) {
+  const PerformanceExtractor extractor;
+  Performance performance;
+  bool bad_iteration = false;
+  for (const std::string& iteration :
+       {std::string(70, '9'), std::string("18446744073709551616"),  // 2^64
+        std::string("9223372036854775808")}) {                       // 2^63
+    EXPECT_EQ(extractor.extract(" iteration " + iteration + "/ 100 | lm loss: 2.5 |", &performance,
+                                &bad_iteration),
+              LineKind::kNone)
+        << iteration;
+    EXPECT_TRUE(bad_iteration) << iteration;
+  }
+  // The largest int64 is an iteration; a target that is not one is absent, not a float.
+  ASSERT_EQ(extractor.extract(" iteration 9223372036854775807/ " + std::string(70, '9') +
+                                  " | lm loss: 2.5 |",
+                              &performance, &bad_iteration),
+            LineKind::kPerformance);
+  EXPECT_FALSE(bad_iteration);
+  EXPECT_EQ(performance[Field::kCurrentIteration], 9223372036854775807.0);
+  EXPECT_FALSE(performance[Field::kTargetIteration].has_value());
+  EXPECT_EQ(extractor.extract("an ordinary line", &performance, &bad_iteration), LineKind::kNone);
+  EXPECT_FALSE(bad_iteration);
+}
+
 TEST(ConfiguredPatterns, MatchBeforeBuiltInsWithNamedGroupsAndPrefilter) {
   auto extractor = PerformanceExtractor::create(
       {{"jax-trainer",
@@ -124,6 +149,23 @@ TEST(ConfiguredPatterns, MatchBeforeBuiltInsWithNamedGroupsAndPrefilter) {
   const std::vector<std::string_view> names = (*extractor)->formatNames();
   EXPECT_EQ(names, (std::vector<std::string_view>{"jax-trainer", "primus-hip", "primus-rocm",
                                                   "primus-legacy", "megatron"}));
+}
+
+TEST(ConfiguredPatterns, IterationThatIsNotAnInt64MakesANearMiss) {
+  auto extractor = PerformanceExtractor::create(
+      {{"steps", R"(step (?P<current_iteration>\S+) loss=(?P<lm_loss>\S+))", "step "}});
+  ASSERT_TRUE(extractor.ok()) << extractor.status();
+  Performance performance;
+  bool bad_iteration = false;
+  for (const char* line : {"step 1.5 loss=2", "step 1e3 loss=2", "step 12x loss=2",
+                           "step 99999999999999999999 loss=2"}) {
+    EXPECT_EQ((*extractor)->extract(line, &performance, &bad_iteration), LineKind::kNone) << line;
+    EXPECT_TRUE(bad_iteration) << line;
+  }
+  ASSERT_EQ((*extractor)->extract("step 12 loss=2", &performance, &bad_iteration),
+            LineKind::kPerformance);
+  EXPECT_FALSE(bad_iteration);
+  EXPECT_EQ(performance[Field::kCurrentIteration], 12.0);
 }
 
 TEST(ConfiguredPatterns, BadPatternsStopTheStartNamingThem) {

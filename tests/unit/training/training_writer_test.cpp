@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <functional>
 
 #include "soci/soci.h"
@@ -51,10 +52,12 @@ class TrainingWriterTest : public ::testing::Test {
   std::unique_ptr<TrainingWriter> open() {
     auto writer = TrainingWriter::create(*database_, config_,
                                          forward::DiskQueueOptions{.dir = dir_ / "journal"},
-                                         telemetry_.trainingWriteMetrics());
+                                         deadLetterFile(), telemetry_.trainingWriteMetrics());
     EXPECT_TRUE(writer.ok()) << writer.status();
     return std::move(*writer);
   }
+
+  std::filesystem::path deadLetterFile() const { return dir_ / "rejected.jsonl"; }
 
   long long stored() {
     long long count = -1;
@@ -136,6 +139,119 @@ TEST_F(TrainingWriterTest, ARequestThatDoesNotFitIsRefusedWhole) {
   restoreRowsTable();
   EXPECT_TRUE(waitFor([&] { return stored() == 5; }));
   writer->stop(1s);
+}
+
+TEST_F(TrainingWriterTest, ARowTheDatabaseRefusesIsSetAsideAndTheRestIsWritten) {
+  // A Lens-like column: the iteration must fit a 32-bit integer.
+  ASSERT_TRUE(database_
+                  ->run([](soci::session& sql) {
+                    sql << "DROP TABLE training_performance";
+                    sql << "CREATE TABLE training_performance (id INTEGER PRIMARY KEY "
+                           "AUTOINCREMENT, pod_uuid TEXT, performance TEXT, iteration INTEGER "
+                           "CHECK (iteration BETWEEN -2147483648 AND 2147483647), created_at "
+                           "TIMESTAMP, serial INTEGER, workload_uid TEXT)";
+                  })
+                  .ok());
+  auto writer = open();
+  writer->start();
+  TrainingItems items = rows(1, 5);
+  items.performances[2].iteration = (int64_t{1} << 31) + 7;
+  ASSERT_TRUE(writer->submit(items).ok());
+  EXPECT_TRUE(waitFor([&] { return stored() == 4; }));
+  EXPECT_TRUE(waitFor([&] { return writer->pending() == 0; }));
+  writer->stop(1s);
+  EXPECT_THAT(
+      telemetry_.exposition(),
+      ::testing::HasSubstr(R"(training_rows_rejected_total{table="training_performance"} 1)"));
+  std::ifstream file(deadLetterFile());
+  std::string line;
+  ASSERT_TRUE(std::getline(file, line)) << "the refused row is in the dead-letter file";
+  EXPECT_THAT(line, ::testing::HasSubstr(R"("table":"training_performance")"));
+  EXPECT_THAT(line, ::testing::HasSubstr(R"("iteration":2147483655)"));
+  EXPECT_THAT(line, ::testing::HasSubstr("CHECK constraint failed"));
+  EXPECT_FALSE(std::getline(file, line)) << "only that row: " << line;
+}
+
+// What another replica wrote to the shared database: runs 2 and 3 of the workload.
+void recordRun(storage::Database& database, const std::string& nearest, int serial) {
+  ASSERT_TRUE(database
+                  .run([&](soci::session& sql) {
+                    sql << "INSERT INTO workload_event (workload_uid, type, run_serial, "
+                           "created_at, pod_uid, nearest_workload_uid) VALUES ('w-job', "
+                           "'StartTrain', :s, '2025-10-23 12:00:00', 'pod-0', :n)",
+                        soci::use(serial), soci::use(nearest);
+                  })
+                  .ok());
+}
+
+TEST_F(TrainingWriterTest, RunsRecordedByAnotherReplicaDecideTheSerial) {
+  auto writer = open();
+  writer->start();
+  TrainingItems first;
+  first.starts.push_back({"w-job", "w-run", "pod-0", 1761223152000000});
+  ASSERT_TRUE(writer->submit(first).ok());
+  ASSERT_TRUE(writer->submit(rows(1, 1)).ok());
+  ASSERT_TRUE(waitFor([&] { return stored() == 1; }));
+  recordRun(*database_, "w-run-2", 2);
+  recordRun(*database_, "w-run-3", 3);
+  // Run 3's iteration lines reach this writer; its start went to the other replica.
+  TrainingItems third = rows(1, 3);
+  for (auto& row : third.performances) row.nearest_workload_uid = "w-run-3";
+  ASSERT_TRUE(writer->submit(third).ok());
+  ASSERT_TRUE(waitFor([&] { return stored() == 4; }));
+  writer->stop(1s);
+  long long under_run_3 = 0;
+  ASSERT_TRUE(database_
+                  ->run([&](soci::session& sql) {
+                    sql << "SELECT count(*) FROM training_performance WHERE serial = 3",
+                        soci::into(under_run_3);
+                  })
+                  .ok());
+  EXPECT_EQ(under_run_3, 3);
+}
+
+TEST_F(TrainingWriterTest, AStartAnotherReplicaRecordedFirstKeepsItsSerial) {
+  recordRun(*database_, "w-run", 7);  // the other replica won the race for this run
+  auto writer = open();
+  writer->start();
+  TrainingItems start;
+  start.starts.push_back({"w-job", "w-run", "pod-0", 1761223152000000});
+  ASSERT_TRUE(writer->submit(start).ok());
+  ASSERT_TRUE(writer->submit(rows(1, 2)).ok());
+  ASSERT_TRUE(waitFor([&] { return stored() == 2; }));
+  writer->stop(1s);
+  long long events = 0, under_7 = 0;
+  ASSERT_TRUE(database_
+                  ->run([&](soci::session& sql) {
+                    sql << "SELECT count(*) FROM workload_event", soci::into(events);
+                    sql << "SELECT count(*) FROM training_performance WHERE serial = 7",
+                        soci::into(under_7);
+                  })
+                  .ok());
+  EXPECT_EQ(events, 1);
+  EXPECT_EQ(under_7, 2);
+  EXPECT_THAT(telemetry_.exposition(), ::testing::HasSubstr("workload_event_create_count 0"));
+}
+
+TEST_F(TrainingWriterTest, WithoutUniqueKeysRowsAreStillWrittenOnce) {
+  ASSERT_TRUE(database_
+                  ->run([](soci::session& sql) {
+                    sql << "DROP INDEX uq_tp_training_performance_iteration";
+                    sql << "DROP INDEX uq_tp_workload_event_run";
+                  })
+                  .ok());
+  auto writer = open();
+  writer->start();
+  TrainingItems items = rows(1, 3);
+  TrainingItems again = rows(1, 3);
+  items.performances.insert(items.performances.end(), again.performances.begin(),
+                            again.performances.end());  // ranks repeat the same lines
+  ASSERT_TRUE(writer->submit(items).ok());
+  ASSERT_TRUE(waitFor([&] { return stored() == 3 && writer->pending() == 0; }));
+  ASSERT_TRUE(writer->submit(rows(2, 3)).ok());  // a batch sent again, and one new iteration
+  ASSERT_TRUE(waitFor([&] { return writer->pending() == 0; }));
+  writer->stop(1s);
+  EXPECT_EQ(stored(), 4);
 }
 
 }  // namespace

@@ -1,0 +1,314 @@
+#include "cache/snapshot_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/strings.h"
+
+namespace tp::cache {
+namespace {
+
+// Numbers are stored in the machine's byte order, as the disk queue stores its own.
+static_assert(std::endian::native == std::endian::little);
+
+constexpr std::string_view kMagic = "TPSNAP01";  // the digits are the format version
+constexpr size_t kHeaderBytes = kMagic.size() + sizeof(uint64_t) + sizeof(uint32_t);
+
+uint32_t checksum(std::string_view bytes) {
+  return static_cast<uint32_t>(
+      crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+}
+
+class Writer {
+ public:
+  template <typename Number>
+  void number(Number value) {
+    out_.append(reinterpret_cast<const char*>(&value), sizeof(value));
+  }
+  void index(size_t value) { number(static_cast<uint32_t>(value)); }
+  void text(std::string_view value) {
+    index(value.size());
+    out_.append(value);
+  }
+  std::string& out() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : rest_(bytes) {}
+
+  template <typename Number>
+  bool number(Number* value) {
+    if (rest_.size() < sizeof(Number)) return false;
+    std::memcpy(value, rest_.data(), sizeof(Number));
+    rest_.remove_prefix(sizeof(Number));
+    return true;
+  }
+  // A count of items that take at least `item_bytes` each: a count the rest cannot hold is
+  // refused before anything is allocated for it.
+  bool count(uint32_t* value, size_t item_bytes) {
+    return number(value) && static_cast<uint64_t>(*value) * item_bytes <= rest_.size();
+  }
+  // An index into a table of `size` entries.
+  bool index(uint32_t* value, size_t size) { return number(value) && *value < size; }
+  bool text(std::string* value) {
+    uint32_t size = 0;
+    if (!number(&size) || size > rest_.size()) return false;
+    value->assign(rest_.data(), size);
+    rest_.remove_prefix(size);
+    return true;
+  }
+  bool done() const { return rest_.empty(); }
+
+ private:
+  std::string_view rest_;
+};
+
+absl::Status ioError(std::string_view what, const std::filesystem::path& path) {
+  return absl::InternalError(common::concat(what, " ", path.string(), ": ", std::strerror(errno)));
+}
+
+bool writeAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(written));
+  }
+  return true;
+}
+
+}  // namespace
+
+// The tables as the snapshot holds them: workloads and pods once each, everything else refers to
+// them by position, so loading rebuilds the same pointers without the database rows.
+class SnapshotCodec {
+ public:
+  static void encode(const ClusterSnapshot& snapshot, Writer& out) {
+    absl::flat_hash_map<const WorkloadRef*, uint32_t> workload_index;
+    out.index(snapshot.workloads_.size());
+    for (const auto& workload : snapshot.workloads_) {
+      workload_index.emplace(workload.get(), static_cast<uint32_t>(workload_index.size()));
+      out.text(workload->name);
+      out.text(workload->uid);
+    }
+    absl::flat_hash_map<const PodRef*, uint32_t> pod_index;
+    out.index(snapshot.pods_.size());
+    for (const auto& pod : snapshot.pods_) {
+      pod_index.emplace(pod.get(), static_cast<uint32_t>(pod_index.size()));
+      out.text(pod->name);
+      out.text(pod->uid);
+    }
+    out.index(snapshot.nodes_.size());
+    for (const auto& [node, devices] : snapshot.nodes_) {
+      out.text(node);
+      for (const auto& map : devices) {
+        out.index(map.size());
+        for (const auto& [key, pod] : map) {
+          out.text(key);
+          out.index(pod_index.at(pod));
+        }
+      }
+    }
+    for (const auto* lists : {&snapshot.workloads_by_pod_name_, &snapshot.workloads_by_pod_uid_}) {
+      out.index(lists->size());
+      for (const auto& [key, list] : *lists) {
+        out.text(key);
+        out.index(list.size());
+        for (const WorkloadRef* workload : list) out.index(workload_index.at(workload));
+      }
+    }
+    out.index(snapshot.nearest_by_pod_uid_.size());
+    for (const auto& [pod_uid, workload] : snapshot.nearest_by_pod_uid_) {
+      out.text(pod_uid);
+      out.index(workload_index.at(workload));
+    }
+    out.number(static_cast<uint64_t>(snapshot.ignored_unknown_type_));
+    out.number(static_cast<uint64_t>(snapshot.ignored_without_number_));
+  }
+
+  static std::shared_ptr<const ClusterSnapshot> decode(Reader& in) {
+    std::unique_ptr<ClusterSnapshot> snapshot(new ClusterSnapshot());
+    constexpr size_t kTextBytes = sizeof(uint32_t);
+    constexpr size_t kIndexBytes = sizeof(uint32_t);
+    uint32_t count = 0;
+    if (!in.count(&count, 2 * kTextBytes)) return nullptr;
+    for (uint32_t i = 0; i < count; ++i) {
+      auto workload = std::make_unique<WorkloadRef>();
+      if (!in.text(&workload->name) || !in.text(&workload->uid)) return nullptr;
+      snapshot->workloads_.push_back(std::move(workload));
+    }
+    if (!in.count(&count, 2 * kTextBytes)) return nullptr;
+    for (uint32_t i = 0; i < count; ++i) {
+      auto pod = std::make_unique<PodRef>();
+      if (!in.text(&pod->name) || !in.text(&pod->uid)) return nullptr;
+      snapshot->pods_.push_back(std::move(pod));
+    }
+    if (!in.count(&count, kTextBytes + kDeviceLabels * sizeof(uint32_t))) return nullptr;
+    for (uint32_t i = 0; i < count; ++i) {
+      std::string node;
+      if (!in.text(&node)) return nullptr;
+      auto& devices = snapshot->nodes_[node];
+      for (auto& map : devices) {
+        uint32_t size = 0;
+        if (!in.count(&size, kTextBytes + kIndexBytes)) return nullptr;
+        for (uint32_t j = 0; j < size; ++j) {
+          std::string key;
+          uint32_t pod = 0;
+          if (!in.text(&key) || !in.index(&pod, snapshot->pods_.size())) return nullptr;
+          map.insert_or_assign(std::move(key), snapshot->pods_[pod].get());
+        }
+        snapshot->device_count_ += map.size();
+      }
+    }
+    for (auto* lists : {&snapshot->workloads_by_pod_name_, &snapshot->workloads_by_pod_uid_}) {
+      if (!in.count(&count, 2 * kTextBytes)) return nullptr;
+      for (uint32_t i = 0; i < count; ++i) {
+        std::string key;
+        uint32_t size = 0;
+        if (!in.text(&key) || !in.count(&size, kIndexBytes)) return nullptr;
+        WorkloadList& list = (*lists)[key];
+        for (uint32_t j = 0; j < size; ++j) {
+          uint32_t workload = 0;
+          if (!in.index(&workload, snapshot->workloads_.size())) return nullptr;
+          list.push_back(snapshot->workloads_[workload].get());
+        }
+      }
+    }
+    if (!in.count(&count, kTextBytes + kIndexBytes)) return nullptr;
+    for (uint32_t i = 0; i < count; ++i) {
+      std::string pod_uid;
+      uint32_t workload = 0;
+      if (!in.text(&pod_uid) || !in.index(&workload, snapshot->workloads_.size())) return nullptr;
+      snapshot->nearest_by_pod_uid_.insert_or_assign(std::move(pod_uid),
+                                                     snapshot->workloads_[workload].get());
+    }
+    uint64_t unknown_type = 0;
+    uint64_t without_number = 0;
+    if (!in.number(&unknown_type) || !in.number(&without_number) || !in.done()) return nullptr;
+    snapshot->ignored_unknown_type_ = unknown_type;
+    snapshot->ignored_without_number_ = without_number;
+    snapshot->linkPods();
+    return std::shared_ptr<const ClusterSnapshot>(snapshot.release());
+  }
+};
+
+std::string encodeSnapshot(const ClusterSnapshot& snapshot,
+                           std::chrono::system_clock::time_point read_at) {
+  Writer out;
+  out.out().append(kHeaderBytes, '\0');  // filled in once the payload is known
+  out.number(static_cast<int64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(read_at.time_since_epoch()).count()));
+  SnapshotCodec::encode(snapshot, out);
+  std::string& bytes = out.out();
+  const std::string_view payload = std::string_view(bytes).substr(kHeaderBytes);
+  const uint64_t length = payload.size();
+  const uint32_t crc = checksum(payload);
+  std::memcpy(bytes.data(), kMagic.data(), kMagic.size());
+  std::memcpy(bytes.data() + kMagic.size(), &length, sizeof(length));
+  std::memcpy(bytes.data() + kMagic.size() + sizeof(length), &crc, sizeof(crc));
+  return std::move(bytes);
+}
+
+absl::StatusOr<StoredSnapshot> decodeSnapshot(std::string_view bytes) {
+  if (bytes.size() < kHeaderBytes) {
+    return absl::DataLossError(common::concat("truncated: ", bytes.size(), " bytes"));
+  }
+  if (bytes.substr(0, kMagic.size()) != kMagic) {
+    return absl::DataLossError("not a cluster snapshot file of this version");
+  }
+  uint64_t length = 0;
+  uint32_t crc = 0;
+  std::memcpy(&length, bytes.data() + kMagic.size(), sizeof(length));
+  std::memcpy(&crc, bytes.data() + kMagic.size() + sizeof(length), sizeof(crc));
+  const std::string_view payload = bytes.substr(kHeaderBytes);
+  if (payload.size() != length) {
+    return absl::DataLossError(common::concat(payload.size() < length ? "truncated" : "overlong",
+                                              ": payload of ", payload.size(),
+                                              " bytes, header says ", length));
+  }
+  if (checksum(payload) != crc) return absl::DataLossError("checksum mismatch");
+  Reader in(payload);
+  int64_t read_at_ms = 0;
+  if (!in.number(&read_at_ms)) return absl::DataLossError("malformed payload");
+  auto snapshot = SnapshotCodec::decode(in);
+  if (snapshot == nullptr) return absl::DataLossError("malformed payload");
+  return StoredSnapshot{
+      .snapshot = std::move(snapshot),
+      .read_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(read_at_ms))};
+}
+
+absl::Status writeSnapshotFile(const std::filesystem::path& path, const ClusterSnapshot& snapshot,
+                               std::chrono::system_clock::time_point read_at) {
+  const std::string bytes = encodeSnapshot(snapshot, read_at);
+  const std::filesystem::path dir =
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::filesystem::path temp = path;
+  temp += ".tmp";
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::InternalError(
+        common::concat("cannot create ", dir.string(), ": ", error.message()));
+  }
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ioError("cannot create", temp);
+  const bool written = writeAll(fd, bytes) && ::fdatasync(fd) == 0;
+  absl::Status status = written ? absl::OkStatus() : ioError("cannot write", temp);
+  if (::close(fd) != 0 && status.ok()) status = ioError("cannot write", temp);
+  if (!status.ok()) {
+    ::unlink(temp.c_str());
+    return status;
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const absl::Status renamed = ioError("cannot rename to", path);
+    ::unlink(temp.c_str());
+    return renamed;
+  }
+  // The rename lasts only once the directory is on disk too.
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return ioError("cannot open", dir);
+  const bool synced = ::fsync(dir_fd) == 0;
+  const absl::Status dir_status = synced ? absl::OkStatus() : ioError("cannot sync", dir);
+  ::close(dir_fd);
+  return dir_status;
+}
+
+absl::StatusOr<StoredSnapshot> readSnapshotFile(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(common::concat(path.string(), ": no file"));
+    return ioError("cannot open", path);
+  }
+  std::string bytes;
+  char chunk[1 << 16];
+  while (true) {
+    const ssize_t got = ::read(fd, chunk, sizeof(chunk));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const absl::Status status = ioError("cannot read", path);
+      ::close(fd);
+      return status;
+    }
+    if (got == 0) break;
+    bytes.append(chunk, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  auto stored = decodeSnapshot(bytes);
+  if (!stored.ok()) {
+    return absl::DataLossError(
+        common::concat(path.string(), ": ", common::message(stored.status())));
+  }
+  return stored;
+}
+
+}  // namespace tp::cache
