@@ -208,9 +208,9 @@ void BM_DistinctHostsBatch(benchmark::State& state) {
   const auto cluster = snapshot();
   const training::PerformanceExtractor extractor;
   telemetry::Telemetry telemetry("bench");
-  telemetry::LogsMetrics metrics = telemetry.logsMetrics(
-      {ingest::kSkipReasonNames.begin(), ingest::kSkipReasonNames.end()}, extractor.formatNames(),
-      1'000);
+  telemetry::LogsMetrics metrics =
+      telemetry.logsMetrics({ingest::kSkipReasonNames.begin(), ingest::kSkipReasonNames.end()},
+                            extractor.formatNames(), 1'000);
   for (auto _ : state) {
     app::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
     const absl::Status status =

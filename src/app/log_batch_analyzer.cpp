@@ -48,8 +48,7 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
     return;
   }
   bool bad_iteration = false;
-  const training::LineKind kind =
-      extractor_.extract(record.message, &performance_, &bad_iteration);
+  const training::LineKind kind = extractor_.extract(record.message, &performance_, &bad_iteration);
   bad_iteration_lines_ += bad_iteration;
   if (kind == training::LineKind::kNone) return;
 
@@ -72,10 +71,11 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
   }
   ++performance_lines_;
   ++pattern_hits_[common::toAbsl(performance_.format)];
-  // The extractor always sets an int64 iteration; the column holds 32 bits.
+  // Set on every performance line, yet checked rather than trusted; the column holds 32 bits.
   const std::optional<double>& iteration_value = performance_[training::Field::kCurrentIteration];
-  if (!attributed || !iteration_value ||
-      std::fabs(*iteration_value) > std::numeric_limits<int32_t>::max()) {
+  if (!attributed || !iteration_value) return;
+  if (std::fabs(*iteration_value) > std::numeric_limits<int32_t>::max()) {
+    ++iteration_beyond_column_lines_;
     return;
   }
   rapidjson::StringBuffer buffer;
@@ -98,13 +98,19 @@ size_t LogBatchAnalyzer::skipped() const {
 }
 
 void LogBatchAnalyzer::commit(telemetry::LogsMetrics& metrics) const {
+  // Nodes beyond the label cap share node="other": each series gets its latencies at once.
+  struct Pending {
+    telemetry::LogLatencyMetrics::Series series;
+    std::vector<double> seconds;
+  };
+  absl::flat_hash_map<const prometheus::Summary*, Pending> by_series;
   for (const auto& [node, latencies] : latencies_) {
     const telemetry::LogLatencyMetrics::Series series = metrics.latency->forNode(node);
-    for (double seconds : latencies) {
-      series.summary->Observe(seconds);
-      series.histogram->Observe(seconds);
-    }
+    std::vector<double>& seconds =
+        by_series.try_emplace(series.summary, Pending{series, {}}).first->second.seconds;
+    seconds.insert(seconds.end(), latencies.begin(), latencies.end());
   }
+  for (auto& [summary, pending] : by_series) pending.series.observe(pending.seconds);
   const auto add = [](prometheus::Counter* counter, size_t value) {
     if (value != 0) counter->Increment(static_cast<double>(value));
   };
@@ -118,9 +124,9 @@ void LogBatchAnalyzer::commit(telemetry::LogsMetrics& metrics) const {
   add(metrics.event_stream_errors, event_stream_errors_);
   add(metrics.unattributed_lines, unattributed_);
   add(metrics.bad_iteration_lines, bad_iteration_lines_);
+  add(metrics.iteration_beyond_column_lines, iteration_beyond_column_lines_);
   for (const auto& [format, count] : pattern_hits_) {
-    if (auto counter = metrics.pattern_hits.find(format);
-        counter != metrics.pattern_hits.end()) {
+    if (auto counter = metrics.pattern_hits.find(format); counter != metrics.pattern_hits.end()) {
       add(counter->second, count);
     }
   }

@@ -27,6 +27,9 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot,
                    const training::PerformanceExtractor& extractor, std::string_view client_address,
                    int64_t now_us);
+  // last_node_ points into latencies_.
+  LogBatchAnalyzer(const LogBatchAnalyzer&) = delete;
+  LogBatchAnalyzer& operator=(const LogBatchAnalyzer&) = delete;
 
   void onRecord(const ingest::LogRecord& record) override;
   void onSkipped(size_t index, ingest::SkipReason reason) override;
@@ -72,6 +75,7 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   size_t event_stream_errors_ = 0;
   size_t unattributed_ = 0;
   size_t bad_iteration_lines_ = 0;
+  size_t iteration_beyond_column_lines_ = 0;
   absl::flat_hash_map<absl::string_view, size_t> pattern_hits_;
 };
 

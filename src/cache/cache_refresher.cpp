@@ -53,13 +53,36 @@ SnapshotSource CacheRefresher::source() const {
 void CacheRefresher::migrateSchema() {
   std::vector<std::string> warnings;
   const absl::Status status = storage::ensureSchema(database_, &warnings);
-  for (const auto& warning : warnings) spdlog::warn("schema: {}", warning);
+  // The same warnings come back at every refresh until someone acts: said when they change, and
+  // again every few minutes.
+  if (warnings != last_schema_warnings_ || schema_log_.admit(std::chrono::steady_clock::now())) {
+    for (const auto& warning : warnings) spdlog::warn("schema: {}", warning);
+  }
+  last_schema_warnings_ = warnings;
   schema_ready_ = status.ok() && warnings.empty();
+  if (status.ok()) reportUniqueKeys();
   if (schema_ready_) return;
   metrics_.schema_migration_failures->Increment();
   if (!status.ok()) {
     spdlog::warn("schema migration failed, tried again at the next refresh: {}",
                  common::message(status));
+  }
+}
+
+void CacheRefresher::reportUniqueKeys() {
+  auto missing = storage::tablesWithoutUniqueKey(database_);
+  if (!missing.ok()) return;
+  for (std::string_view table : {"workload_event", "training_performance"}) {
+    const bool absent = std::find(missing->begin(), missing->end(), table) != missing->end();
+    prometheus::Gauge& gauge = metrics_.unique_key_missing->Add({{"table", std::string(table)}});
+    if (absent && gauge.Value() == 0) {
+      spdlog::warn(
+          "schema: {} has no unique key for exactly-once writes (existing duplicates block it). "
+          "Each replica still writes a row once, but two replicas can race and write it twice; "
+          "`telemetry-processor db dedupe --apply` removes the duplicates and creates the key",
+          table);
+    }
+    gauge.Set(absent ? 1 : 0);
   }
 }
 

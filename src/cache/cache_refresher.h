@@ -12,11 +12,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "cache/cluster_snapshot.h"
+#include "common/log_throttle.h"
 #include "storage/database.h"
 #include "telemetry/telemetry.h"
 
@@ -61,6 +64,8 @@ class CacheRefresher {
  private:
   void run();
   void migrateSchema();
+  // database_unique_key_missing{table}, with a warning when a key is found missing.
+  void reportUniqueKeys();
   void loadSnapshotFile();
   void publish(std::shared_ptr<const ClusterSnapshot> snapshot, SnapshotSource source,
                std::chrono::system_clock::time_point read_at);
@@ -75,6 +80,8 @@ class CacheRefresher {
   std::atomic<bool> loaded_{false};
   std::mutex refresh_mutex_;  // one refresh at a time; guards the two flags below
   bool schema_ready_ = false;
+  std::vector<std::string> last_schema_warnings_;
+  common::LogThrottle schema_log_{std::chrono::minutes(10)};
   bool snapshot_file_tried_ = false;
 
   mutable std::mutex origin_mutex_;

@@ -31,9 +31,10 @@ class Writer {
   void number(Number value) {
     out_.append(reinterpret_cast<const char*>(&value), sizeof(value));
   }
-  void index(size_t value) { number(static_cast<uint32_t>(value)); }
+  // Counts and positions; a snapshot's tables stay far below 2^32 entries.
+  void u32(size_t value) { number(static_cast<uint32_t>(value)); }
   void text(std::string_view value) {
-    index(value.size());
+    u32(value.size());
     out_.append(value);
   }
   std::string& out() { return out_; }
@@ -95,42 +96,42 @@ class SnapshotCodec {
  public:
   static void encode(const ClusterSnapshot& snapshot, Writer& out) {
     absl::flat_hash_map<const WorkloadRef*, uint32_t> workload_index;
-    out.index(snapshot.workloads_.size());
+    out.u32(snapshot.workloads_.size());
     for (const auto& workload : snapshot.workloads_) {
       workload_index.emplace(workload.get(), static_cast<uint32_t>(workload_index.size()));
       out.text(workload->name);
       out.text(workload->uid);
     }
     absl::flat_hash_map<const PodRef*, uint32_t> pod_index;
-    out.index(snapshot.pods_.size());
+    out.u32(snapshot.pods_.size());
     for (const auto& pod : snapshot.pods_) {
       pod_index.emplace(pod.get(), static_cast<uint32_t>(pod_index.size()));
       out.text(pod->name);
       out.text(pod->uid);
     }
-    out.index(snapshot.nodes_.size());
+    out.u32(snapshot.nodes_.size());
     for (const auto& [node, devices] : snapshot.nodes_) {
       out.text(node);
       for (const auto& map : devices) {
-        out.index(map.size());
+        out.u32(map.size());
         for (const auto& [key, pod] : map) {
           out.text(key);
-          out.index(pod_index.at(pod));
+          out.u32(pod_index.at(pod));
         }
       }
     }
     for (const auto* lists : {&snapshot.workloads_by_pod_name_, &snapshot.workloads_by_pod_uid_}) {
-      out.index(lists->size());
+      out.u32(lists->size());
       for (const auto& [key, list] : *lists) {
         out.text(key);
-        out.index(list.size());
-        for (const WorkloadRef* workload : list) out.index(workload_index.at(workload));
+        out.u32(list.size());
+        for (const WorkloadRef* workload : list) out.u32(workload_index.at(workload));
       }
     }
-    out.index(snapshot.nearest_by_pod_uid_.size());
+    out.u32(snapshot.nearest_by_pod_uid_.size());
     for (const auto& [pod_uid, workload] : snapshot.nearest_by_pod_uid_) {
       out.text(pod_uid);
-      out.index(workload_index.at(workload));
+      out.u32(workload_index.at(workload));
     }
     out.number(static_cast<uint64_t>(snapshot.ignored_unknown_type_));
     out.number(static_cast<uint64_t>(snapshot.ignored_without_number_));

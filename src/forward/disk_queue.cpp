@@ -226,6 +226,7 @@ absl::Status DiskQueue::recover(QueueRecovery* recovery) {
   // Never append behind a tail that may have been torn: writing starts a new segment.
   write_segment_ = segments.empty() ? read_segment_ : segments.back() + 1;
   if (segments.empty()) read_offset_ = 0;
+  recovery->append_segment = write_segment_;
   stats_ = *recovery;
   first_own_segment_ = write_segment_;
   return openNewSegment();
@@ -526,6 +527,11 @@ bool DiskQueue::hasRoomFor(uint64_t bytes) const {
   std::lock_guard lock(mutex_);
   return options_.when_full == WhenFull::kDropOldest ||
          bytes_on_disk_ + bytes <= options_.max_bytes;
+}
+
+void DiskQueue::setMaxBytes(uint64_t max_bytes) {
+  std::lock_guard lock(mutex_);
+  options_.max_bytes = max_bytes;
 }
 
 uint64_t DiskQueue::bytesOnDisk() const {

@@ -52,6 +52,8 @@ struct QueueRecovery {
   uint64_t corrupt_records = 0;  // skipped: bad header or checksum
   uint64_t corrupt_bytes = 0;
   uint64_t torn_bytes = 0;  // cut from the end of the last segment
+  // The segment this run appends to first: every record in an earlier segment is from earlier runs.
+  uint64_t append_segment = 0;
 };
 
 // Where a record ends in the log: what commit() and next() take.
@@ -95,6 +97,8 @@ class DiskQueue {
 
   // False when the queue refuses when full and cannot take `bytes` more.
   bool hasRoomFor(uint64_t bytes) const;
+  // Replaces max_bytes; what the queue holds already stays (appends drop or refuse against it).
+  void setMaxBytes(uint64_t max_bytes);
   uint64_t bytesOnDisk() const;
   uint64_t pendingRecords() const;
   uint64_t corruptRecords() const;

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "common/strings.h"
 #include "common/url.h"
@@ -17,23 +18,164 @@
 #include "spdlog/spdlog.h"
 
 namespace tp::forward {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A directory name per endpoint that stays the same across restarts: readable, and unique.
+std::string queueDirectoryName(const std::string& url) {
+  std::string name;
+  for (char c : url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3)) {
+    name.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_');
+  }
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a: stable, unlike std::hash
+  for (char c : url) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return fmt::format("{}-{:08x}", name.substr(0, 80), hash & 0xffffffffu);
+}
+
+// One lane's queue as opened.
+struct LaneQueue {
+  size_t number = 0;
+  std::unique_ptr<DiskQueue> queue;
+  // Per earlier epoch (LaneMapping): the first segment of this queue holding later batches.
+  std::vector<uint64_t> epoch_ends;
+};
+
+struct OpenedLanes {
+  std::vector<LaneQueue> lanes;  // by lane number; 0 .. lanes-1 take new batches
+  size_t epochs = 0;             // earlier epochs some lane still holds batches of
+  uint64_t corrupt_records = 0;
+};
+
+// Opens (or resumes) an endpoint's lane queues: lane 0 in `name`, lane i in `name`-lane<i>.
+// Lanes beyond `lanes` that an earlier run with a higher metricsWrite.concurrency left with
+// batches are opened too, to be drained; empty ones are removed. `name`.lanes says which lane
+// count the queued batches were cut for; when that changes while batches are queued, they become
+// an earlier epoch, delivered before anything later.
+absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const std::string& name,
+                                      int lanes, const std::string& url) {
+  const std::filesystem::path root(queue.dir);
+  std::vector<size_t> numbers;
+  for (int i = 0; i < lanes; ++i) numbers.push_back(static_cast<size_t>(i));
+  const std::string leftover_prefix = name + "-lane";
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.starts_with(leftover_prefix)) continue;
+    const std::string index = file.substr(leftover_prefix.size());
+    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
+        index.size() > 4 || index != std::to_string(std::stoi(index)) || std::stoi(index) < lanes) {
+      continue;  // not a lane directory as laneDir() names them, or one opened anyway
+    }
+    numbers.push_back(static_cast<size_t>(std::stoi(index)));
+  }
+  std::sort(numbers.begin(), numbers.end());
+  const auto laneDir = [&](size_t number) {
+    return root / (number == 0 ? name : fmt::format("{}-lane{}", name, number));
+  };
+
+  OpenedLanes opened;
+  QueueRecovery total;
+  std::vector<uint64_t> append_segments;
+  std::vector<std::optional<uint64_t>> oldest;  // the segment of each lane's oldest batch
+  for (size_t number : numbers) {
+    QueueRecovery recovery;
+    auto lane = DiskQueue::open(queueOptions(queue, laneDir(number), lanes), &recovery);
+    if (!lane.ok()) return lane.status();
+    total.records += recovery.records;
+    total.samples += recovery.samples;
+    total.corrupt_records += recovery.corrupt_records;
+    total.torn_bytes += recovery.torn_bytes;
+    QueuedRecord record;
+    oldest.push_back((*lane)->next(nullptr, &record) ? std::optional(record.end.segment)
+                                                     : std::nullopt);
+    append_segments.push_back(recovery.append_segment);
+    opened.lanes.push_back({.number = number, .queue = std::move(*lane), .epoch_ends = {}});
+  }
+  if (total.records > 0 || total.corrupt_records > 0 || total.torn_bytes > 0) {
+    spdlog::info(
+        "remote write {}: resuming {} queued batches ({} samples); {} corrupt records skipped, "
+        "{} bytes of an interrupted write cut",
+        url, total.records, total.samples, total.corrupt_records, total.torn_bytes);
+  }
+  opened.corrupt_records = total.corrupt_records;
+
+  // Keeps the epochs some lane still holds batches of; an empty lane holds none of any.
+  const std::filesystem::path mapping_path = root / (name + ".lanes");
+  const std::optional<LaneMapping> saved = readLaneMapping(mapping_path);
+  LaneMapping mapping{.lanes = lanes, .epoch_ends = {}};
+  const auto endIn = [](const std::vector<uint64_t>& ends, size_t number) {
+    return number < ends.size() ? ends[number] : 0;
+  };
+  const auto addEpoch = [&](const auto& endOf) {
+    std::vector<uint64_t>& ends = mapping.epoch_ends.emplace_back(numbers.back() + 1, 0);
+    for (size_t i = 0; i < numbers.size(); ++i) {
+      if (oldest[i]) ends[numbers[i]] = endOf(i);
+    }
+  };
+  for (size_t epoch = 0; saved && epoch < saved->epoch_ends.size(); ++epoch) {
+    const std::vector<uint64_t>& ends = saved->epoch_ends[epoch];
+    bool pending = false;
+    for (size_t i = 0; i < numbers.size(); ++i) {
+      pending = pending || (oldest[i] && *oldest[i] < endIn(ends, numbers[i]));
+    }
+    if (pending) addEpoch([&](size_t i) { return endIn(ends, numbers[i]); });
+  }
+  const bool holds_batches = std::any_of(oldest.begin(), oldest.end(),
+                                         [](const auto& segment) { return segment.has_value(); });
+  if (holds_batches && (!saved || saved->lanes != lanes)) {
+    spdlog::info(
+        "remote write {}: batches queued for {} lanes; they are delivered before any cut for "
+        "metricsWrite.concurrency {}, so that every series stays in order",
+        url, saved ? std::to_string(saved->lanes) : "another number of", lanes);
+    addEpoch([&](size_t i) { return append_segments[i]; });
+  }
+  if (!saved || !(*saved == mapping)) {
+    if (absl::Status status = writeLaneMapping(mapping_path, mapping); !status.ok()) {
+      return status;
+    }
+  }
+  opened.epochs = mapping.epoch_ends.size();
+  for (LaneQueue& lane : opened.lanes) {
+    for (const auto& ends : mapping.epoch_ends) lane.epoch_ends.push_back(endIn(ends, lane.number));
+  }
+  // Empty leftover lanes go (the mapping, written first, gives them no batches of any epoch).
+  for (size_t i = opened.lanes.size(); i-- > static_cast<size_t>(lanes);) {
+    if (oldest[i]) continue;
+    opened.lanes[i].queue.reset();
+    std::filesystem::remove_all(laneDir(opened.lanes[i].number), error);
+    opened.lanes.erase(opened.lanes.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  return opened;
+}
+
+}  // namespace
 
 class Forwarder::Endpoint {
  public:
-  // `queues` are the endpoint's lanes: the first `config.concurrency` take new batches, any
-  // further ones hold what an earlier run with more lanes left and are only drained.
   Endpoint(std::string url, common::HttpUrl parsed, const config::MetricsWriteConfig& config,
-           std::vector<std::unique_ptr<DiskQueue>> queues, telemetry::EndpointMetrics metrics)
-      : url_(std::move(url)), parsed_(std::move(parsed)), config_(config), metrics_(metrics) {
-    for (auto& queue : queues) {
-      lanes_.push_back(std::make_unique<Lane>());
-      lanes_.back()->queue = std::move(queue);
+           const config::QueueConfig& queue, OpenedLanes opened, telemetry::EndpointMetrics metrics)
+      : url_(std::move(url)),
+        parsed_(std::move(parsed)),
+        config_(config),
+        max_disk_usage_(queue.max_disk_usage),
+        drop_oldest_(queue.when_full == "drop_oldest"),
+        epochs_(opened.epochs),
+        metrics_(metrics) {
+    for (LaneQueue& opened_lane : opened.lanes) {
+      auto lane = std::make_unique<Lane>();
+      lane->queue = std::move(opened_lane.queue);
+      lane->epoch_ends = std::move(opened_lane.epoch_ends);
+      lane->client = std::make_unique<RemoteWriteClient>(parsed_, config_.timeout);
+      lanes_.push_back(std::move(lane));
     }
-    updateGauges();
+    held_.resize(lanes_.size());
+    updateAccounting();
   }
 
   ~Endpoint() {
     stopped_ = true;
+    for (auto& lane : lanes_) lane->client->stopAt(Clock::now());
     wakeAll();
     finish();
   }
@@ -56,46 +198,35 @@ class Forwarder::Endpoint {
     return true;
   }
 
-  // Appends each lane's batch to its queue. On failure, *lost_samples holds the samples of the
-  // lanes that could not take theirs.
-  absl::Status enqueue(const std::vector<Batch>& batches, size_t* lost_samples) {
-    absl::Status first_failure;
-    *lost_samples = 0;
-    for (size_t i = 0; i < batches.size(); ++i) {
+  // Appends each lane's batch to its queue; stops at the first that fails.
+  absl::Status enqueue(const std::vector<Batch>& batches) {
+    absl::Status status;
+    for (size_t i = 0; i < batches.size() && status.ok(); ++i) {
       if (batches[i].snappy.empty()) continue;
       Lane& lane = *lanes_[i];
       uint64_t dropped_samples = 0;
-      const absl::Status status = lane.queue->append(
-          batches[i].snappy, static_cast<uint32_t>(batches[i].samples), &dropped_samples);
+      status = lane.queue->append(batches[i].snappy, static_cast<uint32_t>(batches[i].samples),
+                                  &dropped_samples);
       if (dropped_samples > 0) {
         metrics_.batches_dropped_full->Increment();
         metrics_.samples_dropped->Increment(static_cast<double>(dropped_samples));
         warnRateLimited("queue full; dropped the oldest batches (queue.whenFull=drop_oldest)");
       }
-      if (!status.ok()) {
-        *lost_samples += batches[i].samples;
-        if (first_failure.ok()) first_failure = status;
-        continue;
+      if (status.ok()) {
+        std::lock_guard lock(lane.mutex);
+        lane.wakeup.notify_one();
       }
-      std::lock_guard lock(lane.mutex);
-      lane.wakeup.notify_one();
     }
-    updateGauges();
-    return first_failure;
+    updateAccounting();
+    return status;
   }
 
-  // Another endpoint's queues took the batch, so the request is acknowledged: counted as lost
-  // here.
-  void countDropped(size_t samples, const absl::Status& why) {
-    metrics_.batches_dropped_full->Increment();
-    metrics_.samples_dropped->Increment(static_cast<double>(samples));
-    warnRateLimited(common::concat("batch dropped: ", common::message(why)));
-  }
-
-  // Senders deliver what is queued until the deadline, then stop; the rest stays queued.
-  void drainUntil(std::chrono::steady_clock::time_point deadline) {
+  // Senders deliver what is queued until the deadline, then stop (a request in flight is cut
+  // off); the rest stays queued.
+  void drainUntil(Clock::time_point deadline) {
     drain_deadline_ = deadline;
     draining_ = true;
+    for (auto& lane : lanes_) lane->client->stopAt(deadline);
     wakeAll();
   }
 
@@ -119,9 +250,12 @@ class Forwarder::Endpoint {
   // One queue and the sender that delivers it in order.
   struct Lane {
     std::unique_ptr<DiskQueue> queue;
+    std::vector<uint64_t> epoch_ends;  // LaneQueue::epoch_ends
+    std::unique_ptr<RemoteWriteClient> client;
     std::mutex mutex;  // for the wakeup only: the queue locks itself
     std::condition_variable wakeup;
     std::thread sender;
+    size_t oldest_epoch = 0;  // of the oldest batch it holds (epochs_ when empty); epoch_mutex_
   };
 
   void wakeAll() {
@@ -129,35 +263,86 @@ class Forwarder::Endpoint {
       std::lock_guard lock(lane->mutex);  // a sender between its check and its wait sees it
       lane->wakeup.notify_all();
     }
+    std::lock_guard lock(epoch_mutex_);
+    epoch_changed_.notify_all();
   }
 
-  void updateGauges() {
+  // Shares queue.maxDiskUsage among the lanes as what they hold changes (laneCaps) and publishes
+  // the gauges.
+  void updateAccounting() {
+    std::lock_guard lock(accounting_mutex_);
     uint64_t pending = 0;
     uint64_t bytes = 0;
-    for (const auto& lane : lanes_) {
-      pending += lane->queue->pendingRecords();
-      bytes += lane->queue->bytesOnDisk();
+    uint64_t sync_failures = 0;
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+      held_[i] = lanes_[i]->queue->bytesOnDisk();
+      pending += lanes_[i]->queue->pendingRecords();
+      bytes += held_[i];
+      sync_failures += lanes_[i]->queue->syncFailures();
     }
+    const size_t appending = static_cast<size_t>(config_.concurrency);
+    const std::vector<uint64_t> caps = laneCaps(held_, appending, max_disk_usage_, drop_oldest_);
+    for (size_t i = 0; i < appending; ++i) lanes_[i]->queue->setMaxBytes(caps[i]);
     metrics_.pending_batches->Set(static_cast<double>(pending));
     metrics_.queue_bytes->Set(static_cast<double>(bytes));
+    if (sync_failures > sync_failures_counted_) {
+      metrics_.queue_sync_failures->Increment(
+          static_cast<double>(sync_failures - sync_failures_counted_));
+      sync_failures_counted_ = sync_failures;
+    }
   }
 
   bool pastDeadline() const {
-    return stopped_ || (draining_ && std::chrono::steady_clock::now() >= drain_deadline_.load());
+    return stopped_ || (draining_ && Clock::now() >= drain_deadline_.load());
+  }
+
+  // Waits on `wakeup` until notified or `until`, and no longer than the shutdown deadline.
+  void waitAtMost(std::condition_variable& wakeup, std::unique_lock<std::mutex>& lock,
+                  Clock::time_point until) {
+    if (draining_) until = std::min(until, drain_deadline_.load());
+    if (until == Clock::time_point::max()) {
+      wakeup.wait(lock);
+    } else {
+      wakeup.wait_until(lock, until);
+    }
   }
 
   // At most one warning per 10 s per endpoint, whichever thread notices the problem.
   void warnRateLimited(std::string_view message) {
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+            .count();
     int64_t last = last_warning_ms_.load(std::memory_order_relaxed);
     if (now - last < 10'000 || !last_warning_ms_.compare_exchange_strong(last, now)) return;
     spdlog::warn("remote write {}: {}", url_, message);
   }
 
+  void setOldestEpochLocked(Lane& lane, size_t epoch) {
+    if (lane.oldest_epoch == epoch) return;
+    lane.oldest_epoch = epoch;
+    epoch_changed_.notify_all();
+  }
+
+  // A batch waits while any lane holds batches of an earlier epoch: cut for another lane count,
+  // they may hold older samples of its series. False when shutdown came first.
+  bool waitForEarlierEpochs(Lane& lane, const QueuedRecord& batch) {
+    if (epochs_ == 0) return true;
+    const size_t epoch = static_cast<size_t>(
+        std::upper_bound(lane.epoch_ends.begin(), lane.epoch_ends.end(), batch.end.segment) -
+        lane.epoch_ends.begin());
+    std::unique_lock lock(epoch_mutex_);
+    setOldestEpochLocked(lane, epoch);
+    while (!pastDeadline()) {
+      const bool earlier_queued = std::any_of(lanes_.begin(), lanes_.end(), [&](const auto& other) {
+        return other->oldest_epoch < epoch;
+      });
+      if (!earlier_queued) return true;
+      waitAtMost(epoch_changed_, lock, Clock::time_point::max());
+    }
+    return false;
+  }
+
   void sendLoop(Lane& lane, uint64_t seed) {
-    RemoteWriteClient client(parsed_, config_.timeout);
     Backoff backoff(config_.retry_min_backoff, config_.retry_max_backoff, seed * 7919 + 17);
     QueuedRecord record;  // reused: its buffer grows once
     while (true) {
@@ -167,28 +352,34 @@ class Forwarder::Endpoint {
         lane.wakeup.wait(lock, [&] {
           if (stopped_) return true;
           taken = lane.queue->next(nullptr, &record);
+          if (!taken && epochs_ > 0) {  // whatever comes next is of the current epoch
+            std::lock_guard epoch_lock(epoch_mutex_);
+            setOldestEpochLocked(lane, epochs_);
+          }
           return taken || draining_;
         });
         if (!taken || pastDeadline()) return;
       }
-      if (!deliver(lane, client, backoff, record)) return;  // shutting down: it stays queued
+      if (!waitForEarlierEpochs(lane, record)) return;  // shutting down: it stays queued
+      if (!deliver(lane, backoff, record)) return;
       if (absl::Status status = lane.queue->commit(record.end); !status.ok()) {
         warnRateLimited(common::message(status));
       }
-      updateGauges();
+      updateAccounting();
     }
   }
 
   // True once the batch is delivered or rejected for good; false when shutdown interrupted it.
-  bool deliver(Lane& lane, RemoteWriteClient& client, Backoff& backoff, const QueuedRecord& batch) {
+  bool deliver(Lane& lane, Backoff& backoff, const QueuedRecord& batch) {
     for (int attempt = 1;; ++attempt) {
       // Dropped meanwhile to make room (queue.whenFull=drop_oldest) and counted as dropped:
       // sending it as well would count it twice.
       if (!lane.queue->holds(batch.end)) return true;
-      const auto started = std::chrono::steady_clock::now();
-      const SendResult result = client.post(batch.payload);
+      const auto started = Clock::now();
+      const SendResult result = lane.client->post(batch.payload);
+      if (result.status == 0 && pastDeadline()) return false;  // cut off by the shutdown
       metrics_.send_duration->Observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+          std::chrono::duration<double>(Clock::now() - started).count());
       if (result.status == 0) {
         metrics_.network_errors->Increment();
       } else {
@@ -212,9 +403,11 @@ class Forwarder::Endpoint {
       warnRateLimited(result.status == 0
                           ? common::concat("send failed, retrying: ", result.error)
                           : common::concat("storage answered ", result.status, ", retrying"));
-      const auto delay = backoff.next(attempt, parseRetryAfter(result.retry_after));
+      const auto retry_at =
+          Clock::now() + backoff.next(attempt, parseRetryAfter(result.retry_after));
       std::unique_lock lock(lane.mutex);
-      if (lane.wakeup.wait_for(lock, delay, [this] { return pastDeadline(); })) return false;
+      while (!pastDeadline() && Clock::now() < retry_at) waitAtMost(lane.wakeup, lock, retry_at);
+      if (pastDeadline()) return false;
       metrics_.retries->Increment();
     }
   }
@@ -222,84 +415,26 @@ class Forwarder::Endpoint {
   const std::string url_;
   const common::HttpUrl parsed_;
   const config::MetricsWriteConfig& config_;
+  const uint64_t max_disk_usage_;
+  const bool drop_oldest_;
+  const size_t
+      epochs_;  // earlier epochs queued at start; batches appended now are of epoch epochs_
   telemetry::EndpointMetrics metrics_;
   std::vector<std::unique_ptr<Lane>> lanes_;
 
+  std::mutex accounting_mutex_;
+  std::vector<uint64_t> held_;  // per lane, reused by updateAccounting()
+  uint64_t sync_failures_counted_ = 0;
+
+  std::mutex epoch_mutex_;
+  std::condition_variable epoch_changed_;
+
   std::atomic<bool> stopped_{false};
   std::atomic<bool> draining_{false};
-  std::atomic<std::chrono::steady_clock::time_point> drain_deadline_{};
+  std::atomic<Clock::time_point> drain_deadline_{};
   std::atomic<int64_t> last_warning_ms_{std::numeric_limits<int64_t>::min() / 2};
   bool finished_ = false;
 };
-
-namespace {
-
-// A directory name per endpoint that stays the same across restarts: readable, and unique.
-std::string queueDirectoryName(const std::string& url) {
-  std::string name;
-  for (char c : url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3)) {
-    name.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_');
-  }
-  uint64_t hash = 14695981039346656037ull;  // FNV-1a: stable, unlike std::hash
-  for (char c : url) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  return fmt::format("{}-{:08x}", name.substr(0, 80), hash & 0xffffffffu);
-}
-
-struct OpenedLanes {
-  std::vector<std::unique_ptr<DiskQueue>> queues;
-  uint64_t corrupt_records = 0;
-};
-
-// Opens (or resumes) an endpoint's lane queues: lane 0 in `name`, lane i in `name`-lane<i>.
-// Lanes beyond `lanes` that an earlier run with a higher metricsWrite.concurrency left with
-// batches are opened too, to be drained; empty ones are removed.
-absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const std::string& name,
-                                      int lanes, const std::string& url) {
-  const std::filesystem::path root(queue.dir);
-  std::vector<std::filesystem::path> dirs;
-  for (int i = 0; i < lanes; ++i) {
-    dirs.push_back(root / (i == 0 ? name : fmt::format("{}-lane{}", name, i)));
-  }
-  const std::string leftover_prefix = name + "-lane";
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
-    const std::string file = entry.path().filename().string();
-    if (!file.starts_with(leftover_prefix)) continue;
-    const std::string index = file.substr(leftover_prefix.size());
-    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
-        index.size() > 4 || std::stoi(index) < lanes) {
-      continue;
-    }
-    dirs.push_back(entry.path());
-  }
-  OpenedLanes opened;
-  QueueRecovery total;
-  for (size_t i = 0; i < dirs.size(); ++i) {
-    QueueRecovery recovery;
-    auto lane = DiskQueue::open(queueOptions(queue, dirs[i], lanes), &recovery);
-    if (!lane.ok()) return lane.status();
-    if (i >= static_cast<size_t>(lanes) && recovery.records == 0) {
-      lane->reset();
-      std::filesystem::remove_all(dirs[i], error);
-      continue;
-    }
-    total.records += recovery.records;
-    total.samples += recovery.samples;
-    total.corrupt_records += recovery.corrupt_records;
-    total.torn_bytes += recovery.torn_bytes;
-    opened.queues.push_back(std::move(*lane));
-  }
-  if (total.records > 0 || total.corrupt_records > 0 || total.torn_bytes > 0) {
-    spdlog::info(
-        "remote write {}: resuming {} queued batches ({} samples); {} corrupt records skipped, "
-        "{} bytes of an interrupted write cut",
-        url, total.records, total.samples, total.corrupt_records, total.torn_bytes);
-  }
-  opened.corrupt_records = total.corrupt_records;
-  return opened;
-}
-
-}  // namespace
 
 DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir,
                               int lanes) {
@@ -328,12 +463,12 @@ absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
       return absl::InvalidArgumentError(
           common::concat("metricsWrite.endpoints: ", common::message(parsed.status())));
     }
-    auto queues = openLanes(queue, queueDirectoryName(url), config.concurrency, url);
-    if (!queues.ok()) return queues.status();
+    auto lanes = openLanes(queue, queueDirectoryName(url), config.concurrency, url);
+    if (!lanes.ok()) return lanes.status();
     telemetry::EndpointMetrics metrics = telemetry.endpointMetrics(url);
-    metrics.queue_corrupt_records->Increment(static_cast<double>(queues->corrupt_records));
+    metrics.queue_corrupt_records->Increment(static_cast<double>(lanes->corrupt_records));
     forwarder->endpoints_.push_back(std::make_unique<Endpoint>(url, *parsed, forwarder->config_,
-                                                               std::move(queues->queues), metrics));
+                                                               queue, std::move(*lanes), metrics));
   }
   return forwarder;
 }
@@ -380,29 +515,18 @@ absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
     }
   }
   batch_samples_->Observe(static_cast<double>(samples));
-  struct Failure {
-    Endpoint* endpoint;
-    absl::Status status;
-    size_t lost_samples;
-  };
-  std::vector<Failure> failed;
+  // A 2xx means every endpoint's queue holds the request, so one queue failing the append (a cap
+  // race with another request, a write error) fails the request and the client retries: the
+  // queues that took it deliver it twice, which storage keeps as one sample per timestamp.
   for (auto& endpoint : endpoints_) {
-    size_t lost_samples = 0;
-    if (absl::Status status = endpoint->enqueue(batches, &lost_samples); !status.ok()) {
-      failed.push_back({endpoint.get(), std::move(status), lost_samples});
-    }
-  }
-  // No endpoint took all of it: the sender retries (lanes that took theirs send duplicates).
-  if (failed.size() == endpoints_.size()) return failed.front().status;
-  for (const Failure& failure : failed) {
-    failure.endpoint->countDropped(failure.lost_samples, failure.status);
+    if (absl::Status status = endpoint->enqueue(batches); !status.ok()) return status;
   }
   return absl::OkStatus();
 }
 
 void Forwarder::stop(std::chrono::milliseconds grace) {
   if (stopped_.exchange(true)) return;
-  const auto deadline = std::chrono::steady_clock::now() + grace;
+  const auto deadline = Clock::now() + grace;
   for (auto& endpoint : endpoints_) endpoint->drainUntil(deadline);
   for (auto& endpoint : endpoints_) endpoint->finish();
 }

@@ -4,7 +4,8 @@
 // queue (forward/disk_queue.h) before the request is answered, so an acknowledged sample
 // survives kill -9, storage outages and restarts. With metricsWrite.concurrency N, each endpoint
 // has N lanes (forward/lanes.h): a series always takes the same lane, and each lane's sender
-// reads its queue in order, so every series arrives in order. A sender keeps one keep-alive
+// reads its queue in order, so every series arrives in order; batches queued for another N by an
+// earlier run are all delivered before any later one. A sender keeps one keep-alive
 // connection, retries 429/5xx/network errors with backoff (honouring Retry-After) and drops a
 // batch only when storage rejects it with another 4xx (counted). Endpoints do not wait for each
 // other, and ingestion never waits for a sender; when a queue is full, submit() refuses (or, with
@@ -25,7 +26,7 @@
 namespace tp::forward {
 
 // The disk queue options queue.* configures, for a queue in `dir` that is one of `lanes` sharing
-// queue.maxDiskUsage.
+// queue.maxDiskUsage (equally when empty: the forwarder then shares it as the lanes fill).
 DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir,
                               int lanes = 1);
 
@@ -45,13 +46,14 @@ class Forwarder {
   // Writes WriteRequest fields (timeseries and metadata) holding `samples` samples to every
   // endpoint, one batch per lane that has series of them; returns once they are written (with
   // queue.fsync=always, synced, several requests sharing one fdatasync). ResourceExhausted when a
-  // queue that refuses when full has no room (nothing was written); another error when no
-  // endpoint could write all of it (lanes that took theirs will send duplicates on the retry).
+  // queue that refuses when full has no room (nothing was written); another error when any
+  // queue could not write its part (the client retries: the queues that took theirs send them
+  // twice).
   absl::Status submit(std::string_view fields, size_t samples);
 
   void start();
-  // Lets senders deliver until `grace` has passed; what is not delivered by then stays queued
-  // for the next start.
+  // Lets senders deliver until `grace` has passed, then cuts off retry waits and sends in
+  // flight; what is not delivered by then stays queued for the next start.
   void stop(std::chrono::milliseconds grace);
 
  private:

@@ -1,8 +1,19 @@
 #include "forward/lanes.h"
 
-#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/numeric/int128.h"
+#include "common/strings.h"
 #include "ingest/remote_write/protobuf_wire.h"
+#include "spdlog/spdlog.h"
 
 namespace tp::forward {
 namespace {
@@ -83,6 +94,115 @@ absl::Status splitIntoLanes(std::string_view fields, size_t lanes, LaneParts& pa
   }
   if (field_begin != fields.data() + fields.size()) {
     return absl::InvalidArgumentError("forwarding: malformed encoded batch");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<uint64_t> laneCaps(const std::vector<uint64_t>& held, size_t appending, uint64_t total,
+                               bool drop_oldest) {
+  std::vector<uint64_t> caps = held;  // lanes that only drain take nothing more
+  appending = std::min(appending, held.size());
+  if (appending == 0) return caps;
+  uint64_t budget = total;
+  for (size_t i = appending; i < held.size(); ++i) budget -= std::min(budget, held[i]);
+  const uint64_t floor = drop_oldest ? budget / appending / 8 : 0;
+  uint64_t claimed = 0;
+  uint64_t above = 0;  // held beyond the floor
+  for (size_t i = 0; i < appending; ++i) {
+    claimed += std::max(held[i], floor);
+    above += held[i] - std::min(held[i], floor);
+  }
+  if (claimed <= budget) {
+    const uint64_t share = (budget - claimed) / appending;
+    for (size_t i = 0; i < appending; ++i) caps[i] = std::max(held[i], floor) + share;
+    return caps;
+  }
+  // The lanes above the floor give up the excess in proportion to what they hold above it,
+  // rounded up to stay within the budget. `over` is at most `above`: appending * floor <= budget.
+  const uint64_t over = claimed - budget;
+  for (size_t i = 0; i < appending; ++i) {
+    if (held[i] <= floor) {
+      caps[i] = floor;
+      continue;
+    }
+    const uint64_t excess = held[i] - floor;
+    const uint64_t cut = absl::Uint128Low64((absl::uint128(over) * excess + above - 1) / above);
+    caps[i] = held[i] - std::min(cut, excess);
+  }
+  return caps;
+}
+
+std::string formatLaneMapping(const LaneMapping& mapping) {
+  std::string text = common::concat("lanes ", mapping.lanes, "\n");
+  for (const auto& ends : mapping.epoch_ends) {
+    text += "epoch";
+    for (uint64_t end : ends) text += common::concat(" ", end);
+    text += "\n";
+  }
+  return text;
+}
+
+std::optional<LaneMapping> parseLaneMapping(std::string_view text) {
+  LaneMapping mapping;
+  std::istringstream lines{std::string(text)};
+  std::string line;
+  bool counted = false;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string word;
+    if (!(words >> word)) continue;
+    if (word == "lanes" && !counted) {
+      if (!(words >> mapping.lanes) || mapping.lanes < 1 || (words >> word)) return std::nullopt;
+      counted = true;
+    } else if (word == "epoch") {
+      std::vector<uint64_t>& ends = mapping.epoch_ends.emplace_back();
+      while (words >> word) {
+        uint64_t end = 0;
+        const auto [at, error] = std::from_chars(word.data(), word.data() + word.size(), end);
+        if (error != std::errc() || at != word.data() + word.size()) return std::nullopt;
+        ends.push_back(end);
+      }
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!counted) return std::nullopt;
+  return mapping;
+}
+
+std::optional<LaneMapping> readLaneMapping(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  if (!file) return std::nullopt;
+  std::stringstream text;
+  text << file.rdbuf();
+  std::optional<LaneMapping> mapping = parseLaneMapping(text.str());
+  if (!mapping)
+    spdlog::warn("{}: not a lane mapping; its queued batches count as cut for others",
+                 path.string());
+  return mapping;
+}
+
+absl::Status writeLaneMapping(const std::filesystem::path& path, const LaneMapping& mapping) {
+  const std::string text = formatLaneMapping(mapping);
+  const std::filesystem::path temporary = path.string() + ".tmp";
+  const auto failed = [&](std::string_view what) {
+    return absl::InternalError(
+        common::concat("cannot ", what, " ", temporary.string(), ": ", std::strerror(errno)));
+  };
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return failed("create");
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      ::fsync(fd) != 0) {
+    const absl::Status status = failed("write");
+    ::close(fd);
+    return status;
+  }
+  ::close(fd);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) return failed("rename");
+  const int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
   }
   return absl::OkStatus();
 }

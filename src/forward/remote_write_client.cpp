@@ -1,6 +1,6 @@
 #include "forward/remote_write_client.h"
 
-#include <sys/socket.h>
+#include <algorithm>
 
 #include "boost/asio/connect.hpp"
 #include "boost/asio/io_context.hpp"
@@ -29,21 +29,52 @@ std::string writeUrlFor(const std::string& configured) {
   return base + "/api/v1/write";
 }
 
+struct RemoteWriteClient::Io {
+  asio::io_context context;
+};
+
 struct RemoteWriteClient::Connection {
-  asio::io_context io;
-  tcp::socket socket{io};
+  explicit Connection(asio::io_context& io) : socket(io) {}
+  tcp::socket socket;
   boost::beast::flat_buffer buffer;
 };
 
 RemoteWriteClient::RemoteWriteClient(common::HttpUrl url, std::chrono::milliseconds timeout)
-    : url_(std::move(url)), timeout_(timeout) {}
+    : url_(std::move(url)), timeout_(timeout), io_(std::make_unique<Io>()) {}
 
 RemoteWriteClient::~RemoteWriteClient() = default;
 
-bool RemoteWriteClient::connect(std::string* error) {
-  connection_ = std::make_unique<Connection>();
+void RemoteWriteClient::stopAt(std::chrono::steady_clock::time_point deadline) {
+  stop_at_ = deadline;
+  io_->context.stop();  // run() looks at the new stop time (stop() is sticky until restart())
+}
+
+bool RemoteWriteClient::run(const bool& done, std::chrono::steady_clock::time_point limit) {
+  asio::io_context& io = io_->context;
+  while (!done) {
+    io.restart();
+    const auto until = std::min(limit, stop_at_.load());
+    if (std::chrono::steady_clock::now() >= until) {
+      boost::system::error_code ignored;
+      connection_->socket.close(ignored);
+      io.restart();
+      io.run();  // the handlers, aborted now, refer to the caller's variables
+      return false;
+    }
+    io.run_one_until(until);
+  }
+  return true;
+}
+
+std::string RemoteWriteClient::interruption() const {
+  if (std::chrono::steady_clock::now() >= stop_at_.load()) return "stopped: shutting down";
+  return common::concat("timed out after ", timeout_.count(), " ms (metricsWrite.timeout)");
+}
+
+bool RemoteWriteClient::connect(std::chrono::steady_clock::time_point limit, std::string* error) {
+  connection_ = std::make_unique<Connection>(io_->context);
   boost::system::error_code ec;
-  tcp::resolver resolver(connection_->io);
+  tcp::resolver resolver(io_->context);
   const auto endpoints = resolver.resolve(url_.host, std::to_string(url_.port), ec);
   if (ec) {
     *error = common::concat("cannot resolve ", url_.host, ": ", ec.message());
@@ -56,9 +87,8 @@ bool RemoteWriteClient::connect(std::string* error) {
                         ec = result;
                         done = true;
                       });
-  connection_->io.run_for(timeout_);
-  if (!done) {
-    *error = common::concat("connect to ", url_.host, ":", url_.port, " timed out");
+  if (!run(done, limit)) {
+    *error = common::concat("connect to ", url_.host, ":", url_.port, ": ", interruption());
     connection_.reset();
     return false;
   }
@@ -67,13 +97,6 @@ bool RemoteWriteClient::connect(std::string* error) {
     connection_.reset();
     return false;
   }
-  // Blocking reads and writes below are bounded by socket timeouts.
-  timeval limit{};
-  limit.tv_sec = timeout_.count() / 1000;
-  limit.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);
-  const int fd = connection_->socket.native_handle();
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
   connection_->socket.set_option(tcp::no_delay(true), ec);
   return true;
 }
@@ -82,8 +105,9 @@ SendResult RemoteWriteClient::post(std::string_view snappy_body) {
   SendResult result;
   // A kept-alive connection may have been closed by the server meanwhile: one fresh retry.
   for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto limit = std::chrono::steady_clock::now() + timeout_;
     const bool reused = connection_ != nullptr;
-    if (!connection_ && !connect(&result.error)) return result;
+    if (!connection_ && !connect(limit, &result.error)) return result;
     http::request<http::string_body> request{http::verb::post, url_.target, 11};
     request.set(http::field::host, url_.host);
     request.set(http::field::user_agent, common::concat("telemetry-processor/", common::kVersion));
@@ -93,16 +117,29 @@ SendResult RemoteWriteClient::post(std::string_view snappy_body) {
     request.keep_alive(true);
     request.body().assign(snappy_body.data(), snappy_body.size());
     request.prepare_payload();
-    boost::system::error_code ec;
-    http::write(connection_->socket, request, ec);
     http::response_parser<http::string_body> parser;
     parser.body_limit(1 << 20);
-    if (!ec) http::read(connection_->socket, connection_->buffer, parser, ec);
-    if (ec) {
+    boost::system::error_code ec;
+    bool done = false;
+    http::async_write(connection_->socket, request,
+                      [&](const boost::system::error_code& written, size_t) {
+                        if (written) {
+                          ec = written;
+                          done = true;
+                          return;
+                        }
+                        http::async_read(connection_->socket, connection_->buffer, parser,
+                                         [&](const boost::system::error_code& read, size_t) {
+                                           ec = read;
+                                           done = true;
+                                         });
+                      });
+    const bool finished = run(done, limit);
+    if (!finished || ec) {
+      result.error = common::concat("POST ", url_.host, ":", url_.port, url_.target, ": ",
+                                    finished ? ec.message() : interruption());
       connection_.reset();
-      result.error =
-          common::concat("POST ", url_.host, ":", url_.port, url_.target, ": ", ec.message());
-      if (reused) continue;
+      if (finished && reused) continue;
       return result;
     }
     const auto& response = parser.get();

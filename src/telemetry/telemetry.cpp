@@ -1,5 +1,9 @@
 #include "telemetry/telemetry.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "prometheus/text_serializer.h"
 #include "telemetry/process_collector.h"
 
@@ -135,6 +139,12 @@ CacheMetrics Telemetry::cacheMetrics() {
                      "cache refresh, which reads the tables anyway")
                .Register(*registry_)
                .Add({}),
+      .unique_key_missing = &prometheus::BuildGauge()
+                                 .Name("database_unique_key_missing")
+                                 .Help("1 while a table lacks the unique key of exactly-once "
+                                       "writes (old duplicates block it; see `db dedupe`): "
+                                       "concurrent replicas can then write a row twice")
+                                 .Register(*registry_),
       .snapshot_file_failures =
           &prometheus::BuildCounter()
                .Name("cache_snapshot_file_write_failures_total")
@@ -206,6 +216,10 @@ EndpointMetrics Telemetry::endpointMetrics(const std::string& endpoint) {
                                  "Samples of rejected or dropped batches"),
       .queue_corrupt_records = counter("remote_write_queue_corrupt_records_total",
                                        "Queued batches found corrupt at start and skipped"),
+      .queue_sync_failures =
+          counter("remote_write_queue_sync_failures_total",
+                  "Periodic fdatasyncs of the disk queue that failed: batches queued meanwhile "
+                  "may not survive a power loss"),
       .pending_batches = &prometheus::BuildGauge()
                               .Name("remote_write_pending_batches")
                               .Help("Batches in the disk queue waiting to be sent, by endpoint")
@@ -249,6 +263,17 @@ LogLatencyMetrics::Series LogLatencyMetrics::create(const std::string& node) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {0.1, 0.5, 1,  2,  3,   5,  8,
                                                                    10,  15,  30, 60, 120, 300};
   return {&summary_.Add({{"node", node}}, kQuantiles), &histogram_.Add({{"node", node}}, kBuckets)};
+}
+
+void LogLatencyMetrics::Series::observe(std::vector<double>& seconds) const {
+  std::sort(seconds.begin(), seconds.end());
+  constexpr double kInfinity = std::numeric_limits<double>::infinity();
+  double previous = -kInfinity;
+  for (double value : seconds) {
+    histogram->Observe(value);
+    previous = value > previous ? value : std::nextafter(previous, kInfinity);
+    summary->Observe(previous);
+  }
 }
 
 LogLatencyMetrics::Series LogLatencyMetrics::forNode(std::string_view node) {
@@ -310,6 +335,11 @@ LogsMetrics Telemetry::logsMetrics(const std::vector<std::string>& skip_reasons,
           &family("training_lines_bad_iteration_total",
                   "Lines a performance format matched whose iteration is not an integer that fits "
                   "int64; not counted as performance lines")
+               .Add({}),
+      .iteration_beyond_column_lines =
+          &family("training_lines_iteration_beyond_column_total",
+                  "Performance lines whose iteration the training_performance column (32-bit "
+                  "integer) cannot hold; no row is written")
                .Add({}),
       .pattern_hits = {},
       .requests_rejected = rejectedRequests(rejected),

@@ -44,6 +44,8 @@ struct CacheMetrics {
   prometheus::Histogram* refresh_duration;
   prometheus::Counter* refresh_failures;
   prometheus::Counter* schema_migration_failures;
+  // database_unique_key_missing{table}: 1 while a table's insert-if-absent key is missing
+  prometheus::Family<prometheus::Gauge>* unique_key_missing;
   prometheus::Counter* snapshot_file_failures;
 };
 
@@ -78,6 +80,7 @@ struct EndpointMetrics {
   prometheus::Counter* batches_dropped_full;  // disk queue full
   prometheus::Counter* samples_dropped;
   prometheus::Counter* queue_corrupt_records;
+  prometheus::Counter* queue_sync_failures;  // periodic fdatasyncs that failed
   prometheus::Gauge* pending_batches;
   prometheus::Gauge* queue_bytes;
   prometheus::Histogram* send_duration;
@@ -94,6 +97,11 @@ class LogLatencyMetrics {
   struct Series {
     prometheus::Summary* summary;
     prometheus::Histogram* histogram;
+
+    // Observes one batch's latencies in both, sorting `seconds`. prometheus-cpp's summary (CKMS)
+    // takes time quadratic in values that repeat or descend (records of one instant, or in time
+    // order), so they reach it ascending, each repeat raised by one ulp.
+    void observe(std::vector<double>& seconds) const;
   };
   // Thread-safe; the series of a node once created stays valid for the process lifetime.
   Series forNode(std::string_view node);
@@ -121,7 +129,9 @@ struct LogsMetrics {
   prometheus::Counter* event_streams;        // StartTrain events queued, one per workload
   prometheus::Counter* event_stream_errors;  // StartTrain lines no workload could take
   prometheus::Counter* unattributed_lines;   // training lines of pods without a known workload
-  prometheus::Counter* bad_iteration_lines;  // near misses: a format matched, the iteration is no int64
+  prometheus::Counter* bad_iteration_lines;  // near misses: the iteration is not an int64
+  // performance lines whose iteration the training_performance column (32 bits) cannot hold
+  prometheus::Counter* iteration_beyond_column_lines;
   absl::flat_hash_map<std::string, prometheus::Counter*> pattern_hits;  // by format name
   RejectedRequests requests_rejected;
   prometheus::Counter* requests_deferred;  // 503: not taken now, the sender retries

@@ -19,6 +19,7 @@
 #include "support/cluster_rows.h"
 #include "support/compression.h"
 #include "support/database_servers.h"
+#include "support/fluentbit_records.h"
 #include "support/http_client.h"
 #include "support/process.h"
 
@@ -31,40 +32,12 @@ namespace http = boost::beast::http;
 
 constexpr const char* kJson = "application/json";
 
+using testing::performanceLine;
+using testing::startLine;
+
 std::string record(const std::string& pod, const std::string& pod_uid, const std::string& log,
                    double date = 1761223152.123456) {
-  std::string escaped;
-  for (char c : log) {
-    if (c == '"' || c == '\\') escaped.push_back('\\');
-    if (c == '\x1b') {
-      escaped += "\\u001b";
-      continue;
-    }
-    escaped.push_back(c);
-  }
-  char date_text[32];
-  std::snprintf(date_text, sizeof(date_text), "%.6f", date);
-  return std::string(R"({"date": )") + date_text + R"(, "stream": "stdout", "logtag": "F", )" +
-         R"("log": ")" + escaped + R"(", "kubernetes": {"pod_name": ")" + pod +
-         R"(", "namespace_name": "team", "pod_id": ")" + pod_uid +
-         R"(", "host": "node-a", "container_name": "pytorch", )" +
-         R"("labels": {"training.kubeflow.org/job-name": "job"}}})";
-}
-
-std::string startLine(int rank) {
-  return "\x1b[32m[20251023 12:39:12][rank-" + std::to_string(rank) +
-         "/64][INFO ] [--------trainer.py:2382] : training ...\x1b[0m";
-}
-
-std::string performanceLine(int iteration) {
-  return "[20251023 12:40:00][rank-63/64][INFO ] [--------trainer.py:2382] : iteration " +
-         std::to_string(iteration) +
-         "/ 1000 | consumed samples: " + std::to_string(iteration * 64) +
-         " | elapsed time per iteration (ms): 16601.3/17219.3 | hip mem "
-         "usage/free/total/usage_ratio: 253.38GB/2.60GB/255.98GB/98.98% | throughput per GPU "
-         "(TFLOP/s/GPU): 398.6/384.3 | tokens per GPU (tokens/s/GPU): 1234.5/1200.0 | learning "
-         "rate: 1.0E-04 | global batch size: 64 | lm loss: 1.069E+01 | loss scale: 1.0 | grad "
-         "norm: 2.345 | number of skipped iterations: 0 | number of nan iterations: 0 |";
+  return testing::fluentBitRecord(pod, pod_uid, log, date);
 }
 
 // Every rank of both pods prints the start marker, then rank 63 of each prints iterations
@@ -325,7 +298,7 @@ TEST_P(LogsPathTest, MalformedBodiesAreRefusedWithAReasonAndChangeNothing) {
       {"truncated gzip", testing::gzipCompress(valid).substr(0, 40), kJson, "gzip", 400,
        "cannot decode gzip"},
       {"unsupported encoding", valid, kJson, "br", 415, "unsupported Content-Encoding 'br'"},
-      {"unsupported type", valid, "application/msgpack", "", 415,
+      {"unsupported type", std::string("\x91\x81\xa3log", 6), "application/msgpack", "", 415,
        "unsupported Content-Type 'application/msgpack'"},
       {"trailing garbage", valid + " [", kJson, "", 400, "invalid JSON"},
       {"lines: broken second line", "{\"date\": 1}\n{\"date\": 2,", "application/x-ndjson", "", 400,

@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include <fstream>
+#include <iostream>
 #include <regex>
 
 #include "http/server.h"
@@ -388,7 +389,11 @@ TEST_F(MetricsPathTest, AmplifyingV2BodiesGet413AndMemoryStaysBounded) {
        {"", "__name__", "gpu_utilization", "gpu_id", "0", "primus_lens_node_name", "node-a"}) {
     request.add_symbols(symbol);
   }
-  request.add_symbols(std::string(60 << 10, 'v'));
+  std::string symbol(60 << 10, 'v');
+  uint32_t noise = 12345;  // incompressible, so the body on the wire is as large as decoded
+  for (char& c : symbol)
+    c = static_cast<char>('a' + ((noise = noise * 1103515245 + 12345) >> 16) % 26);
+  request.add_symbols(symbol);
   const uint32_t big = 7;
   for (int i = 0; i < 250; ++i) request.add_symbols("l" + std::to_string(1000 + i));
   for (int s = 0; s < 5; ++s) {
@@ -424,6 +429,8 @@ TEST_F(MetricsPathTest, AmplifyingV2BodiesGet413AndMemoryStaysBounded) {
     EXPECT_THAT(result.body, HasSubstr("http.maxSeriesLabelBytes"));
   }
   const uint64_t peak = residentBytes(processor_->pid()).second;
+  std::cout << kSenders << " amplifying bodies of " << body.size() << " bytes: idle RSS "
+            << (idle >> 20) << " MiB, peak " << (peak >> 20) << " MiB\n";
   EXPECT_LE(peak, idle + (256ull << 20)) << "idle " << idle << " bytes, peak " << peak << " bytes";
   HttpClient client(processor_port_);
   EXPECT_EQ(client.get("/healthz").status, 200u);

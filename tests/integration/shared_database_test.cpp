@@ -13,6 +13,7 @@
 #include "soci/soci.h"
 #include "storage/database.h"
 #include "storage/schema.h"
+#include "storage/training_rows.h"
 #include "support/cluster_rows.h"
 #include "support/database_servers.h"
 #include "support/fluentbit_records.h"
@@ -240,6 +241,11 @@ TEST_P(SharedDatabaseTest, LensBaselineTablesWithDuplicatesGetNewRowsOnceAndDedu
   ASSERT_NE(port, 0);
   std::vector<std::string> batch = start(1);
   for (const std::string& line : iterations(1, 1, 3)) batch.push_back(line);
+  // Values the Lens columns cannot hold are skipped at parse time, counted.
+  batch.push_back(
+      testing::fluentBitRecord("train-1", "pod-1", testing::performanceLine((1LL << 31) + 5)));
+  batch.push_back(testing::fluentBitRecord("train-1", "pod-1", testing::performanceLine(9),
+                                           253402300800.0));  // year 10000
   for (int round = 0; round < 2; ++round) {
     const auto answer = postLogs(port, batch);
     ASSERT_EQ(answer.status, 200u) << answer.body;
@@ -254,6 +260,8 @@ TEST_P(SharedDatabaseTest, LensBaselineTablesWithDuplicatesGetNewRowsOnceAndDedu
   const std::string metrics = client.get("/metrics").body;
   EXPECT_THAT(metrics, HasSubstr(R"(database_unique_key_missing{table="training_performance"} 1)"));
   EXPECT_THAT(metrics, HasSubstr(R"(database_unique_key_missing{table="workload_event"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr("training_lines_iteration_beyond_column_total 2"));
+  EXPECT_THAT(metrics, HasSubstr(R"(log_records_skipped_total{reason="invalid_date"} 2)"));
   testing::stopProcessor(*processors_.back());
   processors_.back().reset();
 
@@ -301,6 +309,40 @@ TEST_P(SharedDatabaseTest, ARoleThatDoesNotOwnTheTablesStillIngests) {
   expectCount("workload_event WHERE workload_uid = 'w-job'", 1);
   EXPECT_TRUE(processors_.back()->waitForOutput("must be owner of table", 10s))
       << "the refused migration step is logged";
+}
+
+// The writer sets aside rows the database refuses and retries when it is away: the two must be
+// told apart on every backend.
+TEST_P(SharedDatabaseTest, ARefusedValueIsToldApartFromAnAbsentDatabase) {
+  for (const std::string& ddl : lensBaselineDdl(GetParam(), false)) testing::exec(*database_, ddl);
+  if (GetParam() == "sqlite") {
+    // SQLite stores any integer; a CHECK stands for the 32-bit column.
+    testing::exec(*database_, "DROP TABLE training_performance");
+    testing::exec(*database_,
+                  "CREATE TABLE training_performance (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                  "pod_uuid TEXT, performance TEXT, iteration INTEGER CHECK (iteration < "
+                  "2147483648), created_at TIMESTAMP, serial INTEGER, workload_uid TEXT)");
+  }
+  const storage::PerformanceRow beyond_integer{
+      "w-job", "pod-1", R"({"current_iteration":1})", (int64_t{1} << 31) + 1, 1, 1761223152000000};
+  const absl::StatusOr<size_t> refused =
+      storage::insertPerformanceRows(*database_, std::span(&beyond_integer, 1));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  const storage::PerformanceRow fits{"w-job", "pod-1", R"({"current_iteration":1})",
+                                     1,       1,       1761223152000000};
+  const absl::StatusOr<size_t> written =
+      storage::insertPerformanceRows(*database_, std::span(&fits, 1));
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, 1u);
+  const absl::StatusOr<size_t> again =
+      storage::insertPerformanceRows(*database_, std::span(&fits, 1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, 0u) << "inserted counts rows inserted, not rows found";
+  if (GetParam() == "sqlite") return;
+  server_->stop();
+  const absl::StatusOr<size_t> away =
+      storage::insertPerformanceRows(*database_, std::span(&fits, 1));
+  EXPECT_EQ(away.status().code(), absl::StatusCode::kUnavailable) << away.status();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SharedDatabaseTest,

@@ -476,17 +476,17 @@ absl::Status selectLogBatchFormat(std::string_view content_type, std::string_vie
 absl::Status parseLogBatch(std::string_view body, LogBatchFormat format,
                            const LogBatchLimits& limits, LogRecordSink& sink) {
   if (common::trim(body).empty()) return absl::InvalidArgumentError("empty body");
-  const absl::Status status = format == LogBatchFormat::kJsonArray
-                                  ? parseArray(body, limits, sink)
-                                  : parseLines(body, limits, sink);
+  const absl::Status status = format == LogBatchFormat::kJsonArray ? parseArray(body, limits, sink)
+                                                                   : parseLines(body, limits, sink);
   releaseLargeParser();
   return status;
 }
 
 size_t logParserCapacity() { return threadLocalParser().capacity(); }
 
-bool parseLogTime(std::string_view token, bool is_string, int64_t* time_us) {
-  token = common::trim(token);
+namespace {
+
+bool parseAnyLogTime(std::string_view token, bool is_string, int64_t* time_us) {
   if (is_string) return parseIsoTime(token, time_us);
   // A plain decimal is read digit by digit, so no precision is lost to binary floating point.
   const size_t dot = token.find('.');
@@ -510,6 +510,16 @@ bool parseLogTime(std::string_view token, bool is_string, int64_t* time_us) {
   if (end != buffer + token.size() || !(seconds >= 0 && seconds < 1e12)) return false;
   *time_us = static_cast<int64_t>(std::llround(seconds * 1e6));
   return true;
+}
+
+}  // namespace
+
+bool parseLogTime(std::string_view token, bool is_string, int64_t* time_us) {
+  // Rows carry the time in a timestamp column: a year the databases cannot store (before 1970
+  // or after 9999) would be refused there, so it is refused here.
+  constexpr int64_t kYear10000Us = 253'402'300'800'000'000;
+  return parseAnyLogTime(common::trim(token), is_string, time_us) && *time_us >= 0 &&
+         *time_us < kYear10000Us;
 }
 
 }  // namespace tp::ingest

@@ -48,11 +48,11 @@ class LogRecordSink {
   virtual void onSkipped(size_t index, SkipReason reason) = 0;
 };
 
-// The format of a (decoded) body: application/json -> array, application/x-ndjson (and the other
-// json-lines names) -> lines. Any other type, or none, is decided by the first non-space byte,
-// '[' array, '{' lines, as the reference took any type (curl -d sends
-// application/x-www-form-urlencoded, some clients text/plain); another body is Unimplemented
-// (-> 415) naming the type, or with no type at all left to the parser to refuse.
+// The format of a (decoded) body. application/json -> array; application/x-ndjson and the other
+// json-lines names -> lines. Any other type, or none, is decided by the first non-space byte,
+// '[' array, '{' lines, as the reference accepted any type (curl -d sends
+// application/x-www-form-urlencoded; some clients text/plain). Any other body: Unimplemented
+// (-> 415) naming the type or, without a type, an array for the parser to refuse (400).
 absl::Status selectLogBatchFormat(std::string_view content_type, std::string_view body,
                                   LogBatchFormat* format);
 
@@ -73,7 +73,8 @@ inline constexpr size_t kLogParserKeepCapacity = 4u << 20;
 size_t logParserCapacity();
 
 // Parses a `date` token: a JSON number of seconds since the epoch (fraction to the microsecond,
-// digits beyond ignored) or an ISO 8601 UTC string ("2025-10-23T12:39:12.123456Z").
+// digits beyond ignored) or an ISO 8601 UTC string ("2025-10-23T12:39:12.123456Z"), within the
+// years 1970 to 9999 that every backend's timestamp column holds.
 bool parseLogTime(std::string_view token, bool is_string, int64_t* time_us);
 
 }  // namespace tp::ingest

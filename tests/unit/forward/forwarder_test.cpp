@@ -1,14 +1,19 @@
 // The forwarder against a real HTTP server on loopback playing storage: one batch per submitted
 // request, written before submit() returns, with queue.fsync=always too, retries of
 // 5xx with backoff, Retry-After, no retry of other 4xx, delivery once storage recovers, the disk
-// queue's cap, queued batches carried over a restart, and lanes that keep every series in order
-// with several requests in flight.
+// queue's cap, queued batches carried over a restart, lanes that keep every series in order
+// with several requests in flight and across a change of their number, a submit failing when any
+// endpoint's queue fails it, and a stop that ends at its deadline.
 
 #include "forward/forwarder.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <snappy.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <climits>
@@ -17,6 +22,8 @@
 #include <regex>
 #include <thread>
 
+#include "fmt/format.h"
+#include "forward/lanes.h"
 #include "forward/remote_write_client.h"
 #include "forward/retry_policy.h"
 #include "http/server.h"
@@ -46,6 +53,7 @@ class FakeStorage {
       snappy::Uncompress(ctx.request.body().data(), ctx.request.body().size(), &raw);
       prompb::WriteRequest request;
       const bool parsed = request.ParseFromString(raw);
+      holdIfOld(request);
       std::lock_guard lock(mutex_);
       --in_flight_;
       ++requests_;
@@ -67,6 +75,7 @@ class FakeStorage {
       http::Response response =
           http::textResponse(ctx.request, status, "text/plain", status == 400 ? "bad series" : "");
       if (status == 429) response.set("Retry-After", "0");
+      if (status == 503 && !retry_after_.empty()) response.set("Retry-After", retry_after_);
       return response;
     });
     server_ = std::move(
@@ -76,6 +85,19 @@ class FakeStorage {
 
   // Answers each request after a random wait of up to `most` (set before the first request).
   void delayAnswers(std::chrono::microseconds most) { answer_delay_ = most; }
+  // From now on, holds requests with samples before `timestamp` only until one with a sample at
+  // or after it arrives, or `most` after the first was held: a sender that does not wait for
+  // older samples of a series to be delivered sends newer ones meanwhile.
+  void holdOlderThan(int64_t timestamp, std::chrono::milliseconds most) {
+    std::lock_guard lock(hold_mutex_);
+    hold_before_ = timestamp;
+    hold_most_ = most;
+  }
+  // The Retry-After of 503 answers.
+  void retryAfter(std::string seconds) {
+    std::lock_guard lock(mutex_);
+    retry_after_ = std::move(seconds);
+  }
   // Samples whose series already had one as new or newer.
   int outOfOrder() {
     std::lock_guard lock(mutex_);
@@ -106,6 +128,22 @@ class FakeStorage {
   }
 
  private:
+  void holdIfOld(const prompb::WriteRequest& request) {
+    std::unique_lock lock(hold_mutex_);
+    if (hold_before_ == INT64_MIN || released_) return;
+    bool newer = false;
+    for (const auto& series : request.timeseries()) {
+      for (const auto& sample : series.samples())
+        newer = newer || sample.timestamp() >= hold_before_;
+    }
+    if (!newer) {
+      if (!held_since_) held_since_ = std::chrono::steady_clock::now();
+      hold_changed_.wait_until(lock, *held_since_ + hold_most_, [this] { return released_; });
+    }
+    released_ = true;
+    hold_changed_.notify_all();
+  }
+
   telemetry::Telemetry telemetry_;
   http::Router router_;
   std::unique_ptr<http::Server> server_;
@@ -119,6 +157,73 @@ class FakeStorage {
   std::atomic<int> max_in_flight_{0};
   std::map<std::string, int64_t> last_timestamp_;
   int out_of_order_ = 0;
+  std::string retry_after_;
+  int64_t hold_before_ = INT64_MIN;
+  std::chrono::milliseconds hold_most_{0};
+  std::mutex hold_mutex_;
+  std::condition_variable hold_changed_;
+  std::optional<std::chrono::steady_clock::time_point> held_since_;
+  bool released_ = false;
+};
+
+// A loopback port that takes connections and reads what arrives, but never answers.
+class SilentStorage {
+ public:
+  SilentStorage() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(listener_, 16) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("cannot listen on loopback");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~SilentStorage() {
+    stopping_ = true;
+    thread_.join();
+    for (int fd : connections_) ::close(fd);
+    ::close(listener_);
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  size_t bytesReceived() const { return received_.load(); }
+
+ private:
+  void run() {
+    while (!stopping_) {
+      std::vector<pollfd> fds{{listener_, POLLIN, 0}};
+      for (int fd : connections_) fds.push_back({fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+      if (fds[0].revents & POLLIN) {
+        if (const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC); fd >= 0) {
+          connections_.push_back(fd);
+        }
+      }
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (fds[i].revents == 0) continue;
+        char buffer[4096];
+        const ssize_t read = ::read(fds[i].fd, buffer, sizeof(buffer));
+        if (read > 0) {
+          received_ += static_cast<size_t>(read);
+        } else {  // closed by the client
+          ::close(fds[i].fd);
+          std::erase(connections_, fds[i].fd);
+        }
+      }
+    }
+  }
+
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::vector<int> connections_;
+  std::atomic<size_t> received_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
 };
 
 std::string encodedSeries(int samples) {
@@ -151,6 +256,35 @@ std::string seriesAt(int series, int64_t timestamp) {
     sample->set_timestamp(timestamp);
   }
   return request.SerializeAsString();
+}
+
+// One sample at `timestamp` for each series k of `keys`.
+std::string seriesFor(const std::vector<int>& keys, int64_t timestamp) {
+  prompb::WriteRequest request;
+  for (int k : keys) {
+    auto* entry = request.add_timeseries();
+    auto* name = entry->add_labels();
+    name->set_name("__name__");
+    name->set_value("workload_up");
+    auto* label = entry->add_labels();
+    label->set_name("k");
+    label->set_value(std::to_string(k));
+    auto* sample = entry->add_samples();
+    sample->set_value(1);
+    sample->set_timestamp(timestamp);
+  }
+  return request.SerializeAsString();
+}
+
+// `count` keys whose series do not take lane 0 of `lanes`.
+std::vector<int> keysOutsideLaneZero(size_t lanes, size_t count) {
+  std::vector<int> keys;
+  LaneParts parts;
+  for (int k = 0; keys.size() < count; ++k) {
+    EXPECT_TRUE(splitIntoLanes(seriesFor({k}, 0), lanes, parts).ok());
+    if (parts.fields[0].empty()) keys.push_back(k);
+  }
+  return keys;
 }
 
 bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
@@ -247,6 +381,8 @@ TEST_F(ForwarderTest, EachSubmittedRequestIsOneBatchQueuedBeforeSubmitReturns) {
   EXPECT_THAT(
       telemetry_.exposition(),
       ::testing::ContainsRegex("remote_write_sent_samples_total\\{endpoint=\"[^\"]+\"\\} 12"));
+  EXPECT_THAT(telemetry_.exposition(),
+              ::testing::ContainsRegex("remote_write_queue_sync_failures_total\\{[^}]+\\} 0"));
 }
 
 TEST_F(ForwarderTest, ConcurrentSubmitsWithFsyncAlwaysShareSyncsAndLoseNothing) {
@@ -395,8 +531,9 @@ TEST_F(ForwarderTest, BatchesQueuedInMoreLanesAreDeliveredAfterConcurrencyIsLowe
     forwarder->stop(50ms);
   }
   const auto directories = [this] {
-    return std::distance(std::filesystem::directory_iterator(queue_.dir),
-                         std::filesystem::directory_iterator());
+    return std::count_if(std::filesystem::directory_iterator(queue_.dir),
+                         std::filesystem::directory_iterator(),
+                         [](const auto& entry) { return entry.is_directory(); });
   };
   EXPECT_EQ(directories(), 4);
   storage.answerAlways(204);
@@ -410,6 +547,195 @@ TEST_F(ForwarderTest, BatchesQueuedInMoreLanesAreDeliveredAfterConcurrencyIsLowe
   EXPECT_EQ(storage.samples(), 20 * 16);
   create(config).reset();  // the next start removes the drained lanes
   EXPECT_EQ(directories(), 1);
+}
+
+// Lane counts of the runs of one queue, in order: all but the last queue batches while storage
+// is down, the last delivers them and more.
+struct ConcurrencyChange {
+  std::vector<int> concurrencies;
+  std::string when_full;
+};
+
+class ConcurrencyChangeTest : public ForwarderTest,
+                              public ::testing::WithParamInterface<ConcurrencyChange> {};
+
+// The series take lanes other than 0 of four, so that in one of the runs some lane holds no
+// batches of the earlier ones and would send newer samples at once. Storage holds the older
+// samples until newer ones come (or a second has passed): only a forwarder that sends nothing
+// newer while older samples wait in any lane delivers every series in order.
+TEST_P(ConcurrencyChangeTest, EverySeriesStaysInOrderAndNothingIsRefusedOrDropped) {
+  queue_.when_full = GetParam().when_full;
+  const std::vector<int>& runs = GetParam().concurrencies;
+  const std::vector<int> keys = keysOutsideLaneZero(4, 12);
+  constexpr int kRequests = 20;
+  FakeStorage storage(/*threads=*/4);
+  storage.answerAlways(503);
+  auto config = fastConfig(storage.url());
+  for (size_t run = 0; run < runs.size(); ++run) {
+    const bool last = run + 1 == runs.size();
+    if (last) {
+      storage.holdOlderThan(static_cast<int64_t>(run) * kRequests, 1s);
+      storage.answerAlways(204);
+    }
+    config.concurrency = runs[run];
+    auto forwarder = create(config);
+    forwarder->start();
+    for (int request = 0; request < kRequests; ++request) {
+      const auto timestamp = static_cast<int64_t>(run) * kRequests + request;
+      ASSERT_TRUE(forwarder->submit(seriesFor(keys, timestamp), keys.size()).ok()) << run;
+    }
+    if (last) {
+      const int expected = static_cast<int>(runs.size() * kRequests * keys.size());
+      EXPECT_TRUE(waitFor([&] { return storage.samples() == expected; }, 30s))
+          << storage.samples() << " of " << expected;
+    }
+    forwarder->stop(last ? 1s : 50ms);
+  }
+  EXPECT_EQ(storage.outOfOrder(), 0);
+  const std::string metrics = telemetry_.exposition();
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} 0"));
+  EXPECT_THAT(metrics,
+              ::testing::ContainsRegex("remote_write_send_dropped_samples_total\\{[^}]+\\} 0"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Lanes, ConcurrencyChangeTest,
+                         ::testing::Values(ConcurrencyChange{{1, 4}, "reject"},
+                                           ConcurrencyChange{{4, 1}, "reject"},
+                                           ConcurrencyChange{{4, 1}, "drop_oldest"},
+                                           ConcurrencyChange{{1, 4, 2}, "reject"}),
+                         [](const auto& info) {
+                           std::string name;
+                           for (int lanes : info.param.concurrencies)
+                             name += std::to_string(lanes) + "_";
+                           return name +
+                                  (info.param.when_full == "reject" ? "Reject" : "DropOldest");
+                         });
+
+class BacklogTest : public ForwarderTest, public ::testing::WithParamInterface<const char*> {};
+
+// 400 KiB queued by one lane, then four lanes sharing the 1 MiB: that lane keeps its backlog and
+// room beside it; the endpoint still takes batches up to its cap, no further.
+TEST_P(BacklogTest, ALaneKeepsItsBacklogAndRoomWhenTheLanesAreMore) {
+  queue_.when_full = GetParam();
+  auto config = fastConfig("http://127.0.0.1:1");  // nothing listens on port 1
+  {
+    auto forwarder = create(config);
+    for (int i = 0; i < 12; ++i) {
+      ASSERT_TRUE(forwarder->submit(incompressibleSeries(32 << 10, 1), 1).ok());
+    }
+  }
+  config.concurrency = 4;
+  auto forwarder = create(config);
+  for (int request = 0; request < 10; ++request) {
+    ASSERT_TRUE(forwarder->submit(seriesAt(16, request), 16).ok()) << request;
+  }
+  if (queue_.when_full == "reject") {
+    int accepted = 0;
+    while (forwarder->submit(seriesAt(16, accepted) + incompressibleSeries(32 << 10, 1), 17).ok() &&
+           accepted < 100) {
+      ++accepted;
+    }
+    EXPECT_GE(accepted, 10);  // 600 KiB were left
+    EXPECT_LT(accepted, 100);
+    uint64_t on_disk = 0;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(queue_.dir)) {
+      if (entry.is_regular_file()) on_disk += entry.file_size();
+    }
+    EXPECT_LE(on_disk, queue_.max_disk_usage + 4096);
+  }
+  forwarder.reset();
+  EXPECT_THAT(telemetry_.exposition(),
+              ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} 0"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Lanes, BacklogTest, ::testing::Values("reject", "drop_oldest"),
+                         [](const auto& info) {
+                           return std::string(info.param == std::string("reject") ? "Reject"
+                                                                                  : "DropOldest");
+                         });
+
+// One endpoint's queue cannot create its next segment (a directory has its name) while the
+// other's takes the batch: the request is refused, not acknowledged with a share missing.
+TEST_F(ForwarderTest, ASubmitFailsWhenAnyEndpointsQueueFailsToWrite) {
+  FakeStorage first;
+  FakeStorage second;
+  auto config = fastConfig(first.url());
+  config.endpoints.push_back(second.url());
+  auto forwarder = create(config);  // not started: everything stays queued
+  const std::string second_port = second.url().substr(second.url().rfind(':') + 1);
+  std::filesystem::path lane;
+  for (const auto& entry : std::filesystem::directory_iterator(queue_.dir)) {
+    if (entry.is_directory() &&
+        entry.path().filename().string().find("_" + second_port + "_") != std::string::npos) {
+      lane = entry.path();
+    }
+  }
+  ASSERT_FALSE(lane.empty());
+  std::string newest;
+  for (const auto& entry : std::filesystem::directory_iterator(lane)) {
+    if (entry.path().extension() == ".seg") newest = std::max(newest, entry.path().stem().string());
+  }
+  ASSERT_FALSE(newest.empty());
+  const std::filesystem::path blocker = lane / fmt::format("{:020d}.seg", std::stoull(newest) + 1);
+  ASSERT_TRUE(std::filesystem::create_directory(blocker));
+
+  int accepted = 0;
+  absl::Status status;
+  while ((status = forwarder->submit(incompressibleSeries(32 << 10, 10), 10)).ok() &&
+         accepted < 20) {
+    ++accepted;
+  }
+  EXPECT_EQ(accepted, 3);  // what fits in the 128 KiB segment
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("cannot create"));
+  std::filesystem::remove(blocker);
+  EXPECT_TRUE(forwarder->submit(incompressibleSeries(32 << 10, 10), 10).ok());
+  const std::string metrics = telemetry_.exposition();
+  // The first endpoint holds the refused request too: the client's retry makes it a duplicate.
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_pending_batches\\{endpoint=\"" +
+                                                first.url() + "[^}]*\\} 5"));
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_pending_batches\\{endpoint=\"" +
+                                                second.url() + "[^}]*\\} 4"));
+  EXPECT_THAT(metrics, ::testing::Not(::testing::ContainsRegex(
+                           "remote_write_dropped_batches_total\\{[^}]+\\} [1-9]")));
+}
+
+// A send storage never answers, with a timeout far beyond the grace period: stop() cuts it off at
+// its deadline and the batch stays queued.
+TEST_F(ForwarderTest, StopCutsOffASendInFlightAtItsDeadline) {
+  SilentStorage storage;
+  auto config = fastConfig(storage.url());
+  config.timeout = 60s;
+  auto forwarder = create(config);
+  forwarder->start();
+  ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
+  ASSERT_TRUE(waitFor([&] { return storage.bytesReceived() > 0; }));  // the request is in flight
+  const auto began = std::chrono::steady_clock::now();
+  forwarder->stop(200ms);
+  const auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_LT(took, 5s) << std::chrono::duration<double>(took).count() << " s";
+  EXPECT_THAT(telemetry_.exposition(),
+              ::testing::ContainsRegex("remote_write_pending_batches\\{[^}]+\\} 1"));
+}
+
+// Storage asks for a retry in a minute: stop() ends that wait at its deadline.
+TEST_F(ForwarderTest, StopEndsARetryWaitAtItsDeadline) {
+  FakeStorage storage;
+  storage.answerAlways(503);
+  storage.retryAfter("60");
+  auto config = fastConfig(storage.url());
+  config.retry_max_backoff = 120s;
+  auto forwarder = create(config);
+  forwarder->start();
+  ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
+  ASSERT_TRUE(waitFor([&] { return storage.requests() >= 1; }));
+  const auto began = std::chrono::steady_clock::now();
+  forwarder->stop(200ms);
+  const auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_LT(took, 5s) << std::chrono::duration<double>(took).count() << " s";
+  EXPECT_EQ(storage.requests(), 1);
+  EXPECT_THAT(telemetry_.exposition(),
+              ::testing::ContainsRegex("remote_write_pending_batches\\{[^}]+\\} 1"));
 }
 
 }  // namespace

@@ -91,6 +91,24 @@ TEST(LogBatchTest, DateIsExactToTheMicrosecond) {
   EXPECT_FALSE(parseLogTime("yesterday", true, &time));
 }
 
+TEST(LogBatchTest, DatesOutsideTheYearsADatabaseStoresAreInvalid) {
+  int64_t time = 0;
+  EXPECT_TRUE(parseLogTime("253402300799.999999", false, &time));  // 9999-12-31T23:59:59.999999
+  EXPECT_FALSE(parseLogTime("253402300800", false, &time));        // year 10000
+  EXPECT_FALSE(parseLogTime("999999999999", false, &time));
+  EXPECT_FALSE(parseLogTime("9.9e11", false, &time));
+  EXPECT_TRUE(parseLogTime("1970-01-01T00:00:00Z", true, &time));
+  EXPECT_EQ(time, 0);
+  EXPECT_FALSE(parseLogTime("1969-12-31T23:59:59Z", true, &time));
+  EXPECT_FALSE(parseLogTime("0001-01-01T00:00:00Z", true, &time));
+  CollectingSink sink;
+  ASSERT_TRUE(parse(R"([{"date": 253402300800, "log": "x"}, {"date": 1, "log": "y"}])",
+                    LogBatchFormat::kJsonArray, sink)
+                  .ok());
+  EXPECT_EQ(sink.records.size(), 1u);
+  EXPECT_EQ(sink.skipped.size(), 1u);
+}
+
 TEST(LogBatchTest, BadRecordsAreSkippedWithReasonAndTheRestIsRead) {
   CollectingSink sink;
   ASSERT_TRUE(parse(R"([
@@ -146,8 +164,8 @@ TEST(LogBatchTest, ContentTypeSelectsTheFormat) {
 
 TEST(LogBatchTest, BodyWithoutAJsonContentTypeIsReadByItsFirstByte) {
   // curl -d sends application/x-www-form-urlencoded; other clients text/plain or nothing.
-  for (const char* type :
-       {"application/x-www-form-urlencoded", "text/plain; charset=utf-8", "", "application/msgpack"}) {
+  for (const char* type : {"application/x-www-form-urlencoded", "text/plain; charset=utf-8", "",
+                           "application/msgpack"}) {
     LogBatchFormat format = LogBatchFormat::kJsonLines;
     ASSERT_TRUE(selectLogBatchFormat(type, " \r\n[{\"date\": 1}]", &format).ok()) << type;
     EXPECT_EQ(format, LogBatchFormat::kJsonArray) << type;

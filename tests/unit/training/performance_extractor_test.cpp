@@ -112,7 +112,7 @@ TEST(PerformanceExtractor, IterationThatIsNotAnInt64MakesANearMissNotAPerformanc
   bool bad_iteration = false;
   for (const std::string& iteration :
        {std::string(70, '9'), std::string("18446744073709551616"),  // 2^64
-        std::string("9223372036854775808")}) {                       // 2^63
+        std::string("9223372036854775808")}) {                      // 2^63
     EXPECT_EQ(extractor.extract(" iteration " + iteration + "/ 100 | lm loss: 2.5 |", &performance,
                                 &bad_iteration),
               LineKind::kNone)
@@ -120,9 +120,9 @@ TEST(PerformanceExtractor, IterationThatIsNotAnInt64MakesANearMissNotAPerformanc
     EXPECT_TRUE(bad_iteration) << iteration;
   }
   // The largest int64 is an iteration; a target that is not one is absent, not a float.
-  ASSERT_EQ(extractor.extract(" iteration 9223372036854775807/ " + std::string(70, '9') +
-                                  " | lm loss: 2.5 |",
-                              &performance, &bad_iteration),
+  ASSERT_EQ(extractor.extract(
+                " iteration 9223372036854775807/ " + std::string(70, '9') + " | lm loss: 2.5 |",
+                &performance, &bad_iteration),
             LineKind::kPerformance);
   EXPECT_FALSE(bad_iteration);
   EXPECT_EQ(performance[Field::kCurrentIteration], 9223372036854775807.0);
