@@ -65,11 +65,10 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   auto extractor = training::PerformanceExtractor::create(config.training.patterns);
   if (!extractor.ok()) return extractor.status();
   app->extractor_ = std::move(*extractor);
-  auto training_writer = training::TrainingWriter::create(*app->database_, config.training,
-                                                          journalOptions(config.queue),
-                                                          std::filesystem::path(config.queue.dir) /
-                                                              "training-rejected.jsonl",
-                                                          app->telemetry_.trainingWriteMetrics());
+  auto training_writer = training::TrainingWriter::create(
+      *app->database_, config.training, journalOptions(config.queue),
+      std::filesystem::path(config.queue.dir) / "training-rejected.jsonl",
+      app->telemetry_.trainingWriteMetrics());
   if (!training_writer.ok()) return training_writer.status();
   app->training_writer_ = std::move(*training_writer);
   std::vector<std::string> skip_reasons(ingest::kSkipReasonNames.begin(),
