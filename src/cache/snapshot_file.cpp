@@ -158,7 +158,10 @@ class SnapshotCodec {
     for (uint32_t i = 0; i < count; ++i) {
       std::string node;
       if (!in.text(&node)) return nullptr;
-      auto& devices = snapshot->nodes_[node];
+      // The encoder writes each key once; a repeated one would make the counts lie.
+      auto [entry, new_node] = snapshot->nodes_.try_emplace(node);
+      if (!new_node) return nullptr;
+      auto& devices = entry->second;
       for (auto& map : devices) {
         uint32_t size = 0;
         if (!in.count(&size, kTextBytes + kIndexBytes)) return nullptr;
@@ -166,7 +169,7 @@ class SnapshotCodec {
           std::string key;
           uint32_t pod = 0;
           if (!in.text(&key) || !in.index(&pod, snapshot->pods_.size())) return nullptr;
-          map.insert_or_assign(std::move(key), snapshot->pods_[pod].get());
+          if (!map.try_emplace(std::move(key), snapshot->pods_[pod].get()).second) return nullptr;
         }
         snapshot->device_count_ += map.size();
       }
@@ -177,7 +180,9 @@ class SnapshotCodec {
         std::string key;
         uint32_t size = 0;
         if (!in.text(&key) || !in.count(&size, kIndexBytes)) return nullptr;
-        WorkloadList& list = (*lists)[key];
+        auto [entry, new_key] = lists->try_emplace(key);
+        if (!new_key) return nullptr;
+        WorkloadList& list = entry->second;
         for (uint32_t j = 0; j < size; ++j) {
           uint32_t workload = 0;
           if (!in.index(&workload, snapshot->workloads_.size())) return nullptr;
@@ -190,8 +195,11 @@ class SnapshotCodec {
       std::string pod_uid;
       uint32_t workload = 0;
       if (!in.text(&pod_uid) || !in.index(&workload, snapshot->workloads_.size())) return nullptr;
-      snapshot->nearest_by_pod_uid_.insert_or_assign(std::move(pod_uid),
-                                                     snapshot->workloads_[workload].get());
+      if (!snapshot->nearest_by_pod_uid_
+               .try_emplace(std::move(pod_uid), snapshot->workloads_[workload].get())
+               .second) {
+        return nullptr;
+      }
     }
     uint64_t unknown_type = 0;
     uint64_t without_number = 0;
@@ -238,6 +246,10 @@ absl::StatusOr<StoredSnapshot> decodeSnapshot(std::string_view bytes) {
                                               " bytes, header says ", length));
   }
   if (checksum(payload) != crc) return absl::DataLossError("checksum mismatch");
+  return decodeSnapshotPayload(payload);
+}
+
+absl::StatusOr<StoredSnapshot> decodeSnapshotPayload(std::string_view payload) {
   Reader in(payload);
   int64_t read_at_ms = 0;
   if (!in.number(&read_at_ms)) return absl::DataLossError("malformed payload");

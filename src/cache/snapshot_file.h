@@ -27,6 +27,8 @@ std::string encodeSnapshot(const ClusterSnapshot& snapshot,
                            std::chrono::system_clock::time_point read_at);
 // DataLossError for bytes that are not a whole, intact snapshot file.
 absl::StatusOr<StoredSnapshot> decodeSnapshot(std::string_view bytes);
+// The payload behind the header, once its checksum holds (the fuzz target reaches it directly).
+absl::StatusOr<StoredSnapshot> decodeSnapshotPayload(std::string_view payload);
 
 absl::Status writeSnapshotFile(const std::filesystem::path& path, const ClusterSnapshot& snapshot,
                                std::chrono::system_clock::time_point read_at);
