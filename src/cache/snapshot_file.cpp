@@ -252,7 +252,13 @@ absl::StatusOr<StoredSnapshot> decodeSnapshot(std::string_view bytes) {
 absl::StatusOr<StoredSnapshot> decodeSnapshotPayload(std::string_view payload) {
   Reader in(payload);
   int64_t read_at_ms = 0;
-  if (!in.number(&read_at_ms)) return absl::DataLossError("malformed payload");
+  // Within what a system_clock time point holds (nanoseconds: until 2262).
+  constexpr int64_t kLatestMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::duration::max())
+                                    .count();
+  if (!in.number(&read_at_ms) || read_at_ms < 0 || read_at_ms > kLatestMs) {
+    return absl::DataLossError("malformed payload");
+  }
   auto snapshot = SnapshotCodec::decode(in);
   if (snapshot == nullptr) return absl::DataLossError("malformed payload");
   return StoredSnapshot{
