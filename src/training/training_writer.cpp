@@ -250,7 +250,11 @@ void TrainingWriter::run() {
       const milliseconds delay =
           backoff / 2 + milliseconds(std::uniform_int_distribution<int64_t>(
                             0, std::max<int64_t>(1, backoff.count() / 2))(jitter));
-      wake_.wait_for(lock, delay, [&] { return stopping_ && Clock::now() >= deadline_; });
+      // Until the retry is due; once stopping, no later than the deadline (the batch stays in
+      // the journal).
+      const auto due = Clock::now() + delay;
+      wake_.wait_until(lock, due, [&] { return stopping_; });
+      if (stopping_) wake_.wait_until(lock, std::min(due, deadline_), [&] { return false; });
       backoff = std::min(backoff * 2, std::max(kMinBackoff, config_.retry_max_backoff));
     }
     metrics_.pending->Set(static_cast<double>(journaled_));

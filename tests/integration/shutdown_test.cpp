@@ -25,6 +25,7 @@
 #include "storage/database.h"
 #include "storage/schema.h"
 #include "support/cluster_rows.h"
+#include "support/fluentbit_records.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -55,6 +56,10 @@ uint16_t localPort(int fd) {
 }
 
 enum class BlackHole { kNeverAnswers, kNeverAccepts };
+
+void PrintTo(BlackHole kind, std::ostream* out) {
+  *out << (kind == BlackHole::kNeverAnswers ? "accepts, never answers" : "never accepts");
+}
 
 // A loopback port where storage does not answer.
 class BlackHoleStorage {
@@ -212,14 +217,49 @@ TEST_P(ShutdownTest, SigtermExitsWithinTheGracePeriodWhileStorageDoesNotAnswer) 
   processor->signal(SIGTERM);
   const auto exit_code = processor->waitForExit(kGracePeriod + kLoadedMachineMargin);
   const double seconds = std::chrono::duration<double>(Clock::now() - signalled).count();
+  ASSERT_TRUE(exit_code.has_value()) << "still running " << seconds << " s after SIGTERM\n"
+                                     << processor->output();
   std::cout << "exited " << seconds << " s after SIGTERM (grace period " << kGracePeriod.count()
             << " s)\n";
   RecordProperty("seconds_to_exit", std::to_string(seconds));
-  ASSERT_TRUE(exit_code.has_value()) << "still running " << seconds << " s after SIGTERM\n"
-                                     << processor->output();
   EXPECT_EQ(*exit_code, 0) << processor->output();
   EXPECT_THAT(processor->output(),
               ::testing::HasSubstr("1 batches stay queued for the next start"));
+}
+
+// The training writer's retry wait, grown long while the database refuses every write, ends at
+// the deadline too; the rows stay in the journal.
+TEST_F(ShutdownTest, SigtermExitsWithinTheGracePeriodWhileTheWriterWaitsToRetry) {
+  std::unique_ptr<testing::ChildProcess> processor;
+  const uint16_t port = testing::startProcessor(
+      processor, {"--db.path=" + (dir_ / "lens.db").string(),
+                  "--queue.dir=" + (dir_ / "queue").string(), "--training.retryMaxBackoff=60s",
+                  "--shutdown.gracePeriod=" + std::to_string(kGracePeriod.count()) + "s"});
+  ASSERT_NE(port, 0);
+  config::DbConfig db;
+  db.path = (dir_ / "lens.db").string();
+  auto database = storage::Database::create(db);
+  ASSERT_TRUE(database.ok()) << database.status();
+  testing::exec(**database, "ALTER TABLE training_performance RENAME TO rows_away");
+  testing::HttpClient client(port);
+  const auto posted = client.request(
+      boost::beast::http::verb::post, "/v1/logs",
+      "[" + testing::fluentBitRecord("train-0", "pod-0", testing::performanceLine(1)) + "]",
+      {{"Content-Type", "application/json"}});
+  ASSERT_EQ(posted.status, 200u) << posted.body;
+  // From this retry on, the wait (half to all of it) is longer than the grace period and margin.
+  ASSERT_TRUE(processor->waitForOutput("kept for retry in 25600 ms", 120s)) << processor->output();
+
+  const auto signalled = Clock::now();
+  processor->signal(SIGTERM);
+  const auto exit_code = processor->waitForExit(kGracePeriod + kLoadedMachineMargin);
+  const double seconds = std::chrono::duration<double>(Clock::now() - signalled).count();
+  ASSERT_TRUE(exit_code.has_value()) << "still running " << seconds << " s after SIGTERM\n"
+                                     << processor->output();
+  std::cout << "exited " << seconds << " s after SIGTERM (grace period " << kGracePeriod.count()
+            << " s)\n";
+  EXPECT_EQ(*exit_code, 0) << processor->output();
+  EXPECT_THAT(processor->output(), ::testing::HasSubstr("stay in the journal for the next start"));
 }
 
 INSTANTIATE_TEST_SUITE_P(BlackHoles, ShutdownTest,

@@ -17,7 +17,9 @@
 
 #include <atomic>
 #include <climits>
+#include <condition_variable>
 #include <map>
+#include <optional>
 #include <random>
 #include <regex>
 #include <thread>
@@ -555,6 +557,11 @@ struct ConcurrencyChange {
   std::vector<int> concurrencies;
   std::string when_full;
 };
+
+void PrintTo(const ConcurrencyChange& change, std::ostream* out) {
+  for (int lanes : change.concurrencies) *out << lanes << " lanes, ";
+  *out << change.when_full;
+}
 
 class ConcurrencyChangeTest : public ForwarderTest,
                               public ::testing::WithParamInterface<ConcurrencyChange> {};
