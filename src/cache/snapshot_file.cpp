@@ -1,14 +1,12 @@
 #include "cache/snapshot_file.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <bit>
-#include <cerrno>
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/durable_file.h"
 #include "common/strings.h"
 
 namespace tp::cache {
@@ -73,20 +71,6 @@ class Reader {
  private:
   std::string_view rest_;
 };
-
-absl::Status ioError(std::string_view what, const std::filesystem::path& path) {
-  return absl::InternalError(common::concat(what, " ", path.string(), ": ", std::strerror(errno)));
-}
-
-bool writeAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) return false;
-    bytes.remove_prefix(static_cast<size_t>(written));
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -268,61 +252,13 @@ absl::StatusOr<StoredSnapshot> decodeSnapshotPayload(std::string_view payload) {
 
 absl::Status writeSnapshotFile(const std::filesystem::path& path, const ClusterSnapshot& snapshot,
                                std::chrono::system_clock::time_point read_at) {
-  const std::string bytes = encodeSnapshot(snapshot, read_at);
-  const std::filesystem::path dir =
-      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::filesystem::path temp = path;
-  temp += ".tmp";
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::InternalError(
-        common::concat("cannot create ", dir.string(), ": ", error.message()));
-  }
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ioError("cannot create", temp);
-  const bool written = writeAll(fd, bytes) && ::fdatasync(fd) == 0;
-  absl::Status status = written ? absl::OkStatus() : ioError("cannot write", temp);
-  if (::close(fd) != 0 && status.ok()) status = ioError("cannot write", temp);
-  if (!status.ok()) {
-    ::unlink(temp.c_str());
-    return status;
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const absl::Status renamed = ioError("cannot rename to", path);
-    ::unlink(temp.c_str());
-    return renamed;
-  }
-  // The rename lasts only once the directory is on disk too.
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return ioError("cannot open", dir);
-  const bool synced = ::fsync(dir_fd) == 0;
-  const absl::Status dir_status = synced ? absl::OkStatus() : ioError("cannot sync", dir);
-  ::close(dir_fd);
-  return dir_status;
+  return common::replaceFileDurably(path, encodeSnapshot(snapshot, read_at));
 }
 
 absl::StatusOr<StoredSnapshot> readSnapshotFile(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return absl::NotFoundError(common::concat(path.string(), ": no file"));
-    return ioError("cannot open", path);
-  }
-  std::string bytes;
-  char chunk[1 << 16];
-  while (true) {
-    const ssize_t got = ::read(fd, chunk, sizeof(chunk));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      const absl::Status status = ioError("cannot read", path);
-      ::close(fd);
-      return status;
-    }
-    if (got == 0) break;
-    bytes.append(chunk, static_cast<size_t>(got));
-  }
-  ::close(fd);
-  auto stored = decodeSnapshot(bytes);
+  absl::StatusOr<std::string> bytes = common::readWholeFile(path);
+  if (!bytes.ok()) return bytes.status();
+  auto stored = decodeSnapshot(*bytes);
   if (!stored.ok()) {
     return absl::DataLossError(
         common::concat(path.string(), ": ", common::message(stored.status())));

@@ -1,16 +1,12 @@
 #include "forward/lanes.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "absl/numeric/int128.h"
+#include "common/durable_file.h"
 #include "common/strings.h"
 #include "ingest/remote_write/protobuf_wire.h"
 #include "spdlog/spdlog.h"
@@ -171,11 +167,9 @@ std::optional<LaneMapping> parseLaneMapping(std::string_view text) {
 }
 
 std::optional<LaneMapping> readLaneMapping(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  if (!file) return std::nullopt;
-  std::stringstream text;
-  text << file.rdbuf();
-  std::optional<LaneMapping> mapping = parseLaneMapping(text.str());
+  absl::StatusOr<std::string> text = common::readWholeFile(path);
+  if (!text.ok()) return std::nullopt;
+  std::optional<LaneMapping> mapping = parseLaneMapping(*text);
   if (!mapping)
     spdlog::warn("{}: not a lane mapping; its queued batches count as cut for others",
                  path.string());
@@ -183,28 +177,7 @@ std::optional<LaneMapping> readLaneMapping(const std::filesystem::path& path) {
 }
 
 absl::Status writeLaneMapping(const std::filesystem::path& path, const LaneMapping& mapping) {
-  const std::string text = formatLaneMapping(mapping);
-  const std::filesystem::path temporary = path.string() + ".tmp";
-  const auto failed = [&](std::string_view what) {
-    return absl::InternalError(
-        common::concat("cannot ", what, " ", temporary.string(), ": ", std::strerror(errno)));
-  };
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return failed("create");
-  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-      ::fsync(fd) != 0) {
-    const absl::Status status = failed("write");
-    ::close(fd);
-    return status;
-  }
-  ::close(fd);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) return failed("rename");
-  const int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return absl::OkStatus();
+  return common::replaceFileDurably(path, formatLaneMapping(mapping));
 }
 
 }  // namespace tp::forward
