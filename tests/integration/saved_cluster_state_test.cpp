@@ -5,7 +5,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <snappy.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,7 +13,6 @@
 #include <thread>
 
 #include "rapidjson/document.h"
-#include "remote_v1.pb.h"
 #include "soci/soci.h"
 #include "storage/database.h"
 #include "storage/schema.h"
@@ -22,6 +20,7 @@
 #include "support/database_servers.h"
 #include "support/http_client.h"
 #include "support/process.h"
+#include "support/remote_write_bodies.h"
 #include "support/temp_dir.h"
 
 namespace tp {
@@ -73,24 +72,6 @@ Readiness readiness(uint16_t port) {
   return ready;
 }
 
-// One sample of the training pod's GPU 0 on node-a.
-std::string metricsBody() {
-  prompb::WriteRequest request;
-  auto* series = request.add_timeseries();
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"__name__", "gpu_utilization"}, {"gpu_id", "0"}, {"primus_lens_node_name", "node-a"}}) {
-    auto* label = series->add_labels();
-    label->set_name(name);
-    label->set_value(value);
-  }
-  auto* sample = series->add_samples();
-  sample->set_value(1);
-  sample->set_timestamp(1'761'223'152'000);
-  std::string compressed;
-  snappy::Compress(request.SerializeAsString().data(), request.ByteSizeLong(), &compressed);
-  return compressed;
-}
-
 // A Megatron performance line of the training pod: one row per workload.
 constexpr const char* kLogsBody =
     R"([{"date": 1761223152.5, "log": " iteration 7/ 100 | consumed samples: 64 | )"
@@ -136,7 +117,7 @@ TEST(SavedClusterStateTest, RestartDuringADatabaseOutageServesTheSavedStateUntil
   testing::HttpClient client(port);
   EXPECT_EQ(
       client
-          .request(http::verb::post, "/api/v1/write", metricsBody(),
+          .request(http::verb::post, "/api/v1/write", testing::gpuSampleBody(1'761'223'152'000),
                    {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "snappy"}})
           .status,
       204u)

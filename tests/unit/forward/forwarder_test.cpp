@@ -30,6 +30,7 @@
 #include "forward/retry_policy.h"
 #include "http/server.h"
 #include "remote_v1.pb.h"
+#include "support/black_hole_storage.h"
 #include "support/temp_dir.h"
 
 namespace tp::forward {
@@ -166,66 +167,6 @@ class FakeStorage {
   std::condition_variable hold_changed_;
   std::optional<std::chrono::steady_clock::time_point> held_since_;
   bool released_ = false;
-};
-
-// A loopback port that takes connections and reads what arrives, but never answers.
-class SilentStorage {
- public:
-  SilentStorage() {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        ::listen(listener_, 16) != 0 ||
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      throw std::runtime_error("cannot listen on loopback");
-    }
-    port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~SilentStorage() {
-    stopping_ = true;
-    thread_.join();
-    for (int fd : connections_) ::close(fd);
-    ::close(listener_);
-  }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  size_t bytesReceived() const { return received_.load(); }
-
- private:
-  void run() {
-    while (!stopping_) {
-      std::vector<pollfd> fds{{listener_, POLLIN, 0}};
-      for (int fd : connections_) fds.push_back({fd, POLLIN, 0});
-      if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
-      if (fds[0].revents & POLLIN) {
-        if (const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC); fd >= 0) {
-          connections_.push_back(fd);
-        }
-      }
-      for (size_t i = 1; i < fds.size(); ++i) {
-        if (fds[i].revents == 0) continue;
-        char buffer[4096];
-        const ssize_t read = ::read(fds[i].fd, buffer, sizeof(buffer));
-        if (read > 0) {
-          received_ += static_cast<size_t>(read);
-        } else {  // closed by the client
-          ::close(fds[i].fd);
-          std::erase(connections_, fds[i].fd);
-        }
-      }
-    }
-  }
-
-  int listener_ = -1;
-  uint16_t port_ = 0;
-  std::vector<int> connections_;
-  std::atomic<size_t> received_{0};
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
 };
 
 std::string encodedSeries(int samples) {
@@ -710,13 +651,13 @@ TEST_F(ForwarderTest, ASubmitFailsWhenAnyEndpointsQueueFailsToWrite) {
 // A send storage never answers, with a timeout far beyond the grace period: stop() cuts it off at
 // its deadline and the batch stays queued.
 TEST_F(ForwarderTest, StopCutsOffASendInFlightAtItsDeadline) {
-  SilentStorage storage;
+  testing::BlackHoleStorage storage(testing::BlackHole::kNeverAnswers);
   auto config = fastConfig(storage.url());
   config.timeout = 60s;
   auto forwarder = create(config);
   forwarder->start();
   ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
-  ASSERT_TRUE(waitFor([&] { return storage.bytesReceived() > 0; }));  // the request is in flight
+  ASSERT_TRUE(waitFor([&] { return storage.sendInFlight(); }));  // the request is in flight
   const auto began = std::chrono::steady_clock::now();
   forwarder->stop(200ms);
   const auto took = std::chrono::steady_clock::now() - began;
