@@ -184,8 +184,8 @@ def logs(port, pid):
     iteration = ("iteration {} / 1000 | consumed samples: 64 | elapsed time per iteration (ms): "
                  "100.0 | lm loss: 1.0E+00 |")
     cases = [
-        ("1 000 distinct 1 MB hosts, 10 per batch", LOGS,
-         lambda: [json.dumps([log_record(("h%04d" % (b * 10 + i)) + "x" * (1 << 20), "x")
+        ("1 000 distinct hosts of 1 MB, 10 per batch", LOGS,
+         lambda: [json.dumps([log_record(("h%04d" % (b * 10 + i)) + "x" * 1_000_000, "x")
                               for i in range(10)]).encode() for b in range(100)]),
         ("300 000 records, distinct hosts", LOGS,
          lambda: json.dumps([log_record("node-%d" % i, "x") for i in range(300_000)]).encode()),
