@@ -62,6 +62,17 @@ void CacheRefresher::migrateSchema() {
   schema_ready_ = status.ok() && warnings.empty();
   if (status.ok()) reportUniqueKeys();
   if (schema_ready_) return;
+  // Steps the database refused are tried again at the next refresh, then less and less often: a
+  // unique key that duplicates block costs a scan of its table at every attempt. An unreachable
+  // database is tried at every refresh.
+  schema_failures_in_a_row_ = status.ok() ? schema_failures_in_a_row_ + 1 : 0;
+  const std::chrono::milliseconds delay =
+      schema_failures_in_a_row_ <= 1
+          ? std::chrono::milliseconds::zero()
+          : std::min<std::chrono::milliseconds>(
+                interval_ * (int64_t{1} << std::min(schema_failures_in_a_row_ - 2, 20)),
+                kSchemaRetryMax);
+  schema_retry_at_ = clock_() + delay;
   metrics_.schema_migration_failures->Increment();
   if (!status.ok()) {
     spdlog::warn("schema migration failed, tried again at the next refresh: {}",
@@ -89,7 +100,7 @@ void CacheRefresher::reportUniqueKeys() {
 absl::Status CacheRefresher::refreshNow() {
   std::lock_guard refresh_lock(refresh_mutex_);
   const auto started = std::chrono::steady_clock::now();
-  if (!schema_ready_) migrateSchema();
+  if (!schema_ready_ && clock_() >= schema_retry_at_) migrateSchema();
   SnapshotBuilder builder;
   absl::Status status = storage::readDevicePods(
       database_, [&builder](const storage::DevicePodRow& row) { builder.addDevice(row); });

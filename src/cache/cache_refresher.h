@@ -80,6 +80,9 @@ class CacheRefresher {
   std::atomic<bool> loaded_{false};
   std::mutex refresh_mutex_;  // one refresh at a time; guards the two flags below
   bool schema_ready_ = false;
+  static constexpr std::chrono::milliseconds kSchemaRetryMax{10 * 60 * 1000};
+  int schema_failures_in_a_row_ = 0;
+  std::chrono::system_clock::time_point schema_retry_at_;
   std::vector<std::string> last_schema_warnings_;
   common::LogThrottle schema_log_{std::chrono::minutes(10)};
   bool snapshot_file_tried_ = false;

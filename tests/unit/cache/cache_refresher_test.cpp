@@ -164,5 +164,52 @@ TEST_F(CacheRefresherTest, FailingSchemaMigrationIsCountedRetriedAndDoesNotStopT
   EXPECT_EQ(metrics.refresh_failures->Value(), 0);
 }
 
+TEST_F(CacheRefresherTest, AUniqueKeyThatDuplicatesBlockIsTriedLessAndLessOften) {
+  // An older writer left two copies of one row, so the unique key cannot be created.
+  testing::exec(*database_, "DROP INDEX uq_tp_training_performance_iteration");
+  testing::exec(*database_, "DELETE FROM tp_schema_migrations WHERE version = 3");
+  for (int copy = 0; copy < 2; ++copy) {
+    testing::exec(*database_,
+                  "INSERT INTO training_performance (workload_uid, serial, iteration) VALUES "
+                  "('w-job', 1, 1)");
+  }
+  telemetry::Telemetry telemetry("test");
+  const telemetry::CacheMetrics metrics = telemetry.cacheMetrics();
+  CacheRefresher refresher(*database_, 20s, metrics, file_, [this] { return now_; });
+  const auto missing = [&] {
+    return metrics.unique_key_missing->Add({{"table", "training_performance"}}).Value();
+  };
+  ASSERT_TRUE(refresher.refreshNow().ok());
+  EXPECT_TRUE(resolvesTrainingPod(refresher));
+  EXPECT_EQ(metrics.schema_migration_failures->Value(), 1);
+  EXPECT_EQ(missing(), 1);
+  ASSERT_TRUE(refresher.refreshNow().ok());
+  EXPECT_EQ(metrics.schema_migration_failures->Value(), 2);  // tried again at the next refresh
+  // Then after one interval, two, four...: each attempt scans the table.
+  now_ += 19s;
+  ASSERT_TRUE(refresher.refreshNow().ok());
+  EXPECT_EQ(metrics.schema_migration_failures->Value(), 2);
+  now_ += 1s;
+  ASSERT_TRUE(refresher.refreshNow().ok());
+  EXPECT_EQ(metrics.schema_migration_failures->Value(), 3);
+  now_ += 39s;
+  ASSERT_TRUE(refresher.refreshNow().ok());
+  EXPECT_EQ(metrics.schema_migration_failures->Value(), 3);
+  now_ += 1s;
+  ASSERT_TRUE(refresher.refreshNow().ok());
+  EXPECT_EQ(metrics.schema_migration_failures->Value(), 4);
+
+  // The duplicate removed (what `db dedupe --apply` does): the next attempt creates the key.
+  testing::exec(*database_,
+                "DELETE FROM training_performance WHERE id = (SELECT max(id) FROM "
+                "training_performance)");
+  now_ += 80s;
+  ASSERT_TRUE(refresher.refreshNow().ok());
+  EXPECT_EQ(metrics.schema_migration_failures->Value(), 4);
+  EXPECT_EQ(missing(), 0);
+  EXPECT_EQ(testing::queryNumber(*database_, "SELECT count(*) FROM tp_schema_migrations"),
+            static_cast<long long>(storage::migrationNames().size()));
+}
+
 }  // namespace
 }  // namespace tp::cache
