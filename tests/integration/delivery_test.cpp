@@ -28,6 +28,7 @@
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "support/victoria_metrics.h"
+#include "support/wait.h"
 
 namespace tp {
 namespace {
@@ -140,18 +141,6 @@ class Sender {
   std::thread thread_;
 };
 
-// Polls `condition` until it holds or `timeout` passed; the limits are generous, so that a machine
-// busy with other work only makes the test slower, never failing.
-bool waitFor(const std::function<bool()>& condition, std::chrono::seconds timeout,
-             std::chrono::milliseconds poll = 10ms) {
-  const auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(poll);
-  }
-  return true;
-}
-
 double percentile(std::vector<double> values, double fraction) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -240,7 +229,8 @@ class DeliveryTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     const auto began = Clock::now();
     port_ = testing::startProcessor(processor_, args);
-    EXPECT_TRUE(waitFor([this] { return !testing::httpGet(port_, "/readyz").empty(); }, 120s))
+    EXPECT_TRUE(
+        testing::waitFor([this] { return !testing::httpGet(port_, "/readyz").empty(); }, 120s))
         << (processor_ ? processor_->output() : "");
     return Clock::now() - began;
   }
@@ -350,7 +340,7 @@ TEST_F(DeliveryTest, StorageOutageUnderLoadLosesNothingAndKeepsIngesting) {
   const int acknowledged_before_outage = sender.acknowledged();
   // A second's worth of requests taken while nothing can be delivered.
   const int during_outage = std::max(1, rate / series);
-  EXPECT_TRUE(waitFor(
+  EXPECT_TRUE(testing::waitFor(
       [&] { return sender.acknowledged() >= acknowledged_before_outage + during_outage; }, 120s))
       << "ingestion stalled while storage was down";
   std::this_thread::sleep_until(outage_began + std::chrono::seconds(outage));
@@ -407,7 +397,7 @@ TEST_F(DeliveryTest, KillNineAtRandomMomentsLosesNoAcknowledgedSampleOrRow) {
   // Both streams go on through the last processor, and enough was sent over all the cycles.
   const int metrics_before = metrics.acknowledged();
   const int logs_before = logs.acknowledged();
-  ASSERT_TRUE(waitFor(
+  ASSERT_TRUE(testing::waitFor(
       [&] {
         return metrics.acknowledged() > std::max(metrics_before, cycles * 10) &&
                logs.acknowledged() > std::max(logs_before, cycles * 10);
@@ -451,7 +441,8 @@ TEST_F(DeliveryTest, FourLanesKeepEverySeriesInOrderForPrometheus) {
                               "--storage.tsdb.path=" + (dir_ / "prometheus").string(),
                               "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port),
                               "--web.enable-remote-write-receiver", "--log.level=warn"});
-  ASSERT_TRUE(waitFor([&] { return !testing::httpGet(prometheus_port, "/-/ready").empty(); }, 120s))
+  ASSERT_TRUE(testing::waitFor(
+      [&] { return !testing::httpGet(prometheus_port, "/-/ready").empty(); }, 120s))
       << prometheus.output();
   const std::string prometheus_url =
       "http://127.0.0.1:" + std::to_string(prometheus_port) + "/api/v1/write";
@@ -467,7 +458,8 @@ TEST_F(DeliveryTest, FourLanesKeepEverySeriesInOrderForPrometheus) {
                  {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "snappy"}},
                  [base_ms](int index) { return metricsBody(kSeries, base_ms + index); }});
   // Enough requests for the four lanes to have several in flight at once.
-  ASSERT_TRUE(waitFor([&] { return sender.acknowledged() >= 600; }, 120s)) << processor_->output();
+  ASSERT_TRUE(testing::waitFor([&] { return sender.acknowledged() >= 600; }, 120s))
+      << processor_->output();
   sender.stop();
   ASSERT_TRUE(waitUntilDelivered(120s)) << processorMetrics();
 
@@ -541,7 +533,8 @@ TEST_F(DeliveryTest, IngestionWaitsForTheFirstClusterStateLoad) {
           client.request(http::verb::post, request->target, request->body(0), request->headers);
       return answer.status / 100 == 2;
     };
-    ASSERT_TRUE(waitFor(taken, 120s, 200ms)) << request->target << ": " << processor_->output();
+    ASSERT_TRUE(testing::waitFor(taken, 120s, 200ms))
+        << request->target << ": " << processor_->output();
   }
   ASSERT_TRUE(waitUntilDelivered(120s)) << processorMetrics();
   expectEveryAcknowledgedSampleStored(1, kSeries, base_ms_);

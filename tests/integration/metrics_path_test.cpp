@@ -23,6 +23,7 @@
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "support/victoria_metrics.h"
+#include "support/wait.h"
 
 namespace tp {
 namespace {
@@ -36,15 +37,6 @@ using testing::httpGet;
 void requireBinary(const std::string& path, const std::string& package) {
   ASSERT_TRUE(std::filesystem::exists(path))
       << path << " not found: install the Debian package " << package;
-}
-
-bool pollUntil(const std::function<bool()>& condition, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return false;
 }
 
 // A cluster in SQLite: node-a GPU 0 belongs to train-0 of PyTorchJob "pretrain".
@@ -127,7 +119,7 @@ class MetricsPathTest : public ::testing::Test {
   // The enriched series as VictoriaMetrics stored it, once it is there.
   std::string waitForWorkloadSeries() {
     std::string exported;
-    pollUntil(
+    testing::waitFor(
         [&] {
           exported = vm_->exportSeries(R"({__name__=~"workload_.*"})");
           return exported.find("workload_gpu_utilization") != std::string::npos;
@@ -245,7 +237,7 @@ TEST_F(MetricsPathTest, QueuedBatchesOutliveAStorageOutageAndAProcessorRestart) 
     ASSERT_EQ(remoteWrite(processor_port_, gpuRequest(10 + i, now_ms - 5000 + i * 1000)).status,
               204u);
   }
-  ASSERT_TRUE(pollUntil(
+  ASSERT_TRUE(testing::waitFor(
       [this] {
         return std::regex_search(
             httpGet(processor_port_, "/metrics"),
@@ -259,7 +251,7 @@ TEST_F(MetricsPathTest, QueuedBatchesOutliveAStorageOutageAndAProcessorRestart) 
   ASSERT_TRUE(processor_->waitForOutput("resuming [0-9]+ queued batches \\(5 samples\\)", 10s))
       << processor_->output();
   std::string exported;
-  EXPECT_TRUE(pollUntil(
+  EXPECT_TRUE(testing::waitFor(
       [&] {
         exported = vm_->exportSeries("workload_gpu_utilization");
         return exported.find("[10,11,12,13,14]") != std::string::npos;

@@ -22,6 +22,7 @@
 #include "support/process.h"
 #include "support/remote_write_bodies.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace tp {
 namespace {
@@ -29,15 +30,6 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 namespace http = boost::beast::http;
-
-bool waitFor(const std::function<bool()>& condition, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return condition();
-}
 
 // The number a Prometheus text line `<name>{...} <number>` carries (-1 when absent).
 double metricValue(const std::string& exposition, const std::string& series_regex) {
@@ -132,16 +124,16 @@ TEST(SavedClusterStateTest, RestartDuringADatabaseOutageServesTheSavedStateUntil
           .status,
       200u)
       << processor->output();
-  EXPECT_TRUE(waitFor(
+  EXPECT_TRUE(testing::waitFor(
       [&] { return metricValue(client.get("/metrics").body, "training_rows_pending") >= 1; }, 60s))
       << processor->output();
 
   postgres.start();
   (void)(*database)->run(
       [](soci::session& sql) { sql << "SELECT 1"; });  // drops a stale connection
-  EXPECT_TRUE(waitFor([&] { return readiness(port).source == "database"; }, 120s))
+  EXPECT_TRUE(testing::waitFor([&] { return readiness(port).source == "database"; }, 120s))
       << processor->output();
-  EXPECT_TRUE(waitFor(
+  EXPECT_TRUE(testing::waitFor(
       [&] {
         return testing::queryNumber(**database,
                                     "SELECT count(*) FROM training_performance WHERE "

@@ -19,6 +19,7 @@
 #include "support/fluentbit_records.h"
 #include "support/http_client.h"
 #include "support/process.h"
+#include "support/wait.h"
 
 namespace tp {
 namespace {
@@ -26,15 +27,6 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 namespace http = boost::beast::http;
-
-bool waitUntil(const std::function<bool()>& condition, std::chrono::seconds limit = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
 
 testing::HttpResult postLogs(uint16_t port, const std::vector<std::string>& records) {
   std::string body = "[";
@@ -110,7 +102,7 @@ class SharedDatabaseTest : public ::testing::TestWithParam<std::string> {
 
   // Waits for the writers: the count reaches `expected`; a count past it fails at once.
   void expectCount(const std::string& where_sql, long long expected) {
-    waitUntil([&] { return count(where_sql) >= expected; });
+    testing::waitFor([&] { return count(where_sql) >= expected; });
     EXPECT_EQ(count(where_sql), expected) << where_sql;
   }
 
@@ -137,7 +129,7 @@ TEST_P(SharedDatabaseTest, TwoReplicasTakeRunSerialsFromTheDatabase) {
   // The job restarts twice while B takes the logs: B records runs 2 and 3.
   addRun(*database_, 2);
   addRun(*database_, 3);
-  ASSERT_TRUE(waitUntil([&] { return knowsPod(a, "train-3") && knowsPod(b, "train-3"); }));
+  ASSERT_TRUE(testing::waitFor([&] { return knowsPod(a, "train-3") && knowsPod(b, "train-3"); }));
   ASSERT_EQ(postLogs(b, start(2)).status, 200u);
   ASSERT_EQ(postLogs(b, iterations(2, 1, 3)).status, 200u);
   expectCount("training_performance WHERE workload_uid = 'w-job' AND serial = 2", 3);

@@ -20,6 +20,7 @@
 #include "support/process.h"
 #include "support/remote_write_bodies.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace tp {
 namespace {
@@ -29,15 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kGracePeriod = 2s;
 constexpr auto kLoadedMachineMargin = 8s;
-
-bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
 
 class ShutdownTest : public ::testing::TestWithParam<testing::BlackHole> {
  protected:
@@ -73,7 +65,7 @@ TEST_P(ShutdownTest, SigtermExitsWithinTheGracePeriodWhileStorageDoesNotAnswer) 
                                                 .count()),
                      {{"Content-Type", "application/x-protobuf"}, {"Content-Encoding", "snappy"}});
   ASSERT_EQ(written.status, 204u) << written.body;
-  ASSERT_TRUE(waitFor([&] { return storage.sendInFlight(); }, 20s)) << processor->output();
+  ASSERT_TRUE(testing::waitFor([&] { return storage.sendInFlight(); }, 20s)) << processor->output();
 
   const auto signalled = Clock::now();
   processor->signal(SIGTERM);

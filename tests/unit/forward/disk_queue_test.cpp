@@ -11,20 +11,12 @@
 #include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace tp::forward {
 namespace {
 
 using namespace std::chrono_literals;
-
-bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return condition();
-}
 
 // Keeps what the default logger writes while it lives.
 class LogCapture {
@@ -280,16 +272,16 @@ TEST_F(DiskQueueTest, FailedPeriodicSyncsAreCountedAndWarnedAboutOncePerStreak) 
   // The next segment is /dev/null: writes succeed, fdatasync fails (EINVAL) like a failing disk's.
   std::filesystem::create_symlink("/dev/null", segmentFile(2));
   ASSERT_TRUE(queue->append(payload(1), 1, nullptr).ok());
-  EXPECT_TRUE(waitFor([&] { return queue->syncFailures() >= 3; }));
+  EXPECT_TRUE(testing::waitFor([&] { return queue->syncFailures() >= 3; }));
   EXPECT_EQ(log.count("cannot sync"), 1u);
   // A segment on the disk again: the streak ends.
   ASSERT_TRUE(queue->append(payload(2), 1, nullptr).ok());
-  EXPECT_TRUE(waitFor([&] { return log.count("syncs again") == 1; }));
+  EXPECT_TRUE(testing::waitFor([&] { return log.count("syncs again") == 1; }));
   // A new streak is warned about again.
   const uint64_t before = queue->syncFailures();
   std::filesystem::create_symlink("/dev/null", segmentFile(4));
   ASSERT_TRUE(queue->append(payload(3), 1, nullptr).ok());
-  EXPECT_TRUE(waitFor([&] { return queue->syncFailures() >= before + 3; }));
+  EXPECT_TRUE(testing::waitFor([&] { return queue->syncFailures() >= before + 3; }));
   EXPECT_EQ(log.count("cannot sync"), 2u);
 }
 

@@ -13,20 +13,12 @@
 #include "soci/soci.h"
 #include "storage/schema.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace tp::training {
 namespace {
 
 using namespace std::chrono_literals;
-
-bool waitFor(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + 15s;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
 
 TrainingItems rows(int first_iteration, int count) {
   TrainingItems items;
@@ -88,8 +80,8 @@ TEST_F(TrainingWriterTest, SubmittedRowsReachTheDatabaseAndLeaveTheJournal) {
   writer->start();
   ASSERT_TRUE(writer->submit(rows(1, 3)).ok());
   ASSERT_TRUE(writer->submit(rows(4, 2)).ok());
-  EXPECT_TRUE(waitFor([&] { return stored() == 5; }));
-  EXPECT_TRUE(waitFor([&] { return writer->pending() == 0; }));
+  EXPECT_TRUE(testing::waitFor([&] { return stored() == 5; }));
+  EXPECT_TRUE(testing::waitFor([&] { return writer->pending() == 0; }));
   writer->stop(1s);
 }
 
@@ -98,11 +90,11 @@ TEST_F(TrainingWriterTest, AFailedWriteIsRetriedWithoutNewSubmissions) {
   auto writer = open();
   writer->start();
   ASSERT_TRUE(writer->submit(rows(1, 3)).ok());
-  EXPECT_TRUE(waitFor([&] {
+  EXPECT_TRUE(testing::waitFor([&] {
     return telemetry_.exposition().find("database_write_errors_total 0") == std::string::npos;
   }));
   restoreRowsTable();  // the database is back
-  EXPECT_TRUE(waitFor([&] { return stored() == 3; }));
+  EXPECT_TRUE(testing::waitFor([&] { return stored() == 3; }));
   writer->stop(1s);
 }
 
@@ -119,8 +111,8 @@ TEST_F(TrainingWriterTest, JournaledRowsOutliveTheWriterAndAreWrittenByTheNextOn
   auto writer = open();
   EXPECT_EQ(writer->pending(), 4u);
   writer->start();
-  EXPECT_TRUE(waitFor([&] { return stored() == 4; }));
-  EXPECT_TRUE(waitFor([&] { return writer->pending() == 0; }));
+  EXPECT_TRUE(testing::waitFor([&] { return stored() == 4; }));
+  EXPECT_TRUE(testing::waitFor([&] { return writer->pending() == 0; }));
   writer->stop(1s);
   EXPECT_EQ(stored(), 4);
 }
@@ -137,7 +129,7 @@ TEST_F(TrainingWriterTest, ARequestThatDoesNotFitIsRefusedWhole) {
   EXPECT_EQ(writer->pending(), 3u);
   ASSERT_TRUE(writer->submit(rows(4, 2)).ok());  // what fits is taken
   restoreRowsTable();
-  EXPECT_TRUE(waitFor([&] { return stored() == 5; }));
+  EXPECT_TRUE(testing::waitFor([&] { return stored() == 5; }));
   writer->stop(1s);
 }
 
@@ -157,8 +149,8 @@ TEST_F(TrainingWriterTest, ARowTheDatabaseRefusesIsSetAsideAndTheRestIsWritten) 
   TrainingItems items = rows(1, 5);
   items.performances[2].iteration = (int64_t{1} << 31) + 7;
   ASSERT_TRUE(writer->submit(items).ok());
-  EXPECT_TRUE(waitFor([&] { return stored() == 4; }));
-  EXPECT_TRUE(waitFor([&] { return writer->pending() == 0; }));
+  EXPECT_TRUE(testing::waitFor([&] { return stored() == 4; }));
+  EXPECT_TRUE(testing::waitFor([&] { return writer->pending() == 0; }));
   writer->stop(1s);
   EXPECT_THAT(
       telemetry_.exposition(),
@@ -191,14 +183,14 @@ TEST_F(TrainingWriterTest, RunsRecordedByAnotherReplicaDecideTheSerial) {
   first.starts.push_back({"w-job", "w-run", "pod-0", 1761223152000000});
   ASSERT_TRUE(writer->submit(first).ok());
   ASSERT_TRUE(writer->submit(rows(1, 1)).ok());
-  ASSERT_TRUE(waitFor([&] { return stored() == 1; }));
+  ASSERT_TRUE(testing::waitFor([&] { return stored() == 1; }));
   recordRun(*database_, "w-run-2", 2);
   recordRun(*database_, "w-run-3", 3);
   // Run 3's iteration lines reach this writer; its start went to the other replica.
   TrainingItems third = rows(1, 3);
   for (auto& row : third.performances) row.nearest_workload_uid = "w-run-3";
   ASSERT_TRUE(writer->submit(third).ok());
-  ASSERT_TRUE(waitFor([&] { return stored() == 4; }));
+  ASSERT_TRUE(testing::waitFor([&] { return stored() == 4; }));
   writer->stop(1s);
   long long under_run_3 = 0;
   ASSERT_TRUE(database_
@@ -218,7 +210,7 @@ TEST_F(TrainingWriterTest, AStartAnotherReplicaRecordedFirstKeepsItsSerial) {
   start.starts.push_back({"w-job", "w-run", "pod-0", 1761223152000000});
   ASSERT_TRUE(writer->submit(start).ok());
   ASSERT_TRUE(writer->submit(rows(1, 2)).ok());
-  ASSERT_TRUE(waitFor([&] { return stored() == 2; }));
+  ASSERT_TRUE(testing::waitFor([&] { return stored() == 2; }));
   writer->stop(1s);
   long long events = 0, under_7 = 0;
   ASSERT_TRUE(database_
@@ -247,9 +239,9 @@ TEST_F(TrainingWriterTest, WithoutUniqueKeysRowsAreStillWrittenOnce) {
   items.performances.insert(items.performances.end(), again.performances.begin(),
                             again.performances.end());  // ranks repeat the same lines
   ASSERT_TRUE(writer->submit(items).ok());
-  ASSERT_TRUE(waitFor([&] { return stored() == 3 && writer->pending() == 0; }));
+  ASSERT_TRUE(testing::waitFor([&] { return stored() == 3 && writer->pending() == 0; }));
   ASSERT_TRUE(writer->submit(rows(2, 3)).ok());  // a batch sent again, and one new iteration
-  ASSERT_TRUE(waitFor([&] { return writer->pending() == 0; }));
+  ASSERT_TRUE(testing::waitFor([&] { return writer->pending() == 0; }));
   writer->stop(1s);
   EXPECT_EQ(stored(), 4);
 }
