@@ -207,10 +207,7 @@ class DeliveryTest : public ::testing::Test {
     ASSERT_TRUE(database.ok()) << database.status();
     database_ = std::move(*database);
     ASSERT_TRUE(storage::ensureSchema(*database_, nullptr).ok());
-    testing::insertWorkload(*database_, "job", "w-job", "", "Running");
-    testing::insertPod(*database_, "team", "train-0", "pod-0", "node-a", true);
-    testing::insertDevice(*database_, "pod-0", "gpu", "card0", "0");
-    testing::reference(*database_, "w-job", "pod-0");
+    testing::insertTrainingPod(*database_);
   }
 
   void TearDown() override {
@@ -491,10 +488,7 @@ TEST_F(DeliveryTest, IngestionWaitsForTheFirstClusterStateLoad) {
     auto database = storage::Database::create(postgres.dbConfig());
     ASSERT_TRUE(database.ok()) << database.status();
     ASSERT_TRUE(storage::ensureSchema(**database, nullptr).ok());
-    testing::insertWorkload(**database, "job", "w-job", "", "Running");
-    testing::insertPod(**database, "team", "train-0", "pod-0", "node-a", true);
-    testing::insertDevice(**database, "pod-0", "gpu", "card0", "0");
-    testing::reference(**database, "w-job", "pod-0");
+    testing::insertTrainingPod(**database);
   }
   postgres.stop();
   std::vector<std::string> env;

@@ -76,10 +76,7 @@ TEST(SavedClusterStateTest, RestartDuringADatabaseOutageServesTheSavedStateUntil
   auto database = storage::Database::create(postgres.dbConfig());
   ASSERT_TRUE(database.ok()) << database.status();
   ASSERT_TRUE(storage::ensureSchema(**database, nullptr).ok());
-  testing::insertWorkload(**database, "job", "w-job", "", "Running");
-  testing::insertPod(**database, "team", "train-0", "pod-0", "node-a", true);
-  testing::insertDevice(**database, "pod-0", "gpu", "card0", "0");
-  testing::reference(**database, "w-job", "pod-0");
+  testing::insertTrainingPod(**database);
 
   testing::TempDir queue("tp-queue-");
   std::vector<std::string> env;

@@ -31,6 +31,20 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kGracePeriod = 2s;
 constexpr auto kLoadedMachineMargin = 8s;
 
+// SIGTERM, then exit 0 within the grace period (plus the margin); logs the time it took.
+void expectSigtermExitsWithinTheGracePeriod(testing::ChildProcess& processor) {
+  const auto signalled = Clock::now();
+  processor.signal(SIGTERM);
+  const auto exit_code = processor.waitForExit(kGracePeriod + kLoadedMachineMargin);
+  const double seconds = std::chrono::duration<double>(Clock::now() - signalled).count();
+  ASSERT_TRUE(exit_code.has_value()) << "still running " << seconds << " s after SIGTERM\n"
+                                     << processor.output();
+  std::cout << "exited " << seconds << " s after SIGTERM (grace period " << kGracePeriod.count()
+            << " s)\n";
+  ::testing::Test::RecordProperty("seconds_to_exit", std::to_string(seconds));
+  EXPECT_EQ(*exit_code, 0) << processor.output();
+}
+
 class ShutdownTest : public ::testing::TestWithParam<testing::BlackHole> {
  protected:
   void SetUp() override {
@@ -39,10 +53,7 @@ class ShutdownTest : public ::testing::TestWithParam<testing::BlackHole> {
     auto database = storage::Database::create(db);
     ASSERT_TRUE(database.ok()) << database.status();
     ASSERT_TRUE(storage::ensureSchema(**database, nullptr).ok());
-    testing::insertWorkload(**database, "job", "w-job", "", "Running");
-    testing::insertPod(**database, "team", "train-0", "pod-0", "node-a", true);
-    testing::insertDevice(**database, "pod-0", "gpu", "card0", "0");
-    testing::reference(**database, "w-job", "pod-0");
+    testing::insertTrainingPod(**database);
   }
 
   testing::TempDir dir_{"tp-shutdown-"};
@@ -67,16 +78,7 @@ TEST_P(ShutdownTest, SigtermExitsWithinTheGracePeriodWhileStorageDoesNotAnswer) 
   ASSERT_EQ(written.status, 204u) << written.body;
   ASSERT_TRUE(testing::waitFor([&] { return storage.sendInFlight(); }, 20s)) << processor->output();
 
-  const auto signalled = Clock::now();
-  processor->signal(SIGTERM);
-  const auto exit_code = processor->waitForExit(kGracePeriod + kLoadedMachineMargin);
-  const double seconds = std::chrono::duration<double>(Clock::now() - signalled).count();
-  ASSERT_TRUE(exit_code.has_value()) << "still running " << seconds << " s after SIGTERM\n"
-                                     << processor->output();
-  std::cout << "exited " << seconds << " s after SIGTERM (grace period " << kGracePeriod.count()
-            << " s)\n";
-  RecordProperty("seconds_to_exit", std::to_string(seconds));
-  EXPECT_EQ(*exit_code, 0) << processor->output();
+  expectSigtermExitsWithinTheGracePeriod(*processor);
   EXPECT_THAT(processor->output(),
               ::testing::HasSubstr("1 batches stay queued for the next start"));
 }
@@ -104,15 +106,7 @@ TEST_F(ShutdownTest, SigtermExitsWithinTheGracePeriodWhileTheWriterWaitsToRetry)
   // From this retry on, the wait (half to all of it) is longer than the grace period and margin.
   ASSERT_TRUE(processor->waitForOutput("kept for retry in 25600 ms", 120s)) << processor->output();
 
-  const auto signalled = Clock::now();
-  processor->signal(SIGTERM);
-  const auto exit_code = processor->waitForExit(kGracePeriod + kLoadedMachineMargin);
-  const double seconds = std::chrono::duration<double>(Clock::now() - signalled).count();
-  ASSERT_TRUE(exit_code.has_value()) << "still running " << seconds << " s after SIGTERM\n"
-                                     << processor->output();
-  std::cout << "exited " << seconds << " s after SIGTERM (grace period " << kGracePeriod.count()
-            << " s)\n";
-  EXPECT_EQ(*exit_code, 0) << processor->output();
+  expectSigtermExitsWithinTheGracePeriod(*processor);
   EXPECT_THAT(processor->output(), ::testing::HasSubstr("stay in the journal for the next start"));
 }
 

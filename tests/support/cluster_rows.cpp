@@ -65,4 +65,11 @@ std::vector<std::string> databaseFlags(const config::DbConfig& db, std::vector<s
   return flags;
 }
 
+void insertTrainingPod(storage::Database& database) {
+  insertWorkload(database, "job", "w-job", "", "Running");
+  insertPod(database, "team", "train-0", "pod-0", "node-a", true);
+  insertDevice(database, "pod-0", "gpu", "card0", "0");
+  reference(database, "w-job", "pod-0");
+}
+
 }  // namespace tp::testing

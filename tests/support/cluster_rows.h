@@ -24,6 +24,10 @@ void insertWorkload(storage::Database& database, const std::string& name, const 
 void reference(storage::Database& database, const std::string& workload_uid,
                const std::string& pod_uid);
 
+// The cluster most tests need: pod train-0 (uid pod-0) on node-a with GPU 0 (card0), owned by the
+// running PyTorchJob "job" (uid w-job).
+void insertTrainingPod(storage::Database& database);
+
 // --db.* flags for the processor (the password goes in the environment: `env`).
 std::vector<std::string> databaseFlags(const config::DbConfig& db, std::vector<std::string>* env);
 

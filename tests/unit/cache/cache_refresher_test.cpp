@@ -24,10 +24,7 @@ class CacheRefresherTest : public ::testing::Test {
   void SetUp() override {
     database_ = open(dir_ / "lens.db");
     ASSERT_TRUE(storage::ensureSchema(*database_, nullptr).ok());
-    testing::insertWorkload(*database_, "job", "w-job", "", "Running");
-    testing::insertPod(*database_, "team", "train-0", "pod-0", "node-a", true);
-    testing::insertDevice(*database_, "pod-0", "gpu", "card0", "0");
-    testing::reference(*database_, "w-job", "pod-0");
+    testing::insertTrainingPod(*database_);
   }
 
   static std::unique_ptr<storage::Database> open(const std::filesystem::path& path) {

@@ -9,16 +9,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
+
 #include <snappy.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <climits>
 #include <condition_variable>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <regex>
@@ -184,24 +182,6 @@ std::string encodedSeries(int samples) {
   return request.SerializeAsString();
 }
 
-// `series` series k="0".., one sample each at `timestamp`.
-std::string seriesAt(int series, int64_t timestamp) {
-  prompb::WriteRequest request;
-  for (int k = 0; k < series; ++k) {
-    auto* entry = request.add_timeseries();
-    auto* name = entry->add_labels();
-    name->set_name("__name__");
-    name->set_value("workload_up");
-    auto* label = entry->add_labels();
-    label->set_name("k");
-    label->set_value(std::to_string(k));
-    auto* sample = entry->add_samples();
-    sample->set_value(1);
-    sample->set_timestamp(timestamp);
-  }
-  return request.SerializeAsString();
-}
-
 // One sample at `timestamp` for each series k of `keys`.
 std::string seriesFor(const std::vector<int>& keys, int64_t timestamp) {
   prompb::WriteRequest request;
@@ -218,6 +198,13 @@ std::string seriesFor(const std::vector<int>& keys, int64_t timestamp) {
     sample->set_timestamp(timestamp);
   }
   return request.SerializeAsString();
+}
+
+// `series` series k="0".., one sample each at `timestamp`.
+std::string seriesAt(int series, int64_t timestamp) {
+  std::vector<int> keys(static_cast<size_t>(series));
+  std::iota(keys.begin(), keys.end(), 0);
+  return seriesFor(keys, timestamp);
 }
 
 // `count` keys whose series do not take lane 0 of `lanes`.
