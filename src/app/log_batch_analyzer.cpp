@@ -73,7 +73,7 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
   ++pattern_hits_[common::toAbsl(performance_.format)];
   // Set on every performance line, yet checked rather than trusted; the column holds 32 bits.
   const std::optional<double>& iteration_value = performance_[training::Field::kCurrentIteration];
-  if (!attributed || !iteration_value) return;
+  if (!attributed || !iteration_value || !std::isfinite(*iteration_value)) return;
   if (std::fabs(*iteration_value) > std::numeric_limits<int32_t>::max()) {
     ++iteration_beyond_column_lines_;
     return;
