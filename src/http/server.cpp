@@ -2,6 +2,7 @@
 
 #include "common/strings.h"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -20,6 +21,10 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// Beast reads at most 64 KiB per call; an idle connection keeps at most kIdleBufferBytes.
+constexpr uint64_t kBodyReadBytes = 64 << 10;
+constexpr size_t kIdleBufferBytes = 4 << 10;
 
 // One connection; `Stream` is a plain TCP stream or a TLS stream over one.
 template <typename Stream>
@@ -64,6 +69,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void readHeader() {
     if (server_.stopping() && !requestArriving()) return close();
+    // An idle connection keeps no body-sized buffer.
+    if (buffer_.size() == 0 && buffer_.capacity() > kIdleBufferBytes) buffer_.shrink_to_fit();
     parser_.emplace();
     parser_->header_limit(options_.max_header_bytes);
     // The declared length is checked in onHeader, where the answer can name it.
@@ -136,6 +143,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void readBody() {
     parser_->body_limit(options_.max_body_bytes);  // also bounds chunked bodies
+    // The parser moves body bytes out of buffer_ as they arrive, so buffer_ would otherwise stay
+    // as small as the header and a body would come in reads of a few hundred bytes each.
+    buffer_.reserve(std::min<uint64_t>(parser_->content_length().value_or(kBodyReadBytes),
+                                       kBodyReadBytes));
     tcp().expires_after(options_.body_timeout);
     beast::http::async_read(
         stream_, buffer_, *parser_,
