@@ -22,8 +22,8 @@ class SystemClock final : public Clock {
 }  // namespace
 
 const Clock& systemClock() {
-  static const SystemClock clock;
-  return clock;
+  static const SystemClock kSystemClock;
+  return kSystemClock;
 }
 
 }  // namespace tp::common
