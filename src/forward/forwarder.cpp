@@ -159,7 +159,7 @@ class Forwarder::Endpoint {
         parsed_(std::move(parsed)),
         config_(config),
         max_disk_usage_(queue.max_disk_usage),
-        drop_oldest_(queue.when_full == "drop_oldest"),
+        drop_oldest_(queue.when_full == config::WhenFull::kDropOldest),
         epochs_(opened.epochs),
         metrics_(metrics) {
     for (LaneQueue& opened_lane : opened.lanes) {
@@ -439,14 +439,14 @@ class Forwarder::Endpoint {
 DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir,
                               int lanes) {
   const uint64_t max_bytes = queue.max_disk_usage / static_cast<uint64_t>(std::max(lanes, 1));
-  return {
-      .dir = std::move(dir),
-      .max_bytes = max_bytes,
-      // Small enough that deleting delivered segments keeps the disk near what is pending,
-      // large enough to keep files few.
-      .segment_bytes = std::clamp<uint64_t>(max_bytes / 8, 64 << 10, 64 << 20),
-      .fsync_always = queue.fsync == "always",
-      .when_full = queue.when_full == "drop_oldest" ? WhenFull::kDropOldest : WhenFull::kReject};
+  return {.dir = std::move(dir),
+          .max_bytes = max_bytes,
+          // Small enough that deleting delivered segments keeps the disk near what is pending,
+          // large enough to keep files few.
+          .segment_bytes = std::clamp<uint64_t>(max_bytes / 8, 64 << 10, 64 << 20),
+          .fsync_always = queue.fsync == config::FsyncMode::kAlways,
+          .when_full = queue.when_full == config::WhenFull::kDropOldest ? WhenFull::kDropOldest
+                                                                        : WhenFull::kReject};
 }
 
 Forwarder::Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry)

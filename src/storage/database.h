@@ -44,7 +44,7 @@ class Database {
   std::string description() const;
 
  private:
-  Database(const config::DbConfig& config, Driver driver);
+  explicit Database(const config::DbConfig& config);
   absl::Status open(std::unique_ptr<soci::session>& slot);
 
   config::DbConfig config_;
@@ -58,8 +58,6 @@ class Database {
 };
 
 // The connect string SOCI's backend takes, with every value quoted as the backend expects.
-std::string connectString(const config::DbConfig& config, Driver driver);
-
-absl::StatusOr<Driver> parseDriver(std::string_view name);
+std::string connectString(const config::DbConfig& config);
 
 }  // namespace tp::storage

@@ -308,7 +308,7 @@ TEST_F(ForwarderTest, EachSubmittedRequestIsOneBatchQueuedBeforeSubmitReturns) {
 }
 
 TEST_F(ForwarderTest, ConcurrentSubmitsWithFsyncAlwaysShareSyncsAndLoseNothing) {
-  queue_.fsync = "always";
+  queue_.fsync = config::FsyncMode::kAlways;
   FakeStorage storage;
   auto forwarder = create(fastConfig(storage.url()));
   forwarder->start();
@@ -406,7 +406,7 @@ TEST_F(ForwarderTest, QueuedBatchesAreDeliveredAfterARestart) {
 }
 
 TEST_F(ForwarderTest, DropOldestKeepsAcceptingAndCountsWhatItDrops) {
-  queue_.when_full = "drop_oldest";
+  queue_.when_full = config::WhenFull::kDropOldest;
   auto forwarder = create(fastConfig("http://127.0.0.1:1"));
   forwarder->start();
   for (int i = 0; i < 60; ++i) {
@@ -475,12 +475,12 @@ TEST_F(ForwarderTest, BatchesQueuedInMoreLanesAreDeliveredAfterConcurrencyIsLowe
 // is down, the last delivers them and more.
 struct ConcurrencyChange {
   std::vector<int> concurrencies;
-  std::string when_full;
+  config::WhenFull when_full;
 };
 
 void PrintTo(const ConcurrencyChange& change, std::ostream* out) {
   for (int lanes : change.concurrencies) *out << lanes << " lanes, ";
-  *out << change.when_full;
+  *out << config::nameOf(config::kWhenFullNames, change.when_full);
 }
 
 class ConcurrencyChangeTest : public ForwarderTest,
@@ -526,19 +526,20 @@ TEST_P(ConcurrencyChangeTest, EverySeriesStaysInOrderAndNothingIsRefusedOrDroppe
 }
 
 INSTANTIATE_TEST_SUITE_P(Lanes, ConcurrencyChangeTest,
-                         ::testing::Values(ConcurrencyChange{{1, 4}, "reject"},
-                                           ConcurrencyChange{{4, 1}, "reject"},
-                                           ConcurrencyChange{{4, 1}, "drop_oldest"},
-                                           ConcurrencyChange{{1, 4, 2}, "reject"}),
+                         ::testing::Values(ConcurrencyChange{{1, 4}, config::WhenFull::kReject},
+                                           ConcurrencyChange{{4, 1}, config::WhenFull::kReject},
+                                           ConcurrencyChange{{4, 1}, config::WhenFull::kDropOldest},
+                                           ConcurrencyChange{{1, 4, 2}, config::WhenFull::kReject}),
                          [](const auto& info) {
                            std::string name;
                            for (int lanes : info.param.concurrencies)
                              name += std::to_string(lanes) + "_";
-                           return name +
-                                  (info.param.when_full == "reject" ? "Reject" : "DropOldest");
+                           return name + (info.param.when_full == config::WhenFull::kReject
+                                              ? "Reject"
+                                              : "DropOldest");
                          });
 
-class BacklogTest : public ForwarderTest, public ::testing::WithParamInterface<const char*> {};
+class BacklogTest : public ForwarderTest, public ::testing::WithParamInterface<config::WhenFull> {};
 
 // 400 KiB queued by one lane, then four lanes sharing the 1 MiB: that lane keeps its backlog and
 // room beside it; the endpoint still takes batches up to its cap, no further.
@@ -556,7 +557,7 @@ TEST_P(BacklogTest, ALaneKeepsItsBacklogAndRoomWhenTheLanesAreMore) {
   for (int request = 0; request < 10; ++request) {
     ASSERT_TRUE(forwarder->submit(seriesAt(16, request), 16).ok()) << request;
   }
-  if (queue_.when_full == "reject") {
+  if (queue_.when_full == config::WhenFull::kReject) {
     int accepted = 0;
     while (forwarder->submit(seriesAt(16, accepted) + incompressibleSeries(32 << 10, 1), 17).ok() &&
            accepted < 100) {
@@ -575,11 +576,11 @@ TEST_P(BacklogTest, ALaneKeepsItsBacklogAndRoomWhenTheLanesAreMore) {
               ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} 0"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Lanes, BacklogTest, ::testing::Values("reject", "drop_oldest"),
-                         [](const auto& info) {
-                           return std::string(info.param == std::string("reject") ? "Reject"
-                                                                                  : "DropOldest");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Lanes, BacklogTest, ::testing::Values(config::WhenFull::kReject, config::WhenFull::kDropOldest),
+    [](const auto& info) {
+      return std::string(info.param == config::WhenFull::kReject ? "Reject" : "DropOldest");
+    });
 
 // One endpoint's queue cannot create its next segment (a directory has its name) while the
 // other's takes the batch: the request is refused, not acknowledged with a share missing.

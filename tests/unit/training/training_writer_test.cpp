@@ -42,9 +42,11 @@ class TrainingWriterTest : public ::testing::Test {
   }
 
   std::unique_ptr<TrainingWriter> open() {
-    auto writer = TrainingWriter::create(*database_, config_,
-                                         forward::DiskQueueOptions{.dir = dir_ / "journal"},
-                                         deadLetterFile(), telemetry_.trainingWriteMetrics());
+    auto writer = TrainingWriter::create(
+        *database_, config_,
+        forward::DiskQueueOptions{.dir = dir_ / "journal",
+                                  .max_bytes = config::QueueConfig{}.max_disk_usage},
+        deadLetterFile(), telemetry_.trainingWriteMetrics());
     EXPECT_TRUE(writer.ok()) << writer.status();
     return std::move(*writer);
   }
