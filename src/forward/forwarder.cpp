@@ -6,9 +6,10 @@
 #include <atomic>
 #include <cctype>
 #include <filesystem>
-#include <limits>
 #include <optional>
 
+#include "common/backoff.h"
+#include "common/log_throttle.h"
 #include "common/strings.h"
 #include "common/url.h"
 #include "forward/disk_queue.h"
@@ -309,12 +310,7 @@ class Forwarder::Endpoint {
 
   // At most one warning per 10 s per endpoint, whichever thread notices the problem.
   void warnRateLimited(std::string_view message) {
-    const int64_t now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-            .count();
-    int64_t last = last_warning_ms_.load(std::memory_order_relaxed);
-    if (now - last < 10'000 || !last_warning_ms_.compare_exchange_strong(last, now)) return;
-    spdlog::warn("remote write {}: {}", url_, message);
+    warnings_.log(spdlog::level::warn, "remote write {}: {}", url_, message);
   }
 
   void setOldestEpochLocked(Lane& lane, size_t epoch) {
@@ -343,7 +339,7 @@ class Forwarder::Endpoint {
   }
 
   void sendLoop(Lane& lane, uint64_t seed) {
-    Backoff backoff(config_.retry_min_backoff, config_.retry_max_backoff, seed * 7919 + 17);
+    common::Backoff backoff(config_.retry_min_backoff, config_.retry_max_backoff, seed * 7919 + 17);
     QueuedRecord record;  // reused: its buffer grows once
     while (true) {
       {
@@ -370,7 +366,7 @@ class Forwarder::Endpoint {
   }
 
   // True once the batch is delivered or rejected for good; false when shutdown interrupted it.
-  bool deliver(Lane& lane, Backoff& backoff, const QueuedRecord& batch) {
+  bool deliver(Lane& lane, common::Backoff& backoff, const QueuedRecord& batch) {
     for (int attempt = 1;; ++attempt) {
       // Dropped meanwhile to make room (queue.whenFull=drop_oldest) and counted as dropped:
       // sending it as well would count it twice.
@@ -432,7 +428,7 @@ class Forwarder::Endpoint {
   std::atomic<bool> stopped_{false};
   std::atomic<bool> draining_{false};
   std::atomic<Clock::time_point> drain_deadline_{};
-  std::atomic<int64_t> last_warning_ms_{std::numeric_limits<int64_t>::min() / 2};
+  common::LogThrottle warnings_{std::chrono::seconds(10)};
   bool finished_ = false;
 };
 

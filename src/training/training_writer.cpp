@@ -1,13 +1,13 @@
 #include "training/training_writer.h"
 
 #include <algorithm>
+#include <fstream>
 #include <random>
 #include <span>
-
-#include <fstream>
 #include <tuple>
-#include "absl/container/flat_hash_set.h"
 
+#include "absl/container/flat_hash_set.h"
+#include "common/backoff.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
@@ -211,8 +211,9 @@ void TrainingWriter::readJournal(TrainingItems& batch, std::vector<forward::Queu
 
 void TrainingWriter::run() {
   const uint64_t batch_rows = static_cast<uint64_t>(config_.batch_rows);
-  milliseconds backoff = kMinBackoff;
-  std::mt19937 jitter(std::random_device{}());
+  common::Backoff backoff(kMinBackoff, std::max(kMinBackoff, config_.retry_max_backoff),
+                          std::random_device{}());
+  int failed_attempts = 0;  // of the batch now held
   TrainingItems batch;
   std::vector<forward::QueuePosition> records;  // the journal records the batch holds, in order
   uint64_t batch_items = 0;  // as the journal counts them, undecodable records included
@@ -242,20 +243,17 @@ void TrainingWriter::run() {
       batch.clear();
       records.clear();
       batch_items = 0;
-      backoff = kMinBackoff;
+      failed_attempts = 0;
     } else {
       metrics_.write_errors->Increment();
+      const milliseconds delay = backoff.next(++failed_attempts);
       spdlog::warn("training rows: database write failed, {} items kept for retry in {} ms: {}",
-                   journaled_, backoff.count(), common::message(status));
-      const milliseconds delay =
-          backoff / 2 + milliseconds(std::uniform_int_distribution<int64_t>(
-                            0, std::max<int64_t>(1, backoff.count() / 2))(jitter));
+                   journaled_, delay.count(), common::message(status));
       // Until the retry is due; once stopping, no later than the deadline (the batch stays in
       // the journal).
       const auto due = Clock::now() + delay;
       wake_.wait_until(lock, due, [&] { return stopping_; });
       if (stopping_) wake_.wait_until(lock, std::min(due, deadline_), [&] { return false; });
-      backoff = std::min(backoff * 2, std::max(kMinBackoff, config_.retry_max_backoff));
     }
     metrics_.pending->Set(static_cast<double>(journaled_));
   }
@@ -380,15 +378,11 @@ void TrainingWriter::setAside(std::string_view table, const std::string& row_jso
     file.flush();
     kept = file.good();
   }
-  if (const auto held_back = refused_log_.admit(Clock::now())) {
-    spdlog::warn("training rows: the database refused a {} row ({}); {}: {}{}", table,
-                 common::message(reason),
-                 kept ? common::concat("kept in ", dead_letter_file_.string())
-                      : common::concat("not kept: cannot append to ", dead_letter_file_.string()),
-                 row_json.substr(0, 512),
-                 *held_back > 0 ? common::concat(" (", *held_back, " more since the last report)")
-                                : std::string());
-  }
+  refused_log_.log(spdlog::level::warn, "training rows: the database refused a {} row ({}); {}: {}",
+                   table, common::message(reason),
+                   kept ? common::concat("kept in ", dead_letter_file_.string())
+                        : common::concat("not kept: cannot append to ", dead_letter_file_.string()),
+                   row_json.substr(0, 512));
 }
 
 }  // namespace tp::training

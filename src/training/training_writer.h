@@ -79,8 +79,8 @@ class TrainingWriter {
   const std::unique_ptr<forward::DiskQueue> journal_;
   const std::filesystem::path dead_letter_file_;
   telemetry::TrainingWriteMetrics metrics_;
-  RunSerials serials_;                                         // writer thread only
-  common::LogThrottle refused_log_{std::chrono::seconds(10)};  // writer thread only
+  RunSerials serials_;  // writer thread only
+  common::LogThrottle refused_log_{std::chrono::seconds(10)};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
