@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cctype>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "common/backoff.h"
@@ -20,8 +21,6 @@
 
 namespace tp::forward {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // A directory name per endpoint that stays the same across restarts: readable, and unique.
 std::string queueDirectoryName(const std::string& url) {
@@ -155,10 +154,12 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
 class Forwarder::Endpoint {
  public:
   Endpoint(std::string url, common::HttpUrl parsed, const config::MetricsWriteConfig& config,
-           const config::QueueConfig& queue, OpenedLanes opened, telemetry::EndpointMetrics metrics)
+           const config::QueueConfig& queue, OpenedLanes opened, telemetry::EndpointMetrics metrics,
+           const common::Clock& clock)
       : url_(std::move(url)),
         parsed_(std::move(parsed)),
         config_(config),
+        clock_(clock),
         max_disk_usage_(queue.max_disk_usage),
         drop_oldest_(queue.when_full == config::WhenFull::kDropOldest),
         epochs_(opened.epochs),
@@ -167,7 +168,7 @@ class Forwarder::Endpoint {
       auto lane = std::make_unique<Lane>();
       lane->queue = std::move(opened_lane.queue);
       lane->epoch_ends = std::move(opened_lane.epoch_ends);
-      lane->client = std::make_unique<RemoteWriteClient>(parsed_, config_.timeout);
+      lane->client = std::make_unique<RemoteWriteClient>(parsed_, config_.timeout, clock_);
       lanes_.push_back(std::move(lane));
     }
     held_.resize(lanes_.size());
@@ -176,7 +177,7 @@ class Forwarder::Endpoint {
 
   ~Endpoint() {
     stopped_ = true;
-    for (auto& lane : lanes_) lane->client->stopAt(Clock::now());
+    for (auto& lane : lanes_) lane->client->stopAt(clock_.now());
     wakeAll();
     finish();
   }
@@ -224,7 +225,7 @@ class Forwarder::Endpoint {
 
   // Senders deliver what is queued until the deadline, then stop (a request in flight is cut
   // off); the rest stays queued.
-  void drainUntil(Clock::time_point deadline) {
+  void drainUntil(common::Clock::TimePoint deadline) {
     drain_deadline_ = deadline;
     draining_ = true;
     for (auto& lane : lanes_) lane->client->stopAt(deadline);
@@ -294,18 +295,21 @@ class Forwarder::Endpoint {
   }
 
   bool pastDeadline() const {
-    return stopped_ || (draining_ && Clock::now() >= drain_deadline_.load());
+    return stopped_ || (draining_ && clock_.now() >= drain_deadline_.load());
   }
 
-  // Waits on `wakeup` until notified or `until`, and no longer than the shutdown deadline.
-  void waitAtMost(std::condition_variable& wakeup, std::unique_lock<std::mutex>& lock,
-                  Clock::time_point until) {
-    if (draining_) until = std::min(until, drain_deadline_.load());
-    if (until == Clock::time_point::max()) {
-      wakeup.wait(lock);
-    } else {
-      wakeup.wait_until(lock, until);
+  // Waits on `wakeup` (holding `lock`, its mutex) until `ready()` holds or `until` has come,
+  // whichever is first, and no longer than the shutdown deadline, which a drain may set
+  // meanwhile; false when the shutdown deadline came first.
+  bool waitOrShutdown(std::unique_lock<std::mutex>& lock, std::condition_variable& wakeup,
+                      common::Clock::TimePoint until, const std::function<bool()>& ready) {
+    while (!pastDeadline()) {
+      if (ready() || clock_.now() >= until) return true;
+      const bool draining = draining_;
+      clock_.waitUntil(lock, wakeup, draining ? std::min(until, drain_deadline_.load()) : until,
+                       [&] { return ready() || pastDeadline() || draining_ != draining; });
     }
+    return false;
   }
 
   // At most one warning per 10 s per endpoint, whichever thread notices the problem.
@@ -328,14 +332,10 @@ class Forwarder::Endpoint {
         lane.epoch_ends.begin());
     std::unique_lock lock(epoch_mutex_);
     setOldestEpochLocked(lane, epoch);
-    while (!pastDeadline()) {
-      const bool earlier_queued = std::any_of(lanes_.begin(), lanes_.end(), [&](const auto& other) {
-        return other->oldest_epoch < epoch;
-      });
-      if (!earlier_queued) return true;
-      waitAtMost(epoch_changed_, lock, Clock::time_point::max());
-    }
-    return false;
+    return waitOrShutdown(lock, epoch_changed_, common::Clock::TimePoint::max(), [&] {
+      return std::none_of(lanes_.begin(), lanes_.end(),
+                          [&](const auto& other) { return other->oldest_epoch < epoch; });
+    });
   }
 
   void sendLoop(Lane& lane, uint64_t seed) {
@@ -371,11 +371,11 @@ class Forwarder::Endpoint {
       // Dropped meanwhile to make room (queue.whenFull=drop_oldest) and counted as dropped:
       // sending it as well would count it twice.
       if (!lane.queue->holds(batch.end)) return true;
-      const auto started = Clock::now();
+      const auto started = clock_.now();
       const SendResult result = lane.client->post(batch.payload);
       if (result.status == 0 && pastDeadline()) return false;  // cut off by the shutdown
       metrics_.send_duration->Observe(
-          std::chrono::duration<double>(Clock::now() - started).count());
+          std::chrono::duration<double>(clock_.now() - started).count());
       if (result.status == 0) {
         metrics_.network_errors->Increment();
       } else {
@@ -400,10 +400,9 @@ class Forwarder::Endpoint {
                           ? common::concat("send failed, retrying: ", result.error)
                           : common::concat("storage answered ", result.status, ", retrying"));
       const auto retry_at =
-          Clock::now() + backoff.next(attempt, parseRetryAfter(result.retry_after));
+          clock_.now() + backoff.next(attempt, parseRetryAfter(result.retry_after));
       std::unique_lock lock(lane.mutex);
-      while (!pastDeadline() && Clock::now() < retry_at) waitAtMost(lane.wakeup, lock, retry_at);
-      if (pastDeadline()) return false;
+      if (!waitOrShutdown(lock, lane.wakeup, retry_at, [] { return false; })) return false;
       metrics_.retries->Increment();
     }
   }
@@ -411,6 +410,7 @@ class Forwarder::Endpoint {
   const std::string url_;
   const common::HttpUrl parsed_;
   const config::MetricsWriteConfig& config_;
+  const common::Clock& clock_;
   const uint64_t max_disk_usage_;
   const bool drop_oldest_;
   const size_t
@@ -427,8 +427,8 @@ class Forwarder::Endpoint {
 
   std::atomic<bool> stopped_{false};
   std::atomic<bool> draining_{false};
-  std::atomic<Clock::time_point> drain_deadline_{};
-  common::LogThrottle warnings_{std::chrono::seconds(10)};
+  std::atomic<common::Clock::TimePoint> drain_deadline_{};
+  common::LogThrottle warnings_{std::chrono::seconds(10), clock_};
   bool finished_ = false;
 };
 
@@ -445,13 +445,14 @@ DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem:
                                                                         : WhenFull::kReject};
 }
 
-Forwarder::Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry)
-    : config_(config), batch_samples_(telemetry.batchSamplesHistogram()) {}
+Forwarder::Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry,
+                     const common::Clock& clock)
+    : config_(config), clock_(clock), batch_samples_(telemetry.batchSamplesHistogram()) {}
 
 absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
     const config::MetricsWriteConfig& config, const config::QueueConfig& queue,
-    telemetry::Telemetry& telemetry) {
-  std::unique_ptr<Forwarder> forwarder(new Forwarder(config, telemetry));
+    telemetry::Telemetry& telemetry, const common::Clock& clock) {
+  std::unique_ptr<Forwarder> forwarder(new Forwarder(config, telemetry, clock));
   for (const std::string& configured : config.endpoints) {
     const std::string url = writeUrlFor(configured);
     auto parsed = common::parseHttpUrl(url);
@@ -463,8 +464,8 @@ absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
     if (!lanes.ok()) return lanes.status();
     telemetry::EndpointMetrics metrics = telemetry.endpointMetrics(url);
     metrics.queue_corrupt_records->Increment(static_cast<double>(lanes->corrupt_records));
-    forwarder->endpoints_.push_back(std::make_unique<Endpoint>(url, *parsed, forwarder->config_,
-                                                               queue, std::move(*lanes), metrics));
+    forwarder->endpoints_.push_back(std::make_unique<Endpoint>(
+        url, *parsed, forwarder->config_, queue, std::move(*lanes), metrics, clock));
   }
   return forwarder;
 }
@@ -522,7 +523,7 @@ absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
 
 void Forwarder::stop(std::chrono::milliseconds grace) {
   if (stopped_.exchange(true)) return;
-  const auto deadline = Clock::now() + grace;
+  const auto deadline = clock_.now() + grace;
   for (auto& endpoint : endpoints_) endpoint->drainUntil(deadline);
   for (auto& endpoint : endpoints_) endpoint->finish();
 }
