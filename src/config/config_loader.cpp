@@ -1,14 +1,13 @@
 #include "config/config_loader.h"
 
-#include "common/strings.h"
-
 #include <charconv>
 #include <fstream>
 
-#include "fmt/ranges.h"
-
+#include "common/status.h"
+#include "common/strings.h"
 #include "common/units.h"
 #include "common/url.h"
+#include "fmt/ranges.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tp::config {
@@ -177,7 +176,7 @@ KeyDef listKey(std::string path, std::string help, Access access,
         for (const std::string& item : raw.items) {
           for (std::string_view part : common::splitTrimmed(item, ',')) {
             std::string value(part);
-            if (absl::Status valid = check(value); !valid.ok()) return valid;
+            TP_RETURN_IF_ERROR(check(value));
             items.push_back(std::move(value));
           }
         }
@@ -234,7 +233,7 @@ KeyDef patternsKey() {
             std::vector<TrainingPattern> patterns;
             for (const auto& item : root) {
               TrainingPattern pattern;
-              if (absl::Status status = readPattern(item, &pattern); !status.ok()) return status;
+              TP_RETURN_IF_ERROR(readPattern(item, &pattern));
               for (const TrainingPattern& earlier : patterns) {
                 if (earlier.name == pattern.name) {
                   return absl::InvalidArgumentError(
@@ -475,10 +474,7 @@ absl::Status applyYamlNode(Config& config, const YAML::Node& node, const std::st
       }
       const std::string name = entry.first.Scalar();
       const std::string path = prefix.empty() ? name : common::concat(prefix, ".", name);
-      if (absl::Status status = applyYamlNode(config, entry.second, path, origin, depth + 1);
-          !status.ok()) {
-        return status;
-      }
+      TP_RETURN_IF_ERROR(applyYamlNode(config, entry.second, path, origin, depth + 1));
     }
     return absl::OkStatus();
   }
@@ -588,7 +584,7 @@ const std::vector<KeyInfo>& configKeys() {
 absl::StatusOr<Config> loadConfig(const ConfigSources& sources) {
   Config config;
   if (sources.file_path) {
-    if (absl::Status status = applyFile(config, *sources.file_path); !status.ok()) return status;
+    TP_RETURN_IF_ERROR(applyFile(config, *sources.file_path));
   }
   if (sources.getenv) {
     for (const KeyDef& key : keyDefs()) {
@@ -596,21 +592,21 @@ absl::StatusOr<Config> loadConfig(const ConfigSources& sources) {
       const char* value = sources.getenv(env_name.c_str());
       if (value == nullptr) continue;
       RawValue raw{.items = {value}, .origin = common::concat("env ", env_name)};
-      if (absl::Status status = applyValue(config, key.path, raw); !status.ok()) return status;
+      TP_RETURN_IF_ERROR(applyValue(config, key.path, raw));
     }
   }
   for (const auto& [path, value] : sources.flags) {
     RawValue raw{.items = {value}, .origin = common::concat("flag --", path)};
-    if (absl::Status status = applyValue(config, path, raw); !status.ok()) return status;
+    TP_RETURN_IF_ERROR(applyValue(config, path, raw));
   }
-  if (absl::Status status = validateCombination(config); !status.ok()) return status;
+  TP_RETURN_IF_ERROR(validateCombination(config));
   return config;
 }
 
 absl::StatusOr<Config> loadConfigText(std::string_view text, std::string_view origin) {
   Config config;
-  if (absl::Status status = applyText(config, text, origin); !status.ok()) return status;
-  if (absl::Status status = validateCombination(config); !status.ok()) return status;
+  TP_RETURN_IF_ERROR(applyText(config, text, origin));
+  TP_RETURN_IF_ERROR(validateCombination(config));
   return config;
 }
 

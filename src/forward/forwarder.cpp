@@ -11,6 +11,7 @@
 
 #include "common/backoff.h"
 #include "common/log_throttle.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "common/url.h"
 #include "forward/disk_queue.h"
@@ -130,11 +131,7 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
         url, saved ? std::to_string(saved->lanes) : "another number of", lanes);
     addEpoch([&](size_t i) { return append_segments[i]; });
   }
-  if (!saved || !(*saved == mapping)) {
-    if (absl::Status status = writeLaneMapping(mapping_path, mapping); !status.ok()) {
-      return status;
-    }
-  }
+  if (!saved || !(*saved == mapping)) TP_RETURN_IF_ERROR(writeLaneMapping(mapping_path, mapping));
   opened.epochs = mapping.epoch_ends.size();
   for (LaneQueue& lane : opened.lanes) {
     for (const auto& ends : mapping.epoch_ends) lane.epoch_ends.push_back(endIn(ends, lane.number));
@@ -257,7 +254,8 @@ class Forwarder::Endpoint {
     std::mutex mutex;  // for the wakeup only: the queue locks itself
     std::condition_variable wakeup;
     std::thread sender;
-    size_t oldest_epoch = 0;  // of the oldest batch it holds (epochs_ when empty); epoch_mutex_
+    // The epoch of the oldest batch it holds (epochs_ when empty); guarded by epoch_mutex_.
+    size_t oldest_epoch = 0;
   };
 
   void wakeAll() {
@@ -419,8 +417,9 @@ class Forwarder::Endpoint {
   std::vector<std::unique_ptr<Lane>> lanes_;
 
   std::mutex accounting_mutex_;
-  std::vector<uint64_t> held_;  // per lane, reused by updateAccounting()
-  uint64_t sync_failures_counted_ = 0;
+  // Per lane, reused by updateAccounting(); guarded by accounting_mutex_.
+  std::vector<uint64_t> held_;
+  uint64_t sync_failures_counted_ = 0;  // guarded by accounting_mutex_
 
   std::mutex epoch_mutex_;
   std::condition_variable epoch_changed_;

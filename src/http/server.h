@@ -84,6 +84,7 @@ class Server {
   // unregister themselves.
   std::mutex sessions_mutex_;
   std::condition_variable sessions_drained_;
+  // Open connections; guarded by sessions_mutex_.
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
 
   ServerOptions options_;

@@ -53,8 +53,9 @@ class Database {
 
   std::mutex mutex_;
   std::condition_variable slot_freed_;
-  std::vector<std::unique_ptr<soci::session>> idle_;  // open connections not in use
-  int in_use_ = 0;
+  // Open connections not in use; guarded by mutex_.
+  std::vector<std::unique_ptr<soci::session>> idle_;
+  int in_use_ = 0;  // guarded by mutex_
 };
 
 // The connect string SOCI's backend takes, with every value quoted as the backend expects.

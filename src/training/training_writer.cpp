@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "common/backoff.h"
 #include "common/json_writer.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
 #include "training/item_codec.h"
@@ -46,10 +47,10 @@ absl::StatusOr<size_t> insertSettingAsideRefused(std::span<const Row> rows, cons
   const size_t half = rows.size() / 2;
   absl::StatusOr<size_t> first =
       insertSettingAsideRefused(rows.first(half), insert, refuse, metrics, failed, clock);
-  if (!first.ok()) return first;
+  TP_RETURN_IF_ERROR(first.status());
   absl::StatusOr<size_t> second =
       insertSettingAsideRefused(rows.subspan(half), insert, refuse, metrics, failed, clock);
-  if (!second.ok()) return second;
+  TP_RETURN_IF_ERROR(second.status());
   return *first + *second;
 }
 
@@ -266,8 +267,8 @@ void TrainingWriter::run() {
 }
 
 absl::Status TrainingWriter::write(const TrainingItems& batch) {
-  if (absl::Status status = loadWorkloads(batch); !status.ok()) return status;
-  if (absl::Status status = writeStarts(batch.starts); !status.ok()) return status;
+  TP_RETURN_IF_ERROR(loadWorkloads(batch));
+  TP_RETURN_IF_ERROR(writeStarts(batch.starts));
   return writePerformances(batch.performances);
 }
 
