@@ -8,7 +8,7 @@ namespace tp::testing {
 
 void exec(storage::Database& database, const std::string& sql) {
   const absl::Status status = database.run([&sql](soci::session& session) { session << sql; });
-  ASSERT_TRUE(status.ok()) << sql << ": " << status;
+  EXPECT_TRUE(status.ok()) << sql << ": " << status;
 }
 
 long long queryNumber(storage::Database& database, const std::string& sql) {
