@@ -41,10 +41,8 @@ struct EnrichCounts {
 
 // Beyond either limit the request is refused whole (ResourceExhausted, 413) naming the key.
 struct EnrichLimits {
-  // http.maxEnrichedBytes: one request's output
-  size_t max_output_bytes = config::HttpConfig{}.max_enriched_bytes;
-  // http.maxSeriesLabelBytes: one resolved series
-  size_t max_series_label_bytes = config::HttpConfig{}.max_series_label_bytes;
+  size_t max_output_bytes = config::HttpConfig{}.max_enriched_bytes;  // one request's output
+  size_t max_series_label_bytes = config::HttpConfig{}.max_series_label_bytes;  // one series
 };
 
 inline constexpr std::string_view kProcessorJob = "primus-lens-telemetry-processor";
