@@ -21,11 +21,20 @@ function(tp_library name)
   target_link_libraries(${name} PUBLIC tp_build_flags ${ARG_DEPS})
 endfunction()
 
-# tp_test(NAME LABEL SOURCES ... DEPS ...): a GoogleTest executable registered with ctest.
-function(tp_test name label)
+# tp_test(NAME LABELS SOURCES ... DEPS ...): a GoogleTest executable registered with ctest, its
+# tests carrying LABELS (one label, or a list such as "unit;golden").
+function(tp_test name labels)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE tp_build_flags ${ARG_DEPS} GTest::gtest GTest::gtest_main
                                         GTest::gmock)
-  gtest_discover_tests(${name} PROPERTIES LABELS ${label} DISCOVERY_TIMEOUT 60)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60)
+  # gtest_discover_tests splits a list-valued property apart, so the labels are set by a file
+  # ctest reads after the discovered tests, whose names it lists in ${name}_TESTS.
+  set(labels_file "${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake")
+  file(WRITE "${labels_file}"
+       "if(${name}_TESTS)\n"
+       "  set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${labels}\")\n"
+       "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${labels_file}")
 endfunction()

@@ -1,7 +1,5 @@
 #include "app/app.h"
 
-#include "common/strings.h"
-
 #include <sched.h>
 
 #include <csignal>
@@ -9,6 +7,7 @@
 #include <thread>
 
 #include "cache/cache_json.h"
+#include "common/strings.h"
 #include "common/version.h"
 #include "fmt/ranges.h"
 #include "http/envelope.h"
@@ -16,7 +15,7 @@
 #include "spdlog/spdlog.h"
 
 namespace tp::app {
-namespace verb = boost::beast::http;
+namespace beast_http = boost::beast::http;
 
 namespace {
 
@@ -104,33 +103,35 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
 }
 
 void App::addRoutes() {
-  router_.add("/healthz", {verb::verb::get, verb::verb::head}, [](const http::RequestContext& ctx) {
-    return http::jsonResponse(ctx.request, 200, http::envelopeOk(R"("alive")"));
-  });
-  router_.add("/readyz", {verb::verb::get, verb::verb::head},
+  router_.add("/healthz", {beast_http::verb::get, beast_http::verb::head},
+              [](const http::RequestContext& ctx) {
+                return http::jsonResponse(ctx.request, 200, http::envelopeOk(R"("alive")"));
+              });
+  router_.add("/readyz", {beast_http::verb::get, beast_http::verb::head},
               [this](const http::RequestContext& ctx) { return readiness(ctx); });
   const http::Handler remote_write = [this](const http::RequestContext& ctx) {
     return remote_write_->handle(ctx);
   };
   router_.add("/prometheus", {}, remote_write);  // the Lens route takes any method
-  router_.add("/api/v1/write", {verb::verb::post}, remote_write);
-  router_.add("/logs", {verb::verb::post},
+  router_.add("/api/v1/write", {beast_http::verb::post}, remote_write);
+  router_.add("/logs", {beast_http::verb::post},
               [this](const http::RequestContext& ctx) { return logs_->handle(ctx); });
-  router_.add("/pods/cache", {verb::verb::get}, [this](const http::RequestContext& ctx) {
+  router_.add("/pods/cache", {beast_http::verb::get}, [this](const http::RequestContext& ctx) {
     const auto snapshot = cache_->snapshot();
     return http::jsonResponse(ctx.request, 200,
                               http::envelopeOkWriting([&snapshot](common::JsonWriter& writer) {
                                 cache::writeDevicePodCache(writer, *snapshot);
                               }));
   });
-  router_.add("/pods/workload/cache", {verb::verb::get}, [this](const http::RequestContext& ctx) {
-    const auto snapshot = cache_->snapshot();
-    return http::jsonResponse(ctx.request, 200,
-                              http::envelopeOkWriting([&snapshot](common::JsonWriter& writer) {
-                                cache::writePodWorkloadCache(writer, *snapshot);
-                              }));
-  });
-  router_.add("/metrics", {verb::verb::get}, [this](const http::RequestContext& ctx) {
+  router_.add(
+      "/pods/workload/cache", {beast_http::verb::get}, [this](const http::RequestContext& ctx) {
+        const auto snapshot = cache_->snapshot();
+        return http::jsonResponse(ctx.request, 200,
+                                  http::envelopeOkWriting([&snapshot](common::JsonWriter& writer) {
+                                    cache::writePodWorkloadCache(writer, *snapshot);
+                                  }));
+      });
+  router_.add("/metrics", {beast_http::verb::get}, [this](const http::RequestContext& ctx) {
     return http::textResponse(ctx.request, 200, "text/plain; version=0.0.4; charset=utf-8",
                               telemetry_.exposition());
   });

@@ -1,5 +1,6 @@
 #include "app/db_command.h"
 
+#include "common/status.h"
 #include "common/strings.h"
 #include "storage/schema.h"
 
@@ -8,7 +9,7 @@ namespace tp::app {
 absl::Status runDedupe(storage::Database& database, bool apply, std::ostream& output) {
   // The tables must exist before their duplicates can be counted; warnings here are the keys
   // that the duplicates block, which is what this command reports.
-  if (absl::Status schema = storage::ensureSchema(database, nullptr); !schema.ok()) return schema;
+  TP_RETURN_IF_ERROR(storage::ensureSchema(database, nullptr));
   auto reports = storage::dedupe(database, apply);
   if (!reports.ok()) return reports.status();
   for (const storage::DuplicateReport& report : *reports) {

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cache/cache_refresher.h"
+#include "config/config.h"
 #include "http/router.h"
 #include "ingest/fluentbit/log_batch.h"
 #include "telemetry/telemetry.h"
@@ -17,7 +18,7 @@
 namespace tp::app {
 
 struct LogsHandlerOptions {
-  size_t max_decoded_bytes = 64u << 20;
+  size_t max_decoded_bytes = config::HttpConfig{}.max_decoded_bytes;
   ingest::LogBatchLimits limits;
 };
 

@@ -11,6 +11,28 @@
 #include "spdlog/spdlog.h"
 #include "storage/demo_data.h"
 
+namespace {
+
+spdlog::level::level_enum spdlogLevel(tp::config::LogLevel level) {
+  switch (level) {
+    case tp::config::LogLevel::kTrace:
+      return spdlog::level::trace;
+    case tp::config::LogLevel::kDebug:
+      return spdlog::level::debug;
+    case tp::config::LogLevel::kInfo:
+      return spdlog::level::info;
+    case tp::config::LogLevel::kWarn:
+      return spdlog::level::warn;
+    case tp::config::LogLevel::kError:
+      return spdlog::level::err;
+    case tp::config::LogLevel::kOff:
+      return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   auto command_line = tp::app::parseCommandLine(argc, argv);
   if (!command_line.ok()) {
@@ -43,7 +65,7 @@ int main(int argc, char** argv) {
 
   auto logger = spdlog::stderr_color_mt("telemetry-processor");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
-  logger->set_level(spdlog::level::from_str(config.log.level));
+  logger->set_level(spdlogLevel(config.log.level));
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::info);
 

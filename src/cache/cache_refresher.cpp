@@ -55,7 +55,7 @@ void CacheRefresher::migrateSchema() {
   const absl::Status status = storage::ensureSchema(database_, &warnings);
   // The same warnings come back at every refresh until someone acts: said when they change, and
   // again every few minutes.
-  if (warnings != last_schema_warnings_ || schema_log_.admit(std::chrono::steady_clock::now())) {
+  if (warnings != last_schema_warnings_ || schema_log_.admit()) {
     for (const auto& warning : warnings) spdlog::warn("schema: {}", warning);
   }
   last_schema_warnings_ = warnings;

@@ -2,14 +2,56 @@
 // Typed configuration of the whole processor. Defaults live here and nowhere else; the loader
 // (config/config_loader.h) fills these structs from file, environment and flags.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tp::config {
 
 using std::chrono::milliseconds;
+
+enum class DbDriver { kSqlite, kPostgres, kMysql };
+enum class FsyncMode { kInterval, kAlways };
+enum class WhenFull { kReject, kDropOldest };
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kOff };
+
+// How an enum value is spelled in files, environment and flags.
+template <typename Enum>
+struct EnumName {
+  Enum value;
+  std::string_view name;
+};
+
+inline constexpr std::array<EnumName<DbDriver>, 3> kDbDriverNames = {
+    {{DbDriver::kSqlite, "sqlite"},
+     {DbDriver::kPostgres, "postgres"},
+     {DbDriver::kMysql, "mysql"}}};
+inline constexpr std::array<EnumName<FsyncMode>, 2> kFsyncModeNames = {
+    {{FsyncMode::kInterval, "interval"}, {FsyncMode::kAlways, "always"}}};
+inline constexpr std::array<EnumName<WhenFull>, 2> kWhenFullNames = {
+    {{WhenFull::kReject, "reject"}, {WhenFull::kDropOldest, "drop_oldest"}}};
+inline constexpr std::array<EnumName<LogLevel>, 6> kLogLevelNames = {{{LogLevel::kTrace, "trace"},
+                                                                      {LogLevel::kDebug, "debug"},
+                                                                      {LogLevel::kInfo, "info"},
+                                                                      {LogLevel::kWarn, "warn"},
+                                                                      {LogLevel::kError, "error"},
+                                                                      {LogLevel::kOff, "off"}}};
+
+template <typename Enum, size_t N>
+constexpr std::string_view nameOf(const std::array<EnumName<Enum>, N>& names, Enum value) {
+  for (const EnumName<Enum>& entry : names) {
+    if (entry.value == value) return entry.name;
+  }
+  return {};
+}
+
+// The port db.port 0 stands for.
+constexpr int standardPort(DbDriver driver) {
+  return driver == DbDriver::kPostgres ? 5432 : driver == DbDriver::kMysql ? 3306 : 0;
+}
 
 struct HttpConfig {
   std::string listen_address = "0.0.0.0";
@@ -29,10 +71,10 @@ struct HttpConfig {
 };
 
 struct DbConfig {
-  std::string driver = "sqlite";  // sqlite | postgres | mysql
+  DbDriver driver = DbDriver::kSqlite;
   std::string path = "data/telemetry-processor.db";
   std::string host = "127.0.0.1";
-  int port = 0;  // 0 = the driver's standard port
+  int port = 0;  // 0 = standardPort(driver)
   std::string user_name;
   std::string password;
   std::string db_name = "primus-lens";
@@ -55,9 +97,9 @@ struct CacheConfig {
 
 struct QueueConfig {
   std::string dir = "data/queue";
-  uint64_t max_disk_usage = 1ull << 30;  // per storage endpoint
-  std::string fsync = "interval";        // interval (every second) | always
-  std::string when_full = "reject";      // reject (503) | drop_oldest
+  uint64_t max_disk_usage = 1ull << 30;    // per storage endpoint
+  FsyncMode fsync = FsyncMode::kInterval;  // interval: the queue syncs every second
+  WhenFull when_full = WhenFull::kReject;  // reject: 503
 };
 
 // A log format added in configuration: RE2 with named groups called like the SPEC §5 fields
@@ -89,7 +131,7 @@ struct AuthConfig {
 };
 
 struct LogConfig {
-  std::string level = "info";
+  LogLevel level = LogLevel::kInfo;
 };
 
 struct ShutdownConfig {

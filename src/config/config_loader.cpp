@@ -1,14 +1,13 @@
 #include "config/config_loader.h"
 
-#include "common/strings.h"
-
 #include <charconv>
 #include <fstream>
 
-#include "fmt/ranges.h"
-
+#include "common/status.h"
+#include "common/strings.h"
 #include "common/units.h"
 #include "common/url.h"
+#include "fmt/ranges.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tp::config {
@@ -44,21 +43,38 @@ absl::StatusOr<std::string> scalarOf(const RawValue& raw) {
 }
 
 template <typename Access>
-KeyDef stringKey(std::string path, std::string help, Access access,
-                 std::vector<std::string> allowed = {}) {
+KeyDef stringKey(std::string path, std::string help, Access access) {
   return {std::move(path), std::move(help),
-          [access, allowed](Config& config, const RawValue& raw) -> absl::Status {
+          [access](Config& config, const RawValue& raw) -> absl::Status {
             auto value = scalarOf(raw);
             if (!value.ok()) return value.status();
-            if (!allowed.empty() &&
-                std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
-              return absl::InvalidArgumentError(common::concat(
-                  "'", *value, "' is not one of: ", fmt::format("{}", fmt::join(allowed, ", "))));
-            }
             access(config) = *value;
             return absl::OkStatus();
           },
           [access](const Config& config) { return std::string(access(config)); }};
+}
+
+// One of `names` (config/config.h), spelled as they are.
+template <typename Enum, size_t N, typename Access>
+KeyDef enumKey(std::string path, std::string help, Access access,
+               const std::array<EnumName<Enum>, N>& names) {
+  return {
+      std::move(path), std::move(help),
+      [access, names](Config& config, const RawValue& raw) -> absl::Status {
+        auto value = scalarOf(raw);
+        if (!value.ok()) return value.status();
+        std::vector<std::string_view> allowed;
+        for (const EnumName<Enum>& entry : names) {
+          if (entry.name == *value) {
+            access(config) = entry.value;
+            return absl::OkStatus();
+          }
+          allowed.push_back(entry.name);
+        }
+        return absl::InvalidArgumentError(common::concat(
+            "'", *value, "' is not one of: ", fmt::format("{}", fmt::join(allowed, ", "))));
+      },
+      [access, names](const Config& config) { return std::string(nameOf(names, access(config))); }};
 }
 
 template <typename Access>
@@ -160,7 +176,7 @@ KeyDef listKey(std::string path, std::string help, Access access,
         for (const std::string& item : raw.items) {
           for (std::string_view part : common::splitTrimmed(item, ',')) {
             std::string value(part);
-            if (absl::Status valid = check(value); !valid.ok()) return valid;
+            TP_RETURN_IF_ERROR(check(value));
             items.push_back(std::move(value));
           }
         }
@@ -217,7 +233,7 @@ KeyDef patternsKey() {
             std::vector<TrainingPattern> patterns;
             for (const auto& item : root) {
               TrainingPattern pattern;
-              if (absl::Status status = readPattern(item, &pattern); !status.ok()) return status;
+              TP_RETURN_IF_ERROR(readPattern(item, &pattern));
               for (const TrainingPattern& earlier : patterns) {
                 if (earlier.name == pattern.name) {
                   return absl::InvalidArgumentError(
@@ -290,15 +306,18 @@ const std::vector<KeyDef>& keyDefs() {
       stringKey(
           "http.tlsKeyFile", "PEM private key of http.tlsCertFile",
           [](auto& c) -> auto& { return c.http.tls_key_file; }),
-      stringKey("db.driver", "Database backend", [](auto& c) -> auto& { return c.db.driver; },
-                {"sqlite", "postgres", "mysql"}),
+      enumKey(
+          "db.driver", "Database backend", [](auto& c) -> auto& { return c.db.driver; },
+          kDbDriverNames),
       stringKey(
           "db.path", "SQLite database file (db.driver=sqlite)",
           [](auto& c) -> auto& { return c.db.path; }),
       stringKey(
           "db.host", "Database host (postgres, mysql)", [](auto& c) -> auto& { return c.db.host; }),
       intKey(
-          "db.port", "Database port; 0 = 5432 for postgres, 3306 for mysql",
+          "db.port",
+          common::concat("Database port; 0 = ", standardPort(DbDriver::kPostgres),
+                         " for postgres, ", standardPort(DbDriver::kMysql), " for mysql"),
           [](auto& c) -> auto& { return c.db.port; }, 0, 65535),
       stringKey(
           "db.user_name", "Database user", [](auto& c) -> auto& { return c.db.user_name; }),
@@ -345,14 +364,16 @@ const std::vector<KeyDef>& keyDefs() {
           "queue.maxDiskUsage",
           "Disk space each storage endpoint's queue, and the training-row journal, may use",
           [](auto& c) -> auto& { return c.queue.max_disk_usage; }, 1 << 20),
-      stringKey("queue.fsync",
-                "When queued batches reach stable storage: interval (every second) or always (each "
-                "batch)",
-                [](auto& c) -> auto& { return c.queue.fsync; }, {"interval", "always"}),
-      stringKey("queue.whenFull",
-                "A full queue refuses remote writes with 503 + Retry-After (reject) or drops its "
-                "oldest batches, counted (drop_oldest)",
-                [](auto& c) -> auto& { return c.queue.when_full; }, {"reject", "drop_oldest"}),
+      enumKey(
+          "queue.fsync",
+          "When queued batches reach stable storage: interval (every second) or always (each "
+          "batch)",
+          [](auto& c) -> auto& { return c.queue.fsync; }, kFsyncModeNames),
+      enumKey(
+          "queue.whenFull",
+          "A full queue refuses remote writes with 503 + Retry-After (reject) or drops its "
+          "oldest batches, counted (drop_oldest)",
+          [](auto& c) -> auto& { return c.queue.when_full; }, kWhenFullNames),
       intKey(
           "logs.maxNodeLabels",
           "Distinct node label values of the log latency metrics; further nodes count under "
@@ -395,8 +416,8 @@ const std::vector<KeyDef>& keyDefs() {
                                          : absl::InvalidArgumentError(common::concat(
                                                "'", item, "' is not a path (starts with /)"));
           }),
-      stringKey("log.level", "Log level", [](auto& c) -> auto& { return c.log.level; },
-                {"trace", "debug", "info", "warn", "error", "off"}),
+      enumKey(
+          "log.level", "Log level", [](auto& c) -> auto& { return c.log.level; }, kLogLevelNames),
       durationKey(
           "shutdown.gracePeriod",
           "On SIGTERM, how long in-flight work may take before the process exits",
@@ -453,10 +474,7 @@ absl::Status applyYamlNode(Config& config, const YAML::Node& node, const std::st
       }
       const std::string name = entry.first.Scalar();
       const std::string path = prefix.empty() ? name : common::concat(prefix, ".", name);
-      if (absl::Status status = applyYamlNode(config, entry.second, path, origin, depth + 1);
-          !status.ok()) {
-        return status;
-      }
+      TP_RETURN_IF_ERROR(applyYamlNode(config, entry.second, path, origin, depth + 1));
     }
     return absl::OkStatus();
   }
@@ -524,12 +542,13 @@ absl::Status applyFile(Config& config, const std::string& path) {
 }
 
 absl::Status validateCombination(const Config& config) {
-  if (config.db.driver == "sqlite" && config.db.path.empty()) {
+  if (config.db.driver == DbDriver::kSqlite && config.db.path.empty()) {
     return absl::InvalidArgumentError("config: invalid db.path: empty, and db.driver is sqlite");
   }
-  if (config.db.driver != "sqlite" && config.db.host.empty()) {
+  if (config.db.driver != DbDriver::kSqlite && config.db.host.empty()) {
     return absl::InvalidArgumentError(
-        common::concat("config: invalid db.host: empty, and db.driver is ", config.db.driver));
+        common::concat("config: invalid db.host: empty, and db.driver is ",
+                       nameOf(kDbDriverNames, config.db.driver)));
   }
   if (config.queue.dir.empty()) {
     return absl::InvalidArgumentError("config: invalid queue.dir: empty");
@@ -565,7 +584,7 @@ const std::vector<KeyInfo>& configKeys() {
 absl::StatusOr<Config> loadConfig(const ConfigSources& sources) {
   Config config;
   if (sources.file_path) {
-    if (absl::Status status = applyFile(config, *sources.file_path); !status.ok()) return status;
+    TP_RETURN_IF_ERROR(applyFile(config, *sources.file_path));
   }
   if (sources.getenv) {
     for (const KeyDef& key : keyDefs()) {
@@ -573,21 +592,21 @@ absl::StatusOr<Config> loadConfig(const ConfigSources& sources) {
       const char* value = sources.getenv(env_name.c_str());
       if (value == nullptr) continue;
       RawValue raw{.items = {value}, .origin = common::concat("env ", env_name)};
-      if (absl::Status status = applyValue(config, key.path, raw); !status.ok()) return status;
+      TP_RETURN_IF_ERROR(applyValue(config, key.path, raw));
     }
   }
   for (const auto& [path, value] : sources.flags) {
     RawValue raw{.items = {value}, .origin = common::concat("flag --", path)};
-    if (absl::Status status = applyValue(config, path, raw); !status.ok()) return status;
+    TP_RETURN_IF_ERROR(applyValue(config, path, raw));
   }
-  if (absl::Status status = validateCombination(config); !status.ok()) return status;
+  TP_RETURN_IF_ERROR(validateCombination(config));
   return config;
 }
 
 absl::StatusOr<Config> loadConfigText(std::string_view text, std::string_view origin) {
   Config config;
-  if (absl::Status status = applyText(config, text, origin); !status.ok()) return status;
-  if (absl::Status status = validateCombination(config); !status.ok()) return status;
+  TP_RETURN_IF_ERROR(applyText(config, text, origin));
+  TP_RETURN_IF_ERROR(validateCombination(config));
   return config;
 }
 

@@ -20,6 +20,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "cache/cluster_snapshot.h"
+#include "config/config.h"
 #include "ingest/remote_write/protobuf_wire.h"
 #include "ingest/remote_write/write_request.h"
 
@@ -40,8 +41,8 @@ struct EnrichCounts {
 
 // Beyond either limit the request is refused whole (ResourceExhausted, 413) naming the key.
 struct EnrichLimits {
-  size_t max_output_bytes = 64ull << 20;       // http.maxEnrichedBytes: one request's output
-  size_t max_series_label_bytes = 256u << 10;  // http.maxSeriesLabelBytes: one resolved series
+  size_t max_output_bytes = config::HttpConfig{}.max_enriched_bytes;  // one request's output
+  size_t max_series_label_bytes = config::HttpConfig{}.max_series_label_bytes;  // one series
 };
 
 inline constexpr std::string_view kProcessorJob = "primus-lens-telemetry-processor";

@@ -38,7 +38,7 @@ inline constexpr uint64_t kQueueRecordOverhead = 16;
 
 struct DiskQueueOptions {
   std::filesystem::path dir;
-  uint64_t max_bytes = 1ull << 30;
+  uint64_t max_bytes = 0;                // queue.maxDiskUsage: forward::queueOptions() fills it
   uint64_t segment_bytes = 64ull << 20;  // a segment is closed once it holds this much
   bool fsync_always = false;             // else synced every sync_interval
   std::chrono::milliseconds sync_interval{1'000};

@@ -6,9 +6,12 @@
 #include <atomic>
 #include <cctype>
 #include <filesystem>
-#include <limits>
+#include <functional>
 #include <optional>
 
+#include "common/backoff.h"
+#include "common/log_throttle.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "common/url.h"
 #include "forward/disk_queue.h"
@@ -19,8 +22,6 @@
 
 namespace tp::forward {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // A directory name per endpoint that stays the same across restarts: readable, and unique.
 std::string queueDirectoryName(const std::string& url) {
@@ -130,11 +131,7 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
         url, saved ? std::to_string(saved->lanes) : "another number of", lanes);
     addEpoch([&](size_t i) { return append_segments[i]; });
   }
-  if (!saved || !(*saved == mapping)) {
-    if (absl::Status status = writeLaneMapping(mapping_path, mapping); !status.ok()) {
-      return status;
-    }
-  }
+  if (!saved || !(*saved == mapping)) TP_RETURN_IF_ERROR(writeLaneMapping(mapping_path, mapping));
   opened.epochs = mapping.epoch_ends.size();
   for (LaneQueue& lane : opened.lanes) {
     for (const auto& ends : mapping.epoch_ends) lane.epoch_ends.push_back(endIn(ends, lane.number));
@@ -154,19 +151,21 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
 class Forwarder::Endpoint {
  public:
   Endpoint(std::string url, common::HttpUrl parsed, const config::MetricsWriteConfig& config,
-           const config::QueueConfig& queue, OpenedLanes opened, telemetry::EndpointMetrics metrics)
+           const config::QueueConfig& queue, OpenedLanes opened, telemetry::EndpointMetrics metrics,
+           const common::Clock& clock)
       : url_(std::move(url)),
         parsed_(std::move(parsed)),
         config_(config),
+        clock_(clock),
         max_disk_usage_(queue.max_disk_usage),
-        drop_oldest_(queue.when_full == "drop_oldest"),
+        drop_oldest_(queue.when_full == config::WhenFull::kDropOldest),
         epochs_(opened.epochs),
         metrics_(metrics) {
     for (LaneQueue& opened_lane : opened.lanes) {
       auto lane = std::make_unique<Lane>();
       lane->queue = std::move(opened_lane.queue);
       lane->epoch_ends = std::move(opened_lane.epoch_ends);
-      lane->client = std::make_unique<RemoteWriteClient>(parsed_, config_.timeout);
+      lane->client = std::make_unique<RemoteWriteClient>(parsed_, config_.timeout, clock_);
       lanes_.push_back(std::move(lane));
     }
     held_.resize(lanes_.size());
@@ -175,7 +174,7 @@ class Forwarder::Endpoint {
 
   ~Endpoint() {
     stopped_ = true;
-    for (auto& lane : lanes_) lane->client->stopAt(Clock::now());
+    for (auto& lane : lanes_) lane->client->stopAt(clock_.now());
     wakeAll();
     finish();
   }
@@ -223,7 +222,7 @@ class Forwarder::Endpoint {
 
   // Senders deliver what is queued until the deadline, then stop (a request in flight is cut
   // off); the rest stays queued.
-  void drainUntil(Clock::time_point deadline) {
+  void drainUntil(common::Clock::TimePoint deadline) {
     drain_deadline_ = deadline;
     draining_ = true;
     for (auto& lane : lanes_) lane->client->stopAt(deadline);
@@ -255,7 +254,8 @@ class Forwarder::Endpoint {
     std::mutex mutex;  // for the wakeup only: the queue locks itself
     std::condition_variable wakeup;
     std::thread sender;
-    size_t oldest_epoch = 0;  // of the oldest batch it holds (epochs_ when empty); epoch_mutex_
+    // The epoch of the oldest batch it holds (epochs_ when empty); guarded by epoch_mutex_.
+    size_t oldest_epoch = 0;
   };
 
   void wakeAll() {
@@ -293,28 +293,26 @@ class Forwarder::Endpoint {
   }
 
   bool pastDeadline() const {
-    return stopped_ || (draining_ && Clock::now() >= drain_deadline_.load());
+    return stopped_ || (draining_ && clock_.now() >= drain_deadline_.load());
   }
 
-  // Waits on `wakeup` until notified or `until`, and no longer than the shutdown deadline.
-  void waitAtMost(std::condition_variable& wakeup, std::unique_lock<std::mutex>& lock,
-                  Clock::time_point until) {
-    if (draining_) until = std::min(until, drain_deadline_.load());
-    if (until == Clock::time_point::max()) {
-      wakeup.wait(lock);
-    } else {
-      wakeup.wait_until(lock, until);
+  // Waits on `wakeup` (holding `lock`, its mutex) until `ready()` holds or `until` has come,
+  // whichever is first, and no longer than the shutdown deadline, which a drain may set
+  // meanwhile; false when the shutdown deadline came first.
+  bool waitOrShutdown(std::unique_lock<std::mutex>& lock, std::condition_variable& wakeup,
+                      common::Clock::TimePoint until, const std::function<bool()>& ready) {
+    while (!pastDeadline()) {
+      if (ready() || clock_.now() >= until) return true;
+      const bool draining = draining_;
+      clock_.waitUntil(lock, wakeup, draining ? std::min(until, drain_deadline_.load()) : until,
+                       [&] { return ready() || pastDeadline() || draining_ != draining; });
     }
+    return false;
   }
 
   // At most one warning per 10 s per endpoint, whichever thread notices the problem.
   void warnRateLimited(std::string_view message) {
-    const int64_t now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-            .count();
-    int64_t last = last_warning_ms_.load(std::memory_order_relaxed);
-    if (now - last < 10'000 || !last_warning_ms_.compare_exchange_strong(last, now)) return;
-    spdlog::warn("remote write {}: {}", url_, message);
+    warnings_.log(spdlog::level::warn, "remote write {}: {}", url_, message);
   }
 
   void setOldestEpochLocked(Lane& lane, size_t epoch) {
@@ -332,18 +330,14 @@ class Forwarder::Endpoint {
         lane.epoch_ends.begin());
     std::unique_lock lock(epoch_mutex_);
     setOldestEpochLocked(lane, epoch);
-    while (!pastDeadline()) {
-      const bool earlier_queued = std::any_of(lanes_.begin(), lanes_.end(), [&](const auto& other) {
-        return other->oldest_epoch < epoch;
-      });
-      if (!earlier_queued) return true;
-      waitAtMost(epoch_changed_, lock, Clock::time_point::max());
-    }
-    return false;
+    return waitOrShutdown(lock, epoch_changed_, common::Clock::TimePoint::max(), [&] {
+      return std::none_of(lanes_.begin(), lanes_.end(),
+                          [&](const auto& other) { return other->oldest_epoch < epoch; });
+    });
   }
 
   void sendLoop(Lane& lane, uint64_t seed) {
-    Backoff backoff(config_.retry_min_backoff, config_.retry_max_backoff, seed * 7919 + 17);
+    common::Backoff backoff(config_.retry_min_backoff, config_.retry_max_backoff, seed * 7919 + 17);
     QueuedRecord record;  // reused: its buffer grows once
     while (true) {
       {
@@ -370,16 +364,16 @@ class Forwarder::Endpoint {
   }
 
   // True once the batch is delivered or rejected for good; false when shutdown interrupted it.
-  bool deliver(Lane& lane, Backoff& backoff, const QueuedRecord& batch) {
+  bool deliver(Lane& lane, common::Backoff& backoff, const QueuedRecord& batch) {
     for (int attempt = 1;; ++attempt) {
       // Dropped meanwhile to make room (queue.whenFull=drop_oldest) and counted as dropped:
       // sending it as well would count it twice.
       if (!lane.queue->holds(batch.end)) return true;
-      const auto started = Clock::now();
+      const auto started = clock_.now();
       const SendResult result = lane.client->post(batch.payload);
       if (result.status == 0 && pastDeadline()) return false;  // cut off by the shutdown
       metrics_.send_duration->Observe(
-          std::chrono::duration<double>(Clock::now() - started).count());
+          std::chrono::duration<double>(clock_.now() - started).count());
       if (result.status == 0) {
         metrics_.network_errors->Increment();
       } else {
@@ -404,10 +398,9 @@ class Forwarder::Endpoint {
                           ? common::concat("send failed, retrying: ", result.error)
                           : common::concat("storage answered ", result.status, ", retrying"));
       const auto retry_at =
-          Clock::now() + backoff.next(attempt, parseRetryAfter(result.retry_after));
+          clock_.now() + backoff.next(attempt, parseRetryAfter(result.retry_after));
       std::unique_lock lock(lane.mutex);
-      while (!pastDeadline() && Clock::now() < retry_at) waitAtMost(lane.wakeup, lock, retry_at);
-      if (pastDeadline()) return false;
+      if (!waitOrShutdown(lock, lane.wakeup, retry_at, [] { return false; })) return false;
       metrics_.retries->Increment();
     }
   }
@@ -415,6 +408,7 @@ class Forwarder::Endpoint {
   const std::string url_;
   const common::HttpUrl parsed_;
   const config::MetricsWriteConfig& config_;
+  const common::Clock& clock_;
   const uint64_t max_disk_usage_;
   const bool drop_oldest_;
   const size_t
@@ -423,39 +417,41 @@ class Forwarder::Endpoint {
   std::vector<std::unique_ptr<Lane>> lanes_;
 
   std::mutex accounting_mutex_;
-  std::vector<uint64_t> held_;  // per lane, reused by updateAccounting()
-  uint64_t sync_failures_counted_ = 0;
+  // Per lane, reused by updateAccounting(); guarded by accounting_mutex_.
+  std::vector<uint64_t> held_;
+  uint64_t sync_failures_counted_ = 0;  // guarded by accounting_mutex_
 
   std::mutex epoch_mutex_;
   std::condition_variable epoch_changed_;
 
   std::atomic<bool> stopped_{false};
   std::atomic<bool> draining_{false};
-  std::atomic<Clock::time_point> drain_deadline_{};
-  std::atomic<int64_t> last_warning_ms_{std::numeric_limits<int64_t>::min() / 2};
+  std::atomic<common::Clock::TimePoint> drain_deadline_{};
+  common::LogThrottle warnings_{std::chrono::seconds(10), clock_};
   bool finished_ = false;
 };
 
 DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir,
                               int lanes) {
   const uint64_t max_bytes = queue.max_disk_usage / static_cast<uint64_t>(std::max(lanes, 1));
-  return {
-      .dir = std::move(dir),
-      .max_bytes = max_bytes,
-      // Small enough that deleting delivered segments keeps the disk near what is pending,
-      // large enough to keep files few.
-      .segment_bytes = std::clamp<uint64_t>(max_bytes / 8, 64 << 10, 64 << 20),
-      .fsync_always = queue.fsync == "always",
-      .when_full = queue.when_full == "drop_oldest" ? WhenFull::kDropOldest : WhenFull::kReject};
+  return {.dir = std::move(dir),
+          .max_bytes = max_bytes,
+          // Small enough that deleting delivered segments keeps the disk near what is pending,
+          // large enough to keep files few.
+          .segment_bytes = std::clamp<uint64_t>(max_bytes / 8, 64 << 10, 64 << 20),
+          .fsync_always = queue.fsync == config::FsyncMode::kAlways,
+          .when_full = queue.when_full == config::WhenFull::kDropOldest ? WhenFull::kDropOldest
+                                                                        : WhenFull::kReject};
 }
 
-Forwarder::Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry)
-    : config_(config), batch_samples_(telemetry.batchSamplesHistogram()) {}
+Forwarder::Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry,
+                     const common::Clock& clock)
+    : config_(config), clock_(clock), batch_samples_(telemetry.batchSamplesHistogram()) {}
 
 absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
     const config::MetricsWriteConfig& config, const config::QueueConfig& queue,
-    telemetry::Telemetry& telemetry) {
-  std::unique_ptr<Forwarder> forwarder(new Forwarder(config, telemetry));
+    telemetry::Telemetry& telemetry, const common::Clock& clock) {
+  std::unique_ptr<Forwarder> forwarder(new Forwarder(config, telemetry, clock));
   for (const std::string& configured : config.endpoints) {
     const std::string url = writeUrlFor(configured);
     auto parsed = common::parseHttpUrl(url);
@@ -467,8 +463,8 @@ absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
     if (!lanes.ok()) return lanes.status();
     telemetry::EndpointMetrics metrics = telemetry.endpointMetrics(url);
     metrics.queue_corrupt_records->Increment(static_cast<double>(lanes->corrupt_records));
-    forwarder->endpoints_.push_back(std::make_unique<Endpoint>(url, *parsed, forwarder->config_,
-                                                               queue, std::move(*lanes), metrics));
+    forwarder->endpoints_.push_back(std::make_unique<Endpoint>(
+        url, *parsed, forwarder->config_, queue, std::move(*lanes), metrics, clock));
   }
   return forwarder;
 }
@@ -526,7 +522,7 @@ absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
 
 void Forwarder::stop(std::chrono::milliseconds grace) {
   if (stopped_.exchange(true)) return;
-  const auto deadline = Clock::now() + grace;
+  const auto deadline = clock_.now() + grace;
   for (auto& endpoint : endpoints_) endpoint->drainUntil(deadline);
   for (auto& endpoint : endpoints_) endpoint->finish();
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "config/config.h"
 #include "forward/disk_queue.h"
 #include "telemetry/telemetry.h"
@@ -38,9 +39,9 @@ struct Batch {
 class Forwarder {
  public:
   // Opens (or resumes) each endpoint's queue under queue.dir.
-  static absl::StatusOr<std::unique_ptr<Forwarder>> create(const config::MetricsWriteConfig& config,
-                                                           const config::QueueConfig& queue,
-                                                           telemetry::Telemetry& telemetry);
+  static absl::StatusOr<std::unique_ptr<Forwarder>> create(
+      const config::MetricsWriteConfig& config, const config::QueueConfig& queue,
+      telemetry::Telemetry& telemetry, const common::Clock& clock = common::systemClock());
   ~Forwarder();
 
   // Writes WriteRequest fields (timeseries and metadata) holding `samples` samples to every
@@ -58,9 +59,11 @@ class Forwarder {
 
  private:
   class Endpoint;
-  Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry);
+  Forwarder(const config::MetricsWriteConfig& config, telemetry::Telemetry& telemetry,
+            const common::Clock& clock);
 
   config::MetricsWriteConfig config_;
+  const common::Clock& clock_;
   prometheus::Histogram* batch_samples_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
 

@@ -39,39 +39,42 @@ struct RemoteWriteClient::Connection {
   boost::beast::flat_buffer buffer;
 };
 
-RemoteWriteClient::RemoteWriteClient(common::HttpUrl url, std::chrono::milliseconds timeout)
-    : url_(std::move(url)), timeout_(timeout), io_(std::make_unique<Io>()) {}
+RemoteWriteClient::RemoteWriteClient(common::HttpUrl url, std::chrono::milliseconds timeout,
+                                     const common::Clock& clock)
+    : url_(std::move(url)), timeout_(timeout), clock_(clock), io_(std::make_unique<Io>()) {}
 
 RemoteWriteClient::~RemoteWriteClient() = default;
 
-void RemoteWriteClient::stopAt(std::chrono::steady_clock::time_point deadline) {
+void RemoteWriteClient::stopAt(common::Clock::TimePoint deadline) {
   stop_at_ = deadline;
   io_->context.stop();  // run() looks at the new stop time (stop() is sticky until restart())
 }
 
-bool RemoteWriteClient::run(const bool& done, std::chrono::steady_clock::time_point limit) {
+bool RemoteWriteClient::run(const bool& done, common::Clock::TimePoint limit) {
   asio::io_context& io = io_->context;
   while (!done) {
     io.restart();
     const auto until = std::min(limit, stop_at_.load());
-    if (std::chrono::steady_clock::now() >= until) {
+    const auto now = clock_.now();
+    if (now >= until) {
       boost::system::error_code ignored;
       connection_->socket.close(ignored);
       io.restart();
       io.run();  // the handlers, aborted now, refer to the caller's variables
       return false;
     }
-    io.run_one_until(until);
+    // Asio waits in real time: for what is left on the injected clock, then looks again.
+    io.run_one_for(until - now);
   }
   return true;
 }
 
 std::string RemoteWriteClient::interruption() const {
-  if (std::chrono::steady_clock::now() >= stop_at_.load()) return "stopped: shutting down";
+  if (clock_.now() >= stop_at_.load()) return "stopped: shutting down";
   return common::concat("timed out after ", timeout_.count(), " ms (metricsWrite.timeout)");
 }
 
-bool RemoteWriteClient::connect(std::chrono::steady_clock::time_point limit, std::string* error) {
+bool RemoteWriteClient::connect(common::Clock::TimePoint limit, std::string* error) {
   connection_ = std::make_unique<Connection>(io_->context);
   boost::system::error_code ec;
   tcp::resolver resolver(io_->context);
@@ -105,7 +108,7 @@ SendResult RemoteWriteClient::post(std::string_view snappy_body) {
   SendResult result;
   // A kept-alive connection may have been closed by the server meanwhile: one fresh retry.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const auto limit = std::chrono::steady_clock::now() + timeout_;
+    const auto limit = clock_.now() + timeout_;
     const bool reused = connection_ != nullptr;
     if (!connection_ && !connect(limit, &result.error)) return result;
     http::request<http::string_body> request{http::verb::post, url_.target, 11};

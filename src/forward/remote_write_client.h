@@ -1,7 +1,8 @@
 #pragma once
 // One keep-alive HTTP/1.1 connection to a remote-write endpoint, used by one sender thread.
 // Posts snappy-compressed WriteRequest bodies; each attempt, connecting included, ends within the
-// configured timeout, and any of them at the time stopAt() set (shutdown).
+// configured timeout, and any of them at the time stopAt() set (shutdown), both on the injected
+// clock.
 
 #include <atomic>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/url.h"
 
 namespace tp::forward {
@@ -26,31 +28,32 @@ std::string writeUrlFor(const std::string& configured);
 
 class RemoteWriteClient {
  public:
-  RemoteWriteClient(common::HttpUrl url, std::chrono::milliseconds timeout);
+  RemoteWriteClient(common::HttpUrl url, std::chrono::milliseconds timeout,
+                    const common::Clock& clock = common::systemClock());
   ~RemoteWriteClient();
 
   SendResult post(std::string_view snappy_body);
 
   // Cuts off the request in flight at `deadline`, and any later one (its connection is closed).
   // Callable from any thread.
-  void stopAt(std::chrono::steady_clock::time_point deadline);
+  void stopAt(common::Clock::TimePoint deadline);
 
  private:
   struct Io;
   struct Connection;
-  bool connect(std::chrono::steady_clock::time_point limit, std::string* error);
+  bool connect(common::Clock::TimePoint limit, std::string* error);
   // Runs the operations started on the connection until `done`. At `limit` or the stop time, closes
   // the connection, lets the handlers finish and returns false.
-  bool run(const bool& done, std::chrono::steady_clock::time_point limit);
+  bool run(const bool& done, common::Clock::TimePoint limit);
   // Why run() returned false.
   std::string interruption() const;
 
   common::HttpUrl url_;
   std::chrono::milliseconds timeout_;
+  const common::Clock& clock_;
   std::unique_ptr<Io> io_;  // outlives the connections: stopAt() may come at any time
   std::unique_ptr<Connection> connection_;
-  std::atomic<std::chrono::steady_clock::time_point> stop_at_{
-      std::chrono::steady_clock::time_point::max()};
+  std::atomic<common::Clock::TimePoint> stop_at_{common::Clock::TimePoint::max()};
 };
 
 }  // namespace tp::forward

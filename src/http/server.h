@@ -17,21 +17,23 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/ssl/context.hpp"
+#include "config/config.h"
 #include "http/auth.h"
 #include "http/router.h"
 
 namespace tp::http {
 
+// The fields http.* configures default to its defaults (config/config.h).
 struct ServerOptions {
-  std::string address = "0.0.0.0";
+  std::string address = config::HttpConfig{}.listen_address;
   uint16_t port = 0;
   int threads = 1;
-  uint64_t max_body_bytes = 32ull << 20;
+  uint64_t max_body_bytes = config::HttpConfig{}.max_body_bytes;
   uint32_t max_header_bytes = 64 << 10;
-  std::chrono::milliseconds header_timeout{10'000};
-  std::chrono::milliseconds body_timeout{30'000};
-  std::chrono::milliseconds idle_timeout{60'000};
-  int max_connections = 10'000;
+  std::chrono::milliseconds header_timeout = config::HttpConfig{}.header_timeout;
+  std::chrono::milliseconds body_timeout = config::HttpConfig{}.body_timeout;
+  std::chrono::milliseconds idle_timeout = config::HttpConfig{}.idle_timeout;
+  int max_connections = config::HttpConfig{}.max_connections;
   Authenticator authenticator{{}, {}, {}};         // disabled unless credentials are configured
   std::shared_ptr<boost::asio::ssl::context> tls;  // set: every connection speaks TLS
 };
@@ -82,6 +84,7 @@ class Server {
   // unregister themselves.
   std::mutex sessions_mutex_;
   std::condition_variable sessions_drained_;
+  // Open connections; guarded by sessions_mutex_.
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
 
   ServerOptions options_;

@@ -22,8 +22,6 @@ std::string quotedValue(std::string_view value) {
   return out;
 }
 
-int defaultPort(Driver driver) { return driver == Driver::kPostgres ? 5432 : 3306; }
-
 // True when the database refused the values of a statement (out of range, bad date, too long,
 // not null...), as opposed to being unreachable or misconfigured: retrying the same row would
 // fail forever, so callers set such rows aside instead.
@@ -60,16 +58,9 @@ long long seconds(std::chrono::milliseconds duration) {
 
 }  // namespace
 
-absl::StatusOr<Driver> parseDriver(std::string_view name) {
-  if (name == "sqlite") return Driver::kSqlite;
-  if (name == "postgres") return Driver::kPostgres;
-  if (name == "mysql") return Driver::kMysql;
-  return absl::InvalidArgumentError(common::concat("db.driver: unknown driver '", name, "'"));
-}
-
-std::string connectString(const config::DbConfig& config, Driver driver) {
-  const int port = config.port != 0 ? config.port : defaultPort(driver);
-  switch (driver) {
+std::string connectString(const config::DbConfig& config) {
+  const int port = config.port != 0 ? config.port : config::standardPort(config.driver);
+  switch (config.driver) {
     case Driver::kSqlite:
       // SOCI's SQLite parser takes "double quoted" values; timeout is the busy timeout.
       return common::concat("db=\"", config.path, "\" timeout=", seconds(config.timeout));
@@ -92,17 +83,15 @@ std::string connectString(const config::DbConfig& config, Driver driver) {
   return {};
 }
 
-Database::Database(const config::DbConfig& config, Driver driver)
+Database::Database(const config::DbConfig& config)
     : config_(config),
-      dialect_(dialectFor(driver)),
-      connect_string_(connectString(config, driver)) {}
+      dialect_(dialectFor(config.driver)),
+      connect_string_(connectString(config)) {}
 
 Database::~Database() = default;
 
 absl::StatusOr<std::unique_ptr<Database>> Database::create(const config::DbConfig& config) {
-  auto driver = parseDriver(config.driver);
-  if (!driver.ok()) return driver.status();
-  if (*driver == Driver::kSqlite) {
+  if (config.driver == Driver::kSqlite) {
     const auto parent = std::filesystem::path(config.path).parent_path();
     std::error_code error;
     if (!parent.empty()) std::filesystem::create_directories(parent, error);
@@ -111,14 +100,15 @@ absl::StatusOr<std::unique_ptr<Database>> Database::create(const config::DbConfi
                                                        parent.string(), "': ", error.message()));
     }
   }
-  return std::unique_ptr<Database>(new Database(config, *driver));
+  return std::unique_ptr<Database>(new Database(config));
 }
 
 std::string Database::description() const {
   if (dialect_.driver == Driver::kSqlite) return common::concat("sqlite ", config_.path);
-  return common::concat(dialect_.name, " ", config_.host, ":",
-                        config_.port != 0 ? config_.port : defaultPort(dialect_.driver), "/",
-                        config_.db_name);
+  return common::concat(config::nameOf(config::kDbDriverNames, dialect_.driver), " ", config_.host,
+                        ":",
+                        config_.port != 0 ? config_.port : config::standardPort(dialect_.driver),
+                        "/", config_.db_name);
 }
 
 absl::Status Database::open(std::unique_ptr<soci::session>& slot) {

@@ -44,7 +44,7 @@ class Database {
   std::string description() const;
 
  private:
-  Database(const config::DbConfig& config, Driver driver);
+  explicit Database(const config::DbConfig& config);
   absl::Status open(std::unique_ptr<soci::session>& slot);
 
   config::DbConfig config_;
@@ -53,13 +53,12 @@ class Database {
 
   std::mutex mutex_;
   std::condition_variable slot_freed_;
-  std::vector<std::unique_ptr<soci::session>> idle_;  // open connections not in use
-  int in_use_ = 0;
+  // Open connections not in use; guarded by mutex_.
+  std::vector<std::unique_ptr<soci::session>> idle_;
+  int in_use_ = 0;  // guarded by mutex_
 };
 
 // The connect string SOCI's backend takes, with every value quoted as the backend expects.
-std::string connectString(const config::DbConfig& config, Driver driver);
-
-absl::StatusOr<Driver> parseDriver(std::string_view name);
+std::string connectString(const config::DbConfig& config);
 
 }  // namespace tp::storage

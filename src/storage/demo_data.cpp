@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/status.h"
 #include "common/strings.h"
 #include "soci/soci.h"
 #include "storage/schema.h"
@@ -76,7 +77,7 @@ void insertPod(soci::session& sql, const std::string& name, const std::string& u
 }  // namespace
 
 absl::Status seedDemoCluster(Database& database) {
-  if (absl::Status status = ensureSchema(database, nullptr); !status.ok()) return status;
+  TP_RETURN_IF_ERROR(ensureSchema(database, nullptr));
   return database.run([](soci::session& sql) {
     soci::transaction transaction(sql);
     insertWorkload(sql, "PyTorchJob", kJobName, kJobUid, kNodes * kGpusPerNode, "Running");

@@ -4,22 +4,14 @@ namespace tp::storage {
 
 const Dialect& dialectFor(Driver driver) {
   static const Dialect kSqlite{
-      Driver::kSqlite,
-      "sqlite",
-      "INTEGER PRIMARY KEY AUTOINCREMENT",
-      "TEXT",
-      "TIMESTAMP",
-      "BOOLEAN",
-      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = :name"};
-  static const Dialect kPostgres{Driver::kPostgres,
-                                 "postgres",
-                                 "SERIAL PRIMARY KEY",
-                                 "JSONB",
-                                 "TIMESTAMP WITH TIME ZONE",
-                                 "BOOLEAN",
-                                 "SELECT count(*) FROM pg_indexes WHERE indexname = :name"};
+      Driver::kSqlite, "INTEGER PRIMARY KEY AUTOINCREMENT",
+      "TEXT",          "TIMESTAMP",
+      "BOOLEAN",       "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = :name"};
+  static const Dialect kPostgres{
+      Driver::kPostgres, "SERIAL PRIMARY KEY",
+      "JSONB",           "TIMESTAMP WITH TIME ZONE",
+      "BOOLEAN",         "SELECT count(*) FROM pg_indexes WHERE indexname = :name"};
   static const Dialect kMysql{Driver::kMysql,
-                              "mysql",
                               "INT AUTO_INCREMENT PRIMARY KEY",
                               "JSON",
                               "DATETIME(6)",

@@ -5,13 +5,15 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.h"
+
 namespace tp::storage {
 
-enum class Driver { kSqlite, kPostgres, kMysql };
+// db.driver, as configured.
+using Driver = config::DbDriver;
 
 struct Dialect {
   Driver driver;
-  std::string_view name;        // "sqlite", "postgres", "mysql"
   std::string_view serial_key;  // auto-increment primary key column type
   std::string_view json_type;   // jsonb on PostgreSQL, as Lens has it
   std::string_view timestamp_type;

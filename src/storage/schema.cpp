@@ -5,6 +5,7 @@
 
 #include <span>
 
+#include "common/status.h"
 #include "common/strings.h"
 #include "soci/mysql/soci-mysql.h"
 #include "soci/soci.h"
@@ -349,18 +350,17 @@ absl::Status ensureSchema(Database& database, std::vector<std::string>* warnings
 
 absl::StatusOr<std::vector<std::string>> tablesWithoutUniqueKey(Database& database) {
   std::vector<std::string> tables;
-  absl::Status status = database.run([&](soci::session& sql) {
+  TP_RETURN_IF_ERROR(database.run([&](soci::session& sql) {
     for (const Index& key : kUniqueKeys) {
       if (!indexExists(sql, database.dialect(), key)) tables.emplace_back(key.table);
     }
-  });
-  if (!status.ok()) return status;
+  }));
   return tables;
 }
 
 absl::StatusOr<std::vector<DuplicateReport>> dedupe(Database& database, bool apply) {
   std::vector<DuplicateReport> reports;
-  absl::Status status = database.run([&](soci::session& sql) {
+  TP_RETURN_IF_ERROR(database.run([&](soci::session& sql) {
     for (const Index& key : kUniqueKeys) {
       DuplicateReport report{.table = key.table, .key = key.columns};
       report.key_present = indexExists(sql, database.dialect(), key);
@@ -379,8 +379,7 @@ absl::StatusOr<std::vector<DuplicateReport>> dedupe(Database& database, bool app
       }
       reports.push_back(std::move(report));
     }
-  });
-  if (!status.ok()) return status;
+  }));
   return reports;
 }
 

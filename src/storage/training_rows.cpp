@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "common/status.h"
 #include "common/strings.h"
 
 namespace tp::storage {
@@ -70,7 +71,7 @@ absl::StatusOr<size_t> insertRows(Database& database, std::string_view table,
     const std::span<const Row> chunk =
         rows.subspan(first, std::min(kMaxRowsPerStatement, rows.size() - first));
     const std::string query = guardedInsert(driver, table, columns, key_condition, chunk.size());
-    absl::Status status = database.run([&](soci::session& sql) {
+    TP_RETURN_IF_ERROR(database.run([&](soci::session& sql) {
       // SOCI binds by reference: the converted values must stay put until execute().
       std::vector<std::string> texts;
       std::vector<long long> integers;
@@ -84,8 +85,7 @@ absl::StatusOr<size_t> insertRows(Database& database, std::string_view table,
       statement.execute(true);
       const long long affected = statement.get_affected_rows();
       inserted += affected > 0 ? static_cast<size_t>(affected) : 0;
-    });
-    if (!status.ok()) return status;
+    }));
   }
   return inserted;
 }
@@ -105,7 +105,7 @@ std::string formatTimestamp(Driver driver, int64_t time_us) {
 
 absl::StatusOr<std::vector<RunRecord>> loadRuns(Database& database, std::string_view workload_uid) {
   std::vector<RunRecord> runs;
-  absl::Status status = database.run([&](soci::session& sql) {
+  TP_RETURN_IF_ERROR(database.run([&](soci::session& sql) {
     const std::string workload(workload_uid);
     const std::string type(kStartTrainEventType);
     soci::rowset<soci::row> rows = (sql.prepare << "SELECT nearest_workload_uid, run_serial "
@@ -122,8 +122,7 @@ absl::StatusOr<std::vector<RunRecord>> loadRuns(Database& database, std::string_
       }
       runs.push_back(std::move(run));
     }
-  });
-  if (!status.ok()) return status;
+  }));
   return runs;
 }
 

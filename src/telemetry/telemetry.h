@@ -113,8 +113,8 @@ class LogLatencyMetrics {
   prometheus::Family<prometheus::Histogram>& histogram_;
   size_t max_nodes_;
   std::shared_mutex mutex_;
-  absl::flat_hash_map<std::string, Series> nodes_;
-  Series other_;
+  absl::flat_hash_map<std::string, Series> nodes_;  // guarded by mutex_
+  Series other_;                                    // set at construction
 };
 
 // The logs path: records in, records skipped or not analysed, training lines recognised.
@@ -166,8 +166,6 @@ class Telemetry {
   LogsMetrics logsMetrics(const std::vector<std::string>& skip_reasons,
                           const std::vector<std::string_view>& formats, size_t max_nodes);
   TrainingWriteMetrics trainingWriteMetrics();
-
-  prometheus::Registry& registry() { return *registry_; }
 
   // Prometheus text exposition of everything registered.
   std::string exposition() const;

@@ -110,9 +110,9 @@ void readMemoryBlock(std::string_view key, std::string_view value, Performance* 
     rest.remove_prefix(slash + 1);
   }
   if (key.starts_with("hip")) {
-    performance->format = "primus-hip";
+    performance->format = kPrimusHipFormat;
   } else if (key.starts_with("rocm")) {
-    performance->format = "primus-rocm";
+    performance->format = kPrimusRocmFormat;
   }
 }
 
@@ -234,7 +234,7 @@ LineKind PerformanceExtractor::classify(std::string_view message, Performance* p
     return LineKind::kNone;
   }
   *performance = Performance{};
-  performance->format = "megatron";
+  performance->format = kMegatronFormat;
   (*performance)[Field::kCurrentIteration] = current;
   (*performance)[Field::kTargetIteration] =
       parseIteration(std::string_view(groups[2].data(), groups[2].size()));
@@ -260,7 +260,7 @@ LineKind PerformanceExtractor::classify(std::string_view message, Performance* p
       std::optional<double> number = parseNumber(value);
       if (number) *number *= known.scale;
       if (!(*performance)[known.field]) (*performance)[known.field] = number;
-      if (known.field == Field::kMemUsages) performance->format = "primus-legacy";
+      if (known.field == Field::kMemUsages) performance->format = kPrimusLegacyFormat;
       break;
     }
   }

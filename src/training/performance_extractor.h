@@ -74,7 +74,7 @@ inline constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
 
 struct Performance {
   std::array<std::optional<double>, kFieldCount> fields;
-  // "primus-hip", "primus-rocm", "primus-legacy", "megatron", or a configured pattern's name
+  // One of kBuiltInFormats, or a configured pattern's name
   std::string_view format;
 
   const std::optional<double>& operator[](Field field) const {
@@ -86,8 +86,12 @@ struct Performance {
 enum class LineKind { kNone, kStartTrain, kPerformance };
 
 // Names of the built-in formats, as reported in Performance::format.
-inline constexpr std::array<std::string_view, 4> kBuiltInFormats = {"primus-hip", "primus-rocm",
-                                                                    "primus-legacy", "megatron"};
+inline constexpr std::string_view kPrimusHipFormat = "primus-hip";
+inline constexpr std::string_view kPrimusRocmFormat = "primus-rocm";
+inline constexpr std::string_view kPrimusLegacyFormat = "primus-legacy";
+inline constexpr std::string_view kMegatronFormat = "megatron";
+inline constexpr std::array<std::string_view, 4> kBuiltInFormats = {
+    kPrimusHipFormat, kPrimusRocmFormat, kPrimusLegacyFormat, kMegatronFormat};
 
 // A format added in configuration: its named groups, each bound to a field.
 struct ConfiguredPattern {

@@ -1,14 +1,15 @@
 #include "training/training_writer.h"
 
 #include <algorithm>
+#include <fstream>
 #include <random>
 #include <span>
-
-#include <fstream>
 #include <tuple>
-#include "absl/container/flat_hash_set.h"
 
+#include "absl/container/flat_hash_set.h"
+#include "common/backoff.h"
 #include "common/json_writer.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
 #include "training/item_codec.h"
@@ -17,7 +18,6 @@ namespace tp::training {
 namespace {
 
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kMinBackoff{100};
 // The dead-letter file stops growing here; rows refused beyond it are still counted and logged.
@@ -32,10 +32,11 @@ template <typename Row, typename Insert, typename Refuse>
 absl::StatusOr<size_t> insertSettingAsideRefused(std::span<const Row> rows, const Insert& insert,
                                                  const Refuse& refuse,
                                                  const telemetry::TrainingWriteMetrics& metrics,
-                                                 prometheus::Counter* failed) {
-  const auto began = Clock::now();
+                                                 prometheus::Counter* failed,
+                                                 const common::Clock& clock) {
+  const auto began = clock.now();
   absl::StatusOr<size_t> inserted = insert(rows);
-  metrics.write_duration->Observe(std::chrono::duration<double>(Clock::now() - began).count());
+  metrics.write_duration->Observe(std::chrono::duration<double>(clock.now() - began).count());
   if (inserted.ok()) return inserted;
   failed->Increment(static_cast<double>(rows.size()));
   if (!absl::IsInvalidArgument(inserted.status())) return inserted.status();
@@ -45,11 +46,11 @@ absl::StatusOr<size_t> insertSettingAsideRefused(std::span<const Row> rows, cons
   }
   const size_t half = rows.size() / 2;
   absl::StatusOr<size_t> first =
-      insertSettingAsideRefused(rows.first(half), insert, refuse, metrics, failed);
-  if (!first.ok()) return first;
+      insertSettingAsideRefused(rows.first(half), insert, refuse, metrics, failed, clock);
+  TP_RETURN_IF_ERROR(first.status());
   absl::StatusOr<size_t> second =
-      insertSettingAsideRefused(rows.subspan(half), insert, refuse, metrics, failed);
-  if (!second.ok()) return second;
+      insertSettingAsideRefused(rows.subspan(half), insert, refuse, metrics, failed, clock);
+  TP_RETURN_IF_ERROR(second.status());
   return *first + *second;
 }
 
@@ -59,13 +60,13 @@ template <typename Row, typename Insert, typename Refuse>
 absl::StatusOr<size_t> insertInChunks(const std::vector<Row>& rows, size_t batch_rows,
                                       const Insert& insert, const Refuse& refuse,
                                       const telemetry::TrainingWriteMetrics& metrics,
-                                      prometheus::Counter* failed) {
+                                      prometheus::Counter* failed, const common::Clock& clock) {
   size_t inserted_total = 0;
   for (size_t first = 0; first < rows.size(); first += batch_rows) {
     const std::span<const Row> chunk(rows.data() + first,
                                      std::min(batch_rows, rows.size() - first));
     absl::StatusOr<size_t> inserted =
-        insertSettingAsideRefused(chunk, insert, refuse, metrics, failed);
+        insertSettingAsideRefused(chunk, insert, refuse, metrics, failed, clock);
     if (!inserted.ok()) return inserted.status();
     inserted_total += *inserted;
   }
@@ -115,7 +116,7 @@ std::string performanceJson(const storage::PerformanceRow& row) {
 absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
     storage::Database& database, const config::TrainingConfig& config,
     const forward::DiskQueueOptions& journal, std::filesystem::path dead_letter_file,
-    telemetry::TrainingWriteMetrics metrics) {
+    telemetry::TrainingWriteMetrics metrics, const common::Clock& clock) {
   forward::QueueRecovery recovery;
   auto opened = forward::DiskQueue::open(journal, &recovery);
   if (!opened.ok()) return opened.status();
@@ -125,8 +126,8 @@ absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
         "skipped, {} bytes of an interrupted write cut",
         recovery.samples, recovery.corrupt_records, recovery.torn_bytes);
   }
-  std::unique_ptr<TrainingWriter> writer(new TrainingWriter(database, config, std::move(*opened),
-                                                            std::move(dead_letter_file), metrics));
+  std::unique_ptr<TrainingWriter> writer(new TrainingWriter(
+      database, config, std::move(*opened), std::move(dead_letter_file), metrics, clock));
   writer->reserved_ = writer->journaled_ = recovery.samples;
   writer->metrics_.pending->Set(static_cast<double>(recovery.samples));
   return writer;
@@ -135,12 +136,13 @@ absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
 TrainingWriter::TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
                                std::unique_ptr<forward::DiskQueue> journal,
                                std::filesystem::path dead_letter_file,
-                               telemetry::TrainingWriteMetrics metrics)
+                               telemetry::TrainingWriteMetrics metrics, const common::Clock& clock)
     : database_(database),
       config_(config),
       journal_(std::move(journal)),
       dead_letter_file_(std::move(dead_letter_file)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      clock_(clock) {}
 
 TrainingWriter::~TrainingWriter() {
   if (thread_.joinable()) stop(milliseconds(0));
@@ -154,7 +156,7 @@ void TrainingWriter::stop(milliseconds grace) {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    deadline_ = Clock::now() + grace;
+    deadline_ = clock_.now() + grace;
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -211,8 +213,9 @@ void TrainingWriter::readJournal(TrainingItems& batch, std::vector<forward::Queu
 
 void TrainingWriter::run() {
   const uint64_t batch_rows = static_cast<uint64_t>(config_.batch_rows);
-  milliseconds backoff = kMinBackoff;
-  std::mt19937 jitter(std::random_device{}());
+  common::Backoff backoff(kMinBackoff, std::max(kMinBackoff, config_.retry_max_backoff),
+                          std::random_device{}());
+  int failed_attempts = 0;  // of the batch now held
   TrainingItems batch;
   std::vector<forward::QueuePosition> records;  // the journal records the batch holds, in order
   uint64_t batch_items = 0;  // as the journal counts them, undecodable records included
@@ -221,10 +224,10 @@ void TrainingWriter::run() {
       std::unique_lock lock(mutex_);
       // Work is new items, or a batch whose write failed and is due again.
       wake_.wait(lock, [&] { return stopping_ || journaled_ > 0; });
-      if (journaled_ == 0 || (stopping_ && Clock::now() >= deadline_)) break;
+      if (journaled_ == 0 || (stopping_ && clock_.now() >= deadline_)) break;
       // Let a new batch fill up for at most one flush interval.
       if (!stopping_ && records.empty() && journaled_ < batch_rows) {
-        wake_.wait_for(lock, config_.flush_interval,
+        clock_.waitFor(lock, wake_, config_.flush_interval,
                        [&] { return stopping_ || journaled_ >= batch_rows; });
       }
     }
@@ -242,20 +245,17 @@ void TrainingWriter::run() {
       batch.clear();
       records.clear();
       batch_items = 0;
-      backoff = kMinBackoff;
+      failed_attempts = 0;
     } else {
       metrics_.write_errors->Increment();
+      const milliseconds delay = backoff.next(++failed_attempts);
       spdlog::warn("training rows: database write failed, {} items kept for retry in {} ms: {}",
-                   journaled_, backoff.count(), common::message(status));
-      const milliseconds delay =
-          backoff / 2 + milliseconds(std::uniform_int_distribution<int64_t>(
-                            0, std::max<int64_t>(1, backoff.count() / 2))(jitter));
+                   journaled_, delay.count(), common::message(status));
       // Until the retry is due; once stopping, no later than the deadline (the batch stays in
       // the journal).
-      const auto due = Clock::now() + delay;
-      wake_.wait_until(lock, due, [&] { return stopping_; });
-      if (stopping_) wake_.wait_until(lock, std::min(due, deadline_), [&] { return false; });
-      backoff = std::min(backoff * 2, std::max(kMinBackoff, config_.retry_max_backoff));
+      const auto due = clock_.now() + delay;
+      clock_.waitUntil(lock, wake_, due, [&] { return stopping_; });
+      if (stopping_) clock_.waitUntil(lock, wake_, std::min(due, deadline_), [] { return false; });
     }
     metrics_.pending->Set(static_cast<double>(journaled_));
   }
@@ -267,8 +267,8 @@ void TrainingWriter::run() {
 }
 
 absl::Status TrainingWriter::write(const TrainingItems& batch) {
-  if (absl::Status status = loadWorkloads(batch); !status.ok()) return status;
-  if (absl::Status status = writeStarts(batch.starts); !status.ok()) return status;
+  TP_RETURN_IF_ERROR(loadWorkloads(batch));
+  TP_RETURN_IF_ERROR(writeStarts(batch.starts));
   return writePerformances(batch.performances);
 }
 
@@ -320,7 +320,7 @@ absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts
       [this](const storage::StartTrainEvent& event, const absl::Status& reason) {
         setAside("workload_event", eventJson(event), reason, metrics_.events_rejected);
       },
-      metrics_, metrics_.event_errors);
+      metrics_, metrics_.event_errors, clock_);
   if (!inserted.ok()) return inserted.status();
   metrics_.events_created->Increment(static_cast<double>(*inserted));
   // Another replica may have recorded some of these runs first: the serials stored are the ones
@@ -353,7 +353,7 @@ absl::Status TrainingWriter::writePerformances(
         setAside("training_performance", performanceJson(row), reason,
                  metrics_.performance_rejected);
       },
-      metrics_, metrics_.performance_failed);
+      metrics_, metrics_.performance_failed, clock_);
   if (!inserted.ok()) return inserted.status();
   metrics_.performance_written->Increment(static_cast<double>(*inserted));
   return absl::OkStatus();
@@ -380,15 +380,11 @@ void TrainingWriter::setAside(std::string_view table, const std::string& row_jso
     file.flush();
     kept = file.good();
   }
-  if (const auto held_back = refused_log_.admit(Clock::now())) {
-    spdlog::warn("training rows: the database refused a {} row ({}); {}: {}{}", table,
-                 common::message(reason),
-                 kept ? common::concat("kept in ", dead_letter_file_.string())
-                      : common::concat("not kept: cannot append to ", dead_letter_file_.string()),
-                 row_json.substr(0, 512),
-                 *held_back > 0 ? common::concat(" (", *held_back, " more since the last report)")
-                                : std::string());
-  }
+  refused_log_.log(spdlog::level::warn, "training rows: the database refused a {} row ({}); {}: {}",
+                   table, common::message(reason),
+                   kept ? common::concat("kept in ", dead_letter_file_.string())
+                        : common::concat("not kept: cannot append to ", dead_letter_file_.string()),
+                   row_json.substr(0, 512));
 }
 
 }  // namespace tp::training

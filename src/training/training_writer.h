@@ -24,6 +24,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/log_throttle.h"
 #include "config/config.h"
 #include "forward/disk_queue.h"
@@ -40,7 +41,7 @@ class TrainingWriter {
   static absl::StatusOr<std::unique_ptr<TrainingWriter>> create(
       storage::Database& database, const config::TrainingConfig& config,
       const forward::DiskQueueOptions& journal, std::filesystem::path dead_letter_file,
-      telemetry::TrainingWriteMetrics metrics);
+      telemetry::TrainingWriteMetrics metrics, const common::Clock& clock = common::systemClock());
   ~TrainingWriter();
 
   void start();
@@ -57,7 +58,8 @@ class TrainingWriter {
  private:
   TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
                  std::unique_ptr<forward::DiskQueue> journal,
-                 std::filesystem::path dead_letter_file, telemetry::TrainingWriteMetrics metrics);
+                 std::filesystem::path dead_letter_file, telemetry::TrainingWriteMetrics metrics,
+                 const common::Clock& clock);
   void run();
   // Adds whole journal records after the batch's last one until it holds batch_rows items.
   void readJournal(TrainingItems& batch, std::vector<forward::QueuePosition>& records,
@@ -79,15 +81,17 @@ class TrainingWriter {
   const std::unique_ptr<forward::DiskQueue> journal_;
   const std::filesystem::path dead_letter_file_;
   telemetry::TrainingWriteMetrics metrics_;
-  RunSerials serials_;                                         // writer thread only
-  common::LogThrottle refused_log_{std::chrono::seconds(10)};  // writer thread only
+  const common::Clock& clock_;
+  RunSerials serials_;  // writer thread only
+  common::LogThrottle refused_log_{std::chrono::seconds(10), clock_};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  uint64_t reserved_ = 0;   // items of accepted requests, counted before their journal write
-  uint64_t journaled_ = 0;  // items in the journal, not yet written to the database
-  bool stopping_ = false;
-  std::chrono::steady_clock::time_point deadline_;
+  // Items of accepted requests, counted before their journal write; guarded by mutex_.
+  uint64_t reserved_ = 0;
+  uint64_t journaled_ = 0;  // in the journal, not yet written to the database; guarded by mutex_
+  bool stopping_ = false;   // guarded by mutex_
+  common::Clock::TimePoint deadline_;  // of stop(); guarded by mutex_
   std::thread thread_;
 };
 

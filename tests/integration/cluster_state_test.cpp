@@ -16,6 +16,7 @@
 #include "support/cluster_rows.h"
 #include "support/database_servers.h"
 #include "support/http_client.h"
+#include "support/metrics_text.h"
 #include "support/process.h"
 
 namespace tp {
@@ -231,8 +232,7 @@ TEST_P(ClusterStateTest, ProcessorServesCachesAndTurnsReadyAfterTheFirstLoad) {
   ASSERT_TRUE(processor.waitForOutput("cache refresh failed", 30s)) << processor.output();
   EXPECT_EQ(client.get("/readyz").status, 200u);
   EXPECT_EQ(client.get("/pods/cache").body, kExpectedDevices);
-  EXPECT_THAT(client.get("/metrics").body,
-              ::testing::ContainsRegex("cache_refresh_failures_total [1-9]"));
+  EXPECT_GT(testing::metricValue(client.get("/metrics").body, "cache_refresh_failures_total"), 0);
   server_->start();
   processor.signal(SIGTERM);
   EXPECT_EQ(processor.waitForExit(20s), 0) << processor.output();

@@ -16,7 +16,6 @@
 #include <fstream>
 #include <random>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "remote_v1.pb.h"
@@ -25,6 +24,7 @@
 #include "support/cluster_rows.h"
 #include "support/database_servers.h"
 #include "support/http_client.h"
+#include "support/metrics_text.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "support/victoria_metrics.h"
@@ -147,15 +147,6 @@ double percentile(std::vector<double> values, double fraction) {
   return values[std::min(values.size() - 1, static_cast<size_t>(fraction * values.size()))];
 }
 
-// The number a Prometheus text line `<name>{...} <number>` carries (0 when absent).
-double metricValue(const std::string& exposition, const std::string& series_regex) {
-  std::smatch match;
-  if (!std::regex_search(exposition, match, std::regex(series_regex + R"( ([0-9.e+]+))"))) {
-    return 0;
-  }
-  return std::stod(match[1]);
-}
-
 // What VictoriaMetrics holds of the test's samples: per series `k`, the distinct timestamps
 // stored, sorted; `total` counts duplicates too.
 struct Stored {
@@ -240,8 +231,9 @@ class DeliveryTest : public ::testing::Test {
     while (Clock::now() < deadline) {
       const std::string metrics = processorMetrics();
       if (!metrics.empty() &&
-          metricValue(metrics, R"(remote_write_pending_batches\{[^}]*\})") == 0 &&
-          metricValue(metrics, "training_rows_pending") == 0) {
+          testing::metricValue(metrics, R"(remote_write_pending_batches\{[^}]*\})").value_or(0) ==
+              0 &&
+          testing::metricValue(metrics, "training_rows_pending").value_or(0) == 0) {
         return true;
       }
       std::this_thread::sleep_for(100ms);
@@ -291,16 +283,9 @@ class DeliveryTest : public ::testing::Test {
   // VictoriaMetrics's own count of what it took and what it ignored (since its last start).
   std::string storageCounters() {
     const std::string metrics = testing::httpGet(vm_->port(), "/metrics");
-    std::string counters;
-    std::istringstream lines(metrics);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.starts_with("vm_rows_ignored_total") ||
-          line.starts_with("vm_rows_added_to_storage_total") ||
-          line.starts_with(R"(vm_rows_inserted_total{type="promremotewrite"})")) {
-        counters += "\n" + line;
-      }
-    }
-    return counters;
+    return "\n" + testing::metricLines(metrics, "vm_rows_ignored_total") +
+           testing::metricLines(metrics, "vm_rows_added_to_storage_total") +
+           testing::metricLines(metrics, R"(vm_rows_inserted_total{type="promremotewrite"})");
   }
 
   // What the processors of this test said; kept across restarts for the failure messages.
@@ -355,10 +340,14 @@ TEST_F(DeliveryTest, StorageOutageUnderLoadLosesNothingAndKeepsIngesting) {
 
   // accepted = delivered + counted drops, from the processor's own counters.
   const std::string metrics = processorMetrics();
-  const double accepted = metricValue(metrics, R"(remote_write_forwarded_total\{kind="samples"\})");
-  const double delivered = metricValue(metrics, R"(remote_write_sent_samples_total\{[^}]*\})");
+  const double accepted =
+      testing::metricValue(metrics, R"(remote_write_forwarded_total\{kind="samples"\})")
+          .value_or(0);
+  const double delivered =
+      testing::metricValue(metrics, R"(remote_write_sent_samples_total\{[^}]*\})").value_or(0);
   const double dropped =
-      metricValue(metrics, R"(remote_write_send_dropped_samples_total\{[^}]*\})");
+      testing::metricValue(metrics, R"(remote_write_send_dropped_samples_total\{[^}]*\})")
+          .value_or(0);
   EXPECT_EQ(accepted, samples);
   EXPECT_EQ(accepted, delivered + dropped);
   EXPECT_EQ(dropped, 0);
@@ -464,9 +453,10 @@ TEST_F(DeliveryTest, FourLanesKeepEverySeriesInOrderForPrometheus) {
   const std::string metrics = processorMetrics();
   const std::string prometheus_endpoint =
       R"(\{endpoint="[^"]*)" + std::to_string(prometheus_port) + R"([^"]*"\})";
-  EXPECT_EQ(metricValue(metrics, "remote_write_rejected_batches_total" + prometheus_endpoint), 0)
+  EXPECT_EQ(
+      testing::metricValue(metrics, "remote_write_rejected_batches_total" + prometheus_endpoint), 0)
       << prometheus.output();
-  EXPECT_EQ(metricValue(metrics, "remote_write_sent_samples_total" + prometheus_endpoint),
+  EXPECT_EQ(testing::metricValue(metrics, "remote_write_sent_samples_total" + prometheus_endpoint),
             static_cast<double>(acknowledged) * kSeries);
   const std::string query =
       "/api/v1/query?query=sum(count_over_time(workload_gpu_utilization%5B10m%5D))";
@@ -514,9 +504,11 @@ TEST_F(DeliveryTest, IngestionWaitsForTheFirstClusterStateLoad) {
     EXPECT_THAT(deferred.body, ::testing::HasSubstr("cluster state not loaded")) << request->target;
   }
   const std::string deferred_counts = processorMetrics();
-  EXPECT_EQ(metricValue(deferred_counts, R"(remote_write_rejected_requests_total\{status="503"\})"),
+  EXPECT_EQ(testing::metricValue(deferred_counts,
+                                 R"(remote_write_rejected_requests_total\{status="503"\})"),
             1);
-  EXPECT_EQ(metricValue(deferred_counts, R"(log_rejected_requests_total\{status="503"\})"), 1);
+  EXPECT_EQ(testing::metricValue(deferred_counts, R"(log_rejected_requests_total\{status="503"\})"),
+            1);
 
   postgres.start();
   // Retried as a sender would. Taken at all proves the retry every second: the refresh interval
@@ -553,19 +545,24 @@ TEST_F(DeliveryTest, DropOldestAccountsForEverySampleItAccepted) {
                            request.headers)
                   .status,
               204u);
-    if (extra < 50 || (accepted_requests % 50 == 0 &&
-                       metricValue(processorMetrics(),
-                                   R"(remote_write_send_dropped_samples_total\{[^}]*\})") > 0)) {
+    if (extra < 50 ||
+        (accepted_requests % 50 == 0 &&
+         testing::metricValue(processorMetrics(),
+                              R"(remote_write_send_dropped_samples_total\{[^}]*\})") > 0)) {
       --extra;
     }
   }
   vm_->start();
   ASSERT_TRUE(waitUntilDelivered(120s)) << processorMetrics();
   const std::string metrics = processorMetrics();
-  const double accepted = metricValue(metrics, R"(remote_write_forwarded_total\{kind="samples"\})");
-  const double delivered = metricValue(metrics, R"(remote_write_sent_samples_total\{[^}]*\})");
+  const double accepted =
+      testing::metricValue(metrics, R"(remote_write_forwarded_total\{kind="samples"\})")
+          .value_or(0);
+  const double delivered =
+      testing::metricValue(metrics, R"(remote_write_sent_samples_total\{[^}]*\})").value_or(0);
   const double dropped =
-      metricValue(metrics, R"(remote_write_send_dropped_samples_total\{[^}]*\})");
+      testing::metricValue(metrics, R"(remote_write_send_dropped_samples_total\{[^}]*\})")
+          .value_or(0);
   EXPECT_EQ(accepted, static_cast<double>(accepted_requests) * kSeries);
   EXPECT_GT(dropped, 0);
   EXPECT_EQ(accepted, delivered + dropped);

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <regex>
 #include <thread>
 
 #include "rapidjson/document.h"
@@ -19,6 +18,7 @@
 #include "support/cluster_rows.h"
 #include "support/database_servers.h"
 #include "support/http_client.h"
+#include "support/metrics_text.h"
 #include "support/process.h"
 #include "support/remote_write_bodies.h"
 #include "support/temp_dir.h"
@@ -30,15 +30,6 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 namespace http = boost::beast::http;
-
-// The number a Prometheus text line `<name>{...} <number>` carries (-1 when absent).
-double metricValue(const std::string& exposition, const std::string& series_regex) {
-  std::smatch match;
-  if (!std::regex_search(exposition, match, std::regex(series_regex + R"( ([0-9.e+]+))"))) {
-    return -1;
-  }
-  return std::stod(match[1]);
-}
 
 // /readyz's account of the cluster state: source and age, or the status alone when not ready.
 struct Readiness {
@@ -112,7 +103,7 @@ TEST(SavedClusterStateTest, RestartDuringADatabaseOutageServesTheSavedStateUntil
       204u)
       << processor->output();
   const std::string metrics = client.get("/metrics").body;
-  EXPECT_EQ(metricValue(metrics, R"(remote_write_forwarded_total\{kind="samples"\})"), 1)
+  EXPECT_EQ(testing::metricValue(metrics, R"(remote_write_forwarded_total\{kind="samples"\})"), 1)
       << metrics;
   // The log line's row waits in the journal for the database.
   EXPECT_EQ(
@@ -122,7 +113,10 @@ TEST(SavedClusterStateTest, RestartDuringADatabaseOutageServesTheSavedStateUntil
       200u)
       << processor->output();
   EXPECT_TRUE(testing::waitFor(
-      [&] { return metricValue(client.get("/metrics").body, "training_rows_pending") >= 1; }, 60s))
+      [&] {
+        return testing::metricValue(client.get("/metrics").body, "training_rows_pending") >= 1;
+      },
+      60s))
       << processor->output();
 
   postgres.start();

@@ -37,8 +37,10 @@ void expectSigtermExitsWithinTheGracePeriod(testing::ChildProcess& processor) {
   processor.signal(SIGTERM);
   const auto exit_code = processor.waitForExit(kGracePeriod + kLoadedMachineMargin);
   const double seconds = std::chrono::duration<double>(Clock::now() - signalled).count();
-  ASSERT_TRUE(exit_code.has_value()) << "still running " << seconds << " s after SIGTERM\n"
-                                     << processor.output();
+  if (!exit_code.has_value()) {
+    ADD_FAILURE() << "still running " << seconds << " s after SIGTERM\n" << processor.output();
+    return;
+  }
   std::cout << "exited " << seconds << " s after SIGTERM (grace period " << kGracePeriod.count()
             << " s)\n";
   ::testing::Test::RecordProperty("seconds_to_exit", std::to_string(seconds));
@@ -103,8 +105,10 @@ TEST_F(ShutdownTest, SigtermExitsWithinTheGracePeriodWhileTheWriterWaitsToRetry)
       "[" + testing::fluentBitRecord("train-0", "pod-0", testing::performanceLine(1)) + "]",
       {{"Content-Type", "application/json"}});
   ASSERT_EQ(posted.status, 200u) << posted.body;
-  // From this retry on, the wait (half to all of it) is longer than the grace period and margin.
-  ASSERT_TRUE(processor->waitForOutput("kept for retry in 25600 ms", 120s)) << processor->output();
+  // A wait of 10 s or more is longer than the grace period and margin.
+  ASSERT_TRUE(processor->waitForOutput("kept for retry in [1-9][0-9]{4,} ms", 120s))
+      << processor->output();
+  static_assert(kGracePeriod + kLoadedMachineMargin <= 10s);
 
   expectSigtermExitsWithinTheGracePeriod(*processor);
   EXPECT_THAT(processor->output(), ::testing::HasSubstr("stay in the journal for the next start"));

@@ -8,7 +8,7 @@ namespace tp::testing {
 
 void exec(storage::Database& database, const std::string& sql) {
   const absl::Status status = database.run([&sql](soci::session& session) { session << sql; });
-  ASSERT_TRUE(status.ok()) << sql << ": " << status;
+  EXPECT_TRUE(status.ok()) << sql << ": " << status;
 }
 
 long long queryNumber(storage::Database& database, const std::string& sql) {
@@ -54,8 +54,9 @@ void reference(storage::Database& database, const std::string& workload_uid,
 }
 
 std::vector<std::string> databaseFlags(const config::DbConfig& db, std::vector<std::string>* env) {
-  std::vector<std::string> flags = {"--db.driver=" + db.driver};
-  if (db.driver == "sqlite") {
+  std::vector<std::string> flags = {"--db.driver=" +
+                                    std::string(config::nameOf(config::kDbDriverNames, db.driver))};
+  if (db.driver == config::DbDriver::kSqlite) {
     flags.push_back("--db.path=" + db.path);
   } else {
     flags.insert(flags.end(), {"--db.host=" + db.host, "--db.port=" + std::to_string(db.port),

@@ -10,7 +10,7 @@
 
 namespace tp::testing {
 
-// Runs one statement; a failure fails the calling test.
+// Runs one statement; a failure fails the calling test, which goes on.
 void exec(storage::Database& database, const std::string& sql);
 // One count(*) style number.
 long long queryNumber(storage::Database& database, const std::string& sql);

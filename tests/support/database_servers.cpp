@@ -25,7 +25,7 @@ void requireFile(const std::string& path, const std::string& package) {
   }
 }
 
-config::DbConfig serverDbConfig(const std::string& driver, uint16_t port) {
+config::DbConfig serverDbConfig(config::DbDriver driver, uint16_t port) {
   config::DbConfig config;
   config.driver = driver;
   config.host = "127.0.0.1";
@@ -137,7 +137,9 @@ void PostgresServer::stop() {
   running_ = false;
 }
 
-config::DbConfig PostgresServer::dbConfig() const { return serverDbConfig("postgres", port_); }
+config::DbConfig PostgresServer::dbConfig() const {
+  return serverDbConfig(config::DbDriver::kPostgres, port_);
+}
 
 MariaDbServer::MariaDbServer() : dir_("tp-mariadb-"), port_(freeLoopbackPort()) {
   requireFile("/usr/sbin/mariadbd", "mariadb-server");
@@ -183,13 +185,15 @@ void MariaDbServer::stop() {
   server_.reset();
 }
 
-config::DbConfig MariaDbServer::dbConfig() const { return serverDbConfig("mysql", port_); }
+config::DbConfig MariaDbServer::dbConfig() const {
+  return serverDbConfig(config::DbDriver::kMysql, port_);
+}
 
 SqliteFile::SqliteFile() : dir_("tp-sqlite-") { requireFile("/usr/bin/sqlite3", "sqlite3"); }
 
 config::DbConfig SqliteFile::dbConfig() const {
   config::DbConfig config;
-  config.driver = "sqlite";
+  config.driver = config::DbDriver::kSqlite;
   config.path = (dir_ / "data" / "lens.db").string();
   config.timeout = 2s;
   return config;

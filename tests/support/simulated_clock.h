@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 
 #include "common/clock.h"
+#include "support/wait.h"
 
 namespace tp::testing {
 
@@ -36,5 +38,17 @@ class SimulatedClock final : public common::Clock {
   std::chrono::system_clock::time_point wall_start_;
   std::atomic<Duration::rep> elapsed_{0};
 };
+
+// Moves `clock` on by `step` until `condition` holds, polled as waitFor() does: the intervals and
+// retry waits of the code under test pass at once. False when it does not hold within waitFor's
+// limit.
+inline bool advanceUntil(SimulatedClock& clock, common::Clock::Duration step,
+                         const std::function<bool()>& condition) {
+  return waitFor([&] {
+    if (condition()) return true;
+    clock.advance(step);
+    return false;
+  });
+}
 
 }  // namespace tp::testing

@@ -51,7 +51,7 @@ TEST_F(ConfigLoaderTest, DefaultsMatchTheSpec) {
   auto config = load(std::nullopt, {}, {});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->http_port, 8989);
-  EXPECT_EQ(config->db.driver, "sqlite");
+  EXPECT_EQ(config->db.driver, DbDriver::kSqlite);
   EXPECT_EQ(config->db.path, "data/telemetry-processor.db");
   EXPECT_TRUE(config->metrics_write.endpoints.empty());
   EXPECT_EQ(config->cache.refresh_interval, std::chrono::seconds(20));
@@ -59,7 +59,9 @@ TEST_F(ConfigLoaderTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(config->http.max_decoded_bytes, 64u << 20);
   EXPECT_EQ(config->queue.dir, "data/queue");
   EXPECT_EQ(config->queue.max_disk_usage, 1u << 30);
-  EXPECT_EQ(config->log.level, "info");
+  EXPECT_EQ(config->queue.fsync, FsyncMode::kInterval);
+  EXPECT_EQ(config->queue.when_full, WhenFull::kReject);
+  EXPECT_EQ(config->log.level, LogLevel::kInfo);
 }
 
 TEST_F(ConfigLoaderTest, PrecedenceIsFlagOverEnvOverFileOverDefault) {
@@ -73,9 +75,9 @@ TEST_F(ConfigLoaderTest, PrecedenceIsFlagOverEnvOverFileOverDefault) {
   EXPECT_EQ(config->http_port, 9003);                                   // flag
   EXPECT_EQ(config->db.host, "db-from-env");                            // env over file
   EXPECT_EQ(config->db.port, 5433);                                     // file over default
-  EXPECT_EQ(config->db.driver, "postgres");                             // file
+  EXPECT_EQ(config->db.driver, DbDriver::kPostgres);                    // file
   EXPECT_EQ(config->cache.refresh_interval, std::chrono::seconds(30));  // file
-  EXPECT_EQ(config->log.level, "info");                                 // default
+  EXPECT_EQ(config->log.level, LogLevel::kInfo);                        // default
 }
 
 TEST_F(ConfigLoaderTest, LastFlagWins) {
@@ -139,6 +141,24 @@ TEST_F(ConfigLoaderTest, EveryKeyIsDocumentedWithItsDefault) {
                                  [](const KeyInfo& key) { return key.path == "httpPort"; });
   ASSERT_NE(port, keys.end());
   EXPECT_EQ(port->default_value, "8989");
+  const auto when_full = std::find_if(
+      keys.begin(), keys.end(), [](const KeyInfo& key) { return key.path == "queue.whenFull"; });
+  ASSERT_NE(when_full, keys.end());
+  EXPECT_EQ(when_full->default_value, "reject");
+}
+
+TEST_F(ConfigLoaderTest, EnumKeysTakeTheNamesTheyPrint) {
+  auto config = load(std::nullopt, {},
+                     {{"db.driver", "mysql"},
+                      {"queue.fsync", "always"},
+                      {"queue.whenFull", "drop_oldest"},
+                      {"log.level", "off"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->db.driver, DbDriver::kMysql);
+  EXPECT_EQ(config->queue.fsync, FsyncMode::kAlways);
+  EXPECT_EQ(config->queue.when_full, WhenFull::kDropOldest);
+  EXPECT_EQ(config->log.level, LogLevel::kOff);
+  EXPECT_EQ(nameOf(kWhenFullNames, config->queue.when_full), "drop_oldest");
 }
 
 // Every validation error names the key, the bad value and where it came from.
@@ -179,6 +199,8 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"http.headerTimeout", "5 days", "unknown duration unit"},
         InvalidCase{"shutdown.gracePeriod", "soon", "does not start with a number"},
         InvalidCase{"log.level", "verbose", "not one of: trace, debug, info, warn, error, off"},
+        InvalidCase{"queue.fsync", "never", "'never' is not one of: interval, always"},
+        InvalidCase{"queue.whenFull", "block", "'block' is not one of: reject, drop_oldest"},
         InvalidCase{"metricsWrite.endpoints", "vm:8428", "not an http:// or https:// URL"},
         InvalidCase{"metricsWrite.endpoints", "https://vm:8428", "only http://"},
         InvalidCase{"metricsWrite.endpoints", "http://ok:1,http://:2", "has no host"}),
@@ -293,7 +315,7 @@ TEST_F(ConfigLoaderTest, NullValueMeansEmpty) {
 TEST(LoadConfigText, ParsesLikeAFile) {
   auto config = loadConfigText("log:\n  level: debug\n", "inline");
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->log.level, "debug");
+  EXPECT_EQ(config->log.level, LogLevel::kDebug);
   EXPECT_FALSE(loadConfigText("log: {level: loud}", "inline").ok());
 }
 

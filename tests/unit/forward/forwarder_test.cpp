@@ -3,7 +3,8 @@
 // 5xx with backoff, Retry-After, no retry of other 4xx, delivery once storage recovers, the disk
 // queue's cap, queued batches carried over a restart, lanes that keep every series in order
 // with several requests in flight and across a change of their number, a submit failing when any
-// endpoint's queue fails it, and a stop that ends at its deadline.
+// endpoint's queue fails it, and a stop that ends at its deadline. Forwarders whose waits are the
+// subject run on a simulated clock that the test moves.
 
 #include "forward/forwarder.h"
 
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <climits>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -29,8 +31,17 @@
 #include "http/server.h"
 #include "remote_v1.pb.h"
 #include "support/black_hole_storage.h"
+#include "support/metrics_text.h"
+#include "support/simulated_clock.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
+
+namespace tp::config {
+
+// Parameterised tests print the value as it is configured.
+void PrintTo(WhenFull when_full, std::ostream* out) { *out << nameOf(kWhenFullNames, when_full); }
+
+}  // namespace tp::config
 
 namespace tp::forward {
 namespace {
@@ -259,30 +270,43 @@ TEST(RetryPolicy, ClassifiesStatuses) {
   EXPECT_EQ(classifyStatus(404), SendOutcome::kRejected);
 }
 
-TEST(RetryPolicy, BacksOffExponentiallyWithJitterAndHonoursRetryAfter) {
-  Backoff backoff(100ms, 1s, 1);
-  for (int attempt = 1; attempt <= 6; ++attempt) {
-    const auto ceiling = std::min(1000ms, 100ms * (1 << (attempt - 1)));
-    const auto delay = backoff.next(attempt, std::nullopt);
-    EXPECT_GE(delay, ceiling / 2) << attempt;
-    EXPECT_LE(delay, ceiling) << attempt;
-  }
-  EXPECT_EQ(backoff.next(1, 7s), 1s);  // capped at the maximum
-  EXPECT_EQ(backoff.next(1, 200ms), 200ms);
+TEST(RetryPolicy, ReadsRetryAfterInSeconds) {
   EXPECT_EQ(parseRetryAfter("3"), 3s);
   EXPECT_EQ(parseRetryAfter(" 0 "), 0s);
   EXPECT_EQ(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT"), std::nullopt);
   EXPECT_EQ(parseRetryAfter(""), std::nullopt);
 }
 
+// Retry waits that would make a test on the real clock slow, and requests that never time out:
+// for forwarders on the simulated clock, whose waits pass when the test moves it.
+config::MetricsWriteConfig simulatedConfig(const std::string& url) {
+  config::MetricsWriteConfig config = fastConfig(url);
+  config.retry_min_backoff = 1s;
+  config.retry_max_backoff = 10s;
+  config.timeout = 24h;
+  return config;
+}
+
 class ForwarderTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Forwarder> create(const config::MetricsWriteConfig& config) {
-    auto forwarder = Forwarder::create(config, queue_, telemetry_);
+  std::unique_ptr<Forwarder> create(const config::MetricsWriteConfig& config,
+                                    const common::Clock& clock = common::systemClock()) {
+    auto forwarder = Forwarder::create(config, queue_, telemetry_, clock);
     EXPECT_TRUE(forwarder.ok()) << forwarder.status();
     return std::move(*forwarder);
   }
 
+  // Moves clock_ on until `condition` holds: the retry waits of forwarders on it pass at once.
+  bool advanceUntil(const std::function<bool()>& condition) {
+    return testing::advanceUntil(clock_, 1s, condition);
+  }
+
+  // The value of the first sample of `series` (a regular expression), -1 when there is none.
+  double metric(const std::string& series) const {
+    return testing::metricValue(telemetry_.exposition(), series).value_or(-1);
+  }
+
+  testing::SimulatedClock clock_;
   testing::TempDir dir_{"tp-forward-"};
   config::QueueConfig queue_{.dir = (dir_.path() / "queue").string(), .max_disk_usage = 1 << 20};
   telemetry::Telemetry telemetry_{"test"};
@@ -291,24 +315,20 @@ class ForwarderTest : public ::testing::Test {
 TEST_F(ForwarderTest, EachSubmittedRequestIsOneBatchQueuedBeforeSubmitReturns) {
   FakeStorage storage;
   storage.answerAlways(503);  // nothing leaves the queue yet
-  auto forwarder = create(fastConfig(storage.url()));
+  auto forwarder = create(simulatedConfig(storage.url()), clock_);
   forwarder->start();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
   // On disk already: each batch is a record of its own in the endpoint's queue.
-  EXPECT_THAT(telemetry_.exposition(),
-              ::testing::ContainsRegex("remote_write_pending_batches\\{[^}]+\\} 3"));
+  EXPECT_EQ(metric(R"(remote_write_pending_batches\{[^}]+\})"), 3);
   storage.answerAlways(204);
-  EXPECT_TRUE(testing::waitFor([&] { return storage.samples() == 12; }));
+  EXPECT_TRUE(advanceUntil([&] { return storage.samples() == 12; }));
   forwarder->stop(1s);
-  EXPECT_THAT(
-      telemetry_.exposition(),
-      ::testing::ContainsRegex("remote_write_sent_samples_total\\{endpoint=\"[^\"]+\"\\} 12"));
-  EXPECT_THAT(telemetry_.exposition(),
-              ::testing::ContainsRegex("remote_write_queue_sync_failures_total\\{[^}]+\\} 0"));
+  EXPECT_EQ(metric(R"(remote_write_sent_samples_total\{endpoint="[^"]+"\})"), 12);
+  EXPECT_EQ(metric(R"(remote_write_queue_sync_failures_total\{[^}]+\})"), 0);
 }
 
 TEST_F(ForwarderTest, ConcurrentSubmitsWithFsyncAlwaysShareSyncsAndLoseNothing) {
-  queue_.fsync = "always";
+  queue_.fsync = config::FsyncMode::kAlways;
   FakeStorage storage;
   auto forwarder = create(fastConfig(storage.url()));
   forwarder->start();
@@ -327,17 +347,14 @@ TEST_F(ForwarderTest, ConcurrentSubmitsWithFsyncAlwaysShareSyncsAndLoseNothing) 
 TEST_F(ForwarderTest, RetriesServerErrorsUntilStorageRecovers) {
   FakeStorage storage;
   storage.script({500, 503, 429, 204});
-  auto forwarder = create(fastConfig(storage.url()));
+  auto forwarder = create(simulatedConfig(storage.url()), clock_);
   forwarder->start();
   ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());
-  EXPECT_TRUE(testing::waitFor([&] { return storage.samples() == 10; }));
+  EXPECT_TRUE(advanceUntil([&] { return storage.samples() == 10; }));
   EXPECT_EQ(storage.requests(), 4);
   forwarder->stop(1s);
-  const std::string metrics = telemetry_.exposition();
-  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_send_retries_total\\{[^}]+\\} 3"));
-  EXPECT_THAT(metrics,
-              ::testing::ContainsRegex(
-                  "remote_write_send_requests_total\\{[^}]*status_class=\"5xx\"[^}]*\\} 2"));
+  EXPECT_EQ(metric(R"(remote_write_send_retries_total\{[^}]+\})"), 3);
+  EXPECT_EQ(metric(R"(remote_write_send_requests_total\{[^}]*status_class="5xx"[^}]*\})"), 2);
 }
 
 TEST_F(ForwarderTest, DoesNotRetryOtherClientErrors) {
@@ -351,15 +368,12 @@ TEST_F(ForwarderTest, DoesNotRetryOtherClientErrors) {
   EXPECT_TRUE(testing::waitFor([&] { return storage.samples() == 10; }));
   EXPECT_EQ(storage.requests(), 2);
   forwarder->stop(1s);
-  const std::string metrics = telemetry_.exposition();
-  EXPECT_THAT(metrics,
-              ::testing::ContainsRegex("remote_write_rejected_batches_total\\{[^}]+\\} 1"));
-  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_send_retries_total\\{[^}]+\\} 0"));
+  EXPECT_EQ(metric(R"(remote_write_rejected_batches_total\{[^}]+\})"), 1);
+  EXPECT_EQ(metric(R"(remote_write_send_retries_total\{[^}]+\})"), 0);
 }
 
 TEST_F(ForwarderTest, UnreachableStorageFillsTheQueueUpToItsCapWithoutBlockingAppends) {
-  auto config = fastConfig("http://127.0.0.1:1");  // nothing listens on port 1
-  auto forwarder = create(config);
+  auto forwarder = create(simulatedConfig("http://127.0.0.1:1"), clock_);  // nothing listens
   forwarder->start();
   // Storage never answers, so a submit that waited for it would never return: getting here at
   // all shows that appends do not block.
@@ -372,13 +386,11 @@ TEST_F(ForwarderTest, UnreachableStorageFillsTheQueueUpToItsCapWithoutBlockingAp
   const absl::Status full = forwarder->submit(incompressibleSeries(32 << 10, 10), 10);
   EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(full.message().find("queue.maxDiskUsage"), std::string::npos);
-  forwarder->stop(100ms);
-  const std::string metrics = telemetry_.exposition();
-  EXPECT_THAT(metrics,
-              ::testing::ContainsRegex("remote_write_send_network_errors_total\\{[^}]+\\} [1-9]"));
-  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_pending_batches\\{[^}]+\\} " +
-                                                std::to_string(accepted)));
-  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} 0"));
+  EXPECT_TRUE(testing::waitFor(
+      [&] { return metric(R"(remote_write_send_network_errors_total\{[^}]+\})") >= 1; }));
+  forwarder->stop(0ms);
+  EXPECT_EQ(metric(R"(remote_write_pending_batches\{[^}]+\})"), accepted);
+  EXPECT_EQ(metric(R"(remote_write_dropped_batches_total\{[^}]+\})"), 0);
   uint64_t on_disk = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(queue_.dir)) {
     if (entry.is_regular_file()) on_disk += entry.file_size();
@@ -390,11 +402,11 @@ TEST_F(ForwarderTest, QueuedBatchesAreDeliveredAfterARestart) {
   FakeStorage storage;
   storage.answerAlways(503);  // storage is down
   {
-    auto forwarder = create(fastConfig(storage.url()));
+    auto forwarder = create(simulatedConfig(storage.url()), clock_);
     forwarder->start();
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());
-    EXPECT_TRUE(testing::waitFor([&] { return storage.requests() >= 2; }));
-    forwarder->stop(50ms);  // what is not delivered stays queued
+    EXPECT_TRUE(advanceUntil([&] { return storage.requests() >= 2; }));
+    forwarder->stop(0ms);  // what is not delivered stays queued
   }
   EXPECT_EQ(storage.samples(), 0);
   storage.answerAlways(204);  // storage is back; so is the processor, with the same queue
@@ -406,17 +418,15 @@ TEST_F(ForwarderTest, QueuedBatchesAreDeliveredAfterARestart) {
 }
 
 TEST_F(ForwarderTest, DropOldestKeepsAcceptingAndCountsWhatItDrops) {
-  queue_.when_full = "drop_oldest";
-  auto forwarder = create(fastConfig("http://127.0.0.1:1"));
+  queue_.when_full = config::WhenFull::kDropOldest;
+  auto forwarder = create(simulatedConfig("http://127.0.0.1:1"), clock_);
   forwarder->start();
   for (int i = 0; i < 60; ++i) {
     ASSERT_TRUE(forwarder->submit(incompressibleSeries(32 << 10, 10), 10).ok());
   }
-  forwarder->stop(50ms);
-  EXPECT_THAT(telemetry_.exposition(),
-              ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} [1-9]"));
-  EXPECT_THAT(telemetry_.exposition(),
-              ::testing::ContainsRegex("remote_write_send_dropped_samples_total\\{[^}]+\\} [1-9]"));
+  forwarder->stop(0ms);
+  EXPECT_GT(metric(R"(remote_write_dropped_batches_total\{[^}]+\})"), 0);
+  EXPECT_GT(metric(R"(remote_write_send_dropped_samples_total\{[^}]+\})"), 0);
 }
 
 // Four requests in flight per endpoint while storage answers after random waits: every series
@@ -435,22 +445,21 @@ TEST_F(ForwarderTest, LanesKeepEverySeriesInOrderWithSeveralRequestsInFlight) {
   forwarder->stop(1s);
   EXPECT_EQ(storage.outOfOrder(), 0);
   EXPECT_GE(storage.maxInFlight(), 2);  // the lanes did send side by side
-  EXPECT_THAT(telemetry_.exposition(),
-              ::testing::ContainsRegex("remote_write_sent_samples_total\\{[^}]+\\} 3200"));
+  EXPECT_EQ(metric(R"(remote_write_sent_samples_total\{[^}]+\})"), 3200);
 }
 
 TEST_F(ForwarderTest, BatchesQueuedInMoreLanesAreDeliveredAfterConcurrencyIsLowered) {
   FakeStorage storage;
   storage.answerAlways(503);
-  auto config = fastConfig(storage.url());
+  auto config = simulatedConfig(storage.url());
   config.concurrency = 4;
   {
-    auto forwarder = create(config);
+    auto forwarder = create(config, clock_);
     forwarder->start();
     for (int request = 0; request < 20; ++request) {
       ASSERT_TRUE(forwarder->submit(seriesAt(16, request), 16).ok());
     }
-    forwarder->stop(50ms);
+    forwarder->stop(0ms);
   }
   const auto directories = [this] {
     return std::count_if(std::filesystem::directory_iterator(queue_.dir),
@@ -461,7 +470,7 @@ TEST_F(ForwarderTest, BatchesQueuedInMoreLanesAreDeliveredAfterConcurrencyIsLowe
   storage.answerAlways(204);
   config.concurrency = 1;
   {
-    auto forwarder = create(config);
+    auto forwarder = create(config, clock_);
     forwarder->start();
     EXPECT_TRUE(testing::waitFor([&] { return storage.samples() == 20 * 16; }));
     forwarder->stop(1s);
@@ -475,12 +484,12 @@ TEST_F(ForwarderTest, BatchesQueuedInMoreLanesAreDeliveredAfterConcurrencyIsLowe
 // is down, the last delivers them and more.
 struct ConcurrencyChange {
   std::vector<int> concurrencies;
-  std::string when_full;
+  config::WhenFull when_full;
 };
 
 void PrintTo(const ConcurrencyChange& change, std::ostream* out) {
   for (int lanes : change.concurrencies) *out << lanes << " lanes, ";
-  *out << change.when_full;
+  config::PrintTo(change.when_full, out);
 }
 
 class ConcurrencyChangeTest : public ForwarderTest,
@@ -497,7 +506,7 @@ TEST_P(ConcurrencyChangeTest, EverySeriesStaysInOrderAndNothingIsRefusedOrDroppe
   constexpr int kRequests = 20;
   FakeStorage storage(/*threads=*/4);
   storage.answerAlways(503);
-  auto config = fastConfig(storage.url());
+  auto config = simulatedConfig(storage.url());
   for (size_t run = 0; run < runs.size(); ++run) {
     const bool last = run + 1 == runs.size();
     if (last) {
@@ -505,7 +514,7 @@ TEST_P(ConcurrencyChangeTest, EverySeriesStaysInOrderAndNothingIsRefusedOrDroppe
       storage.answerAlways(204);
     }
     config.concurrency = runs[run];
-    auto forwarder = create(config);
+    auto forwarder = create(config, clock_);
     forwarder->start();
     for (int request = 0; request < kRequests; ++request) {
       const auto timestamp = static_cast<int64_t>(run) * kRequests + request;
@@ -516,29 +525,28 @@ TEST_P(ConcurrencyChangeTest, EverySeriesStaysInOrderAndNothingIsRefusedOrDroppe
       EXPECT_TRUE(testing::waitFor([&] { return storage.samples() == expected; }, 30s))
           << storage.samples() << " of " << expected;
     }
-    forwarder->stop(last ? 1s : 50ms);
+    forwarder->stop(last ? 1s : 0ms);
   }
   EXPECT_EQ(storage.outOfOrder(), 0);
-  const std::string metrics = telemetry_.exposition();
-  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} 0"));
-  EXPECT_THAT(metrics,
-              ::testing::ContainsRegex("remote_write_send_dropped_samples_total\\{[^}]+\\} 0"));
+  EXPECT_EQ(metric(R"(remote_write_dropped_batches_total\{[^}]+\})"), 0);
+  EXPECT_EQ(metric(R"(remote_write_send_dropped_samples_total\{[^}]+\})"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Lanes, ConcurrencyChangeTest,
-                         ::testing::Values(ConcurrencyChange{{1, 4}, "reject"},
-                                           ConcurrencyChange{{4, 1}, "reject"},
-                                           ConcurrencyChange{{4, 1}, "drop_oldest"},
-                                           ConcurrencyChange{{1, 4, 2}, "reject"}),
+                         ::testing::Values(ConcurrencyChange{{1, 4}, config::WhenFull::kReject},
+                                           ConcurrencyChange{{4, 1}, config::WhenFull::kReject},
+                                           ConcurrencyChange{{4, 1}, config::WhenFull::kDropOldest},
+                                           ConcurrencyChange{{1, 4, 2}, config::WhenFull::kReject}),
                          [](const auto& info) {
                            std::string name;
                            for (int lanes : info.param.concurrencies)
                              name += std::to_string(lanes) + "_";
-                           return name +
-                                  (info.param.when_full == "reject" ? "Reject" : "DropOldest");
+                           return name + (info.param.when_full == config::WhenFull::kReject
+                                              ? "Reject"
+                                              : "DropOldest");
                          });
 
-class BacklogTest : public ForwarderTest, public ::testing::WithParamInterface<const char*> {};
+class BacklogTest : public ForwarderTest, public ::testing::WithParamInterface<config::WhenFull> {};
 
 // 400 KiB queued by one lane, then four lanes sharing the 1 MiB: that lane keeps its backlog and
 // room beside it; the endpoint still takes batches up to its cap, no further.
@@ -556,7 +564,7 @@ TEST_P(BacklogTest, ALaneKeepsItsBacklogAndRoomWhenTheLanesAreMore) {
   for (int request = 0; request < 10; ++request) {
     ASSERT_TRUE(forwarder->submit(seriesAt(16, request), 16).ok()) << request;
   }
-  if (queue_.when_full == "reject") {
+  if (queue_.when_full == config::WhenFull::kReject) {
     int accepted = 0;
     while (forwarder->submit(seriesAt(16, accepted) + incompressibleSeries(32 << 10, 1), 17).ok() &&
            accepted < 100) {
@@ -571,15 +579,14 @@ TEST_P(BacklogTest, ALaneKeepsItsBacklogAndRoomWhenTheLanesAreMore) {
     EXPECT_LE(on_disk, queue_.max_disk_usage + 4096);
   }
   forwarder.reset();
-  EXPECT_THAT(telemetry_.exposition(),
-              ::testing::ContainsRegex("remote_write_dropped_batches_total\\{[^}]+\\} 0"));
+  EXPECT_EQ(metric(R"(remote_write_dropped_batches_total\{[^}]+\})"), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Lanes, BacklogTest, ::testing::Values("reject", "drop_oldest"),
-                         [](const auto& info) {
-                           return std::string(info.param == std::string("reject") ? "Reject"
-                                                                                  : "DropOldest");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Lanes, BacklogTest, ::testing::Values(config::WhenFull::kReject, config::WhenFull::kDropOldest),
+    [](const auto& info) {
+      return std::string(info.param == config::WhenFull::kReject ? "Reject" : "DropOldest");
+    });
 
 // One endpoint's queue cannot create its next segment (a directory has its name) while the
 // other's takes the batch: the request is refused, not acknowledged with a share missing.
@@ -617,30 +624,16 @@ TEST_F(ForwarderTest, ASubmitFailsWhenAnyEndpointsQueueFailsToWrite) {
   EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("cannot create"));
   std::filesystem::remove(blocker);
   EXPECT_TRUE(forwarder->submit(incompressibleSeries(32 << 10, 10), 10).ok());
-  const std::string metrics = telemetry_.exposition();
   // The first endpoint holds the refused request too: the client's retry makes it a duplicate.
-  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_pending_batches\\{endpoint=\"" +
-                                                first.url() + "[^}]*\\} 5"));
-  EXPECT_THAT(metrics, ::testing::ContainsRegex("remote_write_pending_batches\\{endpoint=\"" +
-                                                second.url() + "[^}]*\\} 4"));
-  EXPECT_THAT(metrics, ::testing::Not(::testing::ContainsRegex(
-                           "remote_write_dropped_batches_total\\{[^}]+\\} [1-9]")));
-}
-
-// stop(200 ms) returns while storage still holds the sender (a 60 s send or retry wait): waited
-// for with a generous limit that is still half of what holding on would take.
-void expectStopReturnsLongBeforeTheStorageWouldLetGo(Forwarder& forwarder) {
-  std::atomic<bool> stopped{false};
-  std::thread stopper([&] {
-    forwarder.stop(200ms);
-    stopped = true;
-  });
-  EXPECT_TRUE(testing::waitFor([&] { return stopped.load(); }, 30s));
-  stopper.join();
+  EXPECT_EQ(metric(R"(remote_write_pending_batches\{endpoint=")" + first.url() + R"([^}]*\})"), 5);
+  EXPECT_EQ(metric(R"(remote_write_pending_batches\{endpoint=")" + second.url() + R"([^}]*\})"), 4);
+  EXPECT_EQ(metric(R"(remote_write_dropped_batches_total\{[^}]+\})"), 0);
 }
 
 // A send storage never answers, with a timeout far beyond the grace period: stop() cuts it off at
-// its deadline and the batch stays queued.
+// its deadline and the batch stays queued. On the real clock, since the cut-off of a real request
+// is the point: stop(200 ms) returns while storage still holds the sender, waited for with a
+// generous limit that is still half of what holding on would take.
 TEST_F(ForwarderTest, StopCutsOffASendInFlightAtItsDeadline) {
   testing::BlackHoleStorage storage(testing::BlackHole::kNeverAnswers);
   auto config = fastConfig(storage.url());
@@ -650,26 +643,38 @@ TEST_F(ForwarderTest, StopCutsOffASendInFlightAtItsDeadline) {
   ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
   ASSERT_TRUE(
       testing::waitFor([&] { return storage.sendInFlight(); }));  // the request is in flight
-  expectStopReturnsLongBeforeTheStorageWouldLetGo(*forwarder);
-  EXPECT_THAT(telemetry_.exposition(),
-              ::testing::ContainsRegex("remote_write_pending_batches\\{[^}]+\\} 1"));
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    forwarder->stop(200ms);
+    stopped = true;
+  });
+  EXPECT_TRUE(testing::waitFor([&] { return stopped.load(); }, 30s));
+  stopper.join();
+  EXPECT_EQ(metric(R"(remote_write_pending_batches\{[^}]+\})"), 1);
 }
 
-// Storage asks for a retry in a minute: stop() ends that wait at its deadline.
+// Storage asks for a retry in a minute: stop() ends that wait at its deadline, once the clock
+// reaches it.
 TEST_F(ForwarderTest, StopEndsARetryWaitAtItsDeadline) {
   FakeStorage storage;
   storage.answerAlways(503);
   storage.retryAfter("60");
-  auto config = fastConfig(storage.url());
+  auto config = simulatedConfig(storage.url());
   config.retry_max_backoff = 120s;
-  auto forwarder = create(config);
+  auto forwarder = create(config, clock_);
   forwarder->start();
   ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
   ASSERT_TRUE(testing::waitFor([&] { return storage.requests() >= 1; }));
-  expectStopReturnsLongBeforeTheStorageWouldLetGo(*forwarder);
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    forwarder->stop(200ms);
+    stopped = true;
+  });
+  EXPECT_TRUE(testing::advanceUntil(clock_, 50ms, [&] { return stopped.load(); }));
+  stopper.join();
+  EXPECT_LT(clock_.now().time_since_epoch(), 60s);  // stopped long before the retry was due
   EXPECT_EQ(storage.requests(), 1);
-  EXPECT_THAT(telemetry_.exposition(),
-              ::testing::ContainsRegex("remote_write_pending_batches\\{[^}]+\\} 1"));
+  EXPECT_EQ(metric(R"(remote_write_pending_batches\{[^}]+\})"), 1);
 }
 
 }  // namespace

@@ -38,15 +38,16 @@ class ServerTest : public ::testing::Test {
 
   static std::string envelopeOkForTest() { return R"({"meta":{"code":2000}})"; }
 
-  void start(ServerOptions options = {}) {
+  ::testing::AssertionResult start(ServerOptions options = {}) {
     options.address = "127.0.0.1";
     options.port = 0;
     options.threads = 2;
     if (options.max_body_bytes == ServerOptions{}.max_body_bytes) options.max_body_bytes = 4096;
     auto server = Server::create(options, router_);
-    ASSERT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return ::testing::AssertionFailure() << server.status();
     server_ = std::move(*server);
     server_->start();
+    return ::testing::AssertionSuccess();
   }
 
   uint16_t port() const { return server_->localEndpoint().port(); }
@@ -60,7 +61,7 @@ class ServerTest : public ::testing::Test {
 };
 
 TEST_F(ServerTest, ServesSeveralRequestsOnOneKeepAliveConnection) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   for (int i = 0; i < 3; ++i) {
     const auto result = client.get(i % 2 == 0 ? "/healthz" : "/v1/healthz");
@@ -73,7 +74,7 @@ TEST_F(ServerTest, ServesSeveralRequestsOnOneKeepAliveConnection) {
 }
 
 TEST_F(ServerTest, UnknownRouteIs404InEnvelopeAndKeepsConnection) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   const auto result = client.get("/v1/nowhere");
   EXPECT_EQ(result.status, 404u);
@@ -83,7 +84,7 @@ TEST_F(ServerTest, UnknownRouteIs404InEnvelopeAndKeepsConnection) {
 }
 
 TEST_F(ServerTest, WrongMethodIs405WithAllow) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   const auto result = client.request(verb::delete_, "/healthz");
   EXPECT_EQ(result.status, 405u);
@@ -92,7 +93,7 @@ TEST_F(ServerTest, WrongMethodIs405WithAllow) {
 }
 
 TEST_F(ServerTest, DeclaredOversizedBodyIs413BeforeAnyBodyByteIsSent) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   client.sendRaw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4294967296\r\n\r\n");
   const auto result = client.readResponse();
@@ -103,7 +104,7 @@ TEST_F(ServerTest, DeclaredOversizedBodyIs413BeforeAnyBodyByteIsSent) {
 }
 
 TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   std::string request = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 5; ++i) request += "400\r\n" + std::string(1024, 'a') + "\r\n";
@@ -115,14 +116,14 @@ TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
 }
 
 TEST_F(ServerTest, BodyAtTheLimitIsAccepted) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   EXPECT_EQ(client.request(verb::post, "/echo", std::string(4096, 'b')).body,
             "4096 from 127.0.0.1");
 }
 
 TEST_F(ServerTest, ExpectContinueGets100ThenTheAnswer) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   client.sendRaw(
       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
@@ -134,7 +135,7 @@ TEST_F(ServerTest, ExpectContinueGets100ThenTheAnswer) {
 }
 
 TEST_F(ServerTest, GarbageRequestIs400AndServerStaysUp) {
-  start();
+  ASSERT_TRUE(start());
   {
     HttpClient client(port());
     client.sendRaw("THIS IS NOT HTTP\r\n\r\n");
@@ -147,7 +148,7 @@ TEST_F(ServerTest, GarbageRequestIs400AndServerStaysUp) {
 }
 
 TEST_F(ServerTest, OversizedHeadersAre431) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   client.sendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100 << 10, 'h') +
                  "\r\n\r\n");
@@ -155,14 +156,14 @@ TEST_F(ServerTest, OversizedHeadersAre431) {
 }
 
 TEST_F(ServerTest, SlowHeadersAreCutByTheHeaderTimeout) {
-  start({.header_timeout = 200ms});
+  ASSERT_TRUE(start({.header_timeout = 200ms}));
   HttpClient client(port());
   client.sendRaw("GET /healthz HTTP/1.1\r\n");
   EXPECT_TRUE(client.closedByPeer(5s));
 }
 
 TEST_F(ServerTest, SlowBodyIsCutByTheBodyTimeout) {
-  start({.body_timeout = 200ms});
+  ASSERT_TRUE(start({.body_timeout = 200ms}));
   HttpClient client(port());
   client.sendRaw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial");
   EXPECT_TRUE(client.closedByPeer(5s));
@@ -171,7 +172,7 @@ TEST_F(ServerTest, SlowBodyIsCutByTheBodyTimeout) {
 }
 
 TEST_F(ServerTest, ThrowingHandlerIs500InEnvelope) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   const auto result = client.get("/throw");
   EXPECT_EQ(result.status, 500u);
@@ -180,7 +181,7 @@ TEST_F(ServerTest, ThrowingHandlerIs500InEnvelope) {
 }
 
 TEST_F(ServerTest, ConnectionLimitRefusesExtraConnections) {
-  start({.max_connections = 1});
+  ASSERT_TRUE(start({.max_connections = 1}));
   HttpClient first(port());
   EXPECT_EQ(first.get("/healthz").status, 200u);
   HttpClient second(port());
@@ -188,7 +189,7 @@ TEST_F(ServerTest, ConnectionLimitRefusesExtraConnections) {
 }
 
 TEST_F(ServerTest, CountsRequestsByRouteAndStatusClass) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient client(port());
   client.get("/healthz");
   client.get("/v1/healthz");
@@ -204,7 +205,7 @@ TEST_F(ServerTest, CountsRequestsByRouteAndStatusClass) {
 }
 
 TEST_F(ServerTest, ShutdownFinishesInFlightRequestsAndClosesIdleOnes) {
-  start();
+  ASSERT_TRUE(start());
   HttpClient idle(port());
   EXPECT_EQ(idle.get("/healthz").status, 200u);
   auto in_flight = std::async(std::launch::async, [this] {
@@ -225,7 +226,7 @@ TEST_F(ServerTest, ShutdownFinishesInFlightRequestsAndClosesIdleOnes) {
 }
 
 TEST_F(ServerTest, ShutdownReportsRequestsCutOffByTheGracePeriod) {
-  start();
+  ASSERT_TRUE(start());
   auto in_flight = std::async(std::launch::async, [this] {
     try {
       HttpClient busy(port());
@@ -244,7 +245,7 @@ TEST_F(ServerTest, ShutdownReportsRequestsCutOffByTheGracePeriod) {
 }
 
 TEST_F(ServerTest, PortInUseIsReportedWithTheAddress) {
-  start();
+  ASSERT_TRUE(start());
   ServerOptions options{.address = "127.0.0.1", .port = port()};
   auto second = Server::create(options, router_);
   ASSERT_FALSE(second.ok());

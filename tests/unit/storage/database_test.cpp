@@ -17,13 +17,14 @@ using ::testing::HasSubstr;
 
 TEST(ConnectString, PostgresQuotesValuesAndBoundsTime) {
   config::DbConfig config;
+  config.driver = Driver::kPostgres;
   config.host = "db.example";
   config.user_name = "lens";
   config.password = "it's \\ secret";
   config.db_name = "primus lens";
   config.enable_ssl = true;
   config.timeout = std::chrono::milliseconds(2500);
-  EXPECT_EQ(connectString(config, Driver::kPostgres),
+  EXPECT_EQ(connectString(config),
             "host='db.example' port=5432 dbname='primus lens' user='lens' "
             "password='it\\'s \\\\ secret' connect_timeout=3 sslmode=require "
             "options='-c statement_timeout=2500'");
@@ -31,27 +32,21 @@ TEST(ConnectString, PostgresQuotesValuesAndBoundsTime) {
 
 TEST(ConnectString, MysqlUsesItsPortAndTimeouts) {
   config::DbConfig config;
+  config.driver = Driver::kMysql;
   config.port = 3307;
   config.user_name = "u";
-  const std::string text = connectString(config, Driver::kMysql);
+  const std::string text = connectString(config);
   EXPECT_THAT(text, HasSubstr("port=3307"));
   EXPECT_THAT(text, HasSubstr("read_timeout=10 write_timeout=10"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("sslca")));
   config.enable_ssl = true;
-  EXPECT_THAT(connectString(config, Driver::kMysql), HasSubstr("sslca="));
+  EXPECT_THAT(connectString(config), HasSubstr("sslca="));
 }
 
 TEST(ConnectString, SqliteQuotesThePath) {
   config::DbConfig config;
   config.path = "data dir/lens.db";
-  EXPECT_EQ(connectString(config, Driver::kSqlite), "db=\"data dir/lens.db\" timeout=10");
-}
-
-TEST(ParseDriver, KnowsTheThreeBackends) {
-  EXPECT_EQ(*parseDriver("sqlite"), Driver::kSqlite);
-  EXPECT_EQ(*parseDriver("postgres"), Driver::kPostgres);
-  EXPECT_EQ(*parseDriver("mysql"), Driver::kMysql);
-  EXPECT_FALSE(parseDriver("oracle").ok());
+  EXPECT_EQ(connectString(config), "db=\"data dir/lens.db\" timeout=10");
 }
 
 class SqliteDatabaseTest : public ::testing::Test {

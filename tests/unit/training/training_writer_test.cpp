@@ -1,6 +1,7 @@
 // The training writer on a real SQLite file: items reach the database through the row journal, a
 // failed write is tried again on its own, items in the journal outlive the writer and are written
-// by the next one, and a request that does not fit is refused whole.
+// by the next one, and a request that does not fit is refused whole. The writer's clock is
+// simulated: flush intervals and retry waits pass when the test moves it.
 
 #include "training/training_writer.h"
 
@@ -12,6 +13,8 @@
 
 #include "soci/soci.h"
 #include "storage/schema.h"
+#include "support/metrics_text.h"
+#include "support/simulated_clock.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 
@@ -37,14 +40,14 @@ class TrainingWriterTest : public ::testing::Test {
     db.path = (dir_ / "lens.db").string();
     database_ = std::move(*storage::Database::create(db));
     ASSERT_TRUE(storage::ensureSchema(*database_, nullptr).ok());
-    config_.flush_interval = 5ms;
-    config_.retry_max_backoff = 50ms;
   }
 
   std::unique_ptr<TrainingWriter> open() {
-    auto writer = TrainingWriter::create(*database_, config_,
-                                         forward::DiskQueueOptions{.dir = dir_ / "journal"},
-                                         deadLetterFile(), telemetry_.trainingWriteMetrics());
+    auto writer = TrainingWriter::create(
+        *database_, config_,
+        forward::DiskQueueOptions{.dir = dir_ / "journal",
+                                  .max_bytes = config::QueueConfig{}.max_disk_usage},
+        deadLetterFile(), telemetry_.trainingWriteMetrics(), clock_);
     EXPECT_TRUE(writer.ok()) << writer.status();
     return std::move(*writer);
   }
@@ -59,16 +62,24 @@ class TrainingWriterTest : public ::testing::Test {
     return count;
   }
 
-  // The rows table goes away (writes fail) and comes back.
-  void hideRowsTable() { rename("training_performance", "rows_away"); }
-  void restoreRowsTable() { rename("rows_away", "training_performance"); }
-  void rename(const std::string& from, const std::string& to) {
-    ASSERT_TRUE(
-        database_
-            ->run([&](soci::session& sql) { sql << "ALTER TABLE " + from + " RENAME TO " + to; })
-            .ok());
+  // Moves the writer's clock on until `condition` holds.
+  bool advanceUntil(const std::function<bool()>& condition) {
+    return testing::advanceUntil(clock_, 1s, condition);
   }
 
+  // The rows table goes away (writes fail) and comes back.
+  ::testing::AssertionResult hideRowsTable() { return rename("training_performance", "rows_away"); }
+  ::testing::AssertionResult restoreRowsTable() {
+    return rename("rows_away", "training_performance");
+  }
+  ::testing::AssertionResult rename(const std::string& from, const std::string& to) {
+    const absl::Status renamed = database_->run(
+        [&](soci::session& sql) { sql << "ALTER TABLE " + from + " RENAME TO " + to; });
+    if (renamed.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << renamed;
+  }
+
+  testing::SimulatedClock clock_;
   testing::TempDir dir_{"tp-writer-"};
   std::unique_ptr<storage::Database> database_;
   config::TrainingConfig config_;
@@ -80,26 +91,26 @@ TEST_F(TrainingWriterTest, SubmittedRowsReachTheDatabaseAndLeaveTheJournal) {
   writer->start();
   ASSERT_TRUE(writer->submit(rows(1, 3)).ok());
   ASSERT_TRUE(writer->submit(rows(4, 2)).ok());
-  EXPECT_TRUE(testing::waitFor([&] { return stored() == 5; }));
+  EXPECT_TRUE(advanceUntil([&] { return stored() == 5; }));
   EXPECT_TRUE(testing::waitFor([&] { return writer->pending() == 0; }));
   writer->stop(1s);
 }
 
 TEST_F(TrainingWriterTest, AFailedWriteIsRetriedWithoutNewSubmissions) {
-  hideRowsTable();
+  ASSERT_TRUE(hideRowsTable());
   auto writer = open();
   writer->start();
   ASSERT_TRUE(writer->submit(rows(1, 3)).ok());
-  EXPECT_TRUE(testing::waitFor([&] {
-    return telemetry_.exposition().find("database_write_errors_total 0") == std::string::npos;
+  EXPECT_TRUE(advanceUntil([&] {
+    return testing::metricValue(telemetry_.exposition(), "database_write_errors_total") >= 2;
   }));
-  restoreRowsTable();  // the database is back
-  EXPECT_TRUE(testing::waitFor([&] { return stored() == 3; }));
+  ASSERT_TRUE(restoreRowsTable());  // the database is back
+  EXPECT_TRUE(advanceUntil([&] { return stored() == 3; }));
   writer->stop(1s);
 }
 
 TEST_F(TrainingWriterTest, JournaledRowsOutliveTheWriterAndAreWrittenByTheNextOne) {
-  hideRowsTable();
+  ASSERT_TRUE(hideRowsTable());
   {
     auto writer = open();
     writer->start();
@@ -107,11 +118,11 @@ TEST_F(TrainingWriterTest, JournaledRowsOutliveTheWriterAndAreWrittenByTheNextOn
     writer->stop(0ms);  // the database is unavailable: the rows stay in the journal
     EXPECT_EQ(writer->pending(), 4u);
   }
-  restoreRowsTable();
+  ASSERT_TRUE(restoreRowsTable());
   auto writer = open();
   EXPECT_EQ(writer->pending(), 4u);
   writer->start();
-  EXPECT_TRUE(testing::waitFor([&] { return stored() == 4; }));
+  EXPECT_TRUE(advanceUntil([&] { return stored() == 4; }));
   EXPECT_TRUE(testing::waitFor([&] { return writer->pending() == 0; }));
   writer->stop(1s);
   EXPECT_EQ(stored(), 4);
@@ -119,7 +130,7 @@ TEST_F(TrainingWriterTest, JournaledRowsOutliveTheWriterAndAreWrittenByTheNextOn
 
 TEST_F(TrainingWriterTest, ARequestThatDoesNotFitIsRefusedWhole) {
   config_.buffer_rows = 5;
-  hideRowsTable();  // nothing drains
+  ASSERT_TRUE(hideRowsTable());  // nothing drains
   auto writer = open();
   writer->start();
   ASSERT_TRUE(writer->submit(rows(1, 3)).ok());
@@ -128,8 +139,8 @@ TEST_F(TrainingWriterTest, ARequestThatDoesNotFitIsRefusedWhole) {
   EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("training.bufferRows"));
   EXPECT_EQ(writer->pending(), 3u);
   ASSERT_TRUE(writer->submit(rows(4, 2)).ok());  // what fits is taken
-  restoreRowsTable();
-  EXPECT_TRUE(testing::waitFor([&] { return stored() == 5; }));
+  ASSERT_TRUE(restoreRowsTable());
+  EXPECT_TRUE(advanceUntil([&] { return stored() == 5; }));
   writer->stop(1s);
 }
 
@@ -149,12 +160,12 @@ TEST_F(TrainingWriterTest, ARowTheDatabaseRefusesIsSetAsideAndTheRestIsWritten) 
   TrainingItems items = rows(1, 5);
   items.performances[2].iteration = (int64_t{1} << 31) + 7;
   ASSERT_TRUE(writer->submit(items).ok());
-  EXPECT_TRUE(testing::waitFor([&] { return stored() == 4; }));
+  EXPECT_TRUE(advanceUntil([&] { return stored() == 4; }));
   EXPECT_TRUE(testing::waitFor([&] { return writer->pending() == 0; }));
   writer->stop(1s);
-  EXPECT_THAT(
-      telemetry_.exposition(),
-      ::testing::HasSubstr(R"(training_rows_rejected_total{table="training_performance"} 1)"));
+  EXPECT_EQ(testing::metricValue(telemetry_.exposition(),
+                                 R"(training_rows_rejected_total\{table="training_performance"\})"),
+            1);
   std::ifstream file(deadLetterFile());
   std::string line;
   ASSERT_TRUE(std::getline(file, line)) << "the refused row is in the dead-letter file";
@@ -164,16 +175,17 @@ TEST_F(TrainingWriterTest, ARowTheDatabaseRefusesIsSetAsideAndTheRestIsWritten) 
   EXPECT_FALSE(std::getline(file, line)) << "only that row: " << line;
 }
 
-// What another replica wrote to the shared database: runs 2 and 3 of the workload.
-void recordRun(storage::Database& database, const std::string& nearest, int serial) {
-  ASSERT_TRUE(database
-                  .run([&](soci::session& sql) {
-                    sql << "INSERT INTO workload_event (workload_uid, type, run_serial, "
-                           "created_at, pod_uid, nearest_workload_uid) VALUES ('w-job', "
-                           "'StartTrain', :s, '2025-10-23 12:00:00', 'pod-0', :n)",
-                        soci::use(serial), soci::use(nearest);
-                  })
-                  .ok());
+// What another replica wrote to the shared database: a run of the workload.
+::testing::AssertionResult recordRun(storage::Database& database, const std::string& nearest,
+                                     int serial) {
+  const absl::Status recorded = database.run([&](soci::session& sql) {
+    sql << "INSERT INTO workload_event (workload_uid, type, run_serial, created_at, pod_uid, "
+           "nearest_workload_uid) VALUES ('w-job', 'StartTrain', :s, '2025-10-23 12:00:00', "
+           "'pod-0', :n)",
+        soci::use(serial), soci::use(nearest);
+  });
+  if (recorded.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << recorded;
 }
 
 TEST_F(TrainingWriterTest, RunsRecordedByAnotherReplicaDecideTheSerial) {
@@ -183,14 +195,14 @@ TEST_F(TrainingWriterTest, RunsRecordedByAnotherReplicaDecideTheSerial) {
   first.starts.push_back({"w-job", "w-run", "pod-0", 1761223152000000});
   ASSERT_TRUE(writer->submit(first).ok());
   ASSERT_TRUE(writer->submit(rows(1, 1)).ok());
-  ASSERT_TRUE(testing::waitFor([&] { return stored() == 1; }));
-  recordRun(*database_, "w-run-2", 2);
-  recordRun(*database_, "w-run-3", 3);
+  ASSERT_TRUE(advanceUntil([&] { return stored() == 1; }));
+  ASSERT_TRUE(recordRun(*database_, "w-run-2", 2));
+  ASSERT_TRUE(recordRun(*database_, "w-run-3", 3));
   // Run 3's iteration lines reach this writer; its start went to the other replica.
   TrainingItems third = rows(1, 3);
   for (auto& row : third.performances) row.nearest_workload_uid = "w-run-3";
   ASSERT_TRUE(writer->submit(third).ok());
-  ASSERT_TRUE(testing::waitFor([&] { return stored() == 4; }));
+  ASSERT_TRUE(advanceUntil([&] { return stored() == 4; }));
   writer->stop(1s);
   long long under_run_3 = 0;
   ASSERT_TRUE(database_
@@ -203,14 +215,14 @@ TEST_F(TrainingWriterTest, RunsRecordedByAnotherReplicaDecideTheSerial) {
 }
 
 TEST_F(TrainingWriterTest, AStartAnotherReplicaRecordedFirstKeepsItsSerial) {
-  recordRun(*database_, "w-run", 7);  // the other replica won the race for this run
+  ASSERT_TRUE(recordRun(*database_, "w-run", 7));  // the other replica won the race for this run
   auto writer = open();
   writer->start();
   TrainingItems start;
   start.starts.push_back({"w-job", "w-run", "pod-0", 1761223152000000});
   ASSERT_TRUE(writer->submit(start).ok());
   ASSERT_TRUE(writer->submit(rows(1, 2)).ok());
-  ASSERT_TRUE(testing::waitFor([&] { return stored() == 2; }));
+  ASSERT_TRUE(advanceUntil([&] { return stored() == 2; }));
   writer->stop(1s);
   long long events = 0, under_7 = 0;
   ASSERT_TRUE(database_
@@ -222,7 +234,7 @@ TEST_F(TrainingWriterTest, AStartAnotherReplicaRecordedFirstKeepsItsSerial) {
                   .ok());
   EXPECT_EQ(events, 1);
   EXPECT_EQ(under_7, 2);
-  EXPECT_THAT(telemetry_.exposition(), ::testing::HasSubstr("workload_event_create_count 0"));
+  EXPECT_EQ(testing::metricValue(telemetry_.exposition(), "workload_event_create_count"), 0);
 }
 
 TEST_F(TrainingWriterTest, WithoutUniqueKeysRowsAreStillWrittenOnce) {
@@ -239,9 +251,9 @@ TEST_F(TrainingWriterTest, WithoutUniqueKeysRowsAreStillWrittenOnce) {
   items.performances.insert(items.performances.end(), again.performances.begin(),
                             again.performances.end());  // ranks repeat the same lines
   ASSERT_TRUE(writer->submit(items).ok());
-  ASSERT_TRUE(testing::waitFor([&] { return stored() == 3 && writer->pending() == 0; }));
+  ASSERT_TRUE(advanceUntil([&] { return stored() == 3 && writer->pending() == 0; }));
   ASSERT_TRUE(writer->submit(rows(2, 3)).ok());  // a batch sent again, and one new iteration
-  ASSERT_TRUE(testing::waitFor([&] { return writer->pending() == 0; }));
+  ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
   writer->stop(1s);
   EXPECT_EQ(stored(), 4);
 }
