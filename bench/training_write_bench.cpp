@@ -46,7 +46,7 @@ void BM_WritePerformanceRows(benchmark::State& state) {
   telemetry::Telemetry telemetry("bench");
   testing::TempDir journal_dir("tp-journal-");
   auto created = training::TrainingWriter::create(
-      **database, config, forward::DiskQueueOptions{.dir = journal_dir.path() / "journal"},
+      **database, config, queue::DiskQueueOptions{.dir = journal_dir.path() / "journal"},
       journal_dir.path() / "rejected.jsonl", telemetry.trainingWriteMetrics());
   if (!created.ok()) {
     state.SkipWithError("cannot open the row journal");

@@ -9,15 +9,23 @@
 #include <limits>
 #include <optional>
 
+#include "common/status.h"
 #include "common/strings.h"
 #include "common/url.h"
-#include "forward/disk_queue.h"
 #include "forward/lanes.h"
 #include "forward/remote_write_client.h"
 #include "forward/retry_policy.h"
+#include "queue/disk_queue.h"
 #include "spdlog/spdlog.h"
 
 namespace tp::forward {
+
+using queue::DiskQueue;
+using queue::DiskQueueOptions;
+using queue::QueuedRecord;
+using queue::QueueRecovery;
+using queue::WhenFull;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -83,7 +91,7 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
     auto lane = DiskQueue::open(queueOptions(queue, laneDir(number), lanes), &recovery);
     if (!lane.ok()) return lane.status();
     total.records += recovery.records;
-    total.samples += recovery.samples;
+    total.items += recovery.items;
     total.corrupt_records += recovery.corrupt_records;
     total.torn_bytes += recovery.torn_bytes;
     QueuedRecord record;
@@ -96,7 +104,7 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
     spdlog::info(
         "remote write {}: resuming {} queued batches ({} samples); {} corrupt records skipped, "
         "{} bytes of an interrupted write cut",
-        url, total.records, total.samples, total.corrupt_records, total.torn_bytes);
+        url, total.records, total.items, total.corrupt_records, total.torn_bytes);
   }
   opened.corrupt_records = total.corrupt_records;
 
@@ -131,9 +139,7 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
     addEpoch([&](size_t i) { return append_segments[i]; });
   }
   if (!saved || !(*saved == mapping)) {
-    if (absl::Status status = writeLaneMapping(mapping_path, mapping); !status.ok()) {
-      return status;
-    }
+    TP_RETURN_IF_ERROR(writeLaneMapping(mapping_path, mapping));
   }
   opened.epochs = mapping.epoch_ends.size();
   for (LaneQueue& lane : opened.lanes) {
@@ -190,8 +196,7 @@ class Forwarder::Endpoint {
 
   bool hasRoomFor(const std::vector<Batch>& batches) const {
     for (size_t i = 0; i < batches.size(); ++i) {
-      if (!batches[i].snappy.empty() &&
-          !lanes_[i]->queue->hasRoomFor(batches[i].snappy.size() + kQueueRecordOverhead)) {
+      if (!batches[i].snappy.empty() && !lanes_[i]->queue->hasRoomFor(batches[i].snappy.size())) {
         return false;
       }
     }
@@ -388,12 +393,12 @@ class Forwarder::Endpoint {
       switch (classifyStatus(result.status)) {
         case SendOutcome::kDelivered:
           metrics_.bytes_sent->Increment(static_cast<double>(batch.payload.size()));
-          metrics_.samples_sent->Increment(static_cast<double>(batch.samples));
+          metrics_.samples_sent->Increment(static_cast<double>(batch.items));
           return true;
         case SendOutcome::kRejected:
           metrics_.batches_rejected->Increment();
-          metrics_.samples_dropped->Increment(static_cast<double>(batch.samples));
-          warnRateLimited(common::concat("storage rejected a batch of ", batch.samples,
+          metrics_.samples_dropped->Increment(static_cast<double>(batch.items));
+          warnRateLimited(common::concat("storage rejected a batch of ", batch.items,
                                          " samples with ", result.status, ": ",
                                          common::trim(result.body)));
           return true;

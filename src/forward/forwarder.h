@@ -1,7 +1,7 @@
 #pragma once
 // Delivers enriched series to every storage endpoint. A request thread snappy-compresses its
 // request's encoded WriteRequest fields into one batch and writes it to each endpoint's disk
-// queue (forward/disk_queue.h) before the request is answered, so an acknowledged sample
+// queue (queue/disk_queue.h) before the request is answered, so an acknowledged sample
 // survives kill -9, storage outages and restarts. With metricsWrite.concurrency N, each endpoint
 // has N lanes (forward/lanes.h): a series always takes the same lane, and each lane's sender
 // reads its queue in order, so every series arrives in order; batches queued for another N by an
@@ -20,15 +20,15 @@
 
 #include "absl/status/statusor.h"
 #include "config/config.h"
-#include "forward/disk_queue.h"
+#include "queue/disk_queue.h"
 #include "telemetry/telemetry.h"
 
 namespace tp::forward {
 
 // The disk queue options queue.* configures, for a queue in `dir` that is one of `lanes` sharing
 // queue.maxDiskUsage (equally when empty: the forwarder then shares it as the lanes fill).
-DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir,
-                              int lanes = 1);
+queue::DiskQueueOptions queueOptions(const config::QueueConfig& queue, std::filesystem::path dir,
+                                     int lanes = 1);
 
 struct Batch {
   std::string_view snappy;  // compressed WriteRequest

@@ -43,7 +43,7 @@ class TrainingWriterTest : public ::testing::Test {
 
   std::unique_ptr<TrainingWriter> open() {
     auto writer = TrainingWriter::create(*database_, config_,
-                                         forward::DiskQueueOptions{.dir = dir_ / "journal"},
+                                         queue::DiskQueueOptions{.dir = dir_ / "journal"},
                                          deadLetterFile(), telemetry_.trainingWriteMetrics());
     EXPECT_TRUE(writer.ok()) << writer.status();
     return std::move(*writer);
