@@ -121,7 +121,7 @@ void BM_Decode(benchmark::State& state, const char* name) {
 void BM_DecodeEnrichEncode(benchmark::State& state, const char* name) {
   const Body& input = body(name);
   const cache::ClusterSnapshot& cluster = snapshot();
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   for (auto _ : state) {
     out.clear();
     enrich::SeriesEnricher enricher(cluster, out);
@@ -136,7 +136,7 @@ void BM_Pipeline(benchmark::State& state, const char* name) {
   const Body& input = body(name);
   const cache::ClusterSnapshot& cluster = snapshot();
   std::string scratch, compressed;
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   for (auto _ : state) {
     auto raw =
         ingest::decompressBody(input.compressed, ingest::BodyEncoding::kSnappy, 64 << 20, scratch);
@@ -153,7 +153,7 @@ void BM_Pipeline(benchmark::State& state, const char* name) {
 // Only with metricsWrite.concurrency > 1: the enriched output cut into `lanes` parts by series.
 void BM_SplitIntoLanes(benchmark::State& state, const char* name) {
   const Body& input = body(name);
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   enrich::SeriesEnricher enricher(snapshot(), out);
   ingest::decodeWriteRequest(input.raw, ingest::RemoteWriteVersion::kV1, enricher, nullptr)
       .IgnoreError();

@@ -34,7 +34,7 @@ class NullSink : public ingest::SeriesSink {
 };
 
 inline void decodeAndEnrich(std::string_view body, ingest::RemoteWriteVersion version) {
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   enrich::SeriesEnricher enricher(fuzzCluster(), out);
   if (!ingest::decodeWriteRequest(body, version, enricher, nullptr).ok()) return;
   NullSink check;

@@ -51,7 +51,7 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   }
 
   thread_local std::string decompressed;
-  thread_local ingest::OutputBuffer encoded;
+  thread_local prompb::OutputBuffer encoded;
   // A hostile or unusually large body must not pin its buffers in every I/O thread.
   constexpr size_t kScratchKeepBytes = 16 << 20;
   struct Release {

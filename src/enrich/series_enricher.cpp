@@ -4,14 +4,15 @@
 
 #include "common/status.h"
 #include "common/strings.h"
-#include "ingest/remote_write/protobuf_wire.h"
+#include "prompb/fields.h"
+#include "prompb/wire.h"
 
 namespace tp::enrich {
 namespace {
 
+namespace v1 = prompb::v1;
 using ingest::LabelView;
-using ingest::WireType;
-using ingest::WireWriter;
+using prompb::WireWriter;
 
 constexpr std::string_view kNodeLabel = "primus_lens_node_name";
 constexpr std::string_view kPodLabel = "pod";
@@ -23,24 +24,36 @@ constexpr std::string_view kWorkloadPrefix = "workload_";
 constexpr std::array<std::string_view, 6> kRewrittenLabels = {
     "__name__", "job", "pod_name", "pod_uid", "workload_name", "workload_uid"};
 
+// Device label names are few: a mask of their lengths keeps the comparisons off most labels.
+constexpr uint64_t kDeviceLabelLengths = [] {
+  uint64_t lengths = 0;
+  for (std::string_view name : cache::kDeviceLabelNames) lengths |= uint64_t{1} << name.size();
+  return lengths;
+}();
+static_assert(std::all_of(cache::kDeviceLabelNames.begin(), cache::kDeviceLabelNames.end(),
+                          [](std::string_view name) { return name.size() < 64; }));
+
 size_t labelMessageSize(const LabelView& label) {
-  return WireWriter::bytesFieldSize(1, label.name.size()) +
-         WireWriter::bytesFieldSize(2, label.value.size());
+  return WireWriter::bytesFieldSize(v1::label::kName, label.name.size()) +
+         WireWriter::bytesFieldSize(v1::label::kValue, label.value.size());
 }
 
+// A Label as field `field` of its message (TimeSeries or Exemplar).
 void writeLabel(WireWriter& writer, uint32_t field, const LabelView& label) {
   writer.lengthPrefix(field, labelMessageSize(label));
-  writer.bytesField(1, label.name);
-  writer.bytesField(2, label.value);
+  writer.bytesField(v1::label::kName, label.name);
+  writer.bytesField(v1::label::kValue, label.value);
 }
 
-size_t sampleMessageSize(const ingest::Sample& sample) {
-  return 9 + 1 + WireWriter::varintSize(static_cast<uint64_t>(sample.timestamp));
+// A double (key and 8 bytes) and a varint timestamp (key and its bytes); Sample and Exemplar
+// alike.
+size_t valueAndTimestampSize(int64_t timestamp) {
+  return 1 + 8 + 1 + WireWriter::varintSize(static_cast<uint64_t>(timestamp));
 }
 
 }  // namespace
 
-SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out,
+SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, prompb::OutputBuffer& out,
                                EnrichLimits limits)
     : snapshot_(snapshot), out_(out), limits_(limits) {}
 
@@ -107,17 +120,17 @@ SeriesEnricher::KeyLabels SeriesEnricher::findKeyLabels(const std::vector<LabelV
   KeyLabels keys;
   for (const LabelView& label : labels) {
     const std::string_view name = label.name;
+    if (name.size() < 64 && (kDeviceLabelLengths >> name.size() & 1) != 0) {
+      for (size_t device = 0; device < cache::kDeviceLabels; ++device) {
+        if (name == cache::kDeviceLabelNames[device] && keys.devices[device].empty()) {
+          keys.devices[device] = label.value;
+        }
+      }
+    }
     switch (name.size()) {
       case 3:
         if (name == kPodLabel && keys.pod.empty()) keys.pod = label.value;
         if (name == kUidLabel && keys.uid.empty()) keys.uid = label.value;
-        break;
-      case 4:
-        if (name == "asic" && keys.devices[2].empty()) keys.devices[2] = label.value;
-        break;
-      case 6:
-        if (name == "gpu_id" && keys.devices[0].empty()) keys.devices[0] = label.value;
-        if (name == "device" && keys.devices[1].empty()) keys.devices[1] = label.value;
         break;
       case 8:
         if (name == "__name__" && keys.name.empty()) keys.name = label.value;
@@ -235,46 +248,53 @@ absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
 
 absl::Status SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
                                          const std::vector<LabelView>& labels) {
+  namespace field = v1::time_series;
   size_t size = 0;
   for (const LabelView& label : labels) {
-    size += WireWriter::bytesFieldSize(1, labelMessageSize(label));
+    size += WireWriter::bytesFieldSize(field::kLabels, labelMessageSize(label));
   }
   for (const ingest::Sample& sample : series.samples) {
-    if (!(sample.value < 0)) size += WireWriter::bytesFieldSize(2, sampleMessageSize(sample));
+    if (!(sample.value < 0)) {
+      size += WireWriter::bytesFieldSize(field::kSamples, valueAndTimestampSize(sample.timestamp));
+    }
   }
   const auto exemplar_size = [&series](const ingest::Exemplar& exemplar) {
-    size_t inner = 9 + 1 + WireWriter::varintSize(static_cast<uint64_t>(exemplar.timestamp));
+    size_t inner = valueAndTimestampSize(exemplar.timestamp);
     for (uint32_t i = exemplar.labels_begin; i < exemplar.labels_end; ++i) {
-      inner += WireWriter::bytesFieldSize(1, labelMessageSize(series.exemplar_labels[i]));
+      inner += WireWriter::bytesFieldSize(v1::exemplar::kLabels,
+                                          labelMessageSize(series.exemplar_labels[i]));
     }
     return inner;
   };
   for (const ingest::Exemplar& exemplar : series.exemplars) {
-    size += WireWriter::bytesFieldSize(3, exemplar_size(exemplar));
+    size += WireWriter::bytesFieldSize(field::kExemplars, exemplar_size(exemplar));
   }
   for (std::string_view histogram : series.histograms) {
-    size += WireWriter::bytesFieldSize(4, histogram.size());
+    size += WireWriter::bytesFieldSize(field::kHistograms, histogram.size());
   }
 
-  TP_RETURN_IF_ERROR(reserveOutput(WireWriter::bytesFieldSize(1, size)));
-  WireWriter writer(out_, WireWriter::bytesFieldSize(1, size));
-  writer.lengthPrefix(1, size);
-  for (const LabelView& label : labels) writeLabel(writer, 1, label);
+  const size_t message_size = WireWriter::bytesFieldSize(v1::write_request::kTimeseries, size);
+  TP_RETURN_IF_ERROR(reserveOutput(message_size));
+  WireWriter writer(out_, message_size);
+  writer.lengthPrefix(v1::write_request::kTimeseries, size);
+  for (const LabelView& label : labels) writeLabel(writer, field::kLabels, label);
   for (const ingest::Sample& sample : series.samples) {
     if (sample.value < 0) continue;
-    writer.lengthPrefix(2, sampleMessageSize(sample));
-    writer.doubleField(1, sample.value);
-    writer.varintField(2, static_cast<uint64_t>(sample.timestamp));
+    writer.lengthPrefix(field::kSamples, valueAndTimestampSize(sample.timestamp));
+    writer.doubleField(v1::sample::kValue, sample.value);
+    writer.varintField(v1::sample::kTimestamp, static_cast<uint64_t>(sample.timestamp));
   }
   for (const ingest::Exemplar& exemplar : series.exemplars) {
-    writer.lengthPrefix(3, exemplar_size(exemplar));
+    writer.lengthPrefix(field::kExemplars, exemplar_size(exemplar));
     for (uint32_t i = exemplar.labels_begin; i < exemplar.labels_end; ++i) {
-      writeLabel(writer, 1, series.exemplar_labels[i]);
+      writeLabel(writer, v1::exemplar::kLabels, series.exemplar_labels[i]);
     }
-    writer.doubleField(2, exemplar.value);
-    writer.varintField(3, static_cast<uint64_t>(exemplar.timestamp));
+    writer.doubleField(v1::exemplar::kValue, exemplar.value);
+    writer.varintField(v1::exemplar::kTimestamp, static_cast<uint64_t>(exemplar.timestamp));
   }
-  for (std::string_view histogram : series.histograms) writer.bytesField(4, histogram);
+  for (std::string_view histogram : series.histograms) {
+    writer.bytesField(field::kHistograms, histogram);
+  }
   return absl::OkStatus();
 }
 
@@ -288,17 +308,19 @@ absl::Status SeriesEnricher::onMetadata(const ingest::MetadataView& metadata) {
 
 absl::Status SeriesEnricher::writeMetadata(const ingest::MetadataView& metadata,
                                            std::string_view family_name) {
+  namespace field = v1::metric_metadata;
   const size_t size = 1 + WireWriter::varintSize(metadata.type) +
-                      WireWriter::bytesFieldSize(2, family_name.size()) +
-                      WireWriter::bytesFieldSize(4, metadata.help.size()) +
-                      WireWriter::bytesFieldSize(5, metadata.unit.size());
-  TP_RETURN_IF_ERROR(reserveOutput(WireWriter::bytesFieldSize(3, size)));
-  WireWriter writer(out_, WireWriter::bytesFieldSize(3, size));
-  writer.lengthPrefix(3, size);
-  writer.varintField(1, metadata.type);
-  writer.bytesField(2, family_name);
-  writer.bytesField(4, metadata.help);
-  writer.bytesField(5, metadata.unit);
+                      WireWriter::bytesFieldSize(field::kMetricFamilyName, family_name.size()) +
+                      WireWriter::bytesFieldSize(field::kHelp, metadata.help.size()) +
+                      WireWriter::bytesFieldSize(field::kUnit, metadata.unit.size());
+  const size_t message_size = WireWriter::bytesFieldSize(v1::write_request::kMetadata, size);
+  TP_RETURN_IF_ERROR(reserveOutput(message_size));
+  WireWriter writer(out_, message_size);
+  writer.lengthPrefix(v1::write_request::kMetadata, size);
+  writer.varintField(field::kType, metadata.type);
+  writer.bytesField(field::kMetricFamilyName, family_name);
+  writer.bytesField(field::kHelp, metadata.help);
+  writer.bytesField(field::kUnit, metadata.unit);
   return absl::OkStatus();
 }
 

@@ -20,8 +20,8 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "cache/cluster_snapshot.h"
-#include "ingest/remote_write/protobuf_wire.h"
 #include "ingest/remote_write/write_request.h"
+#include "prompb/wire.h"
 
 namespace tp::enrich {
 
@@ -49,7 +49,7 @@ inline constexpr std::string_view kProcessorJob = "primus-lens-telemetry-process
 class SeriesEnricher : public ingest::SeriesSink {
  public:
   // Appends WriteRequest fields (timeseries = 1, metadata = 3) to `out`.
-  SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out,
+  SeriesEnricher(const cache::ClusterSnapshot& snapshot, prompb::OutputBuffer& out,
                  EnrichLimits limits = {});
 
   absl::Status onSeries(const ingest::DecodedSeries& series) override;
@@ -80,7 +80,7 @@ class SeriesEnricher : public ingest::SeriesSink {
   absl::Status reserveOutput(size_t size) const;
 
   const cache::ClusterSnapshot& snapshot_;
-  ingest::OutputBuffer& out_;
+  prompb::OutputBuffer& out_;
   EnrichLimits limits_;
   EnrichCounts counts_;
   size_t series_seen_ = 0;

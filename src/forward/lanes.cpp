@@ -8,18 +8,16 @@
 #include "absl/numeric/int128.h"
 #include "common/durable_file.h"
 #include "common/strings.h"
-#include "ingest/remote_write/protobuf_wire.h"
+#include "prompb/fields.h"
+#include "prompb/wire.h"
 #include "spdlog/spdlog.h"
 
 namespace tp::forward {
 namespace {
 
-using ingest::WireReader;
-using ingest::WireType;
-
-constexpr uint32_t kTimeseriesField = 1;  // WriteRequest.timeseries
-constexpr uint32_t kLabelField = 1;       // TimeSeries.labels
-constexpr uint32_t kSampleField = 2;      // TimeSeries.samples
+namespace v1 = prompb::v1;
+using prompb::WireReader;
+using prompb::WireType;
 
 // A stable 64-bit hash (the same in every process, unlike absl::Hash), eight bytes per step: the
 // lane of every series is computed on the request thread.
@@ -49,8 +47,8 @@ bool laneOfSeries(std::string_view series, size_t lanes, size_t* lane, size_t* s
   WireType type{};
   *samples = 0;
   while (reader.nextField(&field, &type)) {
-    const bool label = type == WireType::kLengthDelimited && field == kLabelField;
-    if (type == WireType::kLengthDelimited && field == kSampleField) ++*samples;
+    const bool label = type == WireType::kLengthDelimited && field == v1::time_series::kLabels;
+    if (type == WireType::kLengthDelimited && field == v1::time_series::kSamples) ++*samples;
     std::string_view value;
     if (type == WireType::kLengthDelimited ? !reader.readBytes(&value) : !reader.skip(type)) {
       return false;
@@ -80,7 +78,7 @@ absl::Status splitIntoLanes(std::string_view fields, size_t lanes, LaneParts& pa
     if (type != WireType::kLengthDelimited || !reader.readBytes(&value)) break;
     size_t lane = 0;
     size_t samples = 0;
-    if (field == kTimeseriesField && !laneOfSeries(value, lanes, &lane, &samples)) {
+    if (field == v1::write_request::kTimeseries && !laneOfSeries(value, lanes, &lane, &samples)) {
       return absl::InvalidArgumentError("forwarding: malformed series in an encoded batch");
     }
     const char* field_end = value.data() + value.size();

@@ -41,7 +41,7 @@ Labels parseLabels(const std::string& text) {
   return labels;
 }
 
-std::string canonical(const prompb::TimeSeries& series) {
+std::string canonical(const ::prompb::TimeSeries& series) {
   std::ostringstream out;
   out << "{";
   for (int i = 0; i < series.labels_size(); ++i) {
@@ -55,7 +55,7 @@ std::string canonical(const prompb::TimeSeries& series) {
 
 struct GoldenCase {
   cache::SnapshotBuilder builder;
-  prompb::WriteRequest input;
+  ::prompb::WriteRequest input;
   std::vector<std::string> expected;
   std::vector<std::tuple<std::string, size_t, size_t>> dropped;
 };
@@ -110,15 +110,15 @@ void parseGolden(const std::filesystem::path& path, GoldenCase& golden) {
   }
 }
 
-prompb::WriteRequest enrichV1(const cache::ClusterSnapshot& snapshot, const std::string& body,
-                              EnrichCounts* counts) {
-  ingest::OutputBuffer out;
+::prompb::WriteRequest enrichV1(const cache::ClusterSnapshot& snapshot, const std::string& body,
+                                EnrichCounts* counts) {
+  prompb::OutputBuffer out;
   SeriesEnricher enricher(snapshot, out);
   const absl::Status status =
       ingest::decodeWriteRequest(body, ingest::RemoteWriteVersion::kV1, enricher, nullptr);
   EXPECT_TRUE(status.ok()) << status;
   if (counts != nullptr) *counts = enricher.counts();
-  prompb::WriteRequest output;
+  ::prompb::WriteRequest output;
   EXPECT_TRUE(output.ParseFromString(std::string(out.view())))
       << "output is not a valid WriteRequest";
   return output;
@@ -135,7 +135,7 @@ TEST(EnrichGolden, EveryFileMatches) {
     parseGolden(entry.path(), golden);
     const auto snapshot = golden.builder.build();
     EnrichCounts counts;
-    const prompb::WriteRequest output =
+    const ::prompb::WriteRequest output =
         enrichV1(*snapshot, golden.input.SerializeAsString(), &counts);
     std::vector<std::string> actual;
     for (const auto& series : output.timeseries()) {
@@ -168,7 +168,7 @@ cache::SnapshotBuilder onePodCluster() {
 TEST(Enrich, CarriesHistogramsExemplarsAndMetadata) {
   auto builder = onePodCluster();
   const auto snapshot = builder.build();
-  prompb::WriteRequest input;
+  ::prompb::WriteRequest input;
   auto* series = input.add_timeseries();
   for (const auto& [name, value] :
        Labels{{"__name__", "latency"}, {"gpu_id", "0"}, {"primus_lens_node_name", "node-a"}}) {
@@ -187,7 +187,7 @@ TEST(Enrich, CarriesHistogramsExemplarsAndMetadata) {
   exemplar->add_labels()->set_name("trace_id");
   exemplar->mutable_labels(0)->set_value("t-1");
   auto* metadata = input.add_metadata();
-  metadata->set_type(prompb::MetricMetadata::HISTOGRAM);
+  metadata->set_type(::prompb::MetricMetadata::HISTOGRAM);
   metadata->set_metric_family_name("latency");
   metadata->set_help("how long");
 
@@ -225,12 +225,12 @@ TEST(Enrich, V2InputBecomesV1OutputWithMetadataOncePerFamily) {
     exemplar->add_labels_refs(9);
     exemplar->set_value(3);
   }
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   SeriesEnricher enricher(*snapshot, out);
   ASSERT_TRUE(ingest::decodeWriteRequest(request.SerializeAsString(),
                                          ingest::RemoteWriteVersion::kV2, enricher, nullptr)
                   .ok());
-  prompb::WriteRequest output;
+  ::prompb::WriteRequest output;
   ASSERT_TRUE(output.ParseFromString(std::string(out.view())));
   ASSERT_EQ(output.timeseries_size(), 2);
   EXPECT_EQ(canonical(output.timeseries(1)),
@@ -241,7 +241,7 @@ TEST(Enrich, V2InputBecomesV1OutputWithMetadataOncePerFamily) {
   ASSERT_EQ(output.metadata_size(), 1);
   EXPECT_EQ(output.metadata(0).metric_family_name(), "workload_gpu_power");
   EXPECT_EQ(output.metadata(0).help(), "watts consumed");
-  EXPECT_EQ(output.metadata(0).type(), prompb::MetricMetadata::GAUGE);
+  EXPECT_EQ(output.metadata(0).type(), ::prompb::MetricMetadata::GAUGE);
 }
 
 // A 2.0 body whose `series` series each carry `labels` labels, all valued by one symbol of
@@ -271,7 +271,7 @@ std::string amplifyingV2Body(size_t series, size_t labels, size_t symbol_bytes) 
 
 absl::Status enrichBody(const cache::ClusterSnapshot& snapshot, const std::string& body,
                         ingest::RemoteWriteVersion version, EnrichLimits limits,
-                        ingest::OutputBuffer& out) {
+                        prompb::OutputBuffer& out) {
   SeriesEnricher enricher(snapshot, out, limits);
   return ingest::decodeWriteRequest(body, version, enricher, nullptr);
 }
@@ -280,7 +280,7 @@ TEST(EnrichLimits, OneSymbolAsEveryLabelValueIsRefusedBeforeItIsWritten) {
   const auto snapshot = onePodCluster().build();
   const std::string body = amplifyingV2Body(1, 250, 60 << 10);
   ASSERT_LT(body.size(), 80u << 10);
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   const absl::Status status =
       enrichBody(*snapshot, body, ingest::RemoteWriteVersion::kV2, EnrichLimits{}, out);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
@@ -293,14 +293,14 @@ TEST(EnrichLimits, RequestOutputStopsAtItsLimit) {
   // Each series resolves to about 20 KB, within the per-series limit; 100 of them are not.
   const std::string body = amplifyingV2Body(100, 10, 2 << 10);
   const EnrichLimits limits{.max_output_bytes = 256 << 10, .max_series_label_bytes = 64 << 10};
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   const absl::Status status =
       enrichBody(*snapshot, body, ingest::RemoteWriteVersion::kV2, limits, out);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
   EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("http.maxEnrichedBytes"));
   EXPECT_LE(out.size(), limits.max_output_bytes);
 
-  ingest::OutputBuffer within;
+  prompb::OutputBuffer within;
   EXPECT_TRUE(enrichBody(*snapshot, amplifyingV2Body(5, 10, 2 << 10),
                          ingest::RemoteWriteVersion::kV2, limits, within)
                   .ok());
@@ -315,7 +315,7 @@ TEST(EnrichLimits, PodOwnedByManyWorkloadsIsBoundedInV1) {
         {"train-0", "pod-uid", "job-" + std::to_string(i), "job-uid-" + std::to_string(i), ""});
   }
   const auto snapshot = builder.build();
-  prompb::WriteRequest input;
+  ::prompb::WriteRequest input;
   for (int s = 0; s < 50; ++s) {
     auto* series = input.add_timeseries();
     for (const auto& [name, value] : Labels{{"__name__", "gpu_power"},
@@ -331,7 +331,7 @@ TEST(EnrichLimits, PodOwnedByManyWorkloadsIsBoundedInV1) {
     sample->set_timestamp(s);
   }
   const EnrichLimits limits{.max_output_bytes = 1 << 20, .max_series_label_bytes = 64 << 10};
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   const absl::Status status = enrichBody(*snapshot, input.SerializeAsString(),
                                          ingest::RemoteWriteVersion::kV1, limits, out);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
@@ -362,11 +362,11 @@ TEST(EnrichLimits, MetadataOfEveryFamilyIsWrittenOnce) {
       series->mutable_metadata()->set_help_ref(6);
     }
   }
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   ASSERT_TRUE(enrichBody(*snapshot, request.SerializeAsString(), ingest::RemoteWriteVersion::kV2,
                          EnrichLimits{}, out)
                   .ok());
-  prompb::WriteRequest output;
+  ::prompb::WriteRequest output;
   ASSERT_TRUE(output.ParseFromString(std::string(out.view())));
   EXPECT_EQ(output.timeseries_size(), 2 * kFamilies);
   EXPECT_EQ(output.metadata_size(), kFamilies);
