@@ -1,6 +1,7 @@
 #include "enrich/series_enricher.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/status.h"
 #include "common/strings.h"
@@ -51,14 +52,36 @@ size_t valueAndTimestampSize(int64_t timestamp) {
   return 1 + 8 + 1 + WireWriter::varintSize(static_cast<uint64_t>(timestamp));
 }
 
+// A stable 64-bit hash (the same in every process, unlike absl::Hash), eight bytes per step.
+// Queued batches were cut by it: changing it would move series to other lanes.
+uint64_t stableHash(std::string_view bytes) {
+  constexpr uint64_t kMultiplier = 0x9e3779b97f4a7c15ull;
+  uint64_t hash = bytes.size() * kMultiplier;
+  size_t at = 0;
+  for (; at + 8 <= bytes.size(); at += 8) {
+    uint64_t word;
+    std::memcpy(&word, bytes.data() + at, 8);
+    hash = (hash ^ word) * kMultiplier;
+    hash ^= hash >> 29;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, bytes.data() + at, bytes.size() - at);
+  hash = (hash ^ tail) * kMultiplier;
+  return hash ^ (hash >> 32);
+}
+
 }  // namespace
 
-SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, prompb::OutputBuffer& out,
-                               EnrichLimits limits)
-    : snapshot_(snapshot), out_(out), limits_(limits) {}
+size_t laneOfSeries(std::string_view label_fields, size_t lanes) {
+  return stableHash(label_fields) % lanes;
+}
+
+SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot,
+                               std::span<prompb::OutputBuffer> lanes, EnrichLimits limits)
+    : snapshot_(snapshot), lanes_(lanes), lane_samples_(lanes.size(), 0), limits_(limits) {}
 
 absl::Status SeriesEnricher::reserveOutput(size_t size) const {
-  if (size <= limits_.max_output_bytes && out_.size() <= limits_.max_output_bytes - size) {
+  if (size <= limits_.max_output_bytes && written_ <= limits_.max_output_bytes - size) {
     return absl::OkStatus();
   }
   return absl::ResourceExhaustedError(
@@ -233,7 +256,7 @@ absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
     }
     workload_name->value = workload->name;
     workload_uid->value = workload->uid;
-    TP_RETURN_IF_ERROR(writeSeries(series, labels));
+    TP_RETURN_IF_ERROR(writeSeries(series, labels, kept_samples));
     counts_.series_out++;
     counts_.samples_out += kept_samples;
     counts_.histograms_out += series.histograms.size();
@@ -247,12 +270,14 @@ absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
 }
 
 absl::Status SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
-                                         const std::vector<LabelView>& labels) {
+                                         const std::vector<LabelView>& labels,
+                                         size_t kept_samples) {
   namespace field = v1::time_series;
-  size_t size = 0;
+  size_t labels_size = 0;
   for (const LabelView& label : labels) {
-    size += WireWriter::bytesFieldSize(field::kLabels, labelMessageSize(label));
+    labels_size += WireWriter::bytesFieldSize(field::kLabels, labelMessageSize(label));
   }
+  size_t size = labels_size;
   for (const ingest::Sample& sample : series.samples) {
     if (!(sample.value < 0)) {
       size += WireWriter::bytesFieldSize(field::kSamples, valueAndTimestampSize(sample.timestamp));
@@ -275,9 +300,24 @@ absl::Status SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
 
   const size_t message_size = WireWriter::bytesFieldSize(v1::write_request::kTimeseries, size);
   TP_RETURN_IF_ERROR(reserveOutput(message_size));
-  WireWriter writer(out_, message_size);
+  // With several lanes the labels are encoded apart first: their bytes name the lane.
+  thread_local prompb::OutputBuffer label_fields;
+  size_t lane = 0;
+  if (lanes_.size() > 1) {
+    label_fields.clear();
+    {
+      WireWriter labels_writer(label_fields, labels_size);
+      for (const LabelView& label : labels) writeLabel(labels_writer, field::kLabels, label);
+    }
+    lane = laneOfSeries(label_fields.view(), lanes_.size());
+  }
+  WireWriter writer(lanes_[lane], message_size);
   writer.lengthPrefix(v1::write_request::kTimeseries, size);
-  for (const LabelView& label : labels) writeLabel(writer, field::kLabels, label);
+  if (lanes_.size() > 1) {
+    writer.raw(label_fields.view());
+  } else {
+    for (const LabelView& label : labels) writeLabel(writer, field::kLabels, label);
+  }
   for (const ingest::Sample& sample : series.samples) {
     if (sample.value < 0) continue;
     writer.lengthPrefix(field::kSamples, valueAndTimestampSize(sample.timestamp));
@@ -295,6 +335,8 @@ absl::Status SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
   for (std::string_view histogram : series.histograms) {
     writer.bytesField(field::kHistograms, histogram);
   }
+  written_ += message_size;
+  lane_samples_[lane] += kept_samples;
   return absl::OkStatus();
 }
 
@@ -315,7 +357,8 @@ absl::Status SeriesEnricher::writeMetadata(const ingest::MetadataView& metadata,
                       WireWriter::bytesFieldSize(field::kUnit, metadata.unit.size());
   const size_t message_size = WireWriter::bytesFieldSize(v1::write_request::kMetadata, size);
   TP_RETURN_IF_ERROR(reserveOutput(message_size));
-  WireWriter writer(out_, message_size);
+  WireWriter writer(lanes_[0], message_size);
+  written_ += message_size;
   writer.lengthPrefix(v1::write_request::kMetadata, size);
   writer.varintField(field::kType, metadata.type);
   writer.bytesField(field::kMetricFamilyName, family_name);

@@ -484,14 +484,22 @@ void Forwarder::start() {
   for (auto& endpoint : endpoints_) endpoint->start();
 }
 
-absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
-  if (fields.empty() || endpoints_.empty()) return absl::OkStatus();
-  const size_t lanes = static_cast<size_t>(config_.concurrency);
-  thread_local LaneParts parts;
+absl::Status Forwarder::submit(std::span<const LanePart> parts) {
+  if (parts.size() != lanes()) {
+    return absl::InvalidArgumentError(
+        common::concat("forwarding: a request cut into ", parts.size(), " lanes for ", lanes()));
+  }
+  size_t samples = 0;
+  bool empty = true;
+  for (const LanePart& part : parts) {
+    samples += part.samples;
+    empty = empty && part.fields.empty();
+  }
+  if (empty || endpoints_.empty()) return absl::OkStatus();
   thread_local std::vector<std::string> compressed;
   thread_local std::vector<Batch> batches;
-  if (compressed.size() < lanes) compressed.resize(lanes);
-  batches.assign(lanes, Batch{});
+  if (compressed.size() < parts.size()) compressed.resize(parts.size());
+  batches.assign(parts.size(), Batch{});
   // snappy::Compress into a std::string zeroes its worst-case size first; compressing into a
   // buffer that only grows avoids that on every request.
   const auto compress = [](std::string_view raw, std::string& out, size_t lane_samples) {
@@ -501,14 +509,9 @@ absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
     snappy::RawCompress(raw.data(), raw.size(), out.data(), &length);
     return Batch{std::string_view(out.data(), length), lane_samples};
   };
-  if (lanes == 1) {
-    batches[0] = compress(fields, compressed[0], samples);
-  } else {
-    if (absl::Status split = splitIntoLanes(fields, lanes, parts); !split.ok()) return split;
-    for (size_t i = 0; i < lanes; ++i) {
-      if (!parts.fields[i].empty()) {
-        batches[i] = compress(parts.fields[i], compressed[i], parts.samples[i]);
-      }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i].fields.empty()) {
+      batches[i] = compress(parts[i].fields, compressed[i], parts[i].samples);
     }
   }
   for (const auto& endpoint : endpoints_) {
@@ -523,9 +526,7 @@ absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
   // A 2xx means every endpoint's queue holds the request, so one queue failing the append (a cap
   // race with another request, a write error) fails the request and the client retries: the
   // queues that took it deliver it twice, which storage keeps as one sample per timestamp.
-  for (auto& endpoint : endpoints_) {
-    if (absl::Status status = endpoint->enqueue(batches); !status.ok()) return status;
-  }
+  for (auto& endpoint : endpoints_) TP_RETURN_IF_ERROR(endpoint->enqueue(batches));
   return absl::OkStatus();
 }
 

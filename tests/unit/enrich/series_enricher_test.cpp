@@ -15,8 +15,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "remote_v1.pb.h"
@@ -370,6 +372,130 @@ TEST(EnrichLimits, MetadataOfEveryFamilyIsWrittenOnce) {
   ASSERT_TRUE(output.ParseFromString(std::string(out.view())));
   EXPECT_EQ(output.timeseries_size(), 2 * kFamilies);
   EXPECT_EQ(output.metadata_size(), kFamilies);
+}
+
+// `series` series k="0".. of gpu_power on the one pod's GPU, `samples_each` samples each from
+// `timestamp`, and their family's metadata.
+::prompb::WriteRequest gpuPowerRequest(int series, int samples_each, int64_t timestamp) {
+  ::prompb::WriteRequest request;
+  for (int k = 0; k < series; ++k) {
+    auto* entry = request.add_timeseries();
+    for (const auto& [name, value] : Labels{{"__name__", "gpu_power"},
+                                            {"gpu_id", "0"},
+                                            {"k", std::to_string(k)},
+                                            {"primus_lens_node_name", "node-a"}}) {
+      auto* label = entry->add_labels();
+      label->set_name(name);
+      label->set_value(value);
+    }
+    for (int i = 0; i < samples_each; ++i) {
+      auto* sample = entry->add_samples();
+      sample->set_value(i);
+      sample->set_timestamp(timestamp + i);
+    }
+  }
+  auto* metadata = request.add_metadata();
+  metadata->set_metric_family_name("gpu_power");
+  metadata->set_help("watts consumed");
+  return request;
+}
+
+// What the enricher writes into `lanes` lanes, each lane parsed, and the samples of each.
+struct EnrichedLanes {
+  std::vector<::prompb::WriteRequest> parts;
+  std::vector<size_t> samples;
+  size_t bytes = 0;
+};
+
+EnrichedLanes enrichIntoLanes(const cache::ClusterSnapshot& snapshot,
+                              const ::prompb::WriteRequest& request, size_t lanes) {
+  std::vector<prompb::OutputBuffer> out(lanes);
+  SeriesEnricher enricher(snapshot, out);
+  EXPECT_TRUE(ingest::decodeWriteRequest(request.SerializeAsString(),
+                                         ingest::RemoteWriteVersion::kV1, enricher, nullptr)
+                  .ok());
+  EnrichedLanes enriched;
+  enriched.samples.assign(enricher.laneSamples().begin(), enricher.laneSamples().end());
+  for (const prompb::OutputBuffer& lane : out) {
+    EXPECT_TRUE(enriched.parts.emplace_back().ParseFromString(std::string(lane.view())));
+    enriched.bytes += lane.size();
+  }
+  return enriched;
+}
+
+// The label fields of a TimeSeries as the enricher writes them (no label value is empty here, so
+// protobuf writes every field too): what names its lane.
+std::string labelFields(const ::prompb::TimeSeries& series) {
+  ::prompb::TimeSeries labels_only;
+  *labels_only.mutable_labels() = series.labels();
+  return labels_only.SerializeAsString();
+}
+
+std::string labelsOf(const ::prompb::TimeSeries& series) {
+  return canonical(series).substr(0, canonical(series).find('}') + 1);
+}
+
+// The lanes hold what one lane holds, cut by series: each series whole in the lane its labels
+// name, in the order written, metadata in the first; sample counts per lane add up.
+TEST(EnrichLanes, LanesHoldTheOneLaneOutputCutBySeries) {
+  const auto snapshot = onePodCluster().build();
+  const ::prompb::WriteRequest request = gpuPowerRequest(64, 3, 1000);
+  const EnrichedLanes whole = enrichIntoLanes(*snapshot, request, 1);
+  const EnrichedLanes cut = enrichIntoLanes(*snapshot, request, 4);
+  ASSERT_EQ(whole.parts[0].timeseries_size(), 64);
+  EXPECT_EQ(cut.bytes, whole.bytes);
+  std::vector<std::vector<std::string>> expected(4);
+  for (const auto& series : whole.parts[0].timeseries()) {
+    expected[laneOfSeries(labelFields(series), 4)].push_back(canonical(series));
+  }
+  size_t samples = 0;
+  for (size_t lane = 0; lane < 4; ++lane) {
+    std::vector<std::string> actual;
+    for (const auto& series : cut.parts[lane].timeseries()) actual.push_back(canonical(series));
+    EXPECT_EQ(actual, expected[lane]) << "lane " << lane;
+    EXPECT_FALSE(actual.empty()) << "64 series should reach every lane";
+    EXPECT_EQ(cut.samples[lane], 3 * actual.size()) << "lane " << lane;
+    EXPECT_EQ(cut.parts[lane].metadata_size(), lane == 0 ? 1 : 0) << "lane " << lane;
+    samples += cut.samples[lane];
+  }
+  EXPECT_EQ(samples, whole.samples[0]);
+}
+
+TEST(EnrichLanes, ASeriesKeepsItsLaneWhateverTheSamplesAndTheOtherSeries) {
+  const auto snapshot = onePodCluster().build();
+  const auto lanesOf = [&](const ::prompb::WriteRequest& request) {
+    std::map<std::string, size_t> lanes;
+    const EnrichedLanes cut = enrichIntoLanes(*snapshot, request, 3);
+    for (size_t lane = 0; lane < cut.parts.size(); ++lane) {
+      for (const auto& series : cut.parts[lane].timeseries()) lanes[labelsOf(series)] = lane;
+    }
+    return lanes;
+  };
+  const auto first = lanesOf(gpuPowerRequest(32, 1, 1000));
+  ASSERT_EQ(first.size(), 32u);
+  // Other timestamps and sample counts, fewer series, buffers reused by the thread.
+  for (const auto& [series, lane] : lanesOf(gpuPowerRequest(20, 5, 9000))) {
+    EXPECT_EQ(first.at(series), lane) << series;
+  }
+  EXPECT_EQ(lanesOf(gpuPowerRequest(32, 1, 1000)), first);
+}
+
+// The lanes the forwarder cut series {__name__="up",k="0".."31"} into, three lanes, before the
+// enricher cut them itself: batches queued by an earlier release are in these lanes, so a series
+// must keep its lane.
+TEST(EnrichLanes, ASeriesTakesTheLaneEarlierReleasesQueuedItIn) {
+  constexpr std::array<size_t, 32> kLanesOfEarlierReleases = {0, 0, 2, 1, 0, 0, 1, 1, 0, 2, 2,
+                                                              1, 0, 2, 1, 0, 2, 2, 2, 0, 0, 2,
+                                                              0, 0, 2, 1, 2, 1, 0, 2, 0, 2};
+  for (int k = 0; k < 32; ++k) {
+    ::prompb::TimeSeries series;
+    for (const auto& [name, value] : Labels{{"__name__", "up"}, {"k", std::to_string(k)}}) {
+      auto* label = series.add_labels();
+      label->set_name(name);
+      label->set_value(value);
+    }
+    EXPECT_EQ(laneOfSeries(labelFields(series), 3), kLanesOfEarlierReleases[k]) << "k=" << k;
+  }
 }
 
 }  // namespace
