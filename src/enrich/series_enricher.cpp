@@ -113,27 +113,40 @@ void insertionSortByName(std::vector<LabelView>& labels) {
   }
 }
 
+// Label names differ in their first byte most of the time: compared here without a call to
+// memcmp. Both names are non-empty (the decoder refuses empty ones).
+bool nameLess(std::string_view a, std::string_view b) {
+  const auto first_a = static_cast<unsigned char>(a.front());
+  const auto first_b = static_cast<unsigned char>(b.front());
+  if (first_a != first_b) return first_a < first_b;
+  return a < b;
+}
+
 // Merges sorted input labels (minus the rewritten names, first of repeats kept) with the
-// rewritten labels, which are sorted by construction. False when the input is not sorted.
+// rewritten labels, which are sorted by construction. False when the input is not sorted. Runs
+// for every series: `out` is sized once and written in place.
 bool mergeSorted(const std::vector<LabelView>& input,
                  const std::array<LabelView, kRewrittenLabels.size()>& rewritten,
                  std::vector<LabelView>& out) {
-  out.clear();
+  out.resize(input.size() + rewritten.size());
+  LabelView* next = out.data();
   size_t next_rewritten = 0;
   std::string_view previous;
   for (const LabelView& label : input) {
-    if (!previous.empty() && label.name <= previous) {
+    if (!previous.empty() && !nameLess(previous, label.name)) {
       if (label.name == previous) continue;
       return false;
     }
     previous = label.name;
     if (isRewritten(label.name)) continue;
-    while (next_rewritten < rewritten.size() && rewritten[next_rewritten].name < label.name) {
-      out.push_back(rewritten[next_rewritten++]);
+    while (next_rewritten < rewritten.size() &&
+           nameLess(rewritten[next_rewritten].name, label.name)) {
+      *next++ = rewritten[next_rewritten++];
     }
-    out.push_back(label);
+    *next++ = label;
   }
-  while (next_rewritten < rewritten.size()) out.push_back(rewritten[next_rewritten++]);
+  while (next_rewritten < rewritten.size()) *next++ = rewritten[next_rewritten++];
+  out.resize(static_cast<size_t>(next - out.data()));
   return true;
 }
 

@@ -83,6 +83,22 @@ const char* checkLabel(const LabelView& label, size_t labels_so_far) {
 
 // 1.0 Label: name, value. Returns a problem or nullptr.
 const char* readLabel(std::string_view bytes, LabelView* label) {
+  // Nearly every sender writes the name, then the value, each shorter than 128 bytes: such a
+  // label is read straight from its bytes (it runs for every label), anything else below.
+  constexpr auto kLengthDelimited = static_cast<uint32_t>(WireType::kLengthDelimited);
+  constexpr char kNameKey = static_cast<char>(v1::label::kName << 3 | kLengthDelimited);
+  constexpr char kValueKey = static_cast<char>(v1::label::kValue << 3 | kLengthDelimited);
+  if (bytes.size() >= 4 && bytes[0] == kNameKey) {
+    const auto name_size = static_cast<uint8_t>(bytes[1]);
+    const size_t value_at = 2 + size_t{name_size};
+    if (name_size < 0x80 && value_at + 2 <= bytes.size() && bytes[value_at] == kValueKey) {
+      const auto value_size = static_cast<uint8_t>(bytes[value_at + 1]);
+      if (value_size < 0x80 && value_at + 2 + value_size == bytes.size()) {
+        *label = {bytes.substr(2, name_size), bytes.substr(value_at + 2, value_size)};
+        return nullptr;
+      }
+    }
+  }
   WireReader reader(bytes);
   *label = {};
   uint32_t field;
