@@ -1,8 +1,8 @@
 // Per-stage cost of the metrics path on the load harness's bodies and cluster fixture
 // (../shared/bench: `make && build/bin/gen_payload --out data`), one thread, no network:
-//   decompress (snappy), decode (wire walk), decode + enrich + encode, the split of the output
-//   into lanes (metricsWrite.concurrency > 1), and the whole pipeline. Rates are input samples per
-//   second (items_per_second).
+//   decompress (snappy), decode (wire walk), decode + enrich + encode, and the whole pipeline,
+//   with one lane and with the output cut into lanes (metricsWrite.concurrency > 1). Rates are
+//   input samples per second (items_per_second).
 //
 //   TP_BENCH_DATA=/path/to/bench/data build/release/bench/remote_write_bench
 
@@ -15,7 +15,6 @@
 
 #include "cache/cache_refresher.h"
 #include "enrich/series_enricher.h"
-#include "forward/lanes.h"
 #include "ingest/remote_write/decompress.h"
 #include "ingest/remote_write/write_request.h"
 #include "soci/soci.h"
@@ -121,7 +120,7 @@ void BM_Decode(benchmark::State& state, const char* name) {
 void BM_DecodeEnrichEncode(benchmark::State& state, const char* name) {
   const Body& input = body(name);
   const cache::ClusterSnapshot& cluster = snapshot();
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   for (auto _ : state) {
     out.clear();
     enrich::SeriesEnricher enricher(cluster, out);
@@ -136,7 +135,7 @@ void BM_Pipeline(benchmark::State& state, const char* name) {
   const Body& input = body(name);
   const cache::ClusterSnapshot& cluster = snapshot();
   std::string scratch, compressed;
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   for (auto _ : state) {
     auto raw =
         ingest::decompressBody(input.compressed, ingest::BodyEncoding::kSnappy, 64 << 20, scratch);
@@ -150,17 +149,26 @@ void BM_Pipeline(benchmark::State& state, const char* name) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * input.samples));
 }
 
-// Only with metricsWrite.concurrency > 1: the enriched output cut into `lanes` parts by series.
-void BM_SplitIntoLanes(benchmark::State& state, const char* name) {
+// metricsWrite.concurrency lanes: decompress, decode + enrich + encode into the lanes, compress
+// each lane's part.
+void BM_PipelineLanes(benchmark::State& state, const char* name) {
   const Body& input = body(name);
-  ingest::OutputBuffer out;
-  enrich::SeriesEnricher enricher(snapshot(), out);
-  ingest::decodeWriteRequest(input.raw, ingest::RemoteWriteVersion::kV1, enricher, nullptr)
-      .IgnoreError();
-  forward::LaneParts parts;
+  const cache::ClusterSnapshot& cluster = snapshot();
+  const size_t lanes = static_cast<size_t>(state.range(0));
+  std::string scratch;
+  std::vector<std::string> compressed(lanes);
+  std::vector<prompb::OutputBuffer> out(lanes);
   for (auto _ : state) {
-    forward::splitIntoLanes(out.view(), static_cast<size_t>(state.range(0)), parts).IgnoreError();
-    benchmark::DoNotOptimize(parts.fields.data());
+    auto raw =
+        ingest::decompressBody(input.compressed, ingest::BodyEncoding::kSnappy, 64 << 20, scratch);
+    for (prompb::OutputBuffer& lane : out) lane.clear();
+    enrich::SeriesEnricher enricher(cluster, out);
+    ingest::decodeWriteRequest(*raw, ingest::RemoteWriteVersion::kV1, enricher, nullptr)
+        .IgnoreError();
+    for (size_t i = 0; i < lanes; ++i) {
+      snappy::Compress(out[i].view().data(), out[i].size(), &compressed[i]);
+    }
+    benchmark::DoNotOptimize(compressed.data());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * input.samples));
 }
@@ -168,7 +176,7 @@ void BM_SplitIntoLanes(benchmark::State& state, const char* name) {
 BENCHMARK_CAPTURE(BM_Decompress, b2k, "b2k");
 BENCHMARK_CAPTURE(BM_Decode, b2k, "b2k");
 BENCHMARK_CAPTURE(BM_DecodeEnrichEncode, b2k, "b2k");
-BENCHMARK_CAPTURE(BM_SplitIntoLanes, b2k, "b2k")->Arg(4);
+BENCHMARK_CAPTURE(BM_PipelineLanes, b2k, "b2k")->Arg(1)->Arg(4);
 BENCHMARK_CAPTURE(BM_Pipeline, b500, "b500");
 BENCHMARK_CAPTURE(BM_Pipeline, b2k, "b2k");
 BENCHMARK_CAPTURE(BM_Pipeline, b10k, "b10k");

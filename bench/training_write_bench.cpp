@@ -47,8 +47,8 @@ void BM_WritePerformanceRows(benchmark::State& state) {
   testing::TempDir journal_dir("tp-journal-");
   auto created = training::TrainingWriter::create(
       **database, config,
-      forward::DiskQueueOptions{.dir = journal_dir.path() / "journal",
-                                .max_bytes = config::QueueConfig{}.max_disk_usage},
+      queue::DiskQueueOptions{.dir = journal_dir.path() / "journal",
+                              .max_bytes = config::QueueConfig{}.max_disk_usage},
       journal_dir.path() / "rejected.jsonl", telemetry.trainingWriteMetrics());
   if (!created.ok()) {
     state.SkipWithError("cannot open the row journal");

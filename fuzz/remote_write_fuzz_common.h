@@ -1,7 +1,9 @@
 #pragma once
 // Shared by the remote-write fuzz targets: decode, enrich against a fixed small cluster, and
-// check that the output re-decodes (the encoder must never produce malformed protobuf).
+// check that the output re-decodes (the encoder must never produce malformed protobuf), also when
+// cut into lanes.
 
+#include <array>
 #include <string>
 #include <string_view>
 
@@ -34,7 +36,7 @@ class NullSink : public ingest::SeriesSink {
 };
 
 inline void decodeAndEnrich(std::string_view body, ingest::RemoteWriteVersion version) {
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   enrich::SeriesEnricher enricher(fuzzCluster(), out);
   if (!ingest::decodeWriteRequest(body, version, enricher, nullptr).ok()) return;
   NullSink check;
@@ -43,6 +45,27 @@ inline void decodeAndEnrich(std::string_view body, ingest::RemoteWriteVersion ve
     __builtin_trap();
   }
   if (check.series != enricher.counts().series_out) __builtin_trap();
+
+  // Cut into lanes as it is written: every lane re-decodes, and the lanes hold every byte,
+  // series and sample of the output once.
+  std::array<prompb::OutputBuffer, 3> lanes;
+  enrich::SeriesEnricher cutting(fuzzCluster(), lanes);
+  if (!ingest::decodeWriteRequest(body, version, cutting, nullptr).ok()) __builtin_trap();
+  size_t bytes = 0, series = 0, samples = 0;
+  for (size_t lane = 0; lane < lanes.size(); ++lane) {
+    NullSink lane_check;
+    if (!ingest::decodeWriteRequest(lanes[lane].view(), ingest::RemoteWriteVersion::kV1, lane_check,
+                                    nullptr)
+             .ok()) {
+      __builtin_trap();
+    }
+    bytes += lanes[lane].size();
+    series += lane_check.series;
+    samples += cutting.laneSamples()[lane];
+  }
+  if (bytes != out.size() || series != check.series || samples != enricher.counts().samples_out) {
+    __builtin_trap();
+  }
 }
 
 }  // namespace tp::fuzz

@@ -28,10 +28,10 @@ int usableCores() {
 
 // The training-row journal lives beside the metric queues and never drops: a full journal makes
 // logs 503, whatever queue.whenFull says for metrics.
-forward::DiskQueueOptions journalOptions(const config::QueueConfig& queue) {
-  forward::DiskQueueOptions options =
+queue::DiskQueueOptions journalOptions(const config::QueueConfig& queue) {
+  queue::DiskQueueOptions options =
       forward::queueOptions(queue, std::filesystem::path(queue.dir) / "training-rows");
-  options.when_full = forward::WhenFull::kReject;
+  options.when_full = queue::WhenFull::kReject;
   return options;
 }
 

@@ -1,5 +1,8 @@
 #include "app/remote_write_handler.h"
 
+#include <span>
+#include <vector>
+
 #include "app/rejection.h"
 #include "common/strings.h"
 
@@ -51,21 +54,26 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   }
 
   thread_local std::string decompressed;
-  thread_local ingest::OutputBuffer encoded;
+  thread_local std::vector<prompb::OutputBuffer> encoded;  // one per lane
+  thread_local std::vector<forward::LanePart> parts;
+  const size_t lanes = forwarder_ != nullptr ? forwarder_->lanes() : 1;
+  if (encoded.size() < lanes) encoded.resize(lanes);
   // A hostile or unusually large body must not pin its buffers in every I/O thread.
   constexpr size_t kScratchKeepBytes = 16 << 20;
   struct Release {
     ~Release() {
       common::releaseIfLarger(decompressed, kScratchKeepBytes);
-      encoded.releaseIfLarger(kScratchKeepBytes);
+      for (prompb::OutputBuffer& lane : encoded) {
+        lane.releaseIfLarger(kScratchKeepBytes / encoded.size());
+      }
     }
   } release_after_request;
   auto body = ingest::decompressBody(request.body(), *encoding, max_decoded_bytes_, decompressed);
   if (!body.ok()) return reject(context, body.status());
 
   const auto snapshot = cache_.snapshot();
-  encoded.clear();
-  enrich::SeriesEnricher enricher(*snapshot, encoded, enrich_limits_);
+  for (prompb::OutputBuffer& lane : encoded) lane.clear();
+  enrich::SeriesEnricher enricher(*snapshot, std::span(encoded.data(), lanes), enrich_limits_);
   ingest::DecodeCounts received;
   if (absl::Status status = ingest::decodeWriteRequest(*body, *version, enricher, &received);
       !status.ok()) {
@@ -73,8 +81,11 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   }
   const enrich::EnrichCounts& counts = enricher.counts();
   if (forwarder_ != nullptr) {
-    if (absl::Status queued = forwarder_->submit(encoded.view(), counts.samples_out);
-        !queued.ok()) {
+    parts.resize(lanes);
+    for (size_t lane = 0; lane < lanes; ++lane) {
+      parts[lane] = {encoded[lane].view(), enricher.laneSamples()[lane]};
+    }
+    if (absl::Status queued = forwarder_->submit(parts); !queued.ok()) {
       return deferRequest(context, queued, metrics_.requests_deferred);
     }
   }

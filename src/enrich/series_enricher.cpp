@@ -1,17 +1,19 @@
 #include "enrich/series_enricher.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/status.h"
 #include "common/strings.h"
-#include "ingest/remote_write/protobuf_wire.h"
+#include "prompb/fields.h"
+#include "prompb/wire.h"
 
 namespace tp::enrich {
 namespace {
 
+namespace v1 = prompb::v1;
 using ingest::LabelView;
-using ingest::WireType;
-using ingest::WireWriter;
+using prompb::WireWriter;
 
 constexpr std::string_view kNodeLabel = "primus_lens_node_name";
 constexpr std::string_view kPodLabel = "pod";
@@ -23,29 +25,63 @@ constexpr std::string_view kWorkloadPrefix = "workload_";
 constexpr std::array<std::string_view, 6> kRewrittenLabels = {
     "__name__", "job", "pod_name", "pod_uid", "workload_name", "workload_uid"};
 
+// Device label names are few: a mask of their lengths keeps the comparisons off most labels.
+constexpr uint64_t kDeviceLabelLengths = [] {
+  uint64_t lengths = 0;
+  for (std::string_view name : cache::kDeviceLabelNames) lengths |= uint64_t{1} << name.size();
+  return lengths;
+}();
+static_assert(std::all_of(cache::kDeviceLabelNames.begin(), cache::kDeviceLabelNames.end(),
+                          [](std::string_view name) { return name.size() < 64; }));
+
 size_t labelMessageSize(const LabelView& label) {
-  return WireWriter::bytesFieldSize(1, label.name.size()) +
-         WireWriter::bytesFieldSize(2, label.value.size());
+  return WireWriter::bytesFieldSize(v1::label::kName, label.name.size()) +
+         WireWriter::bytesFieldSize(v1::label::kValue, label.value.size());
 }
 
+// A Label as field `field` of its message (TimeSeries or Exemplar).
 void writeLabel(WireWriter& writer, uint32_t field, const LabelView& label) {
   writer.lengthPrefix(field, labelMessageSize(label));
-  writer.bytesField(1, label.name);
-  writer.bytesField(2, label.value);
+  writer.bytesField(v1::label::kName, label.name);
+  writer.bytesField(v1::label::kValue, label.value);
 }
 
-size_t sampleMessageSize(const ingest::Sample& sample) {
-  return 9 + 1 + WireWriter::varintSize(static_cast<uint64_t>(sample.timestamp));
+// A double (key and 8 bytes) and a varint timestamp (key and its bytes); Sample and Exemplar
+// alike.
+size_t valueAndTimestampSize(int64_t timestamp) {
+  return 1 + 8 + 1 + WireWriter::varintSize(static_cast<uint64_t>(timestamp));
+}
+
+// A stable 64-bit hash (the same in every process, unlike absl::Hash), eight bytes per step.
+// Queued batches were cut by it: changing it would move series to other lanes.
+uint64_t stableHash(std::string_view bytes) {
+  constexpr uint64_t kMultiplier = 0x9e3779b97f4a7c15ull;
+  uint64_t hash = bytes.size() * kMultiplier;
+  size_t at = 0;
+  for (; at + 8 <= bytes.size(); at += 8) {
+    uint64_t word;
+    std::memcpy(&word, bytes.data() + at, 8);
+    hash = (hash ^ word) * kMultiplier;
+    hash ^= hash >> 29;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, bytes.data() + at, bytes.size() - at);
+  hash = (hash ^ tail) * kMultiplier;
+  return hash ^ (hash >> 32);
 }
 
 }  // namespace
 
-SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out,
-                               EnrichLimits limits)
-    : snapshot_(snapshot), out_(out), limits_(limits) {}
+size_t laneOfSeries(std::string_view label_fields, size_t lanes) {
+  return stableHash(label_fields) % lanes;
+}
+
+SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot,
+                               std::span<prompb::OutputBuffer> lanes, EnrichLimits limits)
+    : snapshot_(snapshot), lanes_(lanes), lane_samples_(lanes.size(), 0), limits_(limits) {}
 
 absl::Status SeriesEnricher::reserveOutput(size_t size) const {
-  if (size <= limits_.max_output_bytes && out_.size() <= limits_.max_output_bytes - size) {
+  if (size <= limits_.max_output_bytes && written_ <= limits_.max_output_bytes - size) {
     return absl::OkStatus();
   }
   return absl::ResourceExhaustedError(
@@ -77,27 +113,40 @@ void insertionSortByName(std::vector<LabelView>& labels) {
   }
 }
 
+// Label names differ in their first byte most of the time: compared here without a call to
+// memcmp. Both names are non-empty (the decoder refuses empty ones).
+bool nameLess(std::string_view a, std::string_view b) {
+  const auto first_a = static_cast<unsigned char>(a.front());
+  const auto first_b = static_cast<unsigned char>(b.front());
+  if (first_a != first_b) return first_a < first_b;
+  return a < b;
+}
+
 // Merges sorted input labels (minus the rewritten names, first of repeats kept) with the
-// rewritten labels, which are sorted by construction. False when the input is not sorted.
+// rewritten labels, which are sorted by construction. False when the input is not sorted. Runs
+// for every series: `out` is sized once and written in place.
 bool mergeSorted(const std::vector<LabelView>& input,
                  const std::array<LabelView, kRewrittenLabels.size()>& rewritten,
                  std::vector<LabelView>& out) {
-  out.clear();
+  out.resize(input.size() + rewritten.size());
+  LabelView* next = out.data();
   size_t next_rewritten = 0;
   std::string_view previous;
   for (const LabelView& label : input) {
-    if (!previous.empty() && label.name <= previous) {
+    if (!previous.empty() && !nameLess(previous, label.name)) {
       if (label.name == previous) continue;
       return false;
     }
     previous = label.name;
     if (isRewritten(label.name)) continue;
-    while (next_rewritten < rewritten.size() && rewritten[next_rewritten].name < label.name) {
-      out.push_back(rewritten[next_rewritten++]);
+    while (next_rewritten < rewritten.size() &&
+           nameLess(rewritten[next_rewritten].name, label.name)) {
+      *next++ = rewritten[next_rewritten++];
     }
-    out.push_back(label);
+    *next++ = label;
   }
-  while (next_rewritten < rewritten.size()) out.push_back(rewritten[next_rewritten++]);
+  while (next_rewritten < rewritten.size()) *next++ = rewritten[next_rewritten++];
+  out.resize(static_cast<size_t>(next - out.data()));
   return true;
 }
 
@@ -107,17 +156,17 @@ SeriesEnricher::KeyLabels SeriesEnricher::findKeyLabels(const std::vector<LabelV
   KeyLabels keys;
   for (const LabelView& label : labels) {
     const std::string_view name = label.name;
+    if (name.size() < 64 && (kDeviceLabelLengths >> name.size() & 1) != 0) {
+      for (size_t device = 0; device < cache::kDeviceLabels; ++device) {
+        if (name == cache::kDeviceLabelNames[device] && keys.devices[device].empty()) {
+          keys.devices[device] = label.value;
+        }
+      }
+    }
     switch (name.size()) {
       case 3:
         if (name == kPodLabel && keys.pod.empty()) keys.pod = label.value;
         if (name == kUidLabel && keys.uid.empty()) keys.uid = label.value;
-        break;
-      case 4:
-        if (name == "asic" && keys.devices[2].empty()) keys.devices[2] = label.value;
-        break;
-      case 6:
-        if (name == "gpu_id" && keys.devices[0].empty()) keys.devices[0] = label.value;
-        if (name == "device" && keys.devices[1].empty()) keys.devices[1] = label.value;
         break;
       case 8:
         if (name == "__name__" && keys.name.empty()) keys.name = label.value;
@@ -220,7 +269,7 @@ absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
     }
     workload_name->value = workload->name;
     workload_uid->value = workload->uid;
-    TP_RETURN_IF_ERROR(writeSeries(series, labels));
+    TP_RETURN_IF_ERROR(writeSeries(series, labels, kept_samples));
     counts_.series_out++;
     counts_.samples_out += kept_samples;
     counts_.histograms_out += series.histograms.size();
@@ -234,47 +283,73 @@ absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
 }
 
 absl::Status SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
-                                         const std::vector<LabelView>& labels) {
-  size_t size = 0;
+                                         const std::vector<LabelView>& labels,
+                                         size_t kept_samples) {
+  namespace field = v1::time_series;
+  size_t labels_size = 0;
   for (const LabelView& label : labels) {
-    size += WireWriter::bytesFieldSize(1, labelMessageSize(label));
+    labels_size += WireWriter::bytesFieldSize(field::kLabels, labelMessageSize(label));
   }
+  size_t size = labels_size;
   for (const ingest::Sample& sample : series.samples) {
-    if (!(sample.value < 0)) size += WireWriter::bytesFieldSize(2, sampleMessageSize(sample));
+    if (!(sample.value < 0)) {
+      size += WireWriter::bytesFieldSize(field::kSamples, valueAndTimestampSize(sample.timestamp));
+    }
   }
   const auto exemplar_size = [&series](const ingest::Exemplar& exemplar) {
-    size_t inner = 9 + 1 + WireWriter::varintSize(static_cast<uint64_t>(exemplar.timestamp));
+    size_t inner = valueAndTimestampSize(exemplar.timestamp);
     for (uint32_t i = exemplar.labels_begin; i < exemplar.labels_end; ++i) {
-      inner += WireWriter::bytesFieldSize(1, labelMessageSize(series.exemplar_labels[i]));
+      inner += WireWriter::bytesFieldSize(v1::exemplar::kLabels,
+                                          labelMessageSize(series.exemplar_labels[i]));
     }
     return inner;
   };
   for (const ingest::Exemplar& exemplar : series.exemplars) {
-    size += WireWriter::bytesFieldSize(3, exemplar_size(exemplar));
+    size += WireWriter::bytesFieldSize(field::kExemplars, exemplar_size(exemplar));
   }
   for (std::string_view histogram : series.histograms) {
-    size += WireWriter::bytesFieldSize(4, histogram.size());
+    size += WireWriter::bytesFieldSize(field::kHistograms, histogram.size());
   }
 
-  TP_RETURN_IF_ERROR(reserveOutput(WireWriter::bytesFieldSize(1, size)));
-  WireWriter writer(out_, WireWriter::bytesFieldSize(1, size));
-  writer.lengthPrefix(1, size);
-  for (const LabelView& label : labels) writeLabel(writer, 1, label);
+  const size_t message_size = WireWriter::bytesFieldSize(v1::write_request::kTimeseries, size);
+  TP_RETURN_IF_ERROR(reserveOutput(message_size));
+  // With several lanes the labels are encoded apart first: their bytes name the lane.
+  thread_local prompb::OutputBuffer label_fields;
+  size_t lane = 0;
+  if (lanes_.size() > 1) {
+    label_fields.clear();
+    {
+      WireWriter labels_writer(label_fields, labels_size);
+      for (const LabelView& label : labels) writeLabel(labels_writer, field::kLabels, label);
+    }
+    lane = laneOfSeries(label_fields.view(), lanes_.size());
+  }
+  WireWriter writer(lanes_[lane], message_size);
+  writer.lengthPrefix(v1::write_request::kTimeseries, size);
+  if (lanes_.size() > 1) {
+    writer.raw(label_fields.view());
+  } else {
+    for (const LabelView& label : labels) writeLabel(writer, field::kLabels, label);
+  }
   for (const ingest::Sample& sample : series.samples) {
     if (sample.value < 0) continue;
-    writer.lengthPrefix(2, sampleMessageSize(sample));
-    writer.doubleField(1, sample.value);
-    writer.varintField(2, static_cast<uint64_t>(sample.timestamp));
+    writer.lengthPrefix(field::kSamples, valueAndTimestampSize(sample.timestamp));
+    writer.doubleField(v1::sample::kValue, sample.value);
+    writer.varintField(v1::sample::kTimestamp, static_cast<uint64_t>(sample.timestamp));
   }
   for (const ingest::Exemplar& exemplar : series.exemplars) {
-    writer.lengthPrefix(3, exemplar_size(exemplar));
+    writer.lengthPrefix(field::kExemplars, exemplar_size(exemplar));
     for (uint32_t i = exemplar.labels_begin; i < exemplar.labels_end; ++i) {
-      writeLabel(writer, 1, series.exemplar_labels[i]);
+      writeLabel(writer, v1::exemplar::kLabels, series.exemplar_labels[i]);
     }
-    writer.doubleField(2, exemplar.value);
-    writer.varintField(3, static_cast<uint64_t>(exemplar.timestamp));
+    writer.doubleField(v1::exemplar::kValue, exemplar.value);
+    writer.varintField(v1::exemplar::kTimestamp, static_cast<uint64_t>(exemplar.timestamp));
   }
-  for (std::string_view histogram : series.histograms) writer.bytesField(4, histogram);
+  for (std::string_view histogram : series.histograms) {
+    writer.bytesField(field::kHistograms, histogram);
+  }
+  written_ += message_size;
+  lane_samples_[lane] += kept_samples;
   return absl::OkStatus();
 }
 
@@ -288,17 +363,20 @@ absl::Status SeriesEnricher::onMetadata(const ingest::MetadataView& metadata) {
 
 absl::Status SeriesEnricher::writeMetadata(const ingest::MetadataView& metadata,
                                            std::string_view family_name) {
+  namespace field = v1::metric_metadata;
   const size_t size = 1 + WireWriter::varintSize(metadata.type) +
-                      WireWriter::bytesFieldSize(2, family_name.size()) +
-                      WireWriter::bytesFieldSize(4, metadata.help.size()) +
-                      WireWriter::bytesFieldSize(5, metadata.unit.size());
-  TP_RETURN_IF_ERROR(reserveOutput(WireWriter::bytesFieldSize(3, size)));
-  WireWriter writer(out_, WireWriter::bytesFieldSize(3, size));
-  writer.lengthPrefix(3, size);
-  writer.varintField(1, metadata.type);
-  writer.bytesField(2, family_name);
-  writer.bytesField(4, metadata.help);
-  writer.bytesField(5, metadata.unit);
+                      WireWriter::bytesFieldSize(field::kMetricFamilyName, family_name.size()) +
+                      WireWriter::bytesFieldSize(field::kHelp, metadata.help.size()) +
+                      WireWriter::bytesFieldSize(field::kUnit, metadata.unit.size());
+  const size_t message_size = WireWriter::bytesFieldSize(v1::write_request::kMetadata, size);
+  TP_RETURN_IF_ERROR(reserveOutput(message_size));
+  WireWriter writer(lanes_[0], message_size);
+  written_ += message_size;
+  writer.lengthPrefix(v1::write_request::kMetadata, size);
+  writer.varintField(field::kType, metadata.type);
+  writer.bytesField(field::kMetricFamilyName, family_name);
+  writer.bytesField(field::kHelp, metadata.help);
+  writer.bytesField(field::kUnit, metadata.unit);
   return absl::OkStatus();
 }
 

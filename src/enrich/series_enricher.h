@@ -1,6 +1,6 @@
 #pragma once
 // Turns pod- and device-level series into workload-level series (SPEC §3) and encodes them as
-// remote-write 1.0 TimeSeries into a caller's buffer:
+// remote-write 1.0 TimeSeries into a caller's buffers, one per lane (metricsWrite.concurrency):
 //   pod: node + device label (gpu_id, device, asic, in that order), else pod + uid, else pod;
 //   workloads: of the pod's UID when known, else of its name; one output series per workload;
 //   rewrite: __name__ -> workload_<name>, job -> primus-lens-telemetry-processor, plus pod_name,
@@ -15,14 +15,17 @@
 
 #include <array>
 #include <cstddef>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "cache/cluster_snapshot.h"
 #include "config/config.h"
-#include "ingest/remote_write/protobuf_wire.h"
 #include "ingest/remote_write/write_request.h"
+#include "prompb/wire.h"
 
 namespace tp::enrich {
 
@@ -47,16 +50,29 @@ struct EnrichLimits {
 
 inline constexpr std::string_view kProcessorJob = "primus-lens-telemetry-processor";
 
+// The lane of `lanes` an output series takes: a stable hash (the same in every process and
+// release) of its encoded label fields, which are written first and sorted. A series keeps its
+// lane, so a lane that sends in order delivers each of its series in order (forward/lanes.h).
+size_t laneOfSeries(std::string_view label_fields, size_t lanes);
+
 class SeriesEnricher : public ingest::SeriesSink {
  public:
-  // Appends WriteRequest fields (timeseries = 1, metadata = 3) to `out`.
-  SeriesEnricher(const cache::ClusterSnapshot& snapshot, ingest::OutputBuffer& out,
+  // Appends WriteRequest fields (timeseries and metadata) to `lanes`: each series to the one
+  // laneOfSeries() names, metadata to the first. With one lane there is nothing to hash.
+  SeriesEnricher(const cache::ClusterSnapshot& snapshot, std::span<prompb::OutputBuffer> lanes,
                  EnrichLimits limits = {});
+  SeriesEnricher(const cache::ClusterSnapshot& snapshot, prompb::OutputBuffer& out,
+                 EnrichLimits limits = {})
+      : SeriesEnricher(snapshot, std::span<prompb::OutputBuffer>(&out, 1), limits) {}
 
   absl::Status onSeries(const ingest::DecodedSeries& series) override;
   absl::Status onMetadata(const ingest::MetadataView& metadata) override;
 
   const EnrichCounts& counts() const { return counts_; }
+  // The samples written to each lane (they add up to counts().samples_out).
+  std::span<const size_t> laneSamples() const {
+    return {lane_samples_.data(), lane_samples_.size()};
+  }
 
  private:
   struct ResolvedPod {
@@ -75,13 +91,15 @@ class SeriesEnricher : public ingest::SeriesSink {
   static KeyLabels findKeyLabels(const std::vector<ingest::LabelView>& labels);
   bool resolvePod(const KeyLabels& keys, ResolvedPod* pod) const;
   absl::Status writeSeries(const ingest::DecodedSeries& series,
-                           const std::vector<ingest::LabelView>& labels);
+                           const std::vector<ingest::LabelView>& labels, size_t kept_samples);
   absl::Status writeMetadata(const ingest::MetadataView& metadata, std::string_view family_name);
   // ResourceExhausted unless `size` more bytes keep the output within its limit.
   absl::Status reserveOutput(size_t size) const;
 
   const cache::ClusterSnapshot& snapshot_;
-  ingest::OutputBuffer& out_;
+  std::span<prompb::OutputBuffer> lanes_;
+  absl::InlinedVector<size_t, 8> lane_samples_;
+  size_t written_ = 0;  // bytes appended to all lanes
   EnrichLimits limits_;
   EnrichCounts counts_;
   size_t series_seen_ = 0;

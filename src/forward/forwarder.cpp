@@ -14,13 +14,20 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/url.h"
-#include "forward/disk_queue.h"
 #include "forward/lanes.h"
 #include "forward/remote_write_client.h"
 #include "forward/retry_policy.h"
+#include "queue/disk_queue.h"
 #include "spdlog/spdlog.h"
 
 namespace tp::forward {
+
+using queue::DiskQueue;
+using queue::DiskQueueOptions;
+using queue::QueuedRecord;
+using queue::QueueRecovery;
+using queue::WhenFull;
+
 namespace {
 
 // A directory name per endpoint that stays the same across restarts: readable, and unique.
@@ -84,7 +91,7 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
     auto lane = DiskQueue::open(queueOptions(queue, laneDir(number), lanes), &recovery);
     if (!lane.ok()) return lane.status();
     total.records += recovery.records;
-    total.samples += recovery.samples;
+    total.items += recovery.items;
     total.corrupt_records += recovery.corrupt_records;
     total.torn_bytes += recovery.torn_bytes;
     QueuedRecord record;
@@ -97,7 +104,7 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
     spdlog::info(
         "remote write {}: resuming {} queued batches ({} samples); {} corrupt records skipped, "
         "{} bytes of an interrupted write cut",
-        url, total.records, total.samples, total.corrupt_records, total.torn_bytes);
+        url, total.records, total.items, total.corrupt_records, total.torn_bytes);
   }
   opened.corrupt_records = total.corrupt_records;
 
@@ -131,7 +138,9 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
         url, saved ? std::to_string(saved->lanes) : "another number of", lanes);
     addEpoch([&](size_t i) { return append_segments[i]; });
   }
-  if (!saved || !(*saved == mapping)) TP_RETURN_IF_ERROR(writeLaneMapping(mapping_path, mapping));
+  if (!saved || !(*saved == mapping)) {
+    TP_RETURN_IF_ERROR(writeLaneMapping(mapping_path, mapping));
+  }
   opened.epochs = mapping.epoch_ends.size();
   for (LaneQueue& lane : opened.lanes) {
     for (const auto& ends : mapping.epoch_ends) lane.epoch_ends.push_back(endIn(ends, lane.number));
@@ -189,8 +198,7 @@ class Forwarder::Endpoint {
 
   bool hasRoomFor(const std::vector<Batch>& batches) const {
     for (size_t i = 0; i < batches.size(); ++i) {
-      if (!batches[i].snappy.empty() &&
-          !lanes_[i]->queue->hasRoomFor(batches[i].snappy.size() + kQueueRecordOverhead)) {
+      if (!batches[i].snappy.empty() && !lanes_[i]->queue->hasRoomFor(batches[i].snappy.size())) {
         return false;
       }
     }
@@ -382,12 +390,12 @@ class Forwarder::Endpoint {
       switch (classifyStatus(result.status)) {
         case SendOutcome::kDelivered:
           metrics_.bytes_sent->Increment(static_cast<double>(batch.payload.size()));
-          metrics_.samples_sent->Increment(static_cast<double>(batch.samples));
+          metrics_.samples_sent->Increment(static_cast<double>(batch.items));
           return true;
         case SendOutcome::kRejected:
           metrics_.batches_rejected->Increment();
-          metrics_.samples_dropped->Increment(static_cast<double>(batch.samples));
-          warnRateLimited(common::concat("storage rejected a batch of ", batch.samples,
+          metrics_.samples_dropped->Increment(static_cast<double>(batch.items));
+          warnRateLimited(common::concat("storage rejected a batch of ", batch.items,
                                          " samples with ", result.status, ": ",
                                          common::trim(result.body)));
           return true;
@@ -475,14 +483,22 @@ void Forwarder::start() {
   for (auto& endpoint : endpoints_) endpoint->start();
 }
 
-absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
-  if (fields.empty() || endpoints_.empty()) return absl::OkStatus();
-  const size_t lanes = static_cast<size_t>(config_.concurrency);
-  thread_local LaneParts parts;
+absl::Status Forwarder::submit(std::span<const LanePart> parts) {
+  if (parts.size() != lanes()) {
+    return absl::InvalidArgumentError(
+        common::concat("forwarding: a request cut into ", parts.size(), " lanes for ", lanes()));
+  }
+  size_t samples = 0;
+  bool empty = true;
+  for (const LanePart& part : parts) {
+    samples += part.samples;
+    empty = empty && part.fields.empty();
+  }
+  if (empty || endpoints_.empty()) return absl::OkStatus();
   thread_local std::vector<std::string> compressed;
   thread_local std::vector<Batch> batches;
-  if (compressed.size() < lanes) compressed.resize(lanes);
-  batches.assign(lanes, Batch{});
+  if (compressed.size() < parts.size()) compressed.resize(parts.size());
+  batches.assign(parts.size(), Batch{});
   // snappy::Compress into a std::string zeroes its worst-case size first; compressing into a
   // buffer that only grows avoids that on every request.
   const auto compress = [](std::string_view raw, std::string& out, size_t lane_samples) {
@@ -492,14 +508,9 @@ absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
     snappy::RawCompress(raw.data(), raw.size(), out.data(), &length);
     return Batch{std::string_view(out.data(), length), lane_samples};
   };
-  if (lanes == 1) {
-    batches[0] = compress(fields, compressed[0], samples);
-  } else {
-    if (absl::Status split = splitIntoLanes(fields, lanes, parts); !split.ok()) return split;
-    for (size_t i = 0; i < lanes; ++i) {
-      if (!parts.fields[i].empty()) {
-        batches[i] = compress(parts.fields[i], compressed[i], parts.samples[i]);
-      }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i].fields.empty()) {
+      batches[i] = compress(parts[i].fields, compressed[i], parts[i].samples);
     }
   }
   for (const auto& endpoint : endpoints_) {
@@ -514,9 +525,7 @@ absl::Status Forwarder::submit(std::string_view fields, size_t samples) {
   // A 2xx means every endpoint's queue holds the request, so one queue failing the append (a cap
   // race with another request, a write error) fails the request and the client retries: the
   // queues that took it deliver it twice, which storage keeps as one sample per timestamp.
-  for (auto& endpoint : endpoints_) {
-    if (absl::Status status = endpoint->enqueue(batches); !status.ok()) return status;
-  }
+  for (auto& endpoint : endpoints_) TP_RETURN_IF_ERROR(endpoint->enqueue(batches));
   return absl::OkStatus();
 }
 

@@ -115,26 +115,26 @@ std::string performanceJson(const storage::PerformanceRow& row) {
 
 absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
     storage::Database& database, const config::TrainingConfig& config,
-    const forward::DiskQueueOptions& journal, std::filesystem::path dead_letter_file,
+    const queue::DiskQueueOptions& journal, std::filesystem::path dead_letter_file,
     telemetry::TrainingWriteMetrics metrics, const common::Clock& clock) {
-  forward::QueueRecovery recovery;
-  auto opened = forward::DiskQueue::open(journal, &recovery);
+  queue::QueueRecovery recovery;
+  auto opened = queue::DiskQueue::open(journal, &recovery, clock);
   if (!opened.ok()) return opened.status();
   if (recovery.records > 0 || recovery.corrupt_records > 0 || recovery.torn_bytes > 0) {
     spdlog::info(
         "training rows: resuming {} rows and events from the journal; {} corrupt records "
         "skipped, {} bytes of an interrupted write cut",
-        recovery.samples, recovery.corrupt_records, recovery.torn_bytes);
+        recovery.items, recovery.corrupt_records, recovery.torn_bytes);
   }
   std::unique_ptr<TrainingWriter> writer(new TrainingWriter(
       database, config, std::move(*opened), std::move(dead_letter_file), metrics, clock));
-  writer->reserved_ = writer->journaled_ = recovery.samples;
-  writer->metrics_.pending->Set(static_cast<double>(recovery.samples));
+  writer->reserved_ = writer->journaled_ = recovery.items;
+  writer->metrics_.pending->Set(static_cast<double>(recovery.items));
   return writer;
 }
 
 TrainingWriter::TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
-                               std::unique_ptr<forward::DiskQueue> journal,
+                               std::unique_ptr<queue::DiskQueue> journal,
                                std::filesystem::path dead_letter_file,
                                telemetry::TrainingWriteMetrics metrics, const common::Clock& clock)
     : database_(database),
@@ -196,18 +196,18 @@ size_t TrainingWriter::pending() const {
   return reserved_;
 }
 
-void TrainingWriter::readJournal(TrainingItems& batch, std::vector<forward::QueuePosition>& records,
+void TrainingWriter::readJournal(TrainingItems& batch, std::vector<queue::QueuePosition>& records,
                                  uint64_t& journal_items) {
-  forward::QueuedRecord record;
+  queue::QueuedRecord record;
   while (batch.size() < static_cast<size_t>(config_.batch_rows)) {
     if (!journal_->next(records.empty() ? nullptr : &records.back(), &record)) break;
     if (!decodeItems(record.payload, batch)) {
       metrics_.journal_corrupt_records->Increment();
       spdlog::warn("training rows: a journal record of {} items does not decode; skipped",
-                   record.samples);
+                   record.items);
     }
     records.push_back(record.end);
-    journal_items += record.samples;
+    journal_items += record.items;
   }
 }
 
@@ -217,7 +217,7 @@ void TrainingWriter::run() {
                           std::random_device{}());
   int failed_attempts = 0;  // of the batch now held
   TrainingItems batch;
-  std::vector<forward::QueuePosition> records;  // the journal records the batch holds, in order
+  std::vector<queue::QueuePosition> records;  // the journal records the batch holds, in order
   uint64_t batch_items = 0;  // as the journal counts them, undecodable records included
   while (true) {
     {
@@ -235,7 +235,7 @@ void TrainingWriter::run() {
     const absl::Status status = batch.empty() ? absl::OkStatus() : write(batch);
     std::unique_lock lock(mutex_);
     if (status.ok()) {
-      for (const forward::QueuePosition& end : records) {
+      for (const queue::QueuePosition& end : records) {
         if (absl::Status committed = journal_->commit(end); !committed.ok()) {
           spdlog::warn("training rows: {}", common::message(committed));
         }

@@ -1,7 +1,7 @@
 #pragma once
 // Takes the StartTrain events and performance rows the logs path produces and writes them to the
 // database off the request thread. A request's items are first appended to the row journal (a
-// forward::DiskQueue under queue.dir), so they survive kill -9 and a database outage of any
+// queue::DiskQueue under queue.dir), so they survive kill -9 and a database outage of any
 // length the disk allows; submit() returns only then, and the request is answered after it. The
 // writer thread reads the journal in order, assigns serials (RunSerials), writes batches in
 // insert-if-absent statements (so a batch replayed after a crash is harmless), retries failures
@@ -27,7 +27,7 @@
 #include "common/clock.h"
 #include "common/log_throttle.h"
 #include "config/config.h"
-#include "forward/disk_queue.h"
+#include "queue/disk_queue.h"
 #include "storage/database.h"
 #include "telemetry/telemetry.h"
 #include "training/run_serials.h"
@@ -40,7 +40,7 @@ class TrainingWriter {
   // Opens (or resumes) the row journal in `journal.dir`; refused rows go to `dead_letter_file`.
   static absl::StatusOr<std::unique_ptr<TrainingWriter>> create(
       storage::Database& database, const config::TrainingConfig& config,
-      const forward::DiskQueueOptions& journal, std::filesystem::path dead_letter_file,
+      const queue::DiskQueueOptions& journal, std::filesystem::path dead_letter_file,
       telemetry::TrainingWriteMetrics metrics, const common::Clock& clock = common::systemClock());
   ~TrainingWriter();
 
@@ -57,12 +57,11 @@ class TrainingWriter {
 
  private:
   TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
-                 std::unique_ptr<forward::DiskQueue> journal,
-                 std::filesystem::path dead_letter_file, telemetry::TrainingWriteMetrics metrics,
-                 const common::Clock& clock);
+                 std::unique_ptr<queue::DiskQueue> journal, std::filesystem::path dead_letter_file,
+                 telemetry::TrainingWriteMetrics metrics, const common::Clock& clock);
   void run();
   // Adds whole journal records after the batch's last one until it holds batch_rows items.
-  void readJournal(TrainingItems& batch, std::vector<forward::QueuePosition>& records,
+  void readJournal(TrainingItems& batch, std::vector<queue::QueuePosition>& records,
                    uint64_t& journal_items);
   // Writes one batch; on error nothing of it counts as written and it is tried again (every
   // statement is idempotent, so a partial success is harmless).
@@ -78,7 +77,7 @@ class TrainingWriter {
 
   storage::Database& database_;
   config::TrainingConfig config_;
-  const std::unique_ptr<forward::DiskQueue> journal_;
+  const std::unique_ptr<queue::DiskQueue> journal_;
   const std::filesystem::path dead_letter_file_;
   telemetry::TrainingWriteMetrics metrics_;
   const common::Clock& clock_;

@@ -2,35 +2,25 @@
 
 #include "common/status.h"
 #include "common/strings.h"
-#include "ingest/remote_write/protobuf_wire.h"
+#include "prompb/fields.h"
+#include "prompb/wire.h"
 
 namespace tp::ingest {
 namespace {
 
-// Field numbers of prometheus/prompb (1.0) and io.prometheus.write.v2 (2.0).
-namespace v1 {
-constexpr uint32_t kTimeseries = 1, kMetadata = 3;
-constexpr uint32_t kSeriesLabels = 1, kSeriesSamples = 2, kSeriesExemplars = 3,
-                   kSeriesHistograms = 4;
-constexpr uint32_t kLabelName = 1, kLabelValue = 2;
-constexpr uint32_t kExemplarLabels = 1, kExemplarValue = 2, kExemplarTimestamp = 3;
-constexpr uint32_t kMetadataType = 1, kMetadataFamily = 2, kMetadataHelp = 4, kMetadataUnit = 5;
-}  // namespace v1
-namespace v2 {
-constexpr uint32_t kSymbols = 4, kTimeseries = 5;
-constexpr uint32_t kSeriesLabelRefs = 1, kSeriesSamples = 2, kSeriesHistograms = 3,
-                   kSeriesExemplars = 4, kSeriesMetadata = 5;
-constexpr uint32_t kExemplarLabelRefs = 1;
-constexpr uint32_t kMetadataType = 1, kMetadataHelpRef = 3, kMetadataUnitRef = 4;
-}  // namespace v2
-constexpr uint32_t kSampleValue = 1, kSampleTimestamp = 2;
+namespace v1 = prompb::v1;
+namespace v2 = prompb::v2;
+using prompb::WireReader;
+using prompb::WireType;
 
 // Value and timestamp share their field numbers in 1.0 and 2.0 exemplars; anything else is
 // skipped.
+static_assert(v1::exemplar::kValue == v2::exemplar::kValue &&
+              v1::exemplar::kTimestamp == v2::exemplar::kTimestamp);
 void readExemplarScalar(WireReader& reader, uint32_t field, WireType type, Exemplar* exemplar) {
-  if (field == v1::kExemplarValue && type == WireType::kFixed64) {
+  if (field == v1::exemplar::kValue && type == WireType::kFixed64) {
     reader.readDouble(&exemplar->value);
-  } else if (field == v1::kExemplarTimestamp && type == WireType::kVarint) {
+  } else if (field == v1::exemplar::kTimestamp && type == WireType::kVarint) {
     uint64_t raw = 0;
     reader.readVarint(&raw);
     exemplar->timestamp = static_cast<int64_t>(raw);
@@ -58,20 +48,23 @@ absl::Status wireError(const WireReader& reader, std::string_view where) {
   return absl::InvalidArgumentError(common::concat("cannot decode ", where, ": ", reader.error()));
 }
 
-// Sample: value (double), timestamp (int64). Returns a problem or nullptr.
+// Sample (the same fields in 1.0 and 2.0): value (double), timestamp (int64). Returns a problem or
+// nullptr.
+static_assert(v1::sample::kValue == v2::sample::kValue &&
+              v1::sample::kTimestamp == v2::sample::kTimestamp);
 const char* readSample(std::string_view bytes, Sample* sample) {
   WireReader reader(bytes);
   *sample = {0, 0};
   uint32_t field;
   WireType type;
   while (reader.nextField(&field, &type)) {
-    if (field == kSampleValue && type == WireType::kFixed64) {
+    if (field == v1::sample::kValue && type == WireType::kFixed64) {
       reader.readDouble(&sample->value);
-    } else if (field == kSampleTimestamp && type == WireType::kVarint) {
+    } else if (field == v1::sample::kTimestamp && type == WireType::kVarint) {
       uint64_t raw = 0;
       reader.readVarint(&raw);
       sample->timestamp = static_cast<int64_t>(raw);
-    } else if (field == kSampleValue || field == kSampleTimestamp) {
+    } else if (field == v1::sample::kValue || field == v1::sample::kTimestamp) {
       return "sample field has the wrong wire type";
     } else {
       reader.skip(type);
@@ -88,19 +81,34 @@ const char* checkLabel(const LabelView& label, size_t labels_so_far) {
   return nullptr;
 }
 
+// 1.0 Label: name, value. Returns a problem or nullptr.
 const char* readLabel(std::string_view bytes, LabelView* label) {
+  // Nearly every sender writes the name, then the value, each shorter than 128 bytes: such a
+  // label is read straight from its bytes (it runs for every label), anything else below.
+  constexpr auto kLengthDelimited = static_cast<uint32_t>(WireType::kLengthDelimited);
+  constexpr char kNameKey = static_cast<char>(v1::label::kName << 3 | kLengthDelimited);
+  constexpr char kValueKey = static_cast<char>(v1::label::kValue << 3 | kLengthDelimited);
+  if (bytes.size() >= 4 && bytes[0] == kNameKey) {
+    const auto name_size = static_cast<uint8_t>(bytes[1]);
+    const size_t value_at = 2 + size_t{name_size};
+    if (name_size < 0x80 && value_at + 2 <= bytes.size() && bytes[value_at] == kValueKey) {
+      const auto value_size = static_cast<uint8_t>(bytes[value_at + 1]);
+      if (value_size < 0x80 && value_at + 2 + value_size == bytes.size()) {
+        *label = {bytes.substr(2, name_size), bytes.substr(value_at + 2, value_size)};
+        return nullptr;
+      }
+    }
+  }
   WireReader reader(bytes);
   *label = {};
   uint32_t field;
   WireType type;
   while (reader.nextField(&field, &type)) {
-    if ((field == v1::kLabelName || field == v1::kLabelValue) &&
-        type != WireType::kLengthDelimited) {
-      return "label field has the wrong wire type";
-    }
-    if (field == v1::kLabelName) {
+    const bool known = field == v1::label::kName || field == v1::label::kValue;
+    if (known && type != WireType::kLengthDelimited) return "label field has the wrong wire type";
+    if (field == v1::label::kName) {
       reader.readBytes(&label->name);
-    } else if (field == v1::kLabelValue) {
+    } else if (field == v1::label::kValue) {
       reader.readBytes(&label->value);
     } else {
       reader.skip(type);
@@ -108,6 +116,95 @@ const char* readLabel(std::string_view bytes, LabelView* label) {
   }
   if (!reader.ok()) return reader.error();
   return nullptr;
+}
+
+// 1.0 MetricMetadata (a top-level field of the request).
+absl::Status readV1Metadata(std::string_view bytes, MetadataView* metadata) {
+  WireReader reader(bytes);
+  uint32_t field;
+  WireType type;
+  while (reader.nextField(&field, &type)) {
+    if (field == v1::metric_metadata::kType && type == WireType::kVarint) {
+      uint64_t value = 0;
+      reader.readVarint(&value);
+      metadata->type = static_cast<uint32_t>(value);
+    } else if (field == v1::metric_metadata::kMetricFamilyName &&
+               type == WireType::kLengthDelimited) {
+      reader.readBytes(&metadata->family_name);
+    } else if (field == v1::metric_metadata::kHelp && type == WireType::kLengthDelimited) {
+      reader.readBytes(&metadata->help);
+    } else if (field == v1::metric_metadata::kUnit && type == WireType::kLengthDelimited) {
+      reader.readBytes(&metadata->unit);
+    } else {
+      reader.skip(type);
+    }
+  }
+  return reader.ok() ? absl::OkStatus() : wireError(reader, "metadata");
+}
+
+// 1.0 Exemplar of series `index`: its labels go to series.exemplar_labels.
+absl::Status readV1Exemplar(std::string_view bytes, size_t index, DecodedSeries& series) {
+  Exemplar exemplar{static_cast<uint32_t>(series.exemplar_labels.size()), 0, 0, 0};
+  WireReader reader(bytes);
+  uint32_t field;
+  WireType type;
+  while (reader.nextField(&field, &type)) {
+    if (field == v1::exemplar::kLabels && type == WireType::kLengthDelimited) {
+      std::string_view label_bytes;
+      reader.readBytes(&label_bytes);
+      LabelView label;
+      const char* problem = readLabel(label_bytes, &label);
+      if (problem == nullptr) {
+        problem = checkLabel(label, series.exemplar_labels.size() - exemplar.labels_begin);
+      }
+      if (problem != nullptr) return seriesError(index, common::concat("exemplar ", problem));
+      series.exemplar_labels.push_back(label);
+    } else {
+      readExemplarScalar(reader, field, type, &exemplar);
+    }
+  }
+  if (!reader.ok()) return seriesError(index, common::concat("exemplar: ", reader.error()));
+  exemplar.labels_end = static_cast<uint32_t>(series.exemplar_labels.size());
+  series.exemplars.push_back(exemplar);
+  return absl::OkStatus();
+}
+
+// 1.0 TimeSeries `index` into `series`.
+absl::Status readV1Series(std::string_view message, size_t index, DecodedSeries& series) {
+  series.clear();
+  WireReader reader(message);
+  uint32_t field;
+  WireType type;
+  while (reader.nextField(&field, &type)) {
+    if (field != v1::time_series::kLabels && field != v1::time_series::kSamples &&
+        field != v1::time_series::kExemplars && field != v1::time_series::kHistograms) {
+      reader.skip(type);
+      continue;
+    }
+    if (type != WireType::kLengthDelimited) {
+      return seriesError(index, "field has the wrong wire type");
+    }
+    std::string_view bytes;
+    if (!reader.readBytes(&bytes)) break;
+    if (field == v1::time_series::kLabels) {
+      LabelView label;
+      const char* problem = readLabel(bytes, &label);
+      if (problem == nullptr) problem = checkLabel(label, series.labels.size());
+      if (problem != nullptr) return seriesError(index, problem);
+      // emplace_back has this one call in the file, which GCC inlines; push_back, used for every
+      // list of labels here, it keeps out of line: a call per label, a tenth of the decode's time.
+      series.labels.emplace_back(label);
+    } else if (field == v1::time_series::kSamples) {
+      Sample sample;
+      if (const char* problem = readSample(bytes, &sample)) return seriesError(index, problem);
+      series.samples.push_back(sample);
+    } else if (field == v1::time_series::kHistograms) {
+      series.histograms.push_back(bytes);
+    } else {
+      TP_RETURN_IF_ERROR(readV1Exemplar(bytes, index, series));
+    }
+  }
+  return reader.ok() ? absl::OkStatus() : seriesError(index, reader.error());
 }
 
 // Reads packed (or repeated unpacked) uint32 symbol references into pairs of labels.
@@ -149,6 +246,101 @@ class SymbolTable {
   static constexpr uint32_t kNone = UINT32_MAX;
 };
 
+// 2.0 Exemplar of series `index`: its labels go to series.exemplar_labels.
+absl::Status readV2Exemplar(std::string_view bytes, size_t index, SymbolTable& table,
+                            DecodedSeries& series) {
+  Exemplar exemplar{static_cast<uint32_t>(series.exemplar_labels.size()), 0, 0, 0};
+  uint32_t pending = SymbolTable::kNone;
+  WireReader reader(bytes);
+  uint32_t field;
+  WireType type;
+  while (reader.nextField(&field, &type)) {
+    if (field == v2::exemplar::kLabelsRefs) {
+      if (const char* problem = table.appendRefs(reader, type, series.exemplar_labels, &pending)) {
+        return seriesError(index, common::concat("exemplar ", problem));
+      }
+    } else {
+      readExemplarScalar(reader, field, type, &exemplar);
+    }
+  }
+  if (!reader.ok()) return seriesError(index, common::concat("exemplar: ", reader.error()));
+  if (pending != SymbolTable::kNone) {
+    return seriesError(index, "exemplar has an odd number of label references");
+  }
+  exemplar.labels_end = static_cast<uint32_t>(series.exemplar_labels.size());
+  series.exemplars.push_back(exemplar);
+  return absl::OkStatus();
+}
+
+// 2.0 Metadata of series `index`: help and unit are symbol references.
+absl::Status readV2Metadata(std::string_view bytes, size_t index, const SymbolTable& table,
+                            MetadataView* metadata) {
+  WireReader reader(bytes);
+  uint32_t field;
+  WireType type;
+  while (reader.nextField(&field, &type)) {
+    if (type != WireType::kVarint) {
+      reader.skip(type);
+      continue;
+    }
+    uint64_t value = 0;
+    reader.readVarint(&value);
+    if (field == v2::metadata::kType) {
+      metadata->type = static_cast<uint32_t>(value);
+    } else if (field == v2::metadata::kHelpRef || field == v2::metadata::kUnitRef) {
+      if (value >= table.symbols.size()) {
+        return seriesError(index, "metadata reference beyond the symbol table");
+      }
+      (field == v2::metadata::kHelpRef ? metadata->help : metadata->unit) = table.symbols[value];
+    }
+  }
+  return reader.ok() ? absl::OkStatus()
+                     : seriesError(index, common::concat("metadata: ", reader.error()));
+}
+
+// 2.0 TimeSeries `index` into `series`.
+absl::Status readV2Series(std::string_view message, size_t index, SymbolTable& table,
+                          DecodedSeries& series) {
+  series.clear();
+  uint32_t pending = SymbolTable::kNone;
+  WireReader reader(message);
+  uint32_t field;
+  WireType type;
+  while (reader.nextField(&field, &type)) {
+    if (field == v2::time_series::kLabelsRefs) {
+      if (const char* problem = table.appendRefs(reader, type, series.labels, &pending)) {
+        return seriesError(index, problem);
+      }
+      continue;
+    }
+    if (field != v2::time_series::kSamples && field != v2::time_series::kHistograms &&
+        field != v2::time_series::kExemplars && field != v2::time_series::kMetadata) {
+      reader.skip(type);
+      continue;
+    }
+    if (type != WireType::kLengthDelimited) {
+      return seriesError(index, "field has the wrong wire type");
+    }
+    std::string_view bytes;
+    if (!reader.readBytes(&bytes)) break;
+    if (field == v2::time_series::kSamples) {
+      Sample sample;
+      if (const char* problem = readSample(bytes, &sample)) return seriesError(index, problem);
+      series.samples.push_back(sample);
+    } else if (field == v2::time_series::kHistograms) {
+      series.histograms.push_back(bytes);
+    } else if (field == v2::time_series::kExemplars) {
+      TP_RETURN_IF_ERROR(readV2Exemplar(bytes, index, table, series));
+    } else {
+      TP_RETURN_IF_ERROR(readV2Metadata(bytes, index, table, &series.metadata));
+      series.has_metadata = true;
+    }
+  }
+  if (!reader.ok()) return seriesError(index, reader.error());
+  if (pending != SymbolTable::kNone) return seriesError(index, "odd number of label references");
+  return absl::OkStatus();
+}
+
 absl::Status decodeV1(std::string_view body, SeriesSink& sink, DecodeCounts* counts) {
   thread_local DecodedSeries series;
   WireReader request(body);
@@ -156,94 +348,24 @@ absl::Status decodeV1(std::string_view body, SeriesSink& sink, DecodeCounts* cou
   WireType type;
   size_t index = 0;
   while (request.nextField(&field, &type)) {
-    if (field != v1::kTimeseries && field != v1::kMetadata) {
+    if (field != v1::write_request::kTimeseries && field != v1::write_request::kMetadata) {
       request.skip(type);
       continue;
     }
-    std::string_view message;
     if (type != WireType::kLengthDelimited) {
-      return field == v1::kTimeseries
+      return field == v1::write_request::kTimeseries
                  ? seriesError(index, "wrong wire type")
                  : absl::InvalidArgumentError("cannot decode metadata: wrong wire type");
     }
+    std::string_view message;
     if (!request.readBytes(&message)) break;
-    if (field == v1::kMetadata) {
+    if (field == v1::write_request::kMetadata) {
       MetadataView metadata;
-      WireReader reader(message);
-      uint32_t f;
-      WireType t;
-      while (reader.nextField(&f, &t)) {
-        if (f == v1::kMetadataType && t == WireType::kVarint) {
-          uint64_t value = 0;
-          reader.readVarint(&value);
-          metadata.type = static_cast<uint32_t>(value);
-        } else if (f == v1::kMetadataFamily && t == WireType::kLengthDelimited) {
-          reader.readBytes(&metadata.family_name);
-        } else if (f == v1::kMetadataHelp && t == WireType::kLengthDelimited) {
-          reader.readBytes(&metadata.help);
-        } else if (f == v1::kMetadataUnit && t == WireType::kLengthDelimited) {
-          reader.readBytes(&metadata.unit);
-        } else {
-          reader.skip(t);
-        }
-      }
-      if (!reader.ok()) return wireError(reader, "metadata");
+      TP_RETURN_IF_ERROR(readV1Metadata(message, &metadata));
       TP_RETURN_IF_ERROR(sink.onMetadata(metadata));
       continue;
     }
-    series.clear();
-    WireReader reader(message);
-    uint32_t f;
-    WireType t;
-    while (reader.nextField(&f, &t)) {
-      if (f < 1 || f > 4) {
-        reader.skip(t);
-        continue;
-      }
-      if (t != WireType::kLengthDelimited)
-        return seriesError(index, "field has the wrong wire type");
-      std::string_view bytes;
-      if (!reader.readBytes(&bytes)) break;
-      if (f == v1::kSeriesLabels) {
-        LabelView label;
-        const char* problem = readLabel(bytes, &label);
-        if (problem == nullptr) problem = checkLabel(label, series.labels.size());
-        if (problem != nullptr) return seriesError(index, problem);
-        series.labels.push_back(label);
-      } else if (f == v1::kSeriesSamples) {
-        Sample sample;
-        if (const char* problem = readSample(bytes, &sample)) return seriesError(index, problem);
-        series.samples.push_back(sample);
-      } else if (f == v1::kSeriesHistograms) {
-        series.histograms.push_back(bytes);
-      } else {  // exemplar
-        Exemplar exemplar{static_cast<uint32_t>(series.exemplar_labels.size()), 0, 0, 0};
-        WireReader ex(bytes);
-        uint32_t ef;
-        WireType et;
-        while (ex.nextField(&ef, &et)) {
-          if (ef == v1::kExemplarLabels && et == WireType::kLengthDelimited) {
-            std::string_view label_bytes;
-            ex.readBytes(&label_bytes);
-            LabelView label;
-            const char* problem = readLabel(label_bytes, &label);
-            if (problem == nullptr) {
-              problem = checkLabel(label, series.exemplar_labels.size() - exemplar.labels_begin);
-            }
-            if (problem != nullptr) {
-              return seriesError(index, common::concat("exemplar ", problem));
-            }
-            series.exemplar_labels.push_back(label);
-          } else {
-            readExemplarScalar(ex, ef, et, &exemplar);
-          }
-        }
-        if (!ex.ok()) return seriesError(index, common::concat("exemplar: ", ex.error()));
-        exemplar.labels_end = static_cast<uint32_t>(series.exemplar_labels.size());
-        series.exemplars.push_back(exemplar);
-      }
-    }
-    if (!reader.ok()) return seriesError(index, reader.error());
+    TP_RETURN_IF_ERROR(readV1Series(message, index, series));
     TP_RETURN_IF_ERROR(deliver(series, sink, counts));
     ++index;
   }
@@ -254,118 +376,44 @@ absl::Status decodeV1(std::string_view body, SeriesSink& sink, DecodeCounts* cou
   return absl::OkStatus();
 }
 
+// Symbols may follow the series in the byte stream: they are collected first.
+absl::Status readV2Symbols(std::string_view body, SymbolTable& table) {
+  table.symbols.clear();
+  WireReader request(body);
+  uint32_t field;
+  WireType type;
+  while (request.nextField(&field, &type)) {
+    if (field != v2::request::kSymbols) {
+      request.skip(type);
+      continue;
+    }
+    if (type != WireType::kLengthDelimited) {
+      return absl::InvalidArgumentError("cannot decode symbols: wrong wire type");
+    }
+    std::string_view symbol;
+    if (!request.readBytes(&symbol)) break;
+    table.symbols.push_back(symbol);
+  }
+  return request.ok() ? absl::OkStatus() : wireError(request, "write request");
+}
+
 absl::Status decodeV2(std::string_view body, SeriesSink& sink, DecodeCounts* counts) {
   thread_local DecodedSeries series;
   thread_local SymbolTable table;
-  table.symbols.clear();
-  // Symbols may follow the series in the byte stream: collect them first.
-  {
-    WireReader request(body);
-    uint32_t field;
-    WireType type;
-    while (request.nextField(&field, &type)) {
-      if (field == v2::kSymbols) {
-        if (type != WireType::kLengthDelimited) {
-          return absl::InvalidArgumentError("cannot decode symbols: wrong wire type");
-        }
-        std::string_view symbol;
-        if (!request.readBytes(&symbol)) break;
-        table.symbols.push_back(symbol);
-      } else {
-        request.skip(type);
-      }
-    }
-    if (!request.ok()) return wireError(request, "write request");
-  }
+  TP_RETURN_IF_ERROR(readV2Symbols(body, table));
   WireReader request(body);
   uint32_t field;
   WireType type;
   size_t index = 0;
   while (request.nextField(&field, &type)) {
-    if (field != v2::kTimeseries) {
+    if (field != v2::request::kTimeseries) {
       request.skip(type);
       continue;
     }
     if (type != WireType::kLengthDelimited) return seriesError(index, "wrong wire type");
     std::string_view message;
     if (!request.readBytes(&message)) break;
-    series.clear();
-    uint32_t pending = SymbolTable::kNone;
-    WireReader reader(message);
-    uint32_t f;
-    WireType t;
-    while (reader.nextField(&f, &t)) {
-      if (f == v2::kSeriesLabelRefs) {
-        if (const char* problem = table.appendRefs(reader, t, series.labels, &pending)) {
-          return seriesError(index, problem);
-        }
-        continue;
-      }
-      if (f < 2 || f > 5) {
-        reader.skip(t);
-        continue;
-      }
-      if (t != WireType::kLengthDelimited)
-        return seriesError(index, "field has the wrong wire type");
-      std::string_view bytes;
-      if (!reader.readBytes(&bytes)) break;
-      if (f == v2::kSeriesSamples) {
-        Sample sample;
-        if (const char* problem = readSample(bytes, &sample)) return seriesError(index, problem);
-        series.samples.push_back(sample);
-      } else if (f == v2::kSeriesHistograms) {
-        series.histograms.push_back(bytes);
-      } else if (f == v2::kSeriesExemplars) {
-        Exemplar exemplar{static_cast<uint32_t>(series.exemplar_labels.size()), 0, 0, 0};
-        uint32_t exemplar_pending = SymbolTable::kNone;
-        WireReader ex(bytes);
-        uint32_t ef;
-        WireType et;
-        while (ex.nextField(&ef, &et)) {
-          if (ef == v2::kExemplarLabelRefs) {
-            if (const char* problem =
-                    table.appendRefs(ex, et, series.exemplar_labels, &exemplar_pending)) {
-              return seriesError(index, common::concat("exemplar ", problem));
-            }
-          } else {
-            readExemplarScalar(ex, ef, et, &exemplar);
-          }
-        }
-        if (!ex.ok()) return seriesError(index, common::concat("exemplar: ", ex.error()));
-        if (exemplar_pending != SymbolTable::kNone) {
-          return seriesError(index, "exemplar has an odd number of label references");
-        }
-        exemplar.labels_end = static_cast<uint32_t>(series.exemplar_labels.size());
-        series.exemplars.push_back(exemplar);
-      } else {  // metadata
-        WireReader meta(bytes);
-        uint32_t mf;
-        WireType mt;
-        while (meta.nextField(&mf, &mt)) {
-          uint64_t value = 0;
-          if (mt != WireType::kVarint) {
-            meta.skip(mt);
-            continue;
-          }
-          meta.readVarint(&value);
-          if (mf == v2::kMetadataType) {
-            series.metadata.type = static_cast<uint32_t>(value);
-          } else if (mf == v2::kMetadataHelpRef || mf == v2::kMetadataUnitRef) {
-            if (value >= table.symbols.size()) {
-              return seriesError(index, "metadata reference beyond the symbol table");
-            }
-            (mf == v2::kMetadataHelpRef ? series.metadata.help : series.metadata.unit) =
-                table.symbols[value];
-          }
-        }
-        if (!meta.ok()) return seriesError(index, common::concat("metadata: ", meta.error()));
-        series.has_metadata = true;
-      }
-    }
-    if (!reader.ok()) return seriesError(index, reader.error());
-    if (pending != SymbolTable::kNone) {
-      return seriesError(index, "odd number of label references");
-    }
+    TP_RETURN_IF_ERROR(readV2Series(message, index, table, series));
     TP_RETURN_IF_ERROR(deliver(series, sink, counts));
     ++index;
   }

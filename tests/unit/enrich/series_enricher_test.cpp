@@ -15,8 +15,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "remote_v1.pb.h"
@@ -41,7 +43,7 @@ Labels parseLabels(const std::string& text) {
   return labels;
 }
 
-std::string canonical(const prompb::TimeSeries& series) {
+std::string canonical(const ::prompb::TimeSeries& series) {
   std::ostringstream out;
   out << "{";
   for (int i = 0; i < series.labels_size(); ++i) {
@@ -55,7 +57,7 @@ std::string canonical(const prompb::TimeSeries& series) {
 
 struct GoldenCase {
   cache::SnapshotBuilder builder;
-  prompb::WriteRequest input;
+  ::prompb::WriteRequest input;
   std::vector<std::string> expected;
   std::vector<std::tuple<std::string, size_t, size_t>> dropped;
 };
@@ -110,15 +112,15 @@ void parseGolden(const std::filesystem::path& path, GoldenCase& golden) {
   }
 }
 
-prompb::WriteRequest enrichV1(const cache::ClusterSnapshot& snapshot, const std::string& body,
-                              EnrichCounts* counts) {
-  ingest::OutputBuffer out;
+::prompb::WriteRequest enrichV1(const cache::ClusterSnapshot& snapshot, const std::string& body,
+                                EnrichCounts* counts) {
+  prompb::OutputBuffer out;
   SeriesEnricher enricher(snapshot, out);
   const absl::Status status =
       ingest::decodeWriteRequest(body, ingest::RemoteWriteVersion::kV1, enricher, nullptr);
   EXPECT_TRUE(status.ok()) << status;
   if (counts != nullptr) *counts = enricher.counts();
-  prompb::WriteRequest output;
+  ::prompb::WriteRequest output;
   EXPECT_TRUE(output.ParseFromString(std::string(out.view())))
       << "output is not a valid WriteRequest";
   return output;
@@ -135,7 +137,7 @@ TEST(EnrichGolden, EveryFileMatches) {
     parseGolden(entry.path(), golden);
     const auto snapshot = golden.builder.build();
     EnrichCounts counts;
-    const prompb::WriteRequest output =
+    const ::prompb::WriteRequest output =
         enrichV1(*snapshot, golden.input.SerializeAsString(), &counts);
     std::vector<std::string> actual;
     for (const auto& series : output.timeseries()) {
@@ -168,7 +170,7 @@ cache::SnapshotBuilder onePodCluster() {
 TEST(Enrich, CarriesHistogramsExemplarsAndMetadata) {
   auto builder = onePodCluster();
   const auto snapshot = builder.build();
-  prompb::WriteRequest input;
+  ::prompb::WriteRequest input;
   auto* series = input.add_timeseries();
   for (const auto& [name, value] :
        Labels{{"__name__", "latency"}, {"gpu_id", "0"}, {"primus_lens_node_name", "node-a"}}) {
@@ -187,7 +189,7 @@ TEST(Enrich, CarriesHistogramsExemplarsAndMetadata) {
   exemplar->add_labels()->set_name("trace_id");
   exemplar->mutable_labels(0)->set_value("t-1");
   auto* metadata = input.add_metadata();
-  metadata->set_type(prompb::MetricMetadata::HISTOGRAM);
+  metadata->set_type(::prompb::MetricMetadata::HISTOGRAM);
   metadata->set_metric_family_name("latency");
   metadata->set_help("how long");
 
@@ -225,12 +227,12 @@ TEST(Enrich, V2InputBecomesV1OutputWithMetadataOncePerFamily) {
     exemplar->add_labels_refs(9);
     exemplar->set_value(3);
   }
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   SeriesEnricher enricher(*snapshot, out);
   ASSERT_TRUE(ingest::decodeWriteRequest(request.SerializeAsString(),
                                          ingest::RemoteWriteVersion::kV2, enricher, nullptr)
                   .ok());
-  prompb::WriteRequest output;
+  ::prompb::WriteRequest output;
   ASSERT_TRUE(output.ParseFromString(std::string(out.view())));
   ASSERT_EQ(output.timeseries_size(), 2);
   EXPECT_EQ(canonical(output.timeseries(1)),
@@ -241,7 +243,7 @@ TEST(Enrich, V2InputBecomesV1OutputWithMetadataOncePerFamily) {
   ASSERT_EQ(output.metadata_size(), 1);
   EXPECT_EQ(output.metadata(0).metric_family_name(), "workload_gpu_power");
   EXPECT_EQ(output.metadata(0).help(), "watts consumed");
-  EXPECT_EQ(output.metadata(0).type(), prompb::MetricMetadata::GAUGE);
+  EXPECT_EQ(output.metadata(0).type(), ::prompb::MetricMetadata::GAUGE);
 }
 
 // A 2.0 body whose `series` series each carry `labels` labels, all valued by one symbol of
@@ -271,7 +273,7 @@ std::string amplifyingV2Body(size_t series, size_t labels, size_t symbol_bytes) 
 
 absl::Status enrichBody(const cache::ClusterSnapshot& snapshot, const std::string& body,
                         ingest::RemoteWriteVersion version, EnrichLimits limits,
-                        ingest::OutputBuffer& out) {
+                        prompb::OutputBuffer& out) {
   SeriesEnricher enricher(snapshot, out, limits);
   return ingest::decodeWriteRequest(body, version, enricher, nullptr);
 }
@@ -280,7 +282,7 @@ TEST(EnrichLimits, OneSymbolAsEveryLabelValueIsRefusedBeforeItIsWritten) {
   const auto snapshot = onePodCluster().build();
   const std::string body = amplifyingV2Body(1, 250, 60 << 10);
   ASSERT_LT(body.size(), 80u << 10);
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   const absl::Status status =
       enrichBody(*snapshot, body, ingest::RemoteWriteVersion::kV2, EnrichLimits{}, out);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
@@ -293,14 +295,14 @@ TEST(EnrichLimits, RequestOutputStopsAtItsLimit) {
   // Each series resolves to about 20 KB, within the per-series limit; 100 of them are not.
   const std::string body = amplifyingV2Body(100, 10, 2 << 10);
   const EnrichLimits limits{.max_output_bytes = 256 << 10, .max_series_label_bytes = 64 << 10};
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   const absl::Status status =
       enrichBody(*snapshot, body, ingest::RemoteWriteVersion::kV2, limits, out);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
   EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("http.maxEnrichedBytes"));
   EXPECT_LE(out.size(), limits.max_output_bytes);
 
-  ingest::OutputBuffer within;
+  prompb::OutputBuffer within;
   EXPECT_TRUE(enrichBody(*snapshot, amplifyingV2Body(5, 10, 2 << 10),
                          ingest::RemoteWriteVersion::kV2, limits, within)
                   .ok());
@@ -315,7 +317,7 @@ TEST(EnrichLimits, PodOwnedByManyWorkloadsIsBoundedInV1) {
         {"train-0", "pod-uid", "job-" + std::to_string(i), "job-uid-" + std::to_string(i), ""});
   }
   const auto snapshot = builder.build();
-  prompb::WriteRequest input;
+  ::prompb::WriteRequest input;
   for (int s = 0; s < 50; ++s) {
     auto* series = input.add_timeseries();
     for (const auto& [name, value] : Labels{{"__name__", "gpu_power"},
@@ -331,7 +333,7 @@ TEST(EnrichLimits, PodOwnedByManyWorkloadsIsBoundedInV1) {
     sample->set_timestamp(s);
   }
   const EnrichLimits limits{.max_output_bytes = 1 << 20, .max_series_label_bytes = 64 << 10};
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   const absl::Status status = enrichBody(*snapshot, input.SerializeAsString(),
                                          ingest::RemoteWriteVersion::kV1, limits, out);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
@@ -362,14 +364,138 @@ TEST(EnrichLimits, MetadataOfEveryFamilyIsWrittenOnce) {
       series->mutable_metadata()->set_help_ref(6);
     }
   }
-  ingest::OutputBuffer out;
+  prompb::OutputBuffer out;
   ASSERT_TRUE(enrichBody(*snapshot, request.SerializeAsString(), ingest::RemoteWriteVersion::kV2,
                          EnrichLimits{}, out)
                   .ok());
-  prompb::WriteRequest output;
+  ::prompb::WriteRequest output;
   ASSERT_TRUE(output.ParseFromString(std::string(out.view())));
   EXPECT_EQ(output.timeseries_size(), 2 * kFamilies);
   EXPECT_EQ(output.metadata_size(), kFamilies);
+}
+
+// `series` series k="0".. of gpu_power on the one pod's GPU, `samples_each` samples each from
+// `timestamp`, and their family's metadata.
+::prompb::WriteRequest gpuPowerRequest(int series, int samples_each, int64_t timestamp) {
+  ::prompb::WriteRequest request;
+  for (int k = 0; k < series; ++k) {
+    auto* entry = request.add_timeseries();
+    for (const auto& [name, value] : Labels{{"__name__", "gpu_power"},
+                                            {"gpu_id", "0"},
+                                            {"k", std::to_string(k)},
+                                            {"primus_lens_node_name", "node-a"}}) {
+      auto* label = entry->add_labels();
+      label->set_name(name);
+      label->set_value(value);
+    }
+    for (int i = 0; i < samples_each; ++i) {
+      auto* sample = entry->add_samples();
+      sample->set_value(i);
+      sample->set_timestamp(timestamp + i);
+    }
+  }
+  auto* metadata = request.add_metadata();
+  metadata->set_metric_family_name("gpu_power");
+  metadata->set_help("watts consumed");
+  return request;
+}
+
+// What the enricher writes into `lanes` lanes, each lane parsed, and the samples of each.
+struct EnrichedLanes {
+  std::vector<::prompb::WriteRequest> parts;
+  std::vector<size_t> samples;
+  size_t bytes = 0;
+};
+
+EnrichedLanes enrichIntoLanes(const cache::ClusterSnapshot& snapshot,
+                              const ::prompb::WriteRequest& request, size_t lanes) {
+  std::vector<prompb::OutputBuffer> out(lanes);
+  SeriesEnricher enricher(snapshot, out);
+  EXPECT_TRUE(ingest::decodeWriteRequest(request.SerializeAsString(),
+                                         ingest::RemoteWriteVersion::kV1, enricher, nullptr)
+                  .ok());
+  EnrichedLanes enriched;
+  enriched.samples.assign(enricher.laneSamples().begin(), enricher.laneSamples().end());
+  for (const prompb::OutputBuffer& lane : out) {
+    EXPECT_TRUE(enriched.parts.emplace_back().ParseFromString(std::string(lane.view())));
+    enriched.bytes += lane.size();
+  }
+  return enriched;
+}
+
+// The label fields of a TimeSeries as the enricher writes them (no label value is empty here, so
+// protobuf writes every field too): what names its lane.
+std::string labelFields(const ::prompb::TimeSeries& series) {
+  ::prompb::TimeSeries labels_only;
+  *labels_only.mutable_labels() = series.labels();
+  return labels_only.SerializeAsString();
+}
+
+std::string labelsOf(const ::prompb::TimeSeries& series) {
+  return canonical(series).substr(0, canonical(series).find('}') + 1);
+}
+
+// The lanes hold what one lane holds, cut by series: each series whole in the lane its labels
+// name, in the order written, metadata in the first; sample counts per lane add up.
+TEST(EnrichLanes, LanesHoldTheOneLaneOutputCutBySeries) {
+  const auto snapshot = onePodCluster().build();
+  const ::prompb::WriteRequest request = gpuPowerRequest(64, 3, 1000);
+  const EnrichedLanes whole = enrichIntoLanes(*snapshot, request, 1);
+  const EnrichedLanes cut = enrichIntoLanes(*snapshot, request, 4);
+  ASSERT_EQ(whole.parts[0].timeseries_size(), 64);
+  EXPECT_EQ(cut.bytes, whole.bytes);
+  std::vector<std::vector<std::string>> expected(4);
+  for (const auto& series : whole.parts[0].timeseries()) {
+    expected[laneOfSeries(labelFields(series), 4)].push_back(canonical(series));
+  }
+  size_t samples = 0;
+  for (size_t lane = 0; lane < 4; ++lane) {
+    std::vector<std::string> actual;
+    for (const auto& series : cut.parts[lane].timeseries()) actual.push_back(canonical(series));
+    EXPECT_EQ(actual, expected[lane]) << "lane " << lane;
+    EXPECT_FALSE(actual.empty()) << "64 series should reach every lane";
+    EXPECT_EQ(cut.samples[lane], 3 * actual.size()) << "lane " << lane;
+    EXPECT_EQ(cut.parts[lane].metadata_size(), lane == 0 ? 1 : 0) << "lane " << lane;
+    samples += cut.samples[lane];
+  }
+  EXPECT_EQ(samples, whole.samples[0]);
+}
+
+TEST(EnrichLanes, ASeriesKeepsItsLaneWhateverTheSamplesAndTheOtherSeries) {
+  const auto snapshot = onePodCluster().build();
+  const auto lanesOf = [&](const ::prompb::WriteRequest& request) {
+    std::map<std::string, size_t> lanes;
+    const EnrichedLanes cut = enrichIntoLanes(*snapshot, request, 3);
+    for (size_t lane = 0; lane < cut.parts.size(); ++lane) {
+      for (const auto& series : cut.parts[lane].timeseries()) lanes[labelsOf(series)] = lane;
+    }
+    return lanes;
+  };
+  const auto first = lanesOf(gpuPowerRequest(32, 1, 1000));
+  ASSERT_EQ(first.size(), 32u);
+  // Other timestamps and sample counts, fewer series, buffers reused by the thread.
+  for (const auto& [series, lane] : lanesOf(gpuPowerRequest(20, 5, 9000))) {
+    EXPECT_EQ(first.at(series), lane) << series;
+  }
+  EXPECT_EQ(lanesOf(gpuPowerRequest(32, 1, 1000)), first);
+}
+
+// The lanes the forwarder cut series {__name__="up",k="0".."31"} into, three lanes, before the
+// enricher cut them itself: batches queued by an earlier release are in these lanes, so a series
+// must keep its lane.
+TEST(EnrichLanes, ASeriesTakesTheLaneEarlierReleasesQueuedItIn) {
+  constexpr std::array<size_t, 32> kLanesOfEarlierReleases = {0, 0, 2, 1, 0, 0, 1, 1, 0, 2, 2,
+                                                              1, 0, 2, 1, 0, 2, 2, 2, 0, 0, 2,
+                                                              0, 0, 2, 1, 2, 1, 0, 2, 0, 2};
+  for (int k = 0; k < 32; ++k) {
+    ::prompb::TimeSeries series;
+    for (const auto& [name, value] : Labels{{"__name__", "up"}, {"k", std::to_string(k)}}) {
+      auto* label = series.add_labels();
+      label->set_name(name);
+      label->set_value(value);
+    }
+    EXPECT_EQ(laneOfSeries(labelFields(series), 3), kLanesOfEarlierReleases[k]) << "k=" << k;
+  }
 }
 
 }  // namespace

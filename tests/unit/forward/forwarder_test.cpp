@@ -25,7 +25,6 @@
 #include <thread>
 
 #include "fmt/format.h"
-#include "forward/lanes.h"
 #include "forward/remote_write_client.h"
 #include "forward/retry_policy.h"
 #include "http/server.h"
@@ -211,20 +210,54 @@ std::string seriesFor(const std::vector<int>& keys, int64_t timestamp) {
   return request.SerializeAsString();
 }
 
-// `series` series k="0".., one sample each at `timestamp`.
-std::string seriesAt(int series, int64_t timestamp) {
+// A request cut into lanes as the enricher cuts it, by a rule of the test's own (the enricher's
+// hash is tested with the enricher): series k takes lane k % lanes.
+struct LaneFields {
+  std::vector<std::string> fields;
+  std::vector<size_t> samples;
+};
+
+// One sample at `timestamp` for each series k of `keys`, in `lanes` lanes.
+LaneFields inLanes(size_t lanes, const std::vector<int>& keys, int64_t timestamp) {
+  std::vector<std::vector<int>> keys_of(lanes);
+  for (int k : keys) keys_of[static_cast<size_t>(k) % lanes].push_back(k);
+  LaneFields request;
+  for (const std::vector<int>& lane_keys : keys_of) {
+    request.fields.push_back(lane_keys.empty() ? "" : seriesFor(lane_keys, timestamp));
+    request.samples.push_back(lane_keys.size());
+  }
+  return request;
+}
+
+// `series` series k="0".., one sample each at `timestamp`, in `lanes` lanes.
+LaneFields seriesAt(size_t lanes, int series, int64_t timestamp) {
   std::vector<int> keys(static_cast<size_t>(series));
   std::iota(keys.begin(), keys.end(), 0);
-  return seriesFor(keys, timestamp);
+  return inLanes(lanes, keys, timestamp);
+}
+
+absl::Status submit(Forwarder& forwarder, const LaneFields& request) {
+  std::vector<LanePart> parts;
+  for (size_t lane = 0; lane < request.fields.size(); ++lane) {
+    parts.push_back({request.fields[lane], request.samples[lane]});
+  }
+  return forwarder.submit(parts);
+}
+
+// `fields` holding `samples` samples, in the first of the forwarder's lanes.
+absl::Status submit(Forwarder& forwarder, const std::string& fields, size_t samples) {
+  LaneFields request{std::vector<std::string>(forwarder.lanes()),
+                     std::vector<size_t>(forwarder.lanes(), 0)};
+  request.fields[0] = fields;
+  request.samples[0] = samples;
+  return submit(forwarder, request);
 }
 
 // `count` keys whose series do not take lane 0 of `lanes`.
 std::vector<int> keysOutsideLaneZero(size_t lanes, size_t count) {
   std::vector<int> keys;
-  LaneParts parts;
   for (int k = 0; keys.size() < count; ++k) {
-    EXPECT_TRUE(splitIntoLanes(seriesFor({k}, 0), lanes, parts).ok());
-    if (parts.fields[0].empty()) keys.push_back(k);
+    if (static_cast<size_t>(k) % lanes != 0) keys.push_back(k);
   }
   return keys;
 }
@@ -317,7 +350,7 @@ TEST_F(ForwarderTest, EachSubmittedRequestIsOneBatchQueuedBeforeSubmitReturns) {
   storage.answerAlways(503);  // nothing leaves the queue yet
   auto forwarder = create(simulatedConfig(storage.url()), clock_);
   forwarder->start();
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(submit(*forwarder, encodedSeries(4), 4).ok());
   // On disk already: each batch is a record of its own in the endpoint's queue.
   EXPECT_EQ(metric(R"(remote_write_pending_batches\{[^}]+\})"), 3);
   storage.answerAlways(204);
@@ -335,7 +368,7 @@ TEST_F(ForwarderTest, ConcurrentSubmitsWithFsyncAlwaysShareSyncsAndLoseNothing) 
   std::vector<std::thread> clients;
   for (int t = 0; t < 4; ++t) {
     clients.emplace_back([&] {
-      for (int i = 0; i < 25; ++i) EXPECT_TRUE(forwarder->submit(encodedSeries(2), 2).ok());
+      for (int i = 0; i < 25; ++i) EXPECT_TRUE(submit(*forwarder, encodedSeries(2), 2).ok());
     });
   }
   for (auto& client : clients) client.join();
@@ -349,7 +382,7 @@ TEST_F(ForwarderTest, RetriesServerErrorsUntilStorageRecovers) {
   storage.script({500, 503, 429, 204});
   auto forwarder = create(simulatedConfig(storage.url()), clock_);
   forwarder->start();
-  ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());
+  ASSERT_TRUE(submit(*forwarder, encodedSeries(10), 10).ok());
   EXPECT_TRUE(advanceUntil([&] { return storage.samples() == 10; }));
   EXPECT_EQ(storage.requests(), 4);
   forwarder->stop(1s);
@@ -362,9 +395,9 @@ TEST_F(ForwarderTest, DoesNotRetryOtherClientErrors) {
   storage.script({400});
   auto forwarder = create(fastConfig(storage.url()));
   forwarder->start();
-  ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());
+  ASSERT_TRUE(submit(*forwarder, encodedSeries(10), 10).ok());
   EXPECT_TRUE(testing::waitFor([&] { return storage.requests() == 1; }));
-  ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());  // the next batch goes through
+  ASSERT_TRUE(submit(*forwarder, encodedSeries(10), 10).ok());  // the next batch goes through
   EXPECT_TRUE(testing::waitFor([&] { return storage.samples() == 10; }));
   EXPECT_EQ(storage.requests(), 2);
   forwarder->stop(1s);
@@ -378,12 +411,12 @@ TEST_F(ForwarderTest, UnreachableStorageFillsTheQueueUpToItsCapWithoutBlockingAp
   // Storage never answers, so a submit that waited for it would never return: getting here at
   // all shows that appends do not block.
   int accepted = 0;
-  while (forwarder->submit(incompressibleSeries(32 << 10, 10), 10).ok() && accepted < 100) {
+  while (submit(*forwarder, incompressibleSeries(32 << 10, 10), 10).ok() && accepted < 100) {
     ++accepted;
   }
   EXPECT_GT(accepted, 15);
   EXPECT_LT(accepted, 100);
-  const absl::Status full = forwarder->submit(incompressibleSeries(32 << 10, 10), 10);
+  const absl::Status full = submit(*forwarder, incompressibleSeries(32 << 10, 10), 10);
   EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(full.message().find("queue.maxDiskUsage"), std::string::npos);
   EXPECT_TRUE(testing::waitFor(
@@ -404,7 +437,7 @@ TEST_F(ForwarderTest, QueuedBatchesAreDeliveredAfterARestart) {
   {
     auto forwarder = create(simulatedConfig(storage.url()), clock_);
     forwarder->start();
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(forwarder->submit(encodedSeries(10), 10).ok());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(submit(*forwarder, encodedSeries(10), 10).ok());
     EXPECT_TRUE(advanceUntil([&] { return storage.requests() >= 2; }));
     forwarder->stop(0ms);  // what is not delivered stays queued
   }
@@ -422,7 +455,7 @@ TEST_F(ForwarderTest, DropOldestKeepsAcceptingAndCountsWhatItDrops) {
   auto forwarder = create(simulatedConfig("http://127.0.0.1:1"), clock_);
   forwarder->start();
   for (int i = 0; i < 60; ++i) {
-    ASSERT_TRUE(forwarder->submit(incompressibleSeries(32 << 10, 10), 10).ok());
+    ASSERT_TRUE(submit(*forwarder, incompressibleSeries(32 << 10, 10), 10).ok());
   }
   forwarder->stop(0ms);
   EXPECT_GT(metric(R"(remote_write_dropped_batches_total\{[^}]+\})"), 0);
@@ -439,7 +472,7 @@ TEST_F(ForwarderTest, LanesKeepEverySeriesInOrderWithSeveralRequestsInFlight) {
   auto forwarder = create(config);
   forwarder->start();
   for (int request = 0; request < 200; ++request) {
-    ASSERT_TRUE(forwarder->submit(seriesAt(16, request), 16).ok());
+    ASSERT_TRUE(submit(*forwarder, seriesAt(4, 16, request)).ok());
   }
   EXPECT_TRUE(testing::waitFor([&] { return storage.samples() == 200 * 16; }));
   forwarder->stop(1s);
@@ -457,7 +490,7 @@ TEST_F(ForwarderTest, BatchesQueuedInMoreLanesAreDeliveredAfterConcurrencyIsLowe
     auto forwarder = create(config, clock_);
     forwarder->start();
     for (int request = 0; request < 20; ++request) {
-      ASSERT_TRUE(forwarder->submit(seriesAt(16, request), 16).ok());
+      ASSERT_TRUE(submit(*forwarder, seriesAt(4, 16, request)).ok());
     }
     forwarder->stop(0ms);
   }
@@ -518,7 +551,7 @@ TEST_P(ConcurrencyChangeTest, EverySeriesStaysInOrderAndNothingIsRefusedOrDroppe
     forwarder->start();
     for (int request = 0; request < kRequests; ++request) {
       const auto timestamp = static_cast<int64_t>(run) * kRequests + request;
-      ASSERT_TRUE(forwarder->submit(seriesFor(keys, timestamp), keys.size()).ok()) << run;
+      ASSERT_TRUE(submit(*forwarder, inLanes(forwarder->lanes(), keys, timestamp)).ok()) << run;
     }
     if (last) {
       const int expected = static_cast<int>(runs.size() * kRequests * keys.size());
@@ -556,20 +589,23 @@ TEST_P(BacklogTest, ALaneKeepsItsBacklogAndRoomWhenTheLanesAreMore) {
   {
     auto forwarder = create(config);
     for (int i = 0; i < 12; ++i) {
-      ASSERT_TRUE(forwarder->submit(incompressibleSeries(32 << 10, 1), 1).ok());
+      ASSERT_TRUE(submit(*forwarder, incompressibleSeries(32 << 10, 1), 1).ok());
     }
   }
   config.concurrency = 4;
   auto forwarder = create(config);
   for (int request = 0; request < 10; ++request) {
-    ASSERT_TRUE(forwarder->submit(seriesAt(16, request), 16).ok()) << request;
+    ASSERT_TRUE(submit(*forwarder, seriesAt(4, 16, request)).ok()) << request;
   }
   if (queue_.when_full == config::WhenFull::kReject) {
     int accepted = 0;
-    while (forwarder->submit(seriesAt(16, accepted) + incompressibleSeries(32 << 10, 1), 17).ok() &&
-           accepted < 100) {
-      ++accepted;
-    }
+    const auto withBacklog = [](int request) {
+      LaneFields fields = seriesAt(4, 16, request);
+      fields.fields[0] += incompressibleSeries(32 << 10, 1);
+      fields.samples[0] += 1;
+      return fields;
+    };
+    while (submit(*forwarder, withBacklog(accepted)).ok() && accepted < 100) ++accepted;
     EXPECT_GE(accepted, 10);  // 600 KiB were left
     EXPECT_LT(accepted, 100);
     uint64_t on_disk = 0;
@@ -615,7 +651,7 @@ TEST_F(ForwarderTest, ASubmitFailsWhenAnyEndpointsQueueFailsToWrite) {
 
   int accepted = 0;
   absl::Status status;
-  while ((status = forwarder->submit(incompressibleSeries(32 << 10, 10), 10)).ok() &&
+  while ((status = submit(*forwarder, incompressibleSeries(32 << 10, 10), 10)).ok() &&
          accepted < 20) {
     ++accepted;
   }
@@ -623,7 +659,7 @@ TEST_F(ForwarderTest, ASubmitFailsWhenAnyEndpointsQueueFailsToWrite) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
   EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("cannot create"));
   std::filesystem::remove(blocker);
-  EXPECT_TRUE(forwarder->submit(incompressibleSeries(32 << 10, 10), 10).ok());
+  EXPECT_TRUE(submit(*forwarder, incompressibleSeries(32 << 10, 10), 10).ok());
   // The first endpoint holds the refused request too: the client's retry makes it a duplicate.
   EXPECT_EQ(metric(R"(remote_write_pending_batches\{endpoint=")" + first.url() + R"([^}]*\})"), 5);
   EXPECT_EQ(metric(R"(remote_write_pending_batches\{endpoint=")" + second.url() + R"([^}]*\})"), 4);
@@ -640,7 +676,7 @@ TEST_F(ForwarderTest, StopCutsOffASendInFlightAtItsDeadline) {
   config.timeout = 60s;
   auto forwarder = create(config);
   forwarder->start();
-  ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
+  ASSERT_TRUE(submit(*forwarder, encodedSeries(4), 4).ok());
   ASSERT_TRUE(
       testing::waitFor([&] { return storage.sendInFlight(); }));  // the request is in flight
   std::atomic<bool> stopped{false};
@@ -663,7 +699,7 @@ TEST_F(ForwarderTest, StopEndsARetryWaitAtItsDeadline) {
   config.retry_max_backoff = 120s;
   auto forwarder = create(config, clock_);
   forwarder->start();
-  ASSERT_TRUE(forwarder->submit(encodedSeries(4), 4).ok());
+  ASSERT_TRUE(submit(*forwarder, encodedSeries(4), 4).ok());
   ASSERT_TRUE(testing::waitFor([&] { return storage.requests() >= 1; }));
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {

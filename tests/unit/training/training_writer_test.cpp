@@ -45,8 +45,8 @@ class TrainingWriterTest : public ::testing::Test {
   std::unique_ptr<TrainingWriter> open() {
     auto writer = TrainingWriter::create(
         *database_, config_,
-        forward::DiskQueueOptions{.dir = dir_ / "journal",
-                                  .max_bytes = config::QueueConfig{}.max_disk_usage},
+        queue::DiskQueueOptions{.dir = dir_ / "journal",
+                                .max_bytes = config::QueueConfig{}.max_disk_usage},
         deadLetterFile(), telemetry_.trainingWriteMetrics(), clock_);
     EXPECT_TRUE(writer.ok()) << writer.status();
     return std::move(*writer);

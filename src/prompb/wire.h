@@ -1,7 +1,7 @@
 #pragma once
 // Minimal protobuf wire-format reading and writing over byte views: enough for the
-// remote-write messages, without copying or allocating. Readers report malformed input through
-// ok() instead of throwing.
+// remote-write messages (their field numbers: prompb/fields.h), without copying or allocating.
+// Readers report malformed input through ok() instead of throwing.
 
 #include <algorithm>
 #include <cassert>
@@ -12,7 +12,7 @@
 
 #include "common/strings.h"
 
-namespace tp::ingest {
+namespace tp::prompb {
 
 enum class WireType : uint8_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
@@ -197,4 +197,4 @@ class WireWriter {
   char* end_;
 };
 
-}  // namespace tp::ingest
+}  // namespace tp::prompb

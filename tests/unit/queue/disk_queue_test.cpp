@@ -1,4 +1,4 @@
-#include "forward/disk_queue.h"
+#include "queue/disk_queue.h"
 
 #include <gtest/gtest.h>
 
@@ -10,10 +10,11 @@
 #include "fmt/format.h"
 #include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
+#include "support/simulated_clock.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 
-namespace tp::forward {
+namespace tp::queue {
 namespace {
 
 using namespace std::chrono_literals;
@@ -44,8 +45,9 @@ class LogCapture {
 
 class DiskQueueTest : public ::testing::Test {
  protected:
-  std::unique_ptr<DiskQueue> open(QueueRecovery* recovery = nullptr) {
-    auto queue = DiskQueue::open(options_, recovery);
+  std::unique_ptr<DiskQueue> open(QueueRecovery* recovery = nullptr,
+                                  const common::Clock& clock = common::systemClock()) {
+    auto queue = DiskQueue::open(options_, recovery, clock);
     EXPECT_TRUE(queue.ok()) << queue.status();
     return queue.ok() ? std::move(*queue) : nullptr;
   }
@@ -90,7 +92,7 @@ TEST_F(DiskQueueTest, DeliversInOrderAndCountsWhatIsPending) {
   QueuedRecord record;
   ASSERT_TRUE(queue->next(nullptr, &record));
   EXPECT_EQ(record.payload, payload(0));
-  EXPECT_EQ(record.samples, 10u);
+  EXPECT_EQ(record.items, 10u);
   QueuedRecord second;
   ASSERT_TRUE(queue->next(&record.end, &second));  // reading ahead consumes nothing
   EXPECT_EQ(second.payload, payload(1));
@@ -116,7 +118,7 @@ TEST_F(DiskQueueTest, UndeliveredRecordsSurviveAReopen) {
   QueueRecovery recovery;
   auto queue = open(&recovery);
   EXPECT_EQ(recovery.records, 13u);
-  EXPECT_EQ(recovery.samples, 13u);
+  EXPECT_EQ(recovery.items, 13u);
   EXPECT_EQ(recovery.corrupt_records, 0u);
   const auto delivered = drain(*queue);
   ASSERT_EQ(delivered.size(), 13u);
@@ -164,7 +166,7 @@ TEST_F(DiskQueueTest, DropOldestMakesRoomAndCountsWhatItDropped) {
   }
   const auto delivered = drain(*queue);
   EXPECT_EQ(delivered.back(), payload(199));
-  // Every sample is either delivered or counted as dropped.
+  // Every item is either delivered or counted as dropped.
   EXPECT_EQ(dropped_total + 3 * delivered.size(), 3u * 200);
 }
 
@@ -263,25 +265,34 @@ TEST_F(DiskQueueTest, WithFsyncAlwaysEachNewSegmentsDirectoryEntryIsSynced) {
   EXPECT_EQ(queue->directorySyncs(), 3u);
 }
 
-TEST_F(DiskQueueTest, FailedPeriodicSyncsAreCountedAndWarnedAboutOncePerStreak) {
+// The syncer runs on the injected clock: a sync happens each time the clock passes sync_interval,
+// never in between, however long the test takes in real time.
+TEST_F(DiskQueueTest, PeriodicSyncsFollowTheClockAndFailuresAreWarnedAboutOncePerStreak) {
   LogCapture log;
+  testing::SimulatedClock clock;
   options_.segment_bytes = 1;  // a segment per record
-  options_.sync_interval = 1ms;
-  auto queue = open();
+  options_.sync_interval = 1s;
+  auto queue = open(nullptr, clock);
   ASSERT_TRUE(queue->append(payload(0), 1, nullptr).ok());
   // The next segment is /dev/null: writes succeed, fdatasync fails (EINVAL) like a failing disk's.
   std::filesystem::create_symlink("/dev/null", segmentFile(2));
   ASSERT_TRUE(queue->append(payload(1), 1, nullptr).ok());
-  EXPECT_TRUE(testing::waitFor([&] { return queue->syncFailures() >= 3; }));
+  EXPECT_EQ(queue->syncFailures(), 0u);  // the clock has not moved: no sync yet
+  for (uint64_t failures = 1; failures <= 3; ++failures) {
+    clock.advance(options_.sync_interval);
+    EXPECT_TRUE(testing::waitFor([&] { return queue->syncFailures() == failures; }));
+  }
   EXPECT_EQ(log.count("cannot sync"), 1u);
-  // A segment on the disk again: the streak ends.
+  // A segment on the disk again: the streak ends at the next sync.
   ASSERT_TRUE(queue->append(payload(2), 1, nullptr).ok());
+  clock.advance(options_.sync_interval);
   EXPECT_TRUE(testing::waitFor([&] { return log.count("syncs again") == 1; }));
+  EXPECT_EQ(queue->syncFailures(), 3u);
   // A new streak is warned about again.
-  const uint64_t before = queue->syncFailures();
   std::filesystem::create_symlink("/dev/null", segmentFile(4));
   ASSERT_TRUE(queue->append(payload(3), 1, nullptr).ok());
-  EXPECT_TRUE(testing::waitFor([&] { return queue->syncFailures() >= before + 3; }));
+  clock.advance(options_.sync_interval);
+  EXPECT_TRUE(testing::waitFor([&] { return queue->syncFailures() == 4; }));
   EXPECT_EQ(log.count("cannot sync"), 2u);
 }
 
@@ -316,4 +327,4 @@ TEST_F(DiskQueueTest, ADirectoryIsOpenInOneQueueAtATime) {
 }
 
 }  // namespace
-}  // namespace tp::forward
+}  // namespace tp::queue

@@ -1,14 +1,15 @@
 #pragma once
-// A storage endpoint's on-disk queue: an append-only log of records (one compressed
-// WriteRequest each) split into segment files, with the read position kept in a separate cursor
-// file. A record is in the kernel when append() returns, so it survives kill -9; fsync (by the
-// queue's own thread every sync_interval, or before append() returns, one fdatasync covering
-// every append that waits for it, and the directory once per new segment) makes it survive power
-// loss. The reader delivers records in order and commits them; segments wholly delivered are
-// deleted. Disk use is capped: a full queue refuses appends (the caller answers 503) or, if so
+// An on-disk queue of records: an append-only log split into segment files, with the read
+// position kept in a separate cursor file. A record is an opaque payload and the number of items
+// it holds (the forwarder's batches hold samples, the training journal's records hold rows). A
+// record is in the kernel when append() returns, so it survives kill -9; fsync (by the queue's
+// own thread every sync_interval, or before append() returns, one fdatasync covering every
+// append that waits for it, and the directory once per new segment) makes it survive power loss.
+// The reader delivers records in order and commits them; segments wholly delivered are deleted.
+// Disk use is capped: a full queue refuses appends (the caller answers 503) or, if so
 // configured, drops its oldest records.
 //
-// On disk, per record: magic "TPQ1", payload length, sample count, CRC-32 of the payload (all
+// On disk, per record: magic "TPQ1", payload length, item count, CRC-32 of the payload (all
 // little-endian u32), then the payload. The cursor file has two checksummed slots overwritten in
 // turn, so saving it is one pwrite and a torn save leaves the previous position. Opening a queue
 // checks every unread record: a torn tail (a crash in the middle of a write) is cut off, and a
@@ -28,13 +29,11 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 
-namespace tp::forward {
+namespace tp::queue {
 
 enum class WhenFull { kReject, kDropOldest };
-
-// Bytes a record takes on disk besides its payload (its header).
-inline constexpr uint64_t kQueueRecordOverhead = 16;
 
 struct DiskQueueOptions {
   std::filesystem::path dir;
@@ -48,7 +47,7 @@ struct DiskQueueOptions {
 // What opening found.
 struct QueueRecovery {
   uint64_t records = 0;  // unread records carried over from the previous run
-  uint64_t samples = 0;
+  uint64_t items = 0;
   uint64_t corrupt_records = 0;  // skipped: bad header or checksum
   uint64_t corrupt_bytes = 0;
   uint64_t torn_bytes = 0;  // cut from the end of the last segment
@@ -64,14 +63,16 @@ struct QueuePosition {
 
 struct QueuedRecord {
   std::string payload;
-  uint32_t samples = 0;
+  uint32_t items = 0;
   QueuePosition end;
 };
 
 class DiskQueue {
  public:
-  static absl::StatusOr<std::unique_ptr<DiskQueue>> open(const DiskQueueOptions& options,
-                                                         QueueRecovery* recovery);
+  // `clock` paces the periodic syncs (fsync_always off).
+  static absl::StatusOr<std::unique_ptr<DiskQueue>> open(
+      const DiskQueueOptions& options, QueueRecovery* recovery,
+      const common::Clock& clock = common::systemClock());
   ~DiskQueue();
 
   DiskQueue(const DiskQueue&) = delete;
@@ -79,8 +80,8 @@ class DiskQueue {
 
   // Appends one record; with fsync_always, returns once it is on stable storage. ResourceExhausted
   // when the queue is at its cap (kReject); with kDropOldest, the oldest records make room and
-  // `dropped_samples` says how many samples went.
-  absl::Status append(std::string_view payload, uint32_t samples, uint64_t* dropped_samples);
+  // `dropped_items` says how many items went.
+  absl::Status append(std::string_view payload, uint32_t items, uint64_t* dropped_items);
 
   // The record after `after` (nullptr: the oldest undelivered one), without consuming it; false
   // when there is none yet. Lets several senders work on consecutive records.
@@ -95,13 +96,13 @@ class DiskQueue {
   // Flushes written records and the cursor's directory entry to stable storage.
   absl::Status sync();
 
-  // False when the queue refuses when full and cannot take `bytes` more.
-  bool hasRoomFor(uint64_t bytes) const;
+  // False when the queue refuses when full and cannot take a record of `payload_bytes` (its
+  // header counted too).
+  bool hasRoomFor(uint64_t payload_bytes) const;
   // Replaces max_bytes; what the queue holds already stays (appends drop or refuse against it).
   void setMaxBytes(uint64_t max_bytes);
   uint64_t bytesOnDisk() const;
   uint64_t pendingRecords() const;
-  uint64_t corruptRecords() const;
   // Segments whose directory entry was synced before their first append (fsync_always).
   uint64_t directorySyncs() const;
   // Periodic syncs (fsync_always off) that failed: records appended meanwhile may be lost with
@@ -109,15 +110,16 @@ class DiskQueue {
   uint64_t syncFailures() const;
 
  private:
-  explicit DiskQueue(const DiskQueueOptions& options);
+  DiskQueue(const DiskQueueOptions& options, const common::Clock& clock);
   absl::Status recover(QueueRecovery* recovery);
   absl::Status openNewSegment();
   // Group commit: returns once the `sequence`-th append is synced, syncing itself (and every
   // append before it) unless another caller's sync already covers it.
   absl::Status syncThrough(uint64_t sequence);
-  void syncEveryInterval();
+  // Syncs at `first`, then every sync_interval after the previous sync began, until closing.
+  void syncEveryInterval(common::Clock::TimePoint first);
   absl::Status saveCursorLocked();
-  absl::Status dropOldestLocked(uint64_t needed, uint64_t* dropped_samples);
+  absl::Status dropOldestLocked(uint64_t needed, uint64_t* dropped_items);
   void deleteSegmentLocked(uint64_t segment);
   bool holdsLocked(const QueuePosition& end) const;
   // A descriptor of `segment` for reading, kept open while reads stay in that segment.
@@ -129,6 +131,7 @@ class DiskQueue {
   std::filesystem::path segmentPath(uint64_t segment) const;
 
   DiskQueueOptions options_;
+  const common::Clock& clock_;
   mutable std::mutex mutex_;
   int write_fd_ = -1;
   uint64_t write_segment_ = 0;
@@ -139,7 +142,6 @@ class DiskQueue {
   std::map<uint64_t, uint64_t> segment_sizes_;  // segments from the read segment on
   uint64_t bytes_on_disk_ = 0;
   uint64_t pending_records_ = 0;
-  QueueRecovery stats_;       // what opening found, plus corruption met since
   bool dirty_ = false;        // appended since the last sync
   bool entry_synced_ = true;  // the write segment's directory entry is on stable storage
   uint64_t directory_syncs_ = 0;
@@ -162,4 +164,4 @@ class DiskQueue {
   std::thread syncer_;
 };
 
-}  // namespace tp::forward
+}  // namespace tp::queue

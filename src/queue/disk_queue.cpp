@@ -1,4 +1,4 @@
-#include "forward/disk_queue.h"
+#include "queue/disk_queue.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -14,15 +14,16 @@
 #include <optional>
 #include <vector>
 
+#include "common/status.h"
 #include "common/strings.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
-namespace tp::forward {
+namespace tp::queue {
 namespace {
 
 constexpr uint32_t kMagic = 0x31515054;  // "TPQ1" little-endian
-constexpr size_t kHeaderBytes = kQueueRecordOverhead;
+constexpr size_t kHeaderBytes = 16;
 constexpr std::string_view kSegmentSuffix = ".seg";
 constexpr std::string_view kCursorFile = "cursor";
 constexpr std::string_view kLockFile = "lock";
@@ -30,7 +31,7 @@ constexpr std::string_view kLockFile = "lock";
 struct Header {
   uint32_t magic;
   uint32_t length;
-  uint32_t samples;
+  uint32_t items;
   uint32_t crc;
 };
 static_assert(sizeof(Header) == kHeaderBytes);
@@ -111,7 +112,8 @@ uint64_t fileSize(const std::filesystem::path& path) {
 
 }  // namespace
 
-DiskQueue::DiskQueue(const DiskQueueOptions& options) : options_(options) {}
+DiskQueue::DiskQueue(const DiskQueueOptions& options, const common::Clock& clock)
+    : options_(options), clock_(clock) {}
 
 DiskQueue::~DiskQueue() {
   {
@@ -134,13 +136,18 @@ std::filesystem::path DiskQueue::segmentPath(uint64_t segment) const {
 }
 
 absl::StatusOr<std::unique_ptr<DiskQueue>> DiskQueue::open(const DiskQueueOptions& options,
-                                                           QueueRecovery* recovery) {
-  std::unique_ptr<DiskQueue> queue(new DiskQueue(options));
+                                                           QueueRecovery* recovery,
+                                                           const common::Clock& clock) {
+  std::unique_ptr<DiskQueue> queue(new DiskQueue(options, clock));
   QueueRecovery found;
-  if (absl::Status status = queue->recover(&found); !status.ok()) return status;
+  TP_RETURN_IF_ERROR(queue->recover(&found));
   if (recovery != nullptr) *recovery = found;
-  if (!options.fsync_always)
-    queue->syncer_ = std::thread([q = queue.get()] { q->syncEveryInterval(); });
+  if (!options.fsync_always) {
+    // The first deadline is set before the thread starts: a clock moved once open() returns
+    // reaches it.
+    const common::Clock::TimePoint first = clock.now() + options.sync_interval;
+    queue->syncer_ = std::thread([q = queue.get(), first] { q->syncEveryInterval(first); });
+  }
   return queue;
 }
 
@@ -209,7 +216,7 @@ absl::Status DiskQueue::recover(QueueRecovery* recovery) {
     QueuedRecord record;
     while (readAt(segment, &offset, &record, recovery, /*verify=*/true)) {
       ++recovery->records;
-      recovery->samples += record.samples;
+      recovery->items += record.items;
       offset = record.end.end_offset;
     }
     if (offset < size && segment == segments.back()) {
@@ -227,7 +234,6 @@ absl::Status DiskQueue::recover(QueueRecovery* recovery) {
   write_segment_ = segments.empty() ? read_segment_ : segments.back() + 1;
   if (segments.empty()) read_offset_ = 0;
   recovery->append_segment = write_segment_;
-  stats_ = *recovery;
   first_own_segment_ = write_segment_;
   return openNewSegment();
 }
@@ -249,9 +255,8 @@ absl::Status DiskQueue::openNewSegment() {
   return absl::OkStatus();
 }
 
-absl::Status DiskQueue::append(std::string_view payload, uint32_t samples,
-                               uint64_t* dropped_samples) {
-  if (dropped_samples != nullptr) *dropped_samples = 0;
+absl::Status DiskQueue::append(std::string_view payload, uint32_t items, uint64_t* dropped_items) {
+  if (dropped_items != nullptr) *dropped_items = 0;
   const uint64_t size = kHeaderBytes + payload.size();
   std::unique_lock lock(mutex_);
   if (bytes_on_disk_ + size > options_.max_bytes) {
@@ -261,11 +266,11 @@ absl::Status DiskQueue::append(std::string_view payload, uint32_t samples,
                          " bytes, queue.maxDiskUsage): storage is down or slower than ingestion"));
     }
     uint64_t dropped = 0;
-    if (absl::Status status = dropOldestLocked(size, &dropped); !status.ok()) return status;
-    if (dropped_samples != nullptr) *dropped_samples = dropped;
+    TP_RETURN_IF_ERROR(dropOldestLocked(size, &dropped));
+    if (dropped_items != nullptr) *dropped_items = dropped;
   }
   if (write_offset_ > 0 && write_offset_ + size > options_.segment_bytes) {
-    if (absl::Status status = openNewSegment(); !status.ok()) return status;
+    TP_RETURN_IF_ERROR(openNewSegment());
   }
   // A synced record survives power loss only if its file's directory entry does. Done before the
   // first append into the segment, so a failure is retried by the next one.
@@ -274,7 +279,7 @@ absl::Status DiskQueue::append(std::string_view payload, uint32_t samples,
     entry_synced_ = true;
     ++directory_syncs_;
   }
-  const Header header{kMagic, static_cast<uint32_t>(payload.size()), samples, checksum(payload)};
+  const Header header{kMagic, static_cast<uint32_t>(payload.size()), items, checksum(payload)};
   iovec parts[2] = {{const_cast<Header*>(&header), kHeaderBytes},
                     {const_cast<char*>(payload.data()), payload.size()}};
   size_t written = 0;
@@ -344,16 +349,16 @@ absl::Status DiskQueue::syncThrough(uint64_t sequence) {
   return absl::OkStatus();
 }
 
-absl::Status DiskQueue::dropOldestLocked(uint64_t needed, uint64_t* dropped_samples) {
+absl::Status DiskQueue::dropOldestLocked(uint64_t needed, uint64_t* dropped_items) {
   while (bytes_on_disk_ + needed > options_.max_bytes) {
     if (read_segment_ == write_segment_) {
       if (write_offset_ == 0) break;
-      if (absl::Status status = openNewSegment(); !status.ok()) return status;
+      TP_RETURN_IF_ERROR(openNewSegment());
     }
     uint64_t offset = read_offset_;
     QueuedRecord record;
     while (readAt(read_segment_, &offset, &record, nullptr, /*verify=*/false)) {
-      *dropped_samples += record.samples;
+      *dropped_items += record.items;
       if (pending_records_ > 0) --pending_records_;
       offset = record.end.end_offset;
     }
@@ -412,7 +417,7 @@ bool DiskQueue::readAt(uint64_t segment, uint64_t* offset, QueuedRecord* record,
     if (next == size) return false;
     at = next;
   }
-  record->samples = header.samples;
+  record->items = header.items;
   record->end = {segment, at + kHeaderBytes + header.length};
   return true;
 }
@@ -494,10 +499,14 @@ absl::Status DiskQueue::saveCursorLocked() {
   return absl::OkStatus();
 }
 
-void DiskQueue::syncEveryInterval() {
+void DiskQueue::syncEveryInterval(common::Clock::TimePoint first) {
   std::unique_lock lock(syncer_mutex_);
   uint64_t streak = 0;  // failures in a row: warned about once, not at every tick
-  while (!syncer_wakeup_.wait_for(lock, options_.sync_interval, [this] { return closing_; })) {
+  common::Clock::TimePoint deadline = first;
+  while (!clock_.waitUntil(lock, syncer_wakeup_, deadline, [this] { return closing_; })) {
+    // Set before syncing, so that whoever sees this sync's outcome can move the clock past the
+    // next deadline.
+    deadline = clock_.now() + options_.sync_interval;
     const absl::Status status = sync();
     if (!status.ok()) {
       ++sync_failures_;
@@ -523,10 +532,10 @@ absl::Status DiskQueue::sync() {
   return absl::OkStatus();
 }
 
-bool DiskQueue::hasRoomFor(uint64_t bytes) const {
+bool DiskQueue::hasRoomFor(uint64_t payload_bytes) const {
   std::lock_guard lock(mutex_);
   return options_.when_full == WhenFull::kDropOldest ||
-         bytes_on_disk_ + bytes <= options_.max_bytes;
+         bytes_on_disk_ + kHeaderBytes + payload_bytes <= options_.max_bytes;
 }
 
 void DiskQueue::setMaxBytes(uint64_t max_bytes) {
@@ -537,11 +546,6 @@ void DiskQueue::setMaxBytes(uint64_t max_bytes) {
 uint64_t DiskQueue::bytesOnDisk() const {
   std::lock_guard lock(mutex_);
   return bytes_on_disk_;
-}
-
-uint64_t DiskQueue::corruptRecords() const {
-  std::lock_guard lock(mutex_);
-  return stats_.corrupt_records;
 }
 
 uint64_t DiskQueue::directorySyncs() const {
@@ -556,4 +560,4 @@ uint64_t DiskQueue::pendingRecords() const {
   return pending_records_;
 }
 
-}  // namespace tp::forward
+}  // namespace tp::queue
