@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "app/log_batch_analyzer.h"
 #include "cache/cluster_snapshot.h"
 #include "ingest/fluentbit/gzip.h"
 #include "ingest/fluentbit/log_batch.h"
+#include "logs/log_batch_analyzer.h"
 #include "support/compression.h"
 #include "telemetry/telemetry.h"
 #include "training/performance_extractor.h"
@@ -158,7 +158,7 @@ void BM_ParseAndExtractBatch(benchmark::State& state) {
   const training::PerformanceExtractor extractor;
   size_t rows = 0;
   for (auto _ : state) {
-    app::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
+    logs::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
     const absl::Status status =
         ingest::parseLogBatch(std::string_view(buffer.data(), body.size()),
                               ingest::LogBatchFormat::kJsonArray, {}, analyzer);
@@ -179,7 +179,7 @@ void BM_ParseAndExtractGzipBatch(benchmark::State& state) {
   std::string inflated;
   for (auto _ : state) {
     auto size = ingest::inflateGzip(compressed, 64 << 20, ingest::kLogBatchPadding, inflated);
-    app::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
+    logs::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
     const absl::Status status = ingest::parseLogBatch(
         std::string_view(inflated.data(), *size), ingest::LogBatchFormat::kJsonArray, {}, analyzer);
     if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
@@ -212,7 +212,7 @@ void BM_DistinctHostsBatch(benchmark::State& state) {
       telemetry.logsMetrics({ingest::kSkipReasonNames.begin(), ingest::kSkipReasonNames.end()},
                             extractor.formatNames(), 1'000);
   for (auto _ : state) {
-    app::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
+    logs::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
     const absl::Status status =
         ingest::parseLogBatch(std::string_view(buffer.data(), body.size()),
                               ingest::LogBatchFormat::kJsonArray, {}, analyzer);

@@ -3,11 +3,11 @@
 #include <chrono>
 #include <cstring>
 
-#include "app/log_batch_analyzer.h"
 #include "app/rejection.h"
 #include "common/strings.h"
 #include "http/envelope.h"
 #include "ingest/fluentbit/gzip.h"
+#include "logs/log_batch_analyzer.h"
 
 namespace tp::app {
 namespace {
@@ -29,10 +29,8 @@ absl::Status parseLogEncoding(std::string_view header, LogEncoding* encoding) {
   return absl::OkStatus();
 }
 
-int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+int64_t microsSinceEpoch(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
 }
 
 }  // namespace
@@ -40,12 +38,13 @@ int64_t nowMicros() {
 LogsHandler::LogsHandler(const cache::CacheRefresher& cache,
                          const training::PerformanceExtractor& extractor,
                          training::TrainingWriter& writer, LogsHandlerOptions options,
-                         telemetry::LogsMetrics metrics)
+                         telemetry::LogsMetrics metrics, const common::Clock& clock)
     : cache_(cache),
       extractor_(extractor),
       writer_(writer),
       options_(options),
-      metrics_(std::move(metrics)) {}
+      metrics_(std::move(metrics)),
+      clock_(clock) {}
 
 http::Response LogsHandler::reject(const http::RequestContext& context,
                                    const absl::Status& status) {
@@ -92,7 +91,8 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
   }
 
   const auto snapshot = cache_.snapshot();
-  LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address, nowMicros());
+  logs::LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address,
+                                  microsSinceEpoch(clock_.wallNow()));
   if (absl::Status status = ingest::parseLogBatch(body, format, options_.limits, analyzer);
       !status.ok()) {
     return reject(context, status);

@@ -1,4 +1,4 @@
-#include "app/log_batch_analyzer.h"
+#include "logs/log_batch_analyzer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "common/strings.h"
 
-namespace tp::app {
+namespace tp::logs {
 
 LogBatchAnalyzer::LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot,
                                    const training::PerformanceExtractor& extractor,
@@ -132,4 +132,4 @@ void LogBatchAnalyzer::commit(telemetry::LogsMetrics& metrics) const {
   }
 }
 
-}  // namespace tp::app
+}  // namespace tp::logs
