@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "common/status.h"
 #include "common/strings.h"
 
 namespace tp::ingest {
@@ -69,7 +70,7 @@ absl::Status forEachField(od::object& object, Visit visit) {
     std::string_view key;
     if (auto error = field.unescaped_key().get(key)) return jsonError(error);
     od::value value = field.value();
-    if (absl::Status status = visit(key, value); !status.ok()) return status;
+    TP_RETURN_IF_ERROR(visit(key, value));
   }
   return absl::OkStatus();
 }
@@ -193,7 +194,7 @@ absl::Status readKubernetes(od::value& value, size_t depth, const LogBatchLimits
 absl::Status readRecord(od::object& object, size_t depth, const LogBatchLimits& limits,
                         RecordState& state) {
   std::string_view message;
-  absl::Status status =
+  TP_RETURN_IF_ERROR(
       forEachField(object, [&](std::string_view key, od::value& value) -> absl::Status {
         if (key == "date") {
           od::json_type type;
@@ -220,8 +221,7 @@ absl::Status readRecord(od::object& object, size_t depth, const LogBatchLimits& 
         }
         if (key == "kubernetes") return readKubernetes(value, depth + 1, limits, state);
         return skipValue(value, depth + 1, limits);
-      });
-  if (!status.ok()) return status;
+      }));
   state.record.message = message.empty() ? state.log : message;
   return absl::OkStatus();
 }
@@ -244,7 +244,7 @@ absl::Status processRecord(od::value value, size_t index, size_t depth,
     return jsonError(error);
   }
   if (type != od::json_type::object) {
-    if (absl::Status status = skipValue(value, depth, limits); !status.ok()) return status;
+    TP_RETURN_IF_ERROR(skipValue(value, depth, limits));
     sink.onSkipped(index, SkipReason::kNotAnObject);
     return absl::OkStatus();
   }
@@ -253,9 +253,7 @@ absl::Status processRecord(od::value value, size_t index, size_t depth,
     return jsonError(error);
   }
   RecordState state;
-  if (absl::Status status = readRecord(object, depth + 1, limits, state); !status.ok()) {
-    return status;
-  }
+  TP_RETURN_IF_ERROR(readRecord(object, depth + 1, limits, state));
   finishRecord(state, index, sink);
   return absl::OkStatus();
 }
@@ -444,34 +442,6 @@ bool parseIsoTime(std::string_view text, int64_t* time_us) {
 }
 
 }  // namespace
-
-absl::Status selectLogBatchFormat(std::string_view content_type, std::string_view body,
-                                  LogBatchFormat* format) {
-  const std::string_view media = common::trim(content_type.substr(0, content_type.find(';')));
-  if (media == "application/json") {
-    *format = LogBatchFormat::kJsonArray;
-    return absl::OkStatus();
-  }
-  if (media == "application/x-ndjson" || media == "application/jsonlines" ||
-      media == "application/x-jsonlines" || media == "application/json-lines") {
-    *format = LogBatchFormat::kJsonLines;
-    return absl::OkStatus();
-  }
-  const std::string_view text = common::trim(body);
-  if (text.starts_with('{')) {
-    *format = LogBatchFormat::kJsonLines;
-    return absl::OkStatus();
-  }
-  // An empty body, or one without a type, gets the parser's more precise 400.
-  if (text.starts_with('[') || text.empty() || media.empty()) {
-    *format = LogBatchFormat::kJsonArray;
-    return absl::OkStatus();
-  }
-  return absl::UnimplementedError(common::concat(
-      "unsupported Content-Type '", content_type,
-      "' for a body that is neither a JSON array nor JSON lines (use application/json for an "
-      "array, application/x-ndjson for lines)"));
-}
 
 absl::Status parseLogBatch(std::string_view body, LogBatchFormat format,
                            const LogBatchLimits& limits, LogRecordSink& sink) {
