@@ -78,14 +78,14 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
     ++iteration_beyond_column_lines_;
     return;
   }
-  rapidjson::StringBuffer buffer;
-  common::JsonWriter writer(buffer);
+  document_.Clear();
+  common::JsonWriter writer(document_);
   training::writePerformanceJson(writer, performance_);
+  const std::string_view document(document_.GetString(), document_.GetSize());
   const auto iteration = static_cast<int64_t>(*iteration_value);
   for (const cache::WorkloadRef* workload : *workloads) {
     items_.performances.push_back({workload->uid, nearest->uid, std::string(record.pod_uid),
-                                   std::string(buffer.GetString(), buffer.GetSize()), iteration,
-                                   record.time_us});
+                                   std::string(document), iteration, record.time_us});
   }
 }
 

@@ -61,6 +61,7 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   // The entry found or inserted last; only an insertion moves entries, and it resets this.
   NodeLatencies::value_type* last_node_ = nullptr;
   training::Performance performance_;
+  rapidjson::StringBuffer document_;  // a performance line's row document, reused
 
   size_t records_ = 0;
   std::array<size_t, static_cast<size_t>(ingest::SkipReason::kCount)> skipped_{};

@@ -61,6 +61,37 @@ absl::Status jsonError(simdjson::error_code error) {
   return absl::InvalidArgumentError(simdjson::error_message(error));
 }
 
+// iterate() has validated every string (UTF-8, no raw control characters, closed), so one
+// without a backslash reads as its bytes in the body: views to them spare the copies into the
+// parser's string buffer that unescaping makes, for most keys and messages.
+
+// A field's key, in place unless it has an escape.
+simdjson::error_code readKey(od::field& field, std::string_view* key) {
+  const char* begin = field.key().raw();  // just after the opening quote
+  const char* end = begin;
+  while (*end != '"' && *end != '\\') ++end;
+  if (*end == '"') {
+    *key = std::string_view(begin, static_cast<size_t>(end - begin));
+    return simdjson::SUCCESS;
+  }
+  return field.unescaped_key().get(*key);
+}
+
+// A string value's text, in place unless it has an escape.
+simdjson::error_code readStringValue(od::value& value, std::string_view* text) {
+  std::string_view token = value.raw_json_token();
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' ||
+                            token.back() == '\r')) {
+    token.remove_suffix(1);
+  }
+  if (token.size() >= 2 && token.front() == '"' && token.back() == '"' &&
+      token.find('\\') == std::string_view::npos) {
+    *text = token.substr(1, token.size() - 2);
+    return simdjson::SUCCESS;
+  }
+  return value.get_string().get(*text);
+}
+
 // Calls visit(key, value) for each field of `object`; stops at the first error.
 template <typename Visit>
 absl::Status forEachField(od::object& object, Visit visit) {
@@ -68,7 +99,7 @@ absl::Status forEachField(od::object& object, Visit visit) {
     od::field field;
     if (auto error = std::move(field_result).get(field)) return jsonError(error);
     std::string_view key;
-    if (auto error = field.unescaped_key().get(key)) return jsonError(error);
+    if (auto error = readKey(field, &key)) return jsonError(error);
     od::value value = field.value();
     TP_RETURN_IF_ERROR(visit(key, value));
   }
@@ -119,6 +150,8 @@ absl::Status skipValue(od::value& value, size_t depth, const LogBatchLimits& lim
   } else {
     return absl::OkStatus();
   }
+  // Each level takes an opening and a closing byte: a short container needs no scan.
+  if (depth + raw.size() / 2 <= limits.max_depth) return absl::OkStatus();
   if (depth + nestingDepth(raw) > limits.max_depth) return tooDeep(limits.max_depth);
   return absl::OkStatus();
 }
@@ -134,9 +167,7 @@ absl::StatusOr<FieldOutcome> readString(od::value& value, const LogBatchLimits& 
   }
   if (type == od::json_type::null) return FieldOutcome::kAbsent;
   if (type != od::json_type::string) return FieldOutcome::kWrongType;
-  if (auto error = value.get_string().get(*out)) {
-    return jsonError(error);
-  }
+  if (auto error = readStringValue(value, out)) return jsonError(error);
   if (out->size() > limits.max_string_bytes) {
     return absl::ResourceExhaustedError(common::concat("a string of ", out->size(),
                                                        " bytes exceeds the limit of ",
