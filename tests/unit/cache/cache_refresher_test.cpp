@@ -94,8 +94,10 @@ TEST_F(CacheRefresherTest, StartsFromTheSavedSnapshotUntilTheDatabaseAnswers) {
   EXPECT_EQ(second.origin().age, 120s);
   EXPECT_TRUE(resolvesTrainingPod(second));
 
-  // The database answers (a fresh, empty one here): its state replaces the file's, and is saved.
+  // The database answers (a fresh one here, with the tables the schema maintainer creates): its
+  // empty state replaces the file's, and is saved.
   std::filesystem::remove(unreachable_);
+  ASSERT_TRUE(storage::ensureSchema(*away, nullptr).ok());
   clock_.advance(5s);
   ASSERT_TRUE(second.refreshNow().ok());
   EXPECT_EQ(second.origin().source, SnapshotSource::kDatabase);
