@@ -45,6 +45,10 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   auto database = storage::Database::create(config.db);
   if (!database.ok()) return database.status();
   app->database_ = std::move(*database);
+  // Refused steps are retried on multiples of the refresh interval: an attempt at a unique key
+  // scans its table.
+  app->schema_ = std::make_unique<storage::SchemaMaintainer>(
+      *app->database_, config.cache.refresh_interval, app->telemetry_.schemaMetrics());
   app->cache_ = std::make_unique<cache::CacheRefresher>(
       *app->database_, config.cache.refresh_interval, app->telemetry_.cacheMetrics(),
       std::filesystem::path(config.queue.dir) / "cluster-snapshot.bin");
@@ -160,6 +164,8 @@ http::Response App::readiness(const http::RequestContext& context) const {
 
 void App::start() {
   spdlog::info("database: {}", database_->description());
+  // Before the first cache read, so that a new database has its tables by then.
+  schema_->start();
   cache_->start();
   if (forwarder_) forwarder_->start();
   training_writer_->start();
@@ -197,6 +203,7 @@ bool App::stop() {
   if (forwarder_) forwarder_->stop(remaining());
   training_drain.join();
   cache_->stop();
+  schema_->stop();
   spdlog::info("stopped");
   return drained;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Wires the components together from a Config: telemetry, database, cluster-state cache,
+// Wires the components together from a Config: telemetry, database, schema, cluster-state cache,
 // routes, HTTP server. Owns their lifetimes and the order of start and stop.
 
 #include <atomic>
@@ -14,6 +14,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "storage/database.h"
+#include "storage/schema_maintainer.h"
 #include "telemetry/telemetry.h"
 
 namespace tp::app {
@@ -39,6 +40,7 @@ class App {
   telemetry::Telemetry telemetry_;
   http::Router router_;
   std::unique_ptr<storage::Database> database_;
+  std::unique_ptr<storage::SchemaMaintainer> schema_;
   std::unique_ptr<cache::CacheRefresher> cache_;
   std::unique_ptr<forward::Forwarder> forwarder_;
   std::unique_ptr<RemoteWriteHandler> remote_write_;

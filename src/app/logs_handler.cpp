@@ -3,36 +3,21 @@
 #include <chrono>
 #include <cstring>
 
-#include "app/log_batch_analyzer.h"
 #include "app/rejection.h"
+#include "common/scratch_release.h"
 #include "common/strings.h"
 #include "http/envelope.h"
+#include "ingest/fluentbit/content_type.h"
 #include "ingest/fluentbit/gzip.h"
+#include "logs/log_batch_analyzer.h"
 
 namespace tp::app {
 namespace {
 
-constexpr size_t kScratchKeepBytes = 16 << 20;
+namespace beast_http = boost::beast::http;
 
-enum class LogEncoding { kIdentity, kGzip };
-
-absl::Status parseLogEncoding(std::string_view header, LogEncoding* encoding) {
-  const std::string_view value = common::trim(header);
-  if (value.empty() || value == "identity") {
-    *encoding = LogEncoding::kIdentity;
-  } else if (value == "gzip" || value == "x-gzip" || value == "deflate") {
-    *encoding = LogEncoding::kGzip;
-  } else {
-    return absl::UnimplementedError(
-        common::concat("unsupported Content-Encoding '", value, "' (use gzip or none)"));
-  }
-  return absl::OkStatus();
-}
-
-int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+int64_t microsSinceEpoch(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
 }
 
 }  // namespace
@@ -40,12 +25,13 @@ int64_t nowMicros() {
 LogsHandler::LogsHandler(const cache::CacheRefresher& cache,
                          const training::PerformanceExtractor& extractor,
                          training::TrainingWriter& writer, LogsHandlerOptions options,
-                         telemetry::LogsMetrics metrics)
+                         telemetry::LogsMetrics metrics, const common::Clock& clock)
     : cache_(cache),
       extractor_(extractor),
       writer_(writer),
       options_(options),
-      metrics_(std::move(metrics)) {}
+      metrics_(std::move(metrics)),
+      clock_(clock) {}
 
 http::Response LogsHandler::reject(const http::RequestContext& context,
                                    const absl::Status& status) {
@@ -53,25 +39,19 @@ http::Response LogsHandler::reject(const http::RequestContext& context,
 }
 
 http::Response LogsHandler::handle(const http::RequestContext& context) {
-  namespace field = boost::beast::http;
   const auto& request = context.request;
-  LogEncoding encoding{};
-  if (absl::Status status =
-          parseLogEncoding(http::toStd(request[field::field::content_encoding]), &encoding);
-      !status.ok()) {
-    return reject(context, status);
-  }
+  const auto encoding =
+      ingest::parseLogEncoding(http::toStd(request[beast_http::field::content_encoding]));
+  if (!encoding.ok()) return reject(context, encoding.status());
   if (absl::Status loaded = clusterStateLoaded(cache_); !loaded.ok()) {
     return deferRequest(context, loaded, metrics_.requests_deferred);
   }
 
   // The parser reads past the end in blocks: the body goes into a padded per-thread buffer.
   thread_local std::string padded;
-  struct Release {
-    ~Release() { common::releaseIfLarger(padded, kScratchKeepBytes); }
-  } release_after_request;
+  const common::ScratchRelease release_after_request(common::kScratchKeepBytes, padded);
   size_t size = 0;
-  if (encoding == LogEncoding::kGzip) {
+  if (*encoding == ingest::LogEncoding::kGzip) {
     auto inflated = ingest::inflateGzip(request.body(), options_.max_decoded_bytes,
                                         ingest::kLogBatchPadding, padded);
     if (!inflated.ok()) return reject(context, inflated.status());
@@ -84,16 +64,14 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
   std::memset(padded.data() + size, ' ', ingest::kLogBatchPadding);
   const std::string_view body(padded.data(), size);
   // After decoding: without a JSON type, the body's first byte decides.
-  ingest::LogBatchFormat format;
-  if (absl::Status status = ingest::selectLogBatchFormat(
-          http::toStd(request[field::field::content_type]), body, &format);
-      !status.ok()) {
-    return reject(context, status);
-  }
+  const auto format =
+      ingest::selectLogBatchFormat(http::toStd(request[beast_http::field::content_type]), body);
+  if (!format.ok()) return reject(context, format.status());
 
   const auto snapshot = cache_.snapshot();
-  LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address, nowMicros());
-  if (absl::Status status = ingest::parseLogBatch(body, format, options_.limits, analyzer);
+  logs::LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address,
+                                  microsSinceEpoch(clock_.wallNow()));
+  if (absl::Status status = ingest::parseLogBatch(body, *format, options_.limits, analyzer);
       !status.ok()) {
     return reject(context, status);
   }

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cache/cache_refresher.h"
+#include "common/clock.h"
 #include "config/config.h"
 #include "http/router.h"
 #include "ingest/fluentbit/log_batch.h"
@@ -24,9 +25,10 @@ struct LogsHandlerOptions {
 
 class LogsHandler {
  public:
+  // `clock`'s wall time is what the records' latency is measured against.
   LogsHandler(const cache::CacheRefresher& cache, const training::PerformanceExtractor& extractor,
               training::TrainingWriter& writer, LogsHandlerOptions options,
-              telemetry::LogsMetrics metrics);
+              telemetry::LogsMetrics metrics, const common::Clock& clock = common::systemClock());
 
   http::Response handle(const http::RequestContext& context);
 
@@ -38,6 +40,7 @@ class LogsHandler {
   training::TrainingWriter& writer_;
   LogsHandlerOptions options_;
   telemetry::LogsMetrics metrics_;
+  const common::Clock& clock_;
 };
 
 }  // namespace tp::app

@@ -4,27 +4,13 @@
 #include <vector>
 
 #include "app/rejection.h"
+#include "common/scratch_release.h"
 #include "common/strings.h"
+#include "ingest/remote_write/content_type.h"
 
 namespace tp::app {
 
-absl::StatusOr<ingest::RemoteWriteVersion> parseRemoteWriteContentType(std::string_view header) {
-  const std::string_view media = common::trim(header.substr(0, header.find(';')));
-  if (media.empty()) return ingest::RemoteWriteVersion::kV1;
-  if (media != "application/x-protobuf") {
-    return absl::UnimplementedError(
-        common::concat("unsupported Content-Type '", header, "' (use application/x-protobuf)"));
-  }
-  const size_t proto = header.find("proto=");
-  if (proto == std::string_view::npos) return ingest::RemoteWriteVersion::kV1;
-  const std::string_view message =
-      common::trim(header.substr(proto + 6, header.find(';', proto) - proto - 6));
-  if (message == "prometheus.WriteRequest") return ingest::RemoteWriteVersion::kV1;
-  if (message == "io.prometheus.write.v2.Request") return ingest::RemoteWriteVersion::kV2;
-  return absl::UnimplementedError(common::concat("unsupported remote-write message '", message,
-                                                 "' (use prometheus.WriteRequest or "
-                                                 "io.prometheus.write.v2.Request)"));
-}
+namespace beast_http = boost::beast::http;
 
 RemoteWriteHandler::RemoteWriteHandler(const cache::CacheRefresher& cache,
                                        forward::Forwarder* forwarder, size_t max_decoded_bytes,
@@ -42,12 +28,12 @@ http::Response RemoteWriteHandler::reject(const http::RequestContext& context,
 }
 
 http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
-  namespace field = boost::beast::http;
   const auto& request = context.request;
-  auto version = parseRemoteWriteContentType(http::toStd(request[field::field::content_type]));
+  auto version =
+      ingest::parseRemoteWriteContentType(http::toStd(request[beast_http::field::content_type]));
   if (!version.ok()) return reject(context, version.status());
   auto encoding =
-      ingest::parseContentEncoding(http::toStd(request[field::field::content_encoding]));
+      ingest::parseContentEncoding(http::toStd(request[beast_http::field::content_encoding]));
   if (!encoding.ok()) return reject(context, encoding.status());
   if (absl::Status loaded = clusterStateLoaded(cache_); !loaded.ok()) {
     return deferRequest(context, loaded, metrics_.requests_deferred);
@@ -58,16 +44,8 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   thread_local std::vector<forward::LanePart> parts;
   const size_t lanes = forwarder_ != nullptr ? forwarder_->lanes() : 1;
   if (encoded.size() < lanes) encoded.resize(lanes);
-  // A hostile or unusually large body must not pin its buffers in every I/O thread.
-  constexpr size_t kScratchKeepBytes = 16 << 20;
-  struct Release {
-    ~Release() {
-      common::releaseIfLarger(decompressed, kScratchKeepBytes);
-      for (prompb::OutputBuffer& lane : encoded) {
-        lane.releaseIfLarger(kScratchKeepBytes / encoded.size());
-      }
-    }
-  } release_after_request;
+  const common::ScratchRelease release_after_request(common::kScratchKeepBytes, decompressed,
+                                                     encoded);
   auto body = ingest::decompressBody(request.body(), *encoding, max_decoded_bytes_, decompressed);
   if (!body.ok()) return reject(context, body.status());
 
@@ -105,7 +83,7 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
     }
   }
 
-  http::Response response{field::status::no_content, request.version()};
+  http::Response response{beast_http::status::no_content, request.version()};
   response.keep_alive(request.keep_alive());
   if (*version == ingest::RemoteWriteVersion::kV2) {
     // What the processor took responsibility for; series it does not forward by design (no pod)

@@ -15,9 +15,6 @@
 
 namespace tp::app {
 
-// Remote-write version named by a Content-Type header; Unimplemented (-> 415) if unsupported.
-absl::StatusOr<ingest::RemoteWriteVersion> parseRemoteWriteContentType(std::string_view header);
-
 class RemoteWriteHandler {
  public:
   RemoteWriteHandler(const cache::CacheRefresher& cache, forward::Forwarder* forwarder,

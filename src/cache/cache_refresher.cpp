@@ -3,13 +3,24 @@
 #include <algorithm>
 
 #include "cache/snapshot_file.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 #include "storage/cluster_state.h"
-#include "storage/schema.h"
 
 namespace tp::cache {
+
+namespace {
+
+absl::Status readClusterState(storage::Database& database, SnapshotBuilder& builder) {
+  TP_RETURN_IF_ERROR(storage::readDevicePods(
+      database, [&builder](const storage::DevicePodRow& row) { builder.addDevice(row); }));
+  return storage::readWorkloadPods(
+      database, [&builder](const storage::WorkloadPodRow& row) { builder.addWorkloadPod(row); });
+}
+
+}  // namespace
 
 std::string_view sourceName(SnapshotSource source) {
   switch (source) {
@@ -25,12 +36,12 @@ std::string_view sourceName(SnapshotSource source) {
 
 CacheRefresher::CacheRefresher(storage::Database& database, std::chrono::milliseconds interval,
                                telemetry::CacheMetrics metrics, std::filesystem::path snapshot_file,
-                               Clock clock)
+                               const common::Clock& clock)
     : database_(database),
       interval_(interval),
       metrics_(metrics),
       snapshot_file_(std::move(snapshot_file)),
-      clock_(std::move(clock)),
+      clock_(clock),
       snapshot_(SnapshotBuilder().build()) {}
 
 CacheRefresher::~CacheRefresher() { stop(); }
@@ -39,7 +50,7 @@ SnapshotOrigin CacheRefresher::origin() const {
   std::lock_guard lock(origin_mutex_);
   if (source_ == SnapshotSource::kNone) return {};
   // A file written on a machine whose clock ran ahead must not show a negative age.
-  const auto age = std::chrono::duration_cast<std::chrono::seconds>(clock_() - read_at_);
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(clock_.wallNow() - read_at_);
   return {.source = source_, .age = std::max(age, std::chrono::seconds(0))};
 }
 
@@ -48,68 +59,12 @@ SnapshotSource CacheRefresher::source() const {
   return source_;
 }
 
-// A failed (or held back) migration step does not mean the tables are missing, so the caches are
-// read anyway; the migration is tried again at the next refresh.
-void CacheRefresher::migrateSchema() {
-  std::vector<std::string> warnings;
-  const absl::Status status = storage::ensureSchema(database_, &warnings);
-  // The same warnings come back at every refresh until someone acts: said when they change, and
-  // again every few minutes.
-  if (warnings != last_schema_warnings_ || schema_log_.admit()) {
-    for (const auto& warning : warnings) spdlog::warn("schema: {}", warning);
-  }
-  last_schema_warnings_ = warnings;
-  schema_ready_ = status.ok() && warnings.empty();
-  if (status.ok()) reportUniqueKeys();
-  if (schema_ready_) return;
-  // Steps the database refused are tried again at the next refresh, then less and less often: a
-  // unique key that duplicates block costs a scan of its table at every attempt. An unreachable
-  // database is tried at every refresh.
-  schema_failures_in_a_row_ = status.ok() ? schema_failures_in_a_row_ + 1 : 0;
-  const std::chrono::milliseconds delay =
-      schema_failures_in_a_row_ <= 1
-          ? std::chrono::milliseconds::zero()
-          : std::min<std::chrono::milliseconds>(
-                interval_ * (int64_t{1} << std::min(schema_failures_in_a_row_ - 2, 20)),
-                kSchemaRetryMax);
-  schema_retry_at_ = clock_() + delay;
-  metrics_.schema_migration_failures->Increment();
-  if (!status.ok()) {
-    spdlog::warn("schema migration failed, tried again at the next refresh: {}",
-                 common::message(status));
-  }
-}
-
-void CacheRefresher::reportUniqueKeys() {
-  auto missing = storage::tablesWithoutUniqueKey(database_);
-  if (!missing.ok()) return;
-  for (std::string_view table : {"workload_event", "training_performance"}) {
-    const bool absent = std::find(missing->begin(), missing->end(), table) != missing->end();
-    prometheus::Gauge& gauge = metrics_.unique_key_missing->Add({{"table", std::string(table)}});
-    if (absent && gauge.Value() == 0) {
-      spdlog::warn(
-          "schema: {} has no unique key for exactly-once writes (existing duplicates block it). "
-          "Each replica still writes a row once, but two replicas can race and write it twice; "
-          "`telemetry-processor db dedupe --apply` removes the duplicates and creates the key",
-          table);
-    }
-    gauge.Set(absent ? 1 : 0);
-  }
-}
-
 absl::Status CacheRefresher::refreshNow() {
   std::lock_guard refresh_lock(refresh_mutex_);
-  const auto started = std::chrono::steady_clock::now();
-  if (!schema_ready_ && clock_() >= schema_retry_at_) migrateSchema();
+  const common::Clock::TimePoint started = clock_.now();
   SnapshotBuilder builder;
-  absl::Status status = storage::readDevicePods(
-      database_, [&builder](const storage::DevicePodRow& row) { builder.addDevice(row); });
-  if (status.ok()) {
-    status = storage::readWorkloadPods(
-        database_, [&builder](const storage::WorkloadPodRow& row) { builder.addWorkloadPod(row); });
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const absl::Status status = readClusterState(database_, builder);
+  const double seconds = std::chrono::duration<double>(clock_.now() - started).count();
   if (!status.ok()) {
     metrics_.refresh_failures->Increment();
     spdlog::warn("cache refresh failed, keeping the previous snapshot: {}",
@@ -117,7 +72,7 @@ absl::Status CacheRefresher::refreshNow() {
     if (!loaded() && !snapshot_file_tried_) loadSnapshotFile();
     return status;
   }
-  const auto read_at = clock_();
+  const auto read_at = clock_.wallNow();
   metrics_.refresh_duration->Observe(seconds);
   metrics_.last_success_timestamp->Set(
       std::chrono::duration<double>(read_at.time_since_epoch()).count());
@@ -180,8 +135,17 @@ void CacheRefresher::publish(std::shared_ptr<const ClusterSnapshot> snapshot, Sn
 }
 
 void CacheRefresher::start() {
+  const common::Clock::TimePoint next = refreshAndSchedule();
+  thread_ = std::thread([this, next] { run(next); });
+}
+
+common::Clock::TimePoint CacheRefresher::refreshAndSchedule() {
+  constexpr std::chrono::milliseconds kUntilRead{1000};
+  // Counted from the start of the refresh, which can take a while.
+  const common::Clock::TimePoint started = clock_.now();
   refreshNow().IgnoreError();  // logged and counted inside
-  thread_ = std::thread([this] { run(); });
+  return started +
+         (source() == SnapshotSource::kDatabase ? interval_ : std::min(interval_, kUntilRead));
 }
 
 void CacheRefresher::stop() {
@@ -193,14 +157,11 @@ void CacheRefresher::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void CacheRefresher::run() {
-  constexpr std::chrono::milliseconds kUntilRead{1000};
+void CacheRefresher::run(common::Clock::TimePoint next) {
   std::unique_lock lock(stop_mutex_);
-  while (!stop_requested_.wait_for(
-      lock, source() == SnapshotSource::kDatabase ? interval_ : std::min(interval_, kUntilRead),
-      [this] { return stopping_; })) {
+  while (!clock_.waitUntil(lock, stop_requested_, next, [this] { return stopping_; })) {
     lock.unlock();
-    refreshNow().IgnoreError();  // logged and counted inside
+    next = refreshAndSchedule();
     lock.lock();
   }
 }

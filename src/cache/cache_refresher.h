@@ -9,17 +9,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <string_view>
 #include <thread>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "cache/cluster_snapshot.h"
-#include "common/log_throttle.h"
+#include "common/clock.h"
 #include "storage/database.h"
 #include "telemetry/telemetry.h"
 
@@ -34,15 +31,14 @@ struct SnapshotOrigin {
   std::chrono::seconds age{0};
 };
 
-using Clock = std::function<std::chrono::system_clock::time_point()>;
-
 class CacheRefresher {
  public:
   // `snapshot_file`: where each snapshot read from the database is kept (empty: nowhere).
-  // `clock` stamps database reads and tells the age of the data.
+  // `clock`: its wall time stamps database reads and tells the age of the data; its monotonic
+  // time paces the refreshes.
   CacheRefresher(storage::Database& database, std::chrono::milliseconds interval,
                  telemetry::CacheMetrics metrics, std::filesystem::path snapshot_file = {},
-                 Clock clock = std::chrono::system_clock::now);
+                 const common::Clock& clock = common::systemClock());
   ~CacheRefresher();
 
   // The current snapshot; empty until the first successful load. Never null.
@@ -51,21 +47,20 @@ class CacheRefresher {
   bool loaded() const { return loaded_.load(std::memory_order_acquire); }
   SnapshotOrigin origin() const;
 
-  // One refresh on the calling thread. Migrates the schema until that has succeeded; the first
-  // refresh that fails before anything was loaded loads the snapshot file instead.
+  // One refresh on the calling thread; the first one that fails before anything was loaded
+  // loads the snapshot file instead. The schema is not its business (storage::SchemaMaintainer).
   absl::Status refreshNow();
 
   // Refreshes once on the calling thread (a reachable database is read before the caller goes
-  // on), then on its own thread every interval until stop(); until the database has been read,
-  // every second when the interval is longer.
+  // on), then on its own thread every interval (from the start of one refresh to the next) until
+  // stop(); until the database has been read, every second when the interval is longer.
   void start();
   void stop();
 
  private:
-  void run();
-  void migrateSchema();
-  // database_unique_key_missing{table}, with a warning when a key is found missing.
-  void reportUniqueKeys();
+  void run(common::Clock::TimePoint next);
+  // One refresh; returns when the next one is due.
+  common::Clock::TimePoint refreshAndSchedule();
   void loadSnapshotFile();
   void publish(std::shared_ptr<const ClusterSnapshot> snapshot, SnapshotSource source,
                std::chrono::system_clock::time_point read_at);
@@ -75,16 +70,10 @@ class CacheRefresher {
   const std::chrono::milliseconds interval_;
   telemetry::CacheMetrics metrics_;
   const std::filesystem::path snapshot_file_;
-  const Clock clock_;
+  const common::Clock& clock_;
   std::atomic<std::shared_ptr<const ClusterSnapshot>> snapshot_;
   std::atomic<bool> loaded_{false};
-  std::mutex refresh_mutex_;  // one refresh at a time; guards the two flags below
-  bool schema_ready_ = false;
-  static constexpr std::chrono::milliseconds kSchemaRetryMax{10 * 60 * 1000};
-  int schema_failures_in_a_row_ = 0;
-  std::chrono::system_clock::time_point schema_retry_at_;
-  std::vector<std::string> last_schema_warnings_;
-  common::LogThrottle schema_log_{std::chrono::minutes(10)};
+  std::mutex refresh_mutex_;  // one refresh at a time; guards the flag below
   bool snapshot_file_tried_ = false;
 
   mutable std::mutex origin_mutex_;

@@ -132,11 +132,22 @@ CacheMetrics Telemetry::cacheMetrics() {
                                .Help("Cache refreshes that failed; the previous snapshot stays")
                                .Register(*registry_)
                                .Add({}),
-      .schema_migration_failures =
+      .snapshot_file_failures =
+          &prometheus::BuildCounter()
+               .Name("cache_snapshot_file_write_failures_total")
+               .Help("Snapshots read from the database that could not be saved under queue.dir")
+               .Register(*registry_)
+               .Add({}),
+  };
+}
+
+SchemaMetrics Telemetry::schemaMetrics() {
+  return SchemaMetrics{
+      .migration_failures =
           &prometheus::BuildCounter()
                .Name("schema_migration_failures_total")
-               .Help("Schema migrations that failed or left warnings; tried again at the next "
-                     "cache refresh, which reads the tables anyway")
+               .Help("Schema migrations that failed or left warnings; tried again later, while "
+                     "the caches are read and rows written anyway")
                .Register(*registry_)
                .Add({}),
       .unique_key_missing = &prometheus::BuildGauge()
@@ -145,12 +156,6 @@ CacheMetrics Telemetry::cacheMetrics() {
                                        "writes (old duplicates block it; see `db dedupe`): "
                                        "concurrent replicas can then write a row twice")
                                  .Register(*registry_),
-      .snapshot_file_failures =
-          &prometheus::BuildCounter()
-               .Name("cache_snapshot_file_write_failures_total")
-               .Help("Snapshots read from the database that could not be saved under queue.dir")
-               .Register(*registry_)
-               .Add({}),
   };
 }
 

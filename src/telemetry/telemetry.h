@@ -43,10 +43,14 @@ struct CacheMetrics {
   prometheus::Gauge* last_success_timestamp;
   prometheus::Histogram* refresh_duration;
   prometheus::Counter* refresh_failures;
-  prometheus::Counter* schema_migration_failures;
+  prometheus::Counter* snapshot_file_failures;
+};
+
+// The schema migration run at start and retried until every step is in place.
+struct SchemaMetrics {
+  prometheus::Counter* migration_failures;
   // database_unique_key_missing{table}: 1 while a table's insert-if-absent key is missing
   prometheus::Family<prometheus::Gauge>* unique_key_missing;
-  prometheus::Counter* snapshot_file_failures;
 };
 
 // Requests an ingestion handler refused as unreadable, by HTTP status: 400, 413, 415.
@@ -160,6 +164,7 @@ class Telemetry {
   RouteMetrics routeMetrics(const std::string& route);
 
   CacheMetrics cacheMetrics();
+  SchemaMetrics schemaMetrics();
   RemoteWriteMetrics remoteWriteMetrics(const std::vector<std::string>& drop_reasons);
   EndpointMetrics endpointMetrics(const std::string& endpoint);
   prometheus::Histogram* batchSamplesHistogram();

@@ -127,7 +127,6 @@ class PerformanceExtractor {
   bool matchConfigured(std::string_view text, Performance* performance, bool& bad_iteration) const;
 
   std::unique_ptr<re2::RE2> start_marker_;
-  std::unique_ptr<re2::RE2> iteration_header_;
   std::vector<ConfiguredPattern> configured_;
 };
 

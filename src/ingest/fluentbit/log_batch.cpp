@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "common/status.h"
 #include "common/strings.h"
 
 namespace tp::ingest {
@@ -60,6 +61,37 @@ absl::Status jsonError(simdjson::error_code error) {
   return absl::InvalidArgumentError(simdjson::error_message(error));
 }
 
+// iterate() has validated every string (UTF-8, no raw control characters, closed), so one
+// without a backslash reads as its bytes in the body: views to them spare the copies into the
+// parser's string buffer that unescaping makes, for most keys and messages.
+
+// A field's key, in place unless it has an escape.
+simdjson::error_code readKey(od::field& field, std::string_view* key) {
+  const char* begin = field.key().raw();  // just after the opening quote
+  const char* end = begin;
+  while (*end != '"' && *end != '\\') ++end;
+  if (*end == '"') {
+    *key = std::string_view(begin, static_cast<size_t>(end - begin));
+    return simdjson::SUCCESS;
+  }
+  return field.unescaped_key().get(*key);
+}
+
+// A string value's text, in place unless it has an escape.
+simdjson::error_code readStringValue(od::value& value, std::string_view* text) {
+  std::string_view token = value.raw_json_token();
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' ||
+                            token.back() == '\r')) {
+    token.remove_suffix(1);
+  }
+  if (token.size() >= 2 && token.front() == '"' && token.back() == '"' &&
+      token.find('\\') == std::string_view::npos) {
+    *text = token.substr(1, token.size() - 2);
+    return simdjson::SUCCESS;
+  }
+  return value.get_string().get(*text);
+}
+
 // Calls visit(key, value) for each field of `object`; stops at the first error.
 template <typename Visit>
 absl::Status forEachField(od::object& object, Visit visit) {
@@ -67,9 +99,9 @@ absl::Status forEachField(od::object& object, Visit visit) {
     od::field field;
     if (auto error = std::move(field_result).get(field)) return jsonError(error);
     std::string_view key;
-    if (auto error = field.unescaped_key().get(key)) return jsonError(error);
+    if (auto error = readKey(field, &key)) return jsonError(error);
     od::value value = field.value();
-    if (absl::Status status = visit(key, value); !status.ok()) return status;
+    TP_RETURN_IF_ERROR(visit(key, value));
   }
   return absl::OkStatus();
 }
@@ -118,6 +150,8 @@ absl::Status skipValue(od::value& value, size_t depth, const LogBatchLimits& lim
   } else {
     return absl::OkStatus();
   }
+  // Each level takes an opening and a closing byte: a short container needs no scan.
+  if (depth + raw.size() / 2 <= limits.max_depth) return absl::OkStatus();
   if (depth + nestingDepth(raw) > limits.max_depth) return tooDeep(limits.max_depth);
   return absl::OkStatus();
 }
@@ -133,9 +167,7 @@ absl::StatusOr<FieldOutcome> readString(od::value& value, const LogBatchLimits& 
   }
   if (type == od::json_type::null) return FieldOutcome::kAbsent;
   if (type != od::json_type::string) return FieldOutcome::kWrongType;
-  if (auto error = value.get_string().get(*out)) {
-    return jsonError(error);
-  }
+  if (auto error = readStringValue(value, out)) return jsonError(error);
   if (out->size() > limits.max_string_bytes) {
     return absl::ResourceExhaustedError(common::concat("a string of ", out->size(),
                                                        " bytes exceeds the limit of ",
@@ -193,7 +225,7 @@ absl::Status readKubernetes(od::value& value, size_t depth, const LogBatchLimits
 absl::Status readRecord(od::object& object, size_t depth, const LogBatchLimits& limits,
                         RecordState& state) {
   std::string_view message;
-  absl::Status status =
+  TP_RETURN_IF_ERROR(
       forEachField(object, [&](std::string_view key, od::value& value) -> absl::Status {
         if (key == "date") {
           od::json_type type;
@@ -220,8 +252,7 @@ absl::Status readRecord(od::object& object, size_t depth, const LogBatchLimits& 
         }
         if (key == "kubernetes") return readKubernetes(value, depth + 1, limits, state);
         return skipValue(value, depth + 1, limits);
-      });
-  if (!status.ok()) return status;
+      }));
   state.record.message = message.empty() ? state.log : message;
   return absl::OkStatus();
 }
@@ -244,7 +275,7 @@ absl::Status processRecord(od::value value, size_t index, size_t depth,
     return jsonError(error);
   }
   if (type != od::json_type::object) {
-    if (absl::Status status = skipValue(value, depth, limits); !status.ok()) return status;
+    TP_RETURN_IF_ERROR(skipValue(value, depth, limits));
     sink.onSkipped(index, SkipReason::kNotAnObject);
     return absl::OkStatus();
   }
@@ -253,9 +284,7 @@ absl::Status processRecord(od::value value, size_t index, size_t depth,
     return jsonError(error);
   }
   RecordState state;
-  if (absl::Status status = readRecord(object, depth + 1, limits, state); !status.ok()) {
-    return status;
-  }
+  TP_RETURN_IF_ERROR(readRecord(object, depth + 1, limits, state));
   finishRecord(state, index, sink);
   return absl::OkStatus();
 }
@@ -444,34 +473,6 @@ bool parseIsoTime(std::string_view text, int64_t* time_us) {
 }
 
 }  // namespace
-
-absl::Status selectLogBatchFormat(std::string_view content_type, std::string_view body,
-                                  LogBatchFormat* format) {
-  const std::string_view media = common::trim(content_type.substr(0, content_type.find(';')));
-  if (media == "application/json") {
-    *format = LogBatchFormat::kJsonArray;
-    return absl::OkStatus();
-  }
-  if (media == "application/x-ndjson" || media == "application/jsonlines" ||
-      media == "application/x-jsonlines" || media == "application/json-lines") {
-    *format = LogBatchFormat::kJsonLines;
-    return absl::OkStatus();
-  }
-  const std::string_view text = common::trim(body);
-  if (text.starts_with('{')) {
-    *format = LogBatchFormat::kJsonLines;
-    return absl::OkStatus();
-  }
-  // An empty body, or one without a type, gets the parser's more precise 400.
-  if (text.starts_with('[') || text.empty() || media.empty()) {
-    *format = LogBatchFormat::kJsonArray;
-    return absl::OkStatus();
-  }
-  return absl::UnimplementedError(common::concat(
-      "unsupported Content-Type '", content_type,
-      "' for a body that is neither a JSON array nor JSON lines (use application/json for an "
-      "array, application/x-ndjson for lines)"));
-}
 
 absl::Status parseLogBatch(std::string_view body, LogBatchFormat format,
                            const LogBatchLimits& limits, LogRecordSink& sink) {

@@ -48,14 +48,6 @@ class LogRecordSink {
   virtual void onSkipped(size_t index, SkipReason reason) = 0;
 };
 
-// The format of a (decoded) body. application/json -> array; application/x-ndjson and the other
-// json-lines names -> lines. Any other type, or none, is decided by the first non-space byte,
-// '[' array, '{' lines, as the reference accepted any type (curl -d sends
-// application/x-www-form-urlencoded; some clients text/plain). Any other body: Unimplemented
-// (-> 415) naming the type or, without a type, an array for the parser to refuse (400).
-absl::Status selectLogBatchFormat(std::string_view content_type, std::string_view body,
-                                  LogBatchFormat* format);
-
 // Parses `body`, which must be followed by kLogBatchPadding readable bytes. Errors:
 // InvalidArgument (-> 400) naming the byte offset (and line, for json_lines) of the problem,
 // ResourceExhausted (-> 413) for a string over the limit. Records seen before an error have

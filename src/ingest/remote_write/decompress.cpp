@@ -58,15 +58,6 @@ absl::StatusOr<std::string_view> decompressZstd(std::string_view body, size_t li
 
 }  // namespace
 
-absl::StatusOr<BodyEncoding> parseContentEncoding(std::string_view header) {
-  const std::string_view value = common::trim(header);
-  if (value.empty() || value == "identity") return BodyEncoding::kIdentity;
-  if (value == "snappy") return BodyEncoding::kSnappy;
-  if (value == "zstd") return BodyEncoding::kZstd;
-  return absl::UnimplementedError(
-      common::concat("unsupported Content-Encoding '", value, "' (use snappy, zstd or none)"));
-}
-
 absl::StatusOr<std::string_view> decompressBody(std::string_view body, BodyEncoding encoding,
                                                 size_t max_decoded_bytes, std::string& scratch) {
   switch (encoding) {

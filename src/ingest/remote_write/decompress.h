@@ -12,9 +12,6 @@ namespace tp::ingest {
 
 enum class BodyEncoding { kIdentity, kSnappy, kZstd };
 
-// Parses a Content-Encoding value; Unimplemented (-> 415) for anything else.
-absl::StatusOr<BodyEncoding> parseContentEncoding(std::string_view header);
-
 // Returns a view of the decoded bytes: `body` itself for identity, else `scratch` (reused across
 // calls). Errors: InvalidArgument (-> 400) for corrupt data, ResourceExhausted (-> 413) when the
 // decoded size exceeds `max_decoded_bytes`.

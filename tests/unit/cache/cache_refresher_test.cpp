@@ -1,6 +1,6 @@
 // The refresher against SQLite files: each database read is saved, a refresher that cannot read
-// its database at start serves the saved snapshot (with its age on an injected clock) until the
-// database answers, and a failing schema migration neither blocks the reads nor is given up.
+// its database at start serves the saved snapshot (with its age on a simulated clock) until the
+// database answers, and its own thread refreshes on that clock's intervals.
 
 #include "cache/cache_refresher.h"
 
@@ -11,7 +11,9 @@
 
 #include "storage/schema.h"
 #include "support/cluster_rows.h"
+#include "support/simulated_clock.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace tp::cache {
 namespace {
@@ -44,8 +46,7 @@ class CacheRefresherTest : public ::testing::Test {
 
   std::unique_ptr<CacheRefresher> refresher(storage::Database& database,
                                             telemetry::Telemetry& telemetry) {
-    return std::make_unique<CacheRefresher>(database, 1h, telemetry.cacheMetrics(), file_,
-                                            [this] { return now_; });
+    return std::make_unique<CacheRefresher>(database, 1h, telemetry.cacheMetrics(), file_, clock_);
   }
 
   static bool resolvesTrainingPod(const CacheRefresher& refresher) {
@@ -58,7 +59,7 @@ class CacheRefresherTest : public ::testing::Test {
   const std::filesystem::path file_ = dir_ / "queue" / "cluster-snapshot.bin";
   const std::filesystem::path unreachable_ = dir_ / "away.db";
   std::unique_ptr<storage::Database> database_;
-  system_clock::time_point now_{std::chrono::seconds(1'761'223'000)};
+  testing::SimulatedClock clock_{system_clock::time_point(std::chrono::seconds(1'761'223'000))};
 };
 
 TEST_F(CacheRefresherTest, StartsFromTheSavedSnapshotUntilTheDatabaseAnswers) {
@@ -72,11 +73,11 @@ TEST_F(CacheRefresherTest, StartsFromTheSavedSnapshotUntilTheDatabaseAnswers) {
   }
 
   // A restart while the database is away, 90 s after that read.
-  now_ += 90s;
+  clock_.advance(90s);
   auto away = openUnreachable();
   telemetry::Telemetry telemetry("test");
   const telemetry::CacheMetrics metrics = telemetry.cacheMetrics();
-  CacheRefresher second(*away, 1h, metrics, file_, [this] { return now_; });
+  CacheRefresher second(*away, 1h, metrics, file_, clock_);
   EXPECT_FALSE(second.loaded());
   EXPECT_EQ(second.origin().source, SnapshotSource::kNone);
   EXPECT_FALSE(second.refreshNow().ok());
@@ -87,22 +88,24 @@ TEST_F(CacheRefresherTest, StartsFromTheSavedSnapshotUntilTheDatabaseAnswers) {
   EXPECT_EQ(metrics.refresh_failures->Value(), 1);
   EXPECT_EQ(metrics.device_entries->Value(), 1);
   // The age grows with the clock while the database stays away; the file is kept.
-  now_ += 30s;
+  clock_.advance(30s);
   EXPECT_FALSE(second.refreshNow().ok());
   EXPECT_EQ(second.origin().source, SnapshotSource::kFile);
   EXPECT_EQ(second.origin().age, 120s);
   EXPECT_TRUE(resolvesTrainingPod(second));
 
-  // The database answers (a fresh, empty one here): its state replaces the file's, and is saved.
+  // The database answers (a fresh one here, with the tables the schema maintainer creates): its
+  // empty state replaces the file's, and is saved.
   std::filesystem::remove(unreachable_);
-  now_ += 5s;
+  ASSERT_TRUE(storage::ensureSchema(*away, nullptr).ok());
+  clock_.advance(5s);
   ASSERT_TRUE(second.refreshNow().ok());
   EXPECT_EQ(second.origin().source, SnapshotSource::kDatabase);
   EXPECT_EQ(second.origin().age, 0s);
   EXPECT_FALSE(resolvesTrainingPod(second));
   EXPECT_EQ(metrics.last_success_timestamp->Value(),
-            std::chrono::duration<double>(now_.time_since_epoch()).count());
-  now_ += 7s;
+            std::chrono::duration<double>(clock_.wallNow().time_since_epoch()).count());
+  clock_.advance(7s);
   EXPECT_EQ(second.origin().age, 7s);
 }
 
@@ -135,77 +138,32 @@ TEST_F(CacheRefresherTest, DamagedSavedSnapshotIsIgnored) {
   EXPECT_FALSE(again->loaded());
 }
 
-TEST_F(CacheRefresherTest, FailingSchemaMigrationIsCountedRetriedAndDoesNotStopTheReads) {
-  // A migrations table the migration code cannot read: every ensureSchema fails, while the
-  // tables the caches read are all there.
-  testing::exec(*database_, "DROP TABLE tp_schema_migrations");
-  testing::exec(*database_, "CREATE TABLE tp_schema_migrations (unexpected INTEGER)");
+TEST_F(CacheRefresherTest, ItsThreadRefreshesEverySecondUntilTheDatabaseIsReadThenEveryInterval) {
+  std::filesystem::create_directories(unreachable_);
+  auto database = open(unreachable_);
   telemetry::Telemetry telemetry("test");
   const telemetry::CacheMetrics metrics = telemetry.cacheMetrics();
-  CacheRefresher refresher(*database_, 1h, metrics, file_, [this] { return now_; });
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_TRUE(refresher.loaded());
-  EXPECT_EQ(refresher.origin().source, SnapshotSource::kDatabase);
+  CacheRefresher refresher(*database, 1h, metrics, {}, clock_);
+  refresher.start();  // the first refresh, on this thread, fails
+  EXPECT_FALSE(refresher.loaded());
+  EXPECT_EQ(metrics.refresh_failures->Value(), 1);
+  clock_.advance(1s);
+  ASSERT_TRUE(testing::waitFor([&] { return metrics.refresh_failures->Value() == 2; }));
+
+  // The database answers: within a second, not an hour.
+  std::filesystem::remove(unreachable_);
+  ASSERT_TRUE(storage::ensureSchema(*database, nullptr).ok());
+  testing::insertTrainingPod(*database);
+  clock_.advance(1s);
+  ASSERT_TRUE(testing::waitFor([&] { return refresher.loaded(); }));
   EXPECT_TRUE(resolvesTrainingPod(refresher));
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 1);
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 2);  // tried again
 
-  // Repaired: the next refresh migrates, and later ones no longer try.
-  testing::exec(*database_, "DROP TABLE tp_schema_migrations");
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 2);
-  EXPECT_EQ(testing::queryNumber(*database_, "SELECT count(*) FROM tp_schema_migrations"),
-            static_cast<long long>(storage::migrationNames().size()));
-  EXPECT_EQ(metrics.refresh_failures->Value(), 0);
-}
-
-TEST_F(CacheRefresherTest, AUniqueKeyThatDuplicatesBlockIsTriedLessAndLessOften) {
-  // An older writer left two copies of one row, so the unique key cannot be created.
-  testing::exec(*database_, "DROP INDEX uq_tp_training_performance_iteration");
-  testing::exec(*database_, "DELETE FROM tp_schema_migrations WHERE version = 3");
-  for (int copy = 0; copy < 2; ++copy) {
-    testing::exec(*database_,
-                  "INSERT INTO training_performance (workload_uid, serial, iteration) VALUES "
-                  "('w-job', 1, 1)");
-  }
-  telemetry::Telemetry telemetry("test");
-  const telemetry::CacheMetrics metrics = telemetry.cacheMetrics();
-  CacheRefresher refresher(*database_, 20s, metrics, file_, [this] { return now_; });
-  const auto missing = [&] {
-    return metrics.unique_key_missing->Add({{"table", "training_performance"}}).Value();
-  };
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_TRUE(resolvesTrainingPod(refresher));
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 1);
-  EXPECT_EQ(missing(), 1);
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 2);  // tried again at the next refresh
-  // Then after one interval, two, four...: each attempt scans the table.
-  now_ += 19s;
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 2);
-  now_ += 1s;
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 3);
-  now_ += 39s;
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 3);
-  now_ += 1s;
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 4);
-
-  // The duplicate removed (what `db dedupe --apply` does): the next attempt creates the key.
-  testing::exec(*database_,
-                "DELETE FROM training_performance WHERE id = (SELECT max(id) FROM "
-                "training_performance)");
-  now_ += 80s;
-  ASSERT_TRUE(refresher.refreshNow().ok());
-  EXPECT_EQ(metrics.schema_migration_failures->Value(), 4);
-  EXPECT_EQ(missing(), 0);
-  EXPECT_EQ(testing::queryNumber(*database_, "SELECT count(*) FROM tp_schema_migrations"),
-            static_cast<long long>(storage::migrationNames().size()));
+  // From then on every interval: a change shows after an hour.
+  testing::exec(*database, "DELETE FROM workload_pod_reference");
+  clock_.advance(1h);
+  ASSERT_TRUE(testing::waitFor([&] { return !resolvesTrainingPod(refresher); }));
+  EXPECT_EQ(metrics.refresh_failures->Value(), 2);
+  refresher.stop();
 }
 
 }  // namespace

@@ -24,17 +24,6 @@ std::string zstdCompress(const std::string& data, bool declare_size) {
   return out;
 }
 
-TEST(ParseContentEncoding, KnowsTheProtocolsEncodings) {
-  EXPECT_EQ(*parseContentEncoding("snappy"), BodyEncoding::kSnappy);
-  EXPECT_EQ(*parseContentEncoding(" zstd "), BodyEncoding::kZstd);
-  EXPECT_EQ(*parseContentEncoding(""), BodyEncoding::kIdentity);
-  EXPECT_EQ(*parseContentEncoding("identity"), BodyEncoding::kIdentity);
-  const auto gzip = parseContentEncoding("gzip");
-  EXPECT_EQ(gzip.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(gzip.status().message()),
-              HasSubstr("unsupported Content-Encoding 'gzip'"));
-}
-
 TEST(DecompressBody, RoundTripsEveryEncoding) {
   const std::string data(100'000, 'x');
   std::string scratch;

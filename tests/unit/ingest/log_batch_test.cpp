@@ -148,46 +148,6 @@ TEST(LogBatchTest, ReadsJsonLinesSkippingBlankLines) {
   EXPECT_EQ(sink.skipped[0].second, SkipReason::kInvalidDate);
 }
 
-TEST(LogBatchTest, ContentTypeSelectsTheFormat) {
-  LogBatchFormat format;
-  ASSERT_TRUE(selectLogBatchFormat("application/json", "[]", &format).ok());
-  EXPECT_EQ(format, LogBatchFormat::kJsonArray);
-  // Fluent Bit's `format json` is an array: a lone object gets the parser's hint to use ndjson.
-  ASSERT_TRUE(selectLogBatchFormat("application/json", "{}", &format).ok());
-  EXPECT_EQ(format, LogBatchFormat::kJsonArray);
-  ASSERT_TRUE(selectLogBatchFormat("application/x-ndjson; charset=utf-8", "{}", &format).ok());
-  EXPECT_EQ(format, LogBatchFormat::kJsonLines);
-  const absl::Status status = selectLogBatchFormat("application/msgpack", "\x91\x81", &format);
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(status.message().find("application/msgpack"), std::string::npos);
-}
-
-TEST(LogBatchTest, BodyWithoutAJsonContentTypeIsReadByItsFirstByte) {
-  // curl -d sends application/x-www-form-urlencoded; other clients text/plain or nothing.
-  for (const char* type : {"application/x-www-form-urlencoded", "text/plain; charset=utf-8", "",
-                           "application/msgpack"}) {
-    LogBatchFormat format = LogBatchFormat::kJsonLines;
-    ASSERT_TRUE(selectLogBatchFormat(type, " \r\n[{\"date\": 1}]", &format).ok()) << type;
-    EXPECT_EQ(format, LogBatchFormat::kJsonArray) << type;
-    ASSERT_TRUE(selectLogBatchFormat(type, "\n{\"date\": 1}\n{\"date\": 2}", &format).ok()) << type;
-    EXPECT_EQ(format, LogBatchFormat::kJsonLines) << type;
-    CollectingSink sink;
-    ASSERT_TRUE(parse("\n{\"date\": 1}\n{\"date\": 2}", format, sink).ok()) << type;
-    EXPECT_EQ(sink.records.size(), 2u) << type;
-  }
-  LogBatchFormat format;
-  const absl::Status status =
-      selectLogBatchFormat("application/x-www-form-urlencoded", "log=hello", &format);
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(status.message().find("'application/x-www-form-urlencoded'"), std::string::npos)
-      << status.message();
-  // Without a type the parser judges the body: 400 naming the byte, or "empty body".
-  ASSERT_TRUE(selectLogBatchFormat("", "hello", &format).ok());
-  EXPECT_EQ(format, LogBatchFormat::kJsonArray);
-  ASSERT_TRUE(selectLogBatchFormat("text/plain", "  ", &format).ok());
-  EXPECT_EQ(format, LogBatchFormat::kJsonArray);
-}
-
 TEST(LogBatchTest, TruncatedBatchNamesTheByteWhereItEnded) {
   const auto message = [](const std::string& body, LogBatchFormat format) {
     CollectingSink sink;

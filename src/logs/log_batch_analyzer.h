@@ -17,7 +17,7 @@
 #include "training/performance_extractor.h"
 #include "training/training_items.h"
 
-namespace tp::app {
+namespace tp::logs {
 
 // Pods of the processor itself are not analysed (its own logs would loop).
 inline constexpr std::string_view kOwnPodMarker = "primus-lens-telemetry-processor";
@@ -39,8 +39,6 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
 
   size_t records() const { return records_; }
   size_t skipped() const;
-  size_t startTrainLines() const { return start_train_lines_; }
-  size_t performanceLines() const { return performance_lines_; }
 
   // Adds this batch to the metrics; call once the batch is accepted.
   void commit(telemetry::LogsMetrics& metrics) const;
@@ -63,7 +61,7 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   // The entry found or inserted last; only an insertion moves entries, and it resets this.
   NodeLatencies::value_type* last_node_ = nullptr;
   training::Performance performance_;
-  std::string json_;
+  rapidjson::StringBuffer document_;  // a performance line's row document, reused
 
   size_t records_ = 0;
   std::array<size_t, static_cast<size_t>(ingest::SkipReason::kCount)> skipped_{};
@@ -79,4 +77,4 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   absl::flat_hash_map<absl::string_view, size_t> pattern_hits_;
 };
 
-}  // namespace tp::app
+}  // namespace tp::logs

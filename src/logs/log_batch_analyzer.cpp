@@ -1,4 +1,4 @@
-#include "app/log_batch_analyzer.h"
+#include "logs/log_batch_analyzer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "common/strings.h"
 
-namespace tp::app {
+namespace tp::logs {
 
 LogBatchAnalyzer::LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot,
                                    const training::PerformanceExtractor& extractor,
@@ -78,14 +78,14 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
     ++iteration_beyond_column_lines_;
     return;
   }
-  rapidjson::StringBuffer buffer;
-  common::JsonWriter writer(buffer);
+  document_.Clear();
+  common::JsonWriter writer(document_);
   training::writePerformanceJson(writer, performance_);
+  const std::string_view document(document_.GetString(), document_.GetSize());
   const auto iteration = static_cast<int64_t>(*iteration_value);
   for (const cache::WorkloadRef* workload : *workloads) {
     items_.performances.push_back({workload->uid, nearest->uid, std::string(record.pod_uid),
-                                   std::string(buffer.GetString(), buffer.GetSize()), iteration,
-                                   record.time_us});
+                                   std::string(document), iteration, record.time_us});
   }
 }
 
@@ -132,4 +132,4 @@ void LogBatchAnalyzer::commit(telemetry::LogsMetrics& metrics) const {
   }
 }
 
-}  // namespace tp::app
+}  // namespace tp::logs
