@@ -22,7 +22,7 @@
 
 #include "ingest/fluentbit/gzip.h"
 #include "ingest/fluentbit/log_batch.h"
-#include "logs/log_batch_analyzer.h"
+#include "training/log_batch_analyzer.h"
 #include "logs_batches.h"
 #include "support/compression.h"
 #include "telemetry/telemetry.h"
@@ -126,7 +126,7 @@ void BM_ParseExtractAndAnalyzeBatch(benchmark::State& state) {
                             extractor.formatNames(), 1'000);
   size_t rows = 0;
   for (auto _ : state) {
-    logs::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
+    training::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
     const absl::Status status =
         ingest::parseLogBatch(std::string_view(buffer.data(), body.size()),
                               ingest::LogBatchFormat::kJsonArray, {}, analyzer);
@@ -148,7 +148,7 @@ void BM_ParseAndExtractGzipBatch(benchmark::State& state) {
   std::string inflated;
   for (auto _ : state) {
     auto size = ingest::inflateGzip(compressed, 64 << 20, ingest::kLogBatchPadding, inflated);
-    logs::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
+    training::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
     const absl::Status status = ingest::parseLogBatch(
         std::string_view(inflated.data(), *size), ingest::LogBatchFormat::kJsonArray, {}, analyzer);
     if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
@@ -181,7 +181,7 @@ void BM_DistinctHostsBatch(benchmark::State& state) {
       telemetry.logsMetrics({ingest::kSkipReasonNames.begin(), ingest::kSkipReasonNames.end()},
                             extractor.formatNames(), 1'000);
   for (auto _ : state) {
-    logs::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
+    training::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
     const absl::Status status =
         ingest::parseLogBatch(std::string_view(buffer.data(), body.size()),
                               ingest::LogBatchFormat::kJsonArray, {}, analyzer);

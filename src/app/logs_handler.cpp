@@ -9,7 +9,7 @@
 #include "http/envelope.h"
 #include "ingest/fluentbit/content_type.h"
 #include "ingest/fluentbit/gzip.h"
-#include "logs/log_batch_analyzer.h"
+#include "training/log_batch_analyzer.h"
 
 namespace tp::app {
 namespace {
@@ -69,7 +69,7 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
   if (!format.ok()) return reject(context, format.status());
 
   const auto snapshot = cache_.snapshot();
-  logs::LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address,
+  training::LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address,
                                   microsSinceEpoch(clock_.wallNow()));
   if (absl::Status status = ingest::parseLogBatch(body, *format, options_.limits, analyzer);
       !status.ok()) {

@@ -48,7 +48,7 @@ void SchemaMaintainer::migrate() {
   const absl::Status status = ensureSchema(database_, &warnings);
   // The same warnings come back at every attempt until someone acts: said when they change, and
   // again every few minutes.
-  if (warnings != last_warnings_ || warning_log_.admit(started)) {
+  if (warnings != last_warnings_ || warning_log_.admit()) {
     for (const auto& warning : warnings) spdlog::warn("schema: {}", warning);
   }
   last_warnings_ = warnings;

@@ -59,7 +59,7 @@ class SchemaMaintainer {
   int refusals_in_a_row_ = 0;
   bool database_answered_ = false;
   std::vector<std::string> last_warnings_;
-  common::LogThrottle warning_log_{std::chrono::minutes(10)};
+  common::LogThrottle warning_log_{std::chrono::minutes(10), clock_};
 
   mutable std::mutex mutex_;
   std::condition_variable wakeup_;

@@ -1,4 +1,4 @@
-#include "logs/log_batch_analyzer.h"
+#include "training/log_batch_analyzer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,10 +8,10 @@
 
 #include "common/strings.h"
 
-namespace tp::logs {
+namespace tp::training {
 
 LogBatchAnalyzer::LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot,
-                                   const training::PerformanceExtractor& extractor,
+                                   const PerformanceExtractor& extractor,
                                    std::string_view client_address, int64_t now_us)
     : snapshot_(snapshot),
       extractor_(extractor),
@@ -132,4 +132,4 @@ void LogBatchAnalyzer::commit(telemetry::LogsMetrics& metrics) const {
   }
 }
 
-}  // namespace tp::logs
+}  // namespace tp::training

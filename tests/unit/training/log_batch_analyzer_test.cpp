@@ -2,7 +2,7 @@
 // pods found by UID, one row or event per workload of the pod, what is counted for lines it
 // cannot attribute or use, and the node label that latencies are observed under.
 
-#include "logs/log_batch_analyzer.h"
+#include "training/log_batch_analyzer.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 
 #include "support/fluentbit_records.h"
 
-namespace tp::logs {
+namespace tp::training {
 namespace {
 
 using telemetry::LogsMetrics;
@@ -265,4 +265,4 @@ TEST_F(LogBatchAnalyzerTest, ANodeNameOfTheLongestKubernetesLengthKeepsItsLabel)
 }
 
 }  // namespace
-}  // namespace tp::logs
+}  // namespace tp::training

@@ -17,7 +17,7 @@
 #include "training/performance_extractor.h"
 #include "training/training_items.h"
 
-namespace tp::logs {
+namespace tp::training {
 
 // Pods of the processor itself are not analysed (its own logs would loop).
 inline constexpr std::string_view kOwnPodMarker = "primus-lens-telemetry-processor";
@@ -25,7 +25,7 @@ inline constexpr std::string_view kOwnPodMarker = "primus-lens-telemetry-process
 class LogBatchAnalyzer : public ingest::LogRecordSink {
  public:
   LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot,
-                   const training::PerformanceExtractor& extractor, std::string_view client_address,
+                   const PerformanceExtractor& extractor, std::string_view client_address,
                    int64_t now_us);
   // last_node_ points into latencies_.
   LogBatchAnalyzer(const LogBatchAnalyzer&) = delete;
@@ -35,7 +35,7 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   void onSkipped(size_t index, ingest::SkipReason reason) override;
 
   // The rows and events to hand to the training writer.
-  training::TrainingItems& items() { return items_; }
+  TrainingItems& items() { return items_; }
 
   size_t records() const { return records_; }
   size_t skipped() const;
@@ -51,16 +51,16 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
                const cache::WorkloadRef** nearest) const;
 
   const cache::ClusterSnapshot& snapshot_;
-  const training::PerformanceExtractor& extractor_;
+  const PerformanceExtractor& extractor_;
   std::string_view client_address_;
   int64_t now_us_;
 
-  training::TrainingItems items_;
+  TrainingItems items_;
   // Hash maps: a batch may name a new node (or format) on every record.
   NodeLatencies latencies_;
   // The entry found or inserted last; only an insertion moves entries, and it resets this.
   NodeLatencies::value_type* last_node_ = nullptr;
-  training::Performance performance_;
+  Performance performance_;
   rapidjson::StringBuffer document_;  // a performance line's row document, reused
 
   size_t records_ = 0;
@@ -77,4 +77,4 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   absl::flat_hash_map<absl::string_view, size_t> pattern_hits_;
 };
 
-}  // namespace tp::logs
+}  // namespace tp::training
