@@ -22,10 +22,10 @@
 
 #include "ingest/fluentbit/gzip.h"
 #include "ingest/fluentbit/log_batch.h"
-#include "training/log_batch_analyzer.h"
 #include "logs_batches.h"
 #include "support/compression.h"
 #include "telemetry/telemetry.h"
+#include "training/log_batch_analyzer.h"
 #include "training/performance_extractor.h"
 
 namespace tp {

@@ -1,7 +1,9 @@
 # Shared compile settings and helpers for the project's libraries, tests and fuzz targets.
 add_library(tp_build_flags INTERFACE)
 target_compile_options(tp_build_flags INTERFACE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
-target_include_directories(tp_build_flags INTERFACE ${PROJECT_SOURCE_DIR}/src)
+if(TP_WERROR)
+  target_compile_options(tp_build_flags INTERFACE -Werror)
+endif()
 
 if(TP_SANITIZE)
   target_compile_options(tp_build_flags INTERFACE -fsanitize=${TP_SANITIZE} -fno-omit-frame-pointer
@@ -14,11 +16,25 @@ if(TP_SANITIZE)
   endif()
 endif()
 
-# tp_library(NAME SOURCES ... DEPS ...): one static library per src/ folder.
+# tp_library(tp_<folder> [SOURCES ...] DEPS ...): the library of src/<folder> (an interface library
+# when it has no sources). Its include path is a directory holding only src/<folder> (as a link),
+# so a folder sees its own headers and those of the libraries it links, and a header of any other
+# layer does not compile.
 function(tp_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
-  add_library(${name} STATIC ${ARG_SOURCES})
-  target_link_libraries(${name} PUBLIC tp_build_flags ${ARG_DEPS})
+  string(REGEX REPLACE "^tp_" "" folder ${name})
+  set(layer ${PROJECT_BINARY_DIR}/layers/${folder})
+  file(MAKE_DIRECTORY ${layer})
+  file(CREATE_LINK ${PROJECT_SOURCE_DIR}/src/${folder} ${layer}/${folder} SYMBOLIC)
+  if(ARG_SOURCES)
+    add_library(${name} STATIC ${ARG_SOURCES})
+    target_include_directories(${name} PUBLIC ${layer})
+    target_link_libraries(${name} PUBLIC tp_build_flags ${ARG_DEPS})
+  else()
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE ${layer})
+    target_link_libraries(${name} INTERFACE tp_build_flags ${ARG_DEPS})
+  endif()
 endfunction()
 
 # tp_test(NAME LABELS SOURCES ... DEPS ...): a GoogleTest executable registered with ctest, its

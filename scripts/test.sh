@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages, checks formatting, builds with AddressSanitizer +
-# UndefinedBehaviorSanitizer and runs every test: unit, golden, integration (real peers on
-# loopback) and the fuzz corpora.
+# Installs the Debian packages, checks formatting and clang-tidy, builds with
+# AddressSanitizer + UndefinedBehaviorSanitizer (warnings are errors) and runs every test: unit,
+# golden, integration (real peers on loopback) and the fuzz corpora; then builds with
+# ThreadSanitizer and runs the unit and integration tests again, except the long `slow` runs.
 # Usage: scripts/test.sh [ctest arguments], e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,5 +10,14 @@ scripts/install-deps.sh
 # Formatting is part of the contract (.clang-format); a misformatted file fails the run.
 find src tests fuzz bench \( -name '*.cpp' -o -name '*.h' \) -print0 |
   xargs -0 clang-format --dry-run --Werror
-scripts/build.sh dev
+
+cmake --preset dev -DTP_WERROR=ON >/dev/null
+cmake --build --preset dev
+# The product's code passes .clang-tidy (its warnings are errors).
+run-clang-tidy -p build/dev -quiet -j "$(nproc)" "$PWD/src/.*\.cpp$" >build/dev/clang-tidy.log 2>&1 ||
+  { grep -E 'error:|warning:' build/dev/clang-tidy.log | sort -u; exit 1; }
 ctest --preset dev --parallel "$(nproc)" "$@"
+
+cmake --preset tsan -DTP_WERROR=ON -DTP_BUILD_BENCH=OFF >/dev/null
+cmake --build --preset tsan
+ctest --preset tsan --parallel "$(nproc)" -L 'unit|integration' -LE slow "$@"

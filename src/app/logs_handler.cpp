@@ -70,7 +70,7 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
 
   const auto snapshot = cache_.snapshot();
   training::LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address,
-                                  microsSinceEpoch(clock_.wallNow()));
+                                      microsSinceEpoch(clock_.wallNow()));
   if (absl::Status status = ingest::parseLogBatch(body, *format, options_.limits, analyzer);
       !status.ok()) {
     return reject(context, status);

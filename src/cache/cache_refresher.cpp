@@ -63,7 +63,7 @@ absl::Status CacheRefresher::refreshNow() {
   std::lock_guard refresh_lock(refresh_mutex_);
   const common::Clock::TimePoint started = clock_.now();
   SnapshotBuilder builder;
-  const absl::Status status = readClusterState(database_, builder);
+  absl::Status status = readClusterState(database_, builder);
   const double seconds = std::chrono::duration<double>(clock_.now() - started).count();
   if (!status.ok()) {
     metrics_.refresh_failures->Increment();
@@ -115,7 +115,11 @@ void CacheRefresher::publish(std::shared_ptr<const ClusterSnapshot> snapshot, Sn
   metrics_.ignored_without_number->Set(static_cast<double>(snapshot->ignoredWithoutNumber()));
   const SnapshotSource previous = this->source();
   const ClusterSnapshot& published = *snapshot;  // kept alive by snapshot_ until the next publish
-  snapshot_.store(std::move(snapshot));
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.swap(snapshot);
+  }
+  snapshot.reset();  // the previous snapshot, freed outside the lock
   {
     std::lock_guard lock(origin_mutex_);
     source_ = source;

@@ -1,8 +1,9 @@
 #pragma once
 // Rebuilds the cluster snapshot from the database every cache.refreshInterval on its own
-// thread and publishes it by an atomic pointer swap. Readers take the current snapshot without
-// waiting; a failed refresh keeps the previous snapshot and is logged and counted. Each snapshot
-// read from the database is also saved to a file; when the database cannot be read before
+// thread and publishes it by a pointer swap under a mutex held only to copy the pointer
+// (libstdc++'s atomic<shared_ptr> locks too, in a way ThreadSanitizer cannot see). Readers never
+// wait for a refresh; a failed refresh keeps the previous snapshot and is logged and counted. Each
+// snapshot read from the database is also saved to a file; when the database cannot be read before
 // anything was loaded (a restart during an outage), that file is served until it can.
 
 #include <atomic>
@@ -42,7 +43,10 @@ class CacheRefresher {
   ~CacheRefresher();
 
   // The current snapshot; empty until the first successful load. Never null.
-  std::shared_ptr<const ClusterSnapshot> snapshot() const { return snapshot_.load(); }
+  std::shared_ptr<const ClusterSnapshot> snapshot() const {
+    std::lock_guard lock(snapshot_mutex_);
+    return snapshot_;
+  }
   // True once a snapshot was loaded, from the database or from the file.
   bool loaded() const { return loaded_.load(std::memory_order_acquire); }
   SnapshotOrigin origin() const;
@@ -71,7 +75,8 @@ class CacheRefresher {
   telemetry::CacheMetrics metrics_;
   const std::filesystem::path snapshot_file_;
   const common::Clock& clock_;
-  std::atomic<std::shared_ptr<const ClusterSnapshot>> snapshot_;
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<const ClusterSnapshot> snapshot_;  // guarded by snapshot_mutex_
   std::atomic<bool> loaded_{false};
   std::mutex refresh_mutex_;  // one refresh at a time; guards the flag below
   bool snapshot_file_tried_ = false;

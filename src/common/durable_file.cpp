@@ -46,7 +46,7 @@ absl::Status replaceFileDurably(const std::filesystem::path& path, std::string_v
     return status;
   }
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    const absl::Status renamed = ioError("cannot rename to", path);
+    absl::Status renamed = ioError("cannot rename to", path);
     ::unlink(temporary.c_str());
     return renamed;
   }
@@ -54,7 +54,7 @@ absl::Status replaceFileDurably(const std::filesystem::path& path, std::string_v
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return ioError("cannot open", dir);
   const bool synced = ::fsync(dir_fd) == 0;
-  const absl::Status dir_status = synced ? absl::OkStatus() : ioError("cannot sync", dir);
+  absl::Status dir_status = synced ? absl::OkStatus() : ioError("cannot sync", dir);
   ::close(dir_fd);
   return dir_status;
 }

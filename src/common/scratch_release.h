@@ -26,7 +26,7 @@ class ScratchRelease {
   ScratchRelease(const ScratchRelease&) = delete;
   ScratchRelease& operator=(const ScratchRelease&) = delete;
   ~ScratchRelease() {
-    std::apply([this](auto&... buffers) { (release(buffers), ...); }, buffers_);
+    std::apply([&](auto&... buffers) { (release(buffers), ...); }, buffers_);
   }
 
  private:

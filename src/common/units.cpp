@@ -82,7 +82,7 @@ absl::StatusOr<std::chrono::milliseconds> parseDuration(std::string_view text) {
   for (const Unit& unit : kUnits) {
     if (suffix != unit.suffix) continue;
     const double millis = std::round(number * unit.factor);
-    if (millis > static_cast<double>(std::numeric_limits<int64_t>::max() / 2)) {
+    if (millis > static_cast<double>(std::numeric_limits<int64_t>::max()) / 2) {
       return absl::InvalidArgumentError(common::concat("'", text, "' is too large"));
     }
     return std::chrono::milliseconds(static_cast<int64_t>(millis));

@@ -168,7 +168,7 @@ absl::Status checkEndpoint(const std::string& endpoint) {
 // A list given as a YAML sequence or as comma-separated values; `check` validates each item.
 template <typename Access>
 KeyDef listKey(std::string path, std::string help, Access access,
-               std::function<absl::Status(const std::string&)> check) {
+               const std::function<absl::Status(const std::string&)>& check) {
   return {
       std::move(path), std::move(help),
       [access, check](Config& config, const RawValue& raw) -> absl::Status {

@@ -64,6 +64,7 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
                                       int lanes, const std::string& url) {
   const std::filesystem::path root(queue.dir);
   std::vector<size_t> numbers;
+  numbers.reserve(static_cast<size_t>(lanes));
   for (int i = 0; i < lanes; ++i) numbers.push_back(static_cast<size_t>(i));
   const std::string leftover_prefix = name + "-lane";
   std::error_code error;
@@ -73,12 +74,12 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
     const std::string index = file.substr(leftover_prefix.size());
     if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
         index.size() > 4 || index != std::to_string(std::stoi(index)) || std::stoi(index) < lanes) {
-      continue;  // not a lane directory as laneDir() names them, or one opened anyway
+      continue;  // not a lane directory as lane_dir() names them, or one opened anyway
     }
     numbers.push_back(static_cast<size_t>(std::stoi(index)));
   }
   std::sort(numbers.begin(), numbers.end());
-  const auto laneDir = [&](size_t number) {
+  const auto lane_dir = [&](size_t number) {
     return root / (number == 0 ? name : fmt::format("{}-lane{}", name, number));
   };
 
@@ -88,7 +89,7 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
   std::vector<std::optional<uint64_t>> oldest;  // the segment of each lane's oldest batch
   for (size_t number : numbers) {
     QueueRecovery recovery;
-    auto lane = DiskQueue::open(queueOptions(queue, laneDir(number), lanes), &recovery);
+    auto lane = DiskQueue::open(queueOptions(queue, lane_dir(number), lanes), &recovery);
     if (!lane.ok()) return lane.status();
     total.records += recovery.records;
     total.items += recovery.items;
@@ -112,22 +113,22 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
   const std::filesystem::path mapping_path = root / (name + ".lanes");
   const std::optional<LaneMapping> saved = readLaneMapping(mapping_path);
   LaneMapping mapping{.lanes = lanes, .epoch_ends = {}};
-  const auto endIn = [](const std::vector<uint64_t>& ends, size_t number) {
+  const auto end_in = [](const std::vector<uint64_t>& ends, size_t number) {
     return number < ends.size() ? ends[number] : 0;
   };
-  const auto addEpoch = [&](const auto& endOf) {
+  const auto add_epoch = [&](const auto& end_of) {
     std::vector<uint64_t>& ends = mapping.epoch_ends.emplace_back(numbers.back() + 1, 0);
     for (size_t i = 0; i < numbers.size(); ++i) {
-      if (oldest[i]) ends[numbers[i]] = endOf(i);
+      if (oldest[i]) ends[numbers[i]] = end_of(i);
     }
   };
   for (size_t epoch = 0; saved && epoch < saved->epoch_ends.size(); ++epoch) {
     const std::vector<uint64_t>& ends = saved->epoch_ends[epoch];
     bool pending = false;
     for (size_t i = 0; i < numbers.size(); ++i) {
-      pending = pending || (oldest[i] && *oldest[i] < endIn(ends, numbers[i]));
+      pending = pending || (oldest[i] && *oldest[i] < end_in(ends, numbers[i]));
     }
-    if (pending) addEpoch([&](size_t i) { return endIn(ends, numbers[i]); });
+    if (pending) add_epoch([&](size_t i) { return end_in(ends, numbers[i]); });
   }
   const bool holds_batches = std::any_of(oldest.begin(), oldest.end(),
                                          [](const auto& segment) { return segment.has_value(); });
@@ -136,20 +137,21 @@ absl::StatusOr<OpenedLanes> openLanes(const config::QueueConfig& queue, const st
         "remote write {}: batches queued for {} lanes; they are delivered before any cut for "
         "metricsWrite.concurrency {}, so that every series stays in order",
         url, saved ? std::to_string(saved->lanes) : "another number of", lanes);
-    addEpoch([&](size_t i) { return append_segments[i]; });
+    add_epoch([&](size_t i) { return append_segments[i]; });
   }
   if (!saved || !(*saved == mapping)) {
     TP_RETURN_IF_ERROR(writeLaneMapping(mapping_path, mapping));
   }
   opened.epochs = mapping.epoch_ends.size();
   for (LaneQueue& lane : opened.lanes) {
-    for (const auto& ends : mapping.epoch_ends) lane.epoch_ends.push_back(endIn(ends, lane.number));
+    for (const auto& ends : mapping.epoch_ends)
+      lane.epoch_ends.push_back(end_in(ends, lane.number));
   }
   // Empty leftover lanes go (the mapping, written first, gives them no batches of any epoch).
   for (size_t i = opened.lanes.size(); i-- > static_cast<size_t>(lanes);) {
     if (oldest[i]) continue;
     opened.lanes[i].queue.reset();
-    std::filesystem::remove_all(laneDir(opened.lanes[i].number), error);
+    std::filesystem::remove_all(lane_dir(opened.lanes[i].number), error);
     opened.lanes.erase(opened.lanes.begin() + static_cast<std::ptrdiff_t>(i));
   }
   return opened;

@@ -39,7 +39,7 @@ std::string Router::allowHeader(const Route& route) {
   return allow;
 }
 
-Response textResponse(const Request& request, unsigned status, std::string content_type,
+Response textResponse(const Request& request, unsigned status, const std::string& content_type,
                       std::string body) {
   Response response{static_cast<beast_http::status>(status), request.version()};
   response.set(beast_http::field::content_type, content_type);

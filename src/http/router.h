@@ -64,7 +64,7 @@ class Router {
 // Helpers that build complete responses in the Lens envelope or as plain bodies.
 Response jsonResponse(const Request& request, unsigned status, std::string body);
 Response errorResponse(const Request& request, unsigned status, std::string_view message);
-Response textResponse(const Request& request, unsigned status, std::string content_type,
+Response textResponse(const Request& request, unsigned status, const std::string& content_type,
                       std::string body);
 
 }  // namespace tp::http

@@ -145,8 +145,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     parser_->body_limit(options_.max_body_bytes);  // also bounds chunked bodies
     // The parser moves body bytes out of buffer_ as they arrive, so buffer_ would otherwise stay
     // as small as the header and a body would come in reads of a few hundred bytes each.
-    buffer_.reserve(std::min<uint64_t>(parser_->content_length().value_or(kBodyReadBytes),
-                                       kBodyReadBytes));
+    buffer_.reserve(
+        std::min<uint64_t>(parser_->content_length().value_or(kBodyReadBytes), kBodyReadBytes));
     tcp().expires_after(options_.body_timeout);
     beast::http::async_read(
         stream_, buffer_, *parser_,
@@ -176,7 +176,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   // Answers without reading the body; the connection must close unless there is no body.
-  void replyBeforeBody(unsigned status, std::string message, bool has_body) {
+  void replyBeforeBody(unsigned status, const std::string& message, bool has_body) {
     const Request& request = parser_->get();
     Response response = errorResponse(request, status, message);
     if (status == 405) response.set(beast::http::field::allow, Router::allowHeader(*match_.route));
@@ -188,7 +188,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     send(std::move(response), metrics, has_body || !request.keep_alive());
   }
 
-  void replyAndClose(unsigned status, std::string message) {
+  void replyAndClose(unsigned status, const std::string& message) {
     started_ = std::chrono::steady_clock::now();
     Request empty;
     send(errorResponse(empty, status, message), server_.router().unmatchedMetrics(), true);

@@ -24,9 +24,8 @@ inline constexpr std::string_view kOwnPodMarker = "primus-lens-telemetry-process
 
 class LogBatchAnalyzer : public ingest::LogRecordSink {
  public:
-  LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot,
-                   const PerformanceExtractor& extractor, std::string_view client_address,
-                   int64_t now_us);
+  LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot, const PerformanceExtractor& extractor,
+                   std::string_view client_address, int64_t now_us);
   // last_node_ points into latencies_.
   LogBatchAnalyzer(const LogBatchAnalyzer&) = delete;
   LogBatchAnalyzer& operator=(const LogBatchAnalyzer&) = delete;

@@ -176,8 +176,7 @@ absl::Status TrainingWriter::submit(const TrainingItems& items) {
   }
   thread_local std::string encoded;
   encodeItems(items, encoded);
-  const absl::Status written =
-      journal_->append(encoded, static_cast<uint32_t>(items.size()), nullptr);
+  absl::Status written = journal_->append(encoded, static_cast<uint32_t>(items.size()), nullptr);
   {
     std::lock_guard lock(mutex_);
     if (written.ok()) {

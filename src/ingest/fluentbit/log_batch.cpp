@@ -477,8 +477,8 @@ bool parseIsoTime(std::string_view text, int64_t* time_us) {
 absl::Status parseLogBatch(std::string_view body, LogBatchFormat format,
                            const LogBatchLimits& limits, LogRecordSink& sink) {
   if (common::trim(body).empty()) return absl::InvalidArgumentError("empty body");
-  const absl::Status status = format == LogBatchFormat::kJsonArray ? parseArray(body, limits, sink)
-                                                                   : parseLines(body, limits, sink);
+  absl::Status status = format == LogBatchFormat::kJsonArray ? parseArray(body, limits, sink)
+                                                             : parseLines(body, limits, sink);
   releaseLargeParser();
   return status;
 }

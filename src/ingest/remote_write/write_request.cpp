@@ -195,7 +195,7 @@ absl::Status readV1Series(std::string_view message, size_t index, DecodedSeries&
       // list of labels here, it keeps out of line: a call per label, a tenth of the decode's time.
       series.labels.emplace_back(label);
     } else if (field == v1::time_series::kSamples) {
-      Sample sample;
+      Sample sample{};
       if (const char* problem = readSample(bytes, &sample)) return seriesError(index, problem);
       series.samples.push_back(sample);
     } else if (field == v1::time_series::kHistograms) {
@@ -324,7 +324,7 @@ absl::Status readV2Series(std::string_view message, size_t index, SymbolTable& t
     std::string_view bytes;
     if (!reader.readBytes(&bytes)) break;
     if (field == v2::time_series::kSamples) {
-      Sample sample;
+      Sample sample{};
       if (const char* problem = readSample(bytes, &sample)) return seriesError(index, problem);
       series.samples.push_back(sample);
     } else if (field == v2::time_series::kHistograms) {

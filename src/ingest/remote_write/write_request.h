@@ -44,7 +44,7 @@ struct MetadataView {
 // would refuse or truncate such series anyway.
 inline constexpr size_t kMaxLabelsPerSeries = 256;
 inline constexpr size_t kMaxLabelNameBytes = 1024;
-inline constexpr size_t kMaxLabelValueBytes = 64 * 1024;
+inline constexpr size_t kMaxLabelValueBytes = size_t{64} * 1024;
 
 struct DecodedSeries {
   std::vector<LabelView> labels;
