@@ -2,7 +2,7 @@
 # Installs the Debian packages, checks formatting and clang-tidy, builds with
 # AddressSanitizer + UndefinedBehaviorSanitizer (warnings are errors) and runs every test: unit,
 # golden, integration (real peers on loopback) and the fuzz corpora; then builds with
-# ThreadSanitizer and runs the unit and integration tests again, except the long `slow` runs.
+# ThreadSanitizer and runs the unit and integration tests again.
 # Usage: scripts/test.sh [ctest arguments], e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,4 +20,4 @@ ctest --preset dev --parallel "$(nproc)" "$@"
 
 cmake --preset tsan -DTP_WERROR=ON -DTP_BUILD_BENCH=OFF >/dev/null
 cmake --build --preset tsan
-ctest --preset tsan --parallel "$(nproc)" -L 'unit|integration' -LE slow "$@"
+ctest --preset tsan --parallel "$(nproc)" -L 'unit|integration' "$@"

@@ -50,7 +50,8 @@ class CacheRefresherTest : public ::testing::Test {
   }
 
   static bool resolvesTrainingPod(const CacheRefresher& refresher) {
-    const PodRef* pod = refresher.snapshot()->podOfDevice("node-a", DeviceLabel::kGpuId, "0");
+    const auto snapshot = refresher.snapshot();  // keeps `pod` alive past a concurrent refresh
+    const PodRef* pod = snapshot->podOfDevice("node-a", DeviceLabel::kGpuId, "0");
     return pod != nullptr && pod->workloads_by_uid != nullptr &&
            pod->workloads_by_uid->front()->uid == "w-job";
   }
