@@ -40,5 +40,11 @@ TEST(ScratchRelease, AlsoReleasesWhenTheScopeIsLeftEarly) {
   EXPECT_TRUE(large.empty());
 }
 
+TEST(ScratchRelease, LaneBuffersShareTheSizeKept) {
+  std::vector<CountingBuffer> lanes(4);
+  { ScratchRelease release(1'000, lanes); }
+  for (const CountingBuffer& lane : lanes) EXPECT_EQ(lane.kept_at, std::vector<size_t>{250});
+}
+
 }  // namespace
 }  // namespace tp::common
