@@ -169,6 +169,14 @@ absl::Status readV1Exemplar(std::string_view bytes, size_t index, DecodedSeries&
   return absl::OkStatus();
 }
 
+// A Sample (the same fields in 1.0 and 2.0) of series `index`, appended to it.
+absl::Status appendSample(std::string_view bytes, size_t index, DecodedSeries& series) {
+  Sample sample{};
+  if (const char* problem = readSample(bytes, &sample)) return seriesError(index, problem);
+  series.samples.push_back(sample);
+  return absl::OkStatus();
+}
+
 // 1.0 TimeSeries `index` into `series`.
 absl::Status readV1Series(std::string_view message, size_t index, DecodedSeries& series) {
   series.clear();
@@ -195,9 +203,7 @@ absl::Status readV1Series(std::string_view message, size_t index, DecodedSeries&
       // list of labels here, it keeps out of line: a call per label, a tenth of the decode's time.
       series.labels.emplace_back(label);
     } else if (field == v1::time_series::kSamples) {
-      Sample sample{};
-      if (const char* problem = readSample(bytes, &sample)) return seriesError(index, problem);
-      series.samples.push_back(sample);
+      TP_RETURN_IF_ERROR(appendSample(bytes, index, series));
     } else if (field == v1::time_series::kHistograms) {
       series.histograms.push_back(bytes);
     } else {
@@ -324,9 +330,7 @@ absl::Status readV2Series(std::string_view message, size_t index, SymbolTable& t
     std::string_view bytes;
     if (!reader.readBytes(&bytes)) break;
     if (field == v2::time_series::kSamples) {
-      Sample sample{};
-      if (const char* problem = readSample(bytes, &sample)) return seriesError(index, problem);
-      series.samples.push_back(sample);
+      TP_RETURN_IF_ERROR(appendSample(bytes, index, series));
     } else if (field == v2::time_series::kHistograms) {
       series.histograms.push_back(bytes);
     } else if (field == v2::time_series::kExemplars) {
