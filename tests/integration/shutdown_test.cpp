@@ -2,7 +2,7 @@
 // although metricsWrite.timeout is far longer, and the batch it could not deliver stays queued.
 // Storage either takes the connection and never answers, or never takes it (its listen backlog is
 // full, so the kernel drops the SYNs). The requirement is the grace period plus 1 s on an idle
-// machine; the test allows 8 s more for a saturated one and logs what it measured.
+// machine; the test allows 8 s more for a saturated one.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -31,19 +31,17 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kGracePeriod = 2s;
 constexpr auto kLoadedMachineMargin = 8s;
 
-// SIGTERM, then exit 0 within the grace period (plus the margin); logs the time it took.
+// SIGTERM, then exit 0 within the grace period (plus the margin for a loaded machine), waited for
+// as a condition; how fast it exits is bench/ matter.
 void expectSigtermExitsWithinTheGracePeriod(testing::ChildProcess& processor) {
-  const auto signalled = Clock::now();
   processor.signal(SIGTERM);
   const auto exit_code = processor.waitForExit(kGracePeriod + kLoadedMachineMargin);
-  const double seconds = std::chrono::duration<double>(Clock::now() - signalled).count();
   if (!exit_code.has_value()) {
-    ADD_FAILURE() << "still running " << seconds << " s after SIGTERM\n" << processor.output();
+    ADD_FAILURE() << "still running " << (kGracePeriod + kLoadedMachineMargin).count()
+                  << " s after SIGTERM\n"
+                  << processor.output();
     return;
   }
-  std::cout << "exited " << seconds << " s after SIGTERM (grace period " << kGracePeriod.count()
-            << " s)\n";
-  ::testing::Test::RecordProperty("seconds_to_exit", std::to_string(seconds));
   EXPECT_EQ(*exit_code, 0) << processor.output();
 }
 
