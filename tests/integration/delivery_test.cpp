@@ -8,7 +8,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <snappy.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,7 +17,6 @@
 #include <regex>
 #include <thread>
 
-#include "remote_v1.pb.h"
 #include "storage/database.h"
 #include "storage/schema.h"
 #include "support/cluster_rows.h"
@@ -26,6 +24,7 @@
 #include "support/http_client.h"
 #include "support/metrics_text.h"
 #include "support/process.h"
+#include "support/remote_write_bodies.h"
 #include "support/temp_dir.h"
 #include "support/victoria_metrics.h"
 #include "support/wait.h"
@@ -42,28 +41,11 @@ int fromEnvironment(const char* name, int fallback) {
   return value != nullptr ? std::atoi(value) : fallback;
 }
 
-// The samples of one request: `series` series `k`="0".."series-1" of the training pod's GPU, one
-// sample each at `timestamp_ms` (one timestamp per request, so every sample is unique).
+// The samples of one request: `series` series of the training pod's GPU, one sample each at
+// `timestamp_ms` (one timestamp per request, so every sample is unique).
 std::string metricsBody(int series, int64_t timestamp_ms) {
-  prompb::WriteRequest request;
-  for (int k = 0; k < series; ++k) {
-    auto* entry = request.add_timeseries();
-    for (const auto& [name, value] :
-         std::vector<std::pair<std::string, std::string>>{{"__name__", "gpu_utilization"},
-                                                          {"gpu_id", "0"},
-                                                          {"k", std::to_string(k)},
-                                                          {"primus_lens_node_name", "node-a"}}) {
-      auto* label = entry->add_labels();
-      label->set_name(name);
-      label->set_value(value);
-    }
-    auto* sample = entry->add_samples();
-    sample->set_value(k);
-    sample->set_timestamp(timestamp_ms);
-  }
-  std::string compressed;
-  snappy::Compress(request.SerializeAsString().data(), request.ByteSizeLong(), &compressed);
-  return compressed;
+  return tp::testing::compressedBody(
+      tp::testing::gpuSeriesRequest("gpu_utilization", series, 1, timestamp_ms));
 }
 
 // One Fluent Bit record of the training pod: a Megatron performance line for `iteration`.

@@ -23,6 +23,7 @@
 
 #include "remote_v1.pb.h"
 #include "remote_v2.pb.h"
+#include "support/remote_write_bodies.h"
 
 namespace tp::enrich {
 namespace {
@@ -377,23 +378,8 @@ TEST(EnrichLimits, MetadataOfEveryFamilyIsWrittenOnce) {
 // `series` series k="0".. of gpu_power on the one pod's GPU, `samples_each` samples each from
 // `timestamp`, and their family's metadata.
 ::prompb::WriteRequest gpuPowerRequest(int series, int samples_each, int64_t timestamp) {
-  ::prompb::WriteRequest request;
-  for (int k = 0; k < series; ++k) {
-    auto* entry = request.add_timeseries();
-    for (const auto& [name, value] : Labels{{"__name__", "gpu_power"},
-                                            {"gpu_id", "0"},
-                                            {"k", std::to_string(k)},
-                                            {"primus_lens_node_name", "node-a"}}) {
-      auto* label = entry->add_labels();
-      label->set_name(name);
-      label->set_value(value);
-    }
-    for (int i = 0; i < samples_each; ++i) {
-      auto* sample = entry->add_samples();
-      sample->set_value(i);
-      sample->set_timestamp(timestamp + i);
-    }
-  }
+  ::prompb::WriteRequest request =
+      tp::testing::gpuSeriesRequest("gpu_power", series, samples_each, timestamp);
   auto* metadata = request.add_metadata();
   metadata->set_metric_family_name("gpu_power");
   metadata->set_help("watts consumed");

@@ -37,6 +37,16 @@ class SchemaMaintainerTest : public ::testing::Test {
   }
 
   double failures() const { return metrics_.migration_failures->Value(); }
+  // What an older writer left: two copies of one row, so the unique key cannot be created.
+  void leaveTwoCopiesOfOneRowWithoutTheirUniqueKey() {
+    testing::exec(*database_, "DROP INDEX uq_tp_training_performance_iteration");
+    testing::exec(*database_, "DELETE FROM tp_schema_migrations WHERE version = 3");
+    for (int copy = 0; copy < 2; ++copy) {
+      testing::exec(*database_,
+                    "INSERT INTO training_performance (workload_uid, serial, iteration) VALUES "
+                    "('w-job', 1, 1)");
+    }
+  }
   double uniqueKeyMissing(const std::string& table) const {
     return metrics_.unique_key_missing->Add({{"table", table}}).Value();
   }
@@ -86,14 +96,7 @@ TEST_F(SchemaMaintainerTest, AFailingMigrationIsCountedAndTriedAgainUntilItSucce
 }
 
 TEST_F(SchemaMaintainerTest, AUniqueKeyThatDuplicatesBlockIsTriedLessAndLessOften) {
-  // An older writer left two copies of one row, so the unique key cannot be created.
-  testing::exec(*database_, "DROP INDEX uq_tp_training_performance_iteration");
-  testing::exec(*database_, "DELETE FROM tp_schema_migrations WHERE version = 3");
-  for (int copy = 0; copy < 2; ++copy) {
-    testing::exec(*database_,
-                  "INSERT INTO training_performance (workload_uid, serial, iteration) VALUES "
-                  "('w-job', 1, 1)");
-  }
+  leaveTwoCopiesOfOneRowWithoutTheirUniqueKey();
   SchemaMaintainer maintainer(*database_, 20s, metrics_, clock_);
   maintainer.start();
   EXPECT_FALSE(maintainer.ready());
@@ -120,13 +123,7 @@ TEST_F(SchemaMaintainerTest, AUniqueKeyThatDuplicatesBlockIsTriedLessAndLessOfte
 }
 
 TEST_F(SchemaMaintainerTest, RetriesAreCappedAtTenMinutes) {
-  testing::exec(*database_, "DROP INDEX uq_tp_training_performance_iteration");
-  testing::exec(*database_, "DELETE FROM tp_schema_migrations WHERE version = 3");
-  for (int copy = 0; copy < 2; ++copy) {
-    testing::exec(*database_,
-                  "INSERT INTO training_performance (workload_uid, serial, iteration) VALUES "
-                  "('w-job', 1, 1)");
-  }
+  leaveTwoCopiesOfOneRowWithoutTheirUniqueKey();
   SchemaMaintainer maintainer(*database_, 4min, metrics_, clock_);
   maintainer.start();
   expectAnotherFailureAfter(maintainer, 4min);
