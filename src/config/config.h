@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,17 @@ enum class DbDriver { kSqlite, kPostgres, kMysql };
 enum class FsyncMode { kInterval, kAlways };
 enum class WhenFull { kReject, kDropOldest };
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kOff };
+// What a configured training pattern recognises (docs/TRAINING.md).
+enum class PatternType {
+  kPerformance,
+  kStart,
+  kEnd,
+  kCheckpointSaveStart,
+  kCheckpointSaveEnd,
+  kCheckpointLoadStart,
+  kCheckpointLoadEnd,
+  kIgnore
+};
 
 // How an enum value is spelled in files, environment and flags.
 template <typename Enum>
@@ -39,6 +51,15 @@ inline constexpr std::array<EnumName<LogLevel>, 6> kLogLevelNames = {{{LogLevel:
                                                                       {LogLevel::kWarn, "warn"},
                                                                       {LogLevel::kError, "error"},
                                                                       {LogLevel::kOff, "off"}}};
+inline constexpr std::array<EnumName<PatternType>, 8> kPatternTypeNames = {
+    {{PatternType::kPerformance, "performance"},
+     {PatternType::kStart, "start"},
+     {PatternType::kEnd, "end"},
+     {PatternType::kCheckpointSaveStart, "checkpoint_save_start"},
+     {PatternType::kCheckpointSaveEnd, "checkpoint_save_end"},
+     {PatternType::kCheckpointLoadStart, "checkpoint_load_start"},
+     {PatternType::kCheckpointLoadEnd, "checkpoint_load_end"},
+     {PatternType::kIgnore, "ignore"}}};
 
 template <typename Enum, size_t N>
 constexpr std::string_view nameOf(const std::array<EnumName<Enum>, N>& names, Enum value) {
@@ -103,12 +124,21 @@ struct QueueConfig {
 };
 
 // A log format added in configuration: RE2 with named groups called like the SPEC §5 fields
-// ("current_iteration", "lm_loss", ...). `prefilter`, when set, is a literal that every
-// matching line contains; lines without it never reach the regex.
+// ("current_iteration", "lm_loss", ...) for performance lines, or `iteration`, `path` and
+// `duration_ms` for lifecycle lines. `prefilter`, when set, is a literal that every matching line
+// contains; lines without it never reach the regex.
 struct TrainingPattern {
   std::string name;
   std::string regex;
   std::string prefilter;
+  PatternType type = PatternType::kPerformance;
+};
+
+// Training series: every performance line also becomes remote-write samples (docs/TRAINING.md).
+struct TrainingSeriesConfig {
+  // Unset: on when metricsWrite.endpoints are configured.
+  std::optional<bool> enabled;
+  int max_per_workload = 500;  // distinct series; beyond: dropped and counted
 };
 
 struct TrainingConfig {
@@ -117,6 +147,7 @@ struct TrainingConfig {
   int batch_rows = 500;         // rows per INSERT statement
   milliseconds flush_interval{200};
   milliseconds retry_max_backoff{10'000};
+  TrainingSeriesConfig series;
 };
 
 struct LogsConfig {

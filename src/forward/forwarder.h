@@ -45,7 +45,17 @@ struct Batch {
   size_t samples = 0;
 };
 
-class Forwarder {
+// Where batches cut into lanes go: the forwarder, for every producer besides the metrics path
+// (the training writer's series).
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  // As Forwarder::submit.
+  virtual absl::Status submit(std::span<const LanePart> parts) = 0;
+  virtual size_t lanes() const = 0;
+};
+
+class Forwarder : public BatchSink {
  public:
   // Opens (or resumes) each endpoint's queue under queue.dir.
   static absl::StatusOr<std::unique_ptr<Forwarder>> create(
@@ -59,9 +69,9 @@ class Forwarder {
   // fdatasync). ResourceExhausted when a queue that refuses when full has no room (nothing was
   // written); another error when any queue could not write its part (the client retries: the
   // queues that took theirs send them twice).
-  absl::Status submit(std::span<const LanePart> parts);
+  absl::Status submit(std::span<const LanePart> parts) override;
   // The parts submit() takes: metricsWrite.concurrency.
-  size_t lanes() const { return static_cast<size_t>(config_.concurrency); }
+  size_t lanes() const override { return static_cast<size_t>(config_.concurrency); }
 
   void start();
   // Lets senders deliver until `grace` has passed, then cuts off retry waits and sends in

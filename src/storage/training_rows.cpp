@@ -130,7 +130,7 @@ absl::StatusOr<std::vector<RunRecord>> loadRuns(Database& database, std::string_
 }
 
 absl::StatusOr<size_t> insertStartTrainEvents(Database& database,
-                                              std::span<const StartTrainEvent> events) {
+                                              std::span<const RunEvent> events) {
   static constexpr InsertColumn kColumns[] = {
       {"workload_uid", nullptr},     {"type", nullptr},    {"run_serial", "INTEGER"},
       {"created_at", "TIMESTAMPTZ"}, {"pod_uid", nullptr}, {"nearest_workload_uid", nullptr}};
@@ -140,7 +140,7 @@ absl::StatusOr<size_t> insertStartTrainEvents(Database& database,
       "t.workload_uid = v.workload_uid AND t.nearest_workload_uid = v.nearest_workload_uid AND "
       "t.type = v.type",
       events,
-      [driver](const StartTrainEvent& event, soci::statement& statement,
+      [driver](const RunEvent& event, soci::statement& statement,
                std::vector<std::string>& texts, std::vector<long long>& integers) {
         statement.exchange(soci::use(event.workload_uid));
         texts.emplace_back(kStartTrainEventType);

@@ -367,6 +367,11 @@ TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
                    .Name("training_performance_rows_total")
                    .Help("training_performance rows, by outcome (written; failed attempts)")
                    .Register(*registry_);
+  auto& checkpoints = prometheus::BuildCounter()
+                          .Name("checkpoint_event_writes_total")
+                          .Help("checkpoint_event operations, by phase (rows created in_progress; "
+                                "operations completed)")
+                          .Register(*registry_);
   auto& rejected = prometheus::BuildCounter()
                        .Name("training_rows_rejected_total")
                        .Help("Rows the database refused (kept in the dead-letter file), by table")
@@ -396,6 +401,31 @@ TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
                              .Add({}, latencyBuckets()),
       .events_rejected = &rejected.Add({{"table", "workload_event"}}),
       .performance_rejected = &rejected.Add({{"table", "training_performance"}}),
+      .checkpoints_rejected = &rejected.Add({{"table", "checkpoint_event"}}),
+      .end_events_created = counter("training_end_events_created_total",
+                                    "EndTrain workload events inserted (existing ones not counted)"),
+      .checkpoints_started = &checkpoints.Add({{"phase", "started"}}),
+      .checkpoints_completed = &checkpoints.Add({{"phase", "completed"}}),
+      .series_submit_failures =
+          counter("training_series_submit_failures_total",
+                  "Batches of training samples the forwarder refused; their rows are retried"),
+  };
+}
+
+TrainingSeriesMetrics Telemetry::trainingSeriesMetrics() {
+  auto& samples = prometheus::BuildCounter()
+                      .Name("training_series_samples_total")
+                      .Help("Training samples, by outcome (queued for storage; dropped over the "
+                            "per-workload series budget, training.series.maxPerWorkload)")
+                      .Register(*registry_);
+  return TrainingSeriesMetrics{
+      .samples = &samples.Add({{"outcome", "queued"}}),
+      .over_budget_samples = &samples.Add({{"outcome", "over_budget"}}),
+      .series = &prometheus::BuildGauge()
+                     .Name("training_series_tracked")
+                     .Help("Distinct training series held against the per-workload budget")
+                     .Register(*registry_)
+                     .Add({}),
   };
 }
 

@@ -154,6 +154,19 @@ struct TrainingWriteMetrics {
   // training_rows_rejected_total{table}: rows the database refused, moved to the dead-letter file
   prometheus::Counter* events_rejected;
   prometheus::Counter* performance_rejected;
+  prometheus::Counter* checkpoints_rejected;
+  prometheus::Counter* end_events_created;    // EndTrain events inserted
+  prometheus::Counter* checkpoints_started;   // checkpoint_event rows created in_progress
+  prometheus::Counter* checkpoints_completed;  // checkpoint_event operations ended
+  // Samples of the training series the forwarder did not take (retried with their batch).
+  prometheus::Counter* series_submit_failures;
+};
+
+// The training series encoder (training/training_series.h).
+struct TrainingSeriesMetrics {
+  prometheus::Counter* samples;              // encoded for the forwarder
+  prometheus::Counter* over_budget_samples;  // dropped: training.series.maxPerWorkload
+  prometheus::Gauge* series;                 // distinct series tracked against the budget
 };
 
 class Telemetry {
@@ -171,6 +184,7 @@ class Telemetry {
   LogsMetrics logsMetrics(const std::vector<std::string>& skip_reasons,
                           const std::vector<std::string_view>& formats, size_t max_nodes);
   TrainingWriteMetrics trainingWriteMetrics();
+  TrainingSeriesMetrics trainingSeriesMetrics();
 
   // Prometheus text exposition of everything registered.
   std::string exposition() const;

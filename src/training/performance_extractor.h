@@ -47,6 +47,7 @@ enum class Field : size_t {
   kNumZeros,
   kSkippedIterationsNumber,
   kNanIterationsNumber,
+  kMfu,
   kCount
 };
 inline constexpr size_t kFieldCount = static_cast<size_t>(Field::kCount);
@@ -70,10 +71,26 @@ inline constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "grad_norm",
     "num_zeros",
     "skipped_iterations_number",
-    "nan_iterations_number"};
+    "nan_iterations_number",
+    "mfu"};
+
+// A field of a configured pattern that is none of kFieldNames: its group's name and value.
+struct CustomField {
+  std::string_view name;  // owned by the extractor
+  double value = 0;
+};
+
+// What a lifecycle line (checkpoint, end of training) carries, each part when printed.
+struct LifecycleDetails {
+  std::optional<int64_t> iteration;
+  std::string path;
+  std::optional<int64_t> duration_ms;
+};
 
 struct Performance {
   std::array<std::optional<double>, kFieldCount> fields;
+  std::vector<CustomField> custom;  // of configured patterns only
+  LifecycleDetails lifecycle;       // for the lifecycle kinds of LineKind
   // One of kBuiltInFormats, or a configured pattern's name
   std::string_view format;
 
@@ -83,7 +100,19 @@ struct Performance {
   std::optional<double>& operator[](Field field) { return fields[static_cast<size_t>(field)]; }
 };
 
-enum class LineKind { kNone, kStartTrain, kPerformance };
+enum class LineKind {
+  kNone,
+  kStartTrain,
+  kPerformance,
+  kEndTrain,
+  kCheckpointSaveStart,
+  kCheckpointSaveEnd,
+  kCheckpointLoadStart,
+  kCheckpointLoadEnd,
+};
+
+// The rank in the logger's prefix ("[rank-63/64]" gives "63"); empty when there is none.
+std::string_view rankOf(std::string_view message);
 
 // Names of the built-in formats, as reported in Performance::format.
 inline constexpr std::string_view kPrimusHipFormat = "primus-hip";

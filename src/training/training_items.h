@@ -1,12 +1,25 @@
 #pragma once
-// What the logs path hands to the training writer: StartTrain markers and performance rows, each
-// for one workload of the pod that logged it.
+// What the logs path hands to the training writer: StartTrain markers, performance rows and
+// lifecycle events (checkpoints, end of training), each for one workload of the pod that logged
+// it, with the labels its training series carry.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace tp::training {
+
+// The labels of a training series besides its name, `run` and `job` (training_series.h).
+struct SeriesLabels {
+  std::string workload_name;
+  std::string pod_name;
+  std::string namespace_name;
+  std::string node;
+  std::string rank;  // empty when the logger's prefix carries none
+
+  bool operator==(const SeriesLabels&) const = default;
+};
 
 // A StartTrain marker seen for one workload of a pod.
 struct PendingStart {
@@ -14,6 +27,8 @@ struct PendingStart {
   std::string nearest_workload_uid;
   std::string pod_uid;
   int64_t time_us = 0;
+
+  bool operator==(const PendingStart&) const = default;
 };
 
 // A performance line for one workload of a pod.
@@ -24,17 +39,45 @@ struct PendingPerformance {
   std::string performance_json;
   int64_t iteration = 0;
   int64_t time_us = 0;
+  SeriesLabels labels;
+
+  bool operator==(const PendingPerformance&) const = default;
+};
+
+enum class LifecycleKind : uint8_t {
+  kEnd = 1,  // end of training
+  kCheckpointSaveStart,
+  kCheckpointSaveEnd,
+  kCheckpointLoadStart,
+  kCheckpointLoadEnd,
+};
+
+// A lifecycle line for one workload of a pod.
+struct PendingLifecycle {
+  std::string workload_uid;
+  std::string nearest_workload_uid;
+  std::string pod_uid;
+  LifecycleKind kind = LifecycleKind::kEnd;
+  std::optional<int64_t> iteration;
+  std::string path;                    // checkpoint directory, as printed
+  std::optional<int64_t> duration_ms;  // as printed
+  int64_t time_us = 0;
+  SeriesLabels labels;
+
+  bool operator==(const PendingLifecycle&) const = default;
 };
 
 struct TrainingItems {
   std::vector<PendingStart> starts;
   std::vector<PendingPerformance> performances;
+  std::vector<PendingLifecycle> lifecycles;
 
-  size_t size() const { return starts.size() + performances.size(); }
+  size_t size() const { return starts.size() + performances.size() + lifecycles.size(); }
   bool empty() const { return size() == 0; }
   void clear() {
     starts.clear();
     performances.clear();
+    lifecycles.clear();
   }
 };
 

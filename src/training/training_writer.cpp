@@ -73,7 +73,7 @@ absl::StatusOr<size_t> insertInChunks(const std::vector<Row>& rows, size_t batch
   return inserted_total;
 }
 
-std::string eventJson(const storage::StartTrainEvent& event) {
+std::string eventJson(const storage::RunEvent& event) {
   rapidjson::StringBuffer buffer;
   common::JsonWriter json(buffer);
   json.StartObject();
@@ -299,7 +299,7 @@ absl::Status TrainingWriter::reloadRuns(const absl::flat_hash_set<std::string_vi
 
 absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts) {
   // Many ranks print the marker at once: one event per (workload, nearest workload).
-  std::vector<storage::StartTrainEvent> events;
+  std::vector<storage::RunEvent> events;
   absl::flat_hash_set<std::pair<std::string_view, std::string_view>> seen;
   for (const PendingStart& start : starts) {
     if (serials_.recorded(start.workload_uid, start.nearest_workload_uid) ||
@@ -313,10 +313,10 @@ absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts
   if (events.empty()) return absl::OkStatus();
   const auto inserted = insertInChunks(
       events, static_cast<size_t>(config_.batch_rows),
-      [this](std::span<const storage::StartTrainEvent> chunk) {
+      [this](std::span<const storage::RunEvent> chunk) {
         return storage::insertStartTrainEvents(database_, chunk);
       },
-      [this](const storage::StartTrainEvent& event, const absl::Status& reason) {
+      [this](const storage::RunEvent& event, const absl::Status& reason) {
         setAside("workload_event", eventJson(event), reason, metrics_.events_rejected);
       },
       metrics_, metrics_.event_errors, clock_);

@@ -17,6 +17,8 @@ std::string render(const PerformanceExtractor& extractor, std::string_view line)
       return "StartTrain";
     case LineKind::kPerformance:
       break;
+    default:
+      return "lifecycle";
   }
   rapidjson::StringBuffer buffer;
   common::JsonWriter writer(buffer);
