@@ -35,6 +35,17 @@ queue::DiskQueueOptions journalOptions(const config::QueueConfig& queue) {
   return options;
 }
 
+// Training series need somewhere to go: on by default when there are endpoints.
+bool seriesEnabled(const config::Config& config) {
+  const bool endpoints = !config.metrics_write.endpoints.empty();
+  if (config.training.series.enabled.value_or(endpoints) && !endpoints) {
+    spdlog::warn(
+        "training.series.enabled is set but metricsWrite.endpoints is empty: no "
+        "training series are sent");
+  }
+  return endpoints && config.training.series.enabled.value_or(true);
+}
+
 }  // namespace
 
 App::App(const config::Config& config)
@@ -68,10 +79,14 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   auto extractor = training::PerformanceExtractor::create(config.training.patterns);
   if (!extractor.ok()) return extractor.status();
   app->extractor_ = std::move(*extractor);
+  training::SeriesOutput series;
+  if (seriesEnabled(config)) {
+    series = {app->forwarder_.get(), app->telemetry_.trainingSeriesMetrics()};
+  }
   auto training_writer = training::TrainingWriter::create(
       *app->database_, config.training, journalOptions(config.queue),
       std::filesystem::path(config.queue.dir) / "training-rejected.jsonl",
-      app->telemetry_.trainingWriteMetrics());
+      app->telemetry_.trainingWriteMetrics(), series);
   if (!training_writer.ok()) return training_writer.status();
   app->training_writer_ = std::move(*training_writer);
   std::vector<std::string> skip_reasons(ingest::kSkipReasonNames.begin(),
@@ -80,7 +95,9 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
       *app->cache_, *app->extractor_, *app->training_writer_,
       LogsHandlerOptions{.max_decoded_bytes = config.http.max_decoded_bytes, .limits = {}},
       app->telemetry_.logsMetrics(skip_reasons, app->extractor_->formatNames(),
-                                  static_cast<size_t>(config.logs.max_node_labels)));
+                                  static_cast<size_t>(config.logs.max_node_labels),
+                                  std::vector<std::string>(training::kLifecycleTypeNames.begin(),
+                                                           training::kLifecycleTypeNames.end())));
   app->addRoutes();
   const int threads = config.http.threads > 0 ? config.http.threads : usableCores();
   http::ServerOptions options{
@@ -179,7 +196,9 @@ void App::start() {
                  fmt::join(config_.auth.exempt_paths, ", "));
   }
   if (config_.metrics_write.endpoints.empty()) {
-    spdlog::info("metric forwarding disabled: no metricsWrite.endpoints configured");
+    spdlog::info(
+        "metric forwarding and training series disabled: no metricsWrite.endpoints "
+        "configured");
   } else {
     spdlog::info("metric storage endpoints: {}", fmt::join(config_.metrics_write.endpoints, ", "));
   }

@@ -77,6 +77,7 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
   }
   const size_t events = analyzer.items().starts.size();
   const size_t rows = analyzer.items().performances.size();
+  const size_t lifecycle = analyzer.items().lifecycles.size();
   if (absl::Status journaled = writer_.submit(analyzer.items()); !journaled.ok()) {
     return deferRequest(context, journaled, metrics_.requests_deferred);
   }
@@ -85,7 +86,7 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
       request, 200,
       http::envelopeOk(common::concat(R"({"records":)", analyzer.records(), R"(,"skipped":)",
                                       analyzer.skipped(), R"(,"events":)", events, R"(,"rows":)",
-                                      rows, "}")));
+                                      rows, R"(,"lifecycle_events":)", lifecycle, "}")));
 }
 
 }  // namespace tp::app

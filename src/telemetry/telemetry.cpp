@@ -296,13 +296,15 @@ LogLatencyMetrics::Series LogLatencyMetrics::forNode(std::string_view node) {
 }
 
 LogsMetrics Telemetry::logsMetrics(const std::vector<std::string>& skip_reasons,
-                                   const std::vector<std::string_view>& formats, size_t max_nodes) {
+                                   const std::vector<std::string_view>& formats, size_t max_nodes,
+                                   const std::vector<std::string>& lifecycle_types) {
   auto family = [this](const char* name,
                        const char* help) -> prometheus::Family<prometheus::Counter>& {
     return prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
   };
   auto& analysed = family("log_analysis_consume_count",
-                          "Training log lines recognised, by type (StartTrain, Performance)");
+                          "Training log lines recognised, by type (StartTrain, Performance, "
+                          "EndTrain, checkpoint lines)");
   auto& not_analysed = family("log_records_not_analysed_total",
                               "Records accepted but not analysed for training lines, by reason");
   auto& skipped = family("log_records_skipped_total",
@@ -353,6 +355,9 @@ LogsMetrics Telemetry::logsMetrics(const std::vector<std::string>& skip_reasons,
   for (const std::string& reason : skip_reasons) {
     metrics.records_skipped.push_back(&skipped.Add({{"reason", reason}}));
   }
+  for (const std::string& type : lifecycle_types) {
+    metrics.lifecycle_lines.push_back(&analysed.Add({{"type", type}}));
+  }
   for (std::string_view format : formats) {
     metrics.pattern_hits.emplace(std::string(format), &hits.Add({{"format", std::string(format)}}));
   }
@@ -369,8 +374,9 @@ TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
                    .Register(*registry_);
   auto& checkpoints = prometheus::BuildCounter()
                           .Name("checkpoint_event_writes_total")
-                          .Help("checkpoint_event operations, by phase (rows created in_progress; "
-                                "operations completed)")
+                          .Help(
+                              "checkpoint_event operations, by phase (rows created in_progress; "
+                              "operations completed)")
                           .Register(*registry_);
   auto& rejected = prometheus::BuildCounter()
                        .Name("training_rows_rejected_total")
@@ -402,8 +408,9 @@ TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
       .events_rejected = &rejected.Add({{"table", "workload_event"}}),
       .performance_rejected = &rejected.Add({{"table", "training_performance"}}),
       .checkpoints_rejected = &rejected.Add({{"table", "checkpoint_event"}}),
-      .end_events_created = counter("training_end_events_created_total",
-                                    "EndTrain workload events inserted (existing ones not counted)"),
+      .end_events_created =
+          counter("training_end_events_created_total",
+                  "EndTrain workload events inserted (existing ones not counted)"),
       .checkpoints_started = &checkpoints.Add({{"phase", "started"}}),
       .checkpoints_completed = &checkpoints.Add({{"phase", "completed"}}),
       .series_submit_failures =
@@ -415,8 +422,9 @@ TrainingWriteMetrics Telemetry::trainingWriteMetrics() {
 TrainingSeriesMetrics Telemetry::trainingSeriesMetrics() {
   auto& samples = prometheus::BuildCounter()
                       .Name("training_series_samples_total")
-                      .Help("Training samples, by outcome (queued for storage; dropped over the "
-                            "per-workload series budget, training.series.maxPerWorkload)")
+                      .Help(
+                          "Training samples, by outcome (queued for storage; dropped over the "
+                          "per-workload series budget, training.series.maxPerWorkload)")
                       .Register(*registry_);
   return TrainingSeriesMetrics{
       .samples = &samples.Add({{"outcome", "queued"}}),

@@ -128,8 +128,10 @@ struct LogsMetrics {
   std::vector<prometheus::Counter*> records_skipped;  // by the parser's skip reasons, in order
   prometheus::Counter* not_analysed_no_kubernetes;
   prometheus::Counter* not_analysed_own_pod;
-  prometheus::Counter* start_train_lines;    // log_analysis_consume_count{type="StartTrain"}
-  prometheus::Counter* performance_lines;    // log_analysis_consume_count{type="Performance"}
+  prometheus::Counter* start_train_lines;  // log_analysis_consume_count{type="StartTrain"}
+  prometheus::Counter* performance_lines;  // log_analysis_consume_count{type="Performance"}
+  // log_analysis_consume_count{type} of the lifecycle types given, in their order
+  std::vector<prometheus::Counter*> lifecycle_lines;
   prometheus::Counter* event_streams;        // StartTrain events queued, one per workload
   prometheus::Counter* event_stream_errors;  // StartTrain lines no workload could take
   prometheus::Counter* unattributed_lines;   // training lines of pods without a known workload
@@ -155,8 +157,8 @@ struct TrainingWriteMetrics {
   prometheus::Counter* events_rejected;
   prometheus::Counter* performance_rejected;
   prometheus::Counter* checkpoints_rejected;
-  prometheus::Counter* end_events_created;    // EndTrain events inserted
-  prometheus::Counter* checkpoints_started;   // checkpoint_event rows created in_progress
+  prometheus::Counter* end_events_created;     // EndTrain events inserted
+  prometheus::Counter* checkpoints_started;    // checkpoint_event rows created in_progress
   prometheus::Counter* checkpoints_completed;  // checkpoint_event operations ended
   // Samples of the training series the forwarder did not take (retried with their batch).
   prometheus::Counter* series_submit_failures;
@@ -182,7 +184,8 @@ class Telemetry {
   EndpointMetrics endpointMetrics(const std::string& endpoint);
   prometheus::Histogram* batchSamplesHistogram();
   LogsMetrics logsMetrics(const std::vector<std::string>& skip_reasons,
-                          const std::vector<std::string_view>& formats, size_t max_nodes);
+                          const std::vector<std::string_view>& formats, size_t max_nodes,
+                          const std::vector<std::string>& lifecycle_types = {});
   TrainingWriteMetrics trainingWriteMetrics();
   TrainingSeriesMetrics trainingSeriesMetrics();
 

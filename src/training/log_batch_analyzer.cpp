@@ -56,24 +56,61 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
   const cache::WorkloadRef* nearest = nullptr;
   const bool attributed = resolve(record, &workloads, &nearest);
   if (!attributed) ++unattributed_;
-  if (kind == training::LineKind::kStartTrain) {
-    ++start_train_lines_;
-    if (!attributed) {
-      ++event_stream_errors_;
+  switch (kind) {
+    case LineKind::kNone:
+      return;
+    case LineKind::kStartTrain:
+      ++start_train_lines_;
+      if (!attributed) {
+        ++event_stream_errors_;
+        return;
+      }
+      for (const cache::WorkloadRef* workload : *workloads) {
+        items_.starts.push_back(
+            {workload->uid, nearest->uid, std::string(record.pod_uid), record.time_us});
+        ++event_streams_;
+      }
+      return;
+    case LineKind::kPerformance:
+      ++performance_lines_;
+      ++pattern_hits_[common::toAbsl(performance_.format)];
+      if (attributed) addPerformance(record, *workloads, *nearest);
+      return;
+    case LineKind::kEndTrain:
+      if (attributed) addLifecycle(record, LifecycleKind::kEnd, *workloads, *nearest);
+      ++lifecycle_lines_[lifecycleIndex(LifecycleKind::kEnd)];
+      return;
+    case LineKind::kCheckpointSaveStart:
+    case LineKind::kCheckpointSaveEnd:
+    case LineKind::kCheckpointLoadStart:
+    case LineKind::kCheckpointLoadEnd: {
+      const LifecycleKind lifecycle =
+          kind == LineKind::kCheckpointSaveStart   ? LifecycleKind::kCheckpointSaveStart
+          : kind == LineKind::kCheckpointSaveEnd   ? LifecycleKind::kCheckpointSaveEnd
+          : kind == LineKind::kCheckpointLoadStart ? LifecycleKind::kCheckpointLoadStart
+                                                   : LifecycleKind::kCheckpointLoadEnd;
+      if (attributed) addLifecycle(record, lifecycle, *workloads, *nearest);
+      ++lifecycle_lines_[lifecycleIndex(lifecycle)];
       return;
     }
-    for (const cache::WorkloadRef* workload : *workloads) {
-      items_.starts.push_back(
-          {workload->uid, nearest->uid, std::string(record.pod_uid), record.time_us});
-      ++event_streams_;
-    }
-    return;
   }
-  ++performance_lines_;
-  ++pattern_hits_[common::toAbsl(performance_.format)];
+}
+
+namespace {
+
+SeriesLabels seriesLabels(const ingest::LogRecord& record, const cache::WorkloadRef& workload) {
+  return {workload.name, std::string(record.pod_name), std::string(record.namespace_name),
+          std::string(record.host), std::string(rankOf(record.message))};
+}
+
+}  // namespace
+
+void LogBatchAnalyzer::addPerformance(const ingest::LogRecord& record,
+                                      const cache::WorkloadList& workloads,
+                                      const cache::WorkloadRef& nearest) {
   // Set on every performance line, yet checked rather than trusted; the column holds 32 bits.
   const std::optional<double>& iteration_value = performance_[training::Field::kCurrentIteration];
-  if (!attributed || !iteration_value || !std::isfinite(*iteration_value)) return;
+  if (!iteration_value || !std::isfinite(*iteration_value)) return;
   if (std::fabs(*iteration_value) > std::numeric_limits<int32_t>::max()) {
     ++iteration_beyond_column_lines_;
     return;
@@ -83,9 +120,21 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
   training::writePerformanceJson(writer, performance_);
   const std::string_view document(document_.GetString(), document_.GetSize());
   const auto iteration = static_cast<int64_t>(*iteration_value);
-  for (const cache::WorkloadRef* workload : *workloads) {
-    items_.performances.push_back({workload->uid, nearest->uid, std::string(record.pod_uid),
-                                   std::string(document), iteration, record.time_us});
+  for (const cache::WorkloadRef* workload : workloads) {
+    items_.performances.push_back({workload->uid, nearest.uid, std::string(record.pod_uid),
+                                   std::string(document), iteration, record.time_us,
+                                   seriesLabels(record, *workload)});
+  }
+}
+
+void LogBatchAnalyzer::addLifecycle(const ingest::LogRecord& record, LifecycleKind kind,
+                                    const cache::WorkloadList& workloads,
+                                    const cache::WorkloadRef& nearest) {
+  const LifecycleDetails& details = performance_.lifecycle;
+  for (const cache::WorkloadRef* workload : workloads) {
+    items_.lifecycles.push_back({workload->uid, nearest.uid, std::string(record.pod_uid), kind,
+                                 details.iteration, details.path, details.duration_ms,
+                                 record.time_us, seriesLabels(record, *workload)});
   }
 }
 
@@ -120,6 +169,9 @@ void LogBatchAnalyzer::commit(telemetry::LogsMetrics& metrics) const {
   add(metrics.not_analysed_own_pod, own_pod_);
   add(metrics.start_train_lines, start_train_lines_);
   add(metrics.performance_lines, performance_lines_);
+  for (size_t i = 0; i < lifecycle_lines_.size() && i < metrics.lifecycle_lines.size(); ++i) {
+    add(metrics.lifecycle_lines[i], lifecycle_lines_[i]);
+  }
   add(metrics.event_streams, event_streams_);
   add(metrics.event_stream_errors, event_stream_errors_);
   add(metrics.unattributed_lines, unattributed_);

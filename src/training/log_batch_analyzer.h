@@ -1,8 +1,8 @@
 #pragma once
 // Turns the records of one Fluent Bit batch into what the logs path commits: latency
-// observations by node, and StartTrain events / performance rows for every workload of each
-// record's pod (resolved against one cluster snapshot). Nothing leaves the analyzer until
-// commit(), so a batch that later fails to parse leaves no trace.
+// observations by node, and StartTrain events, performance rows and lifecycle events for every
+// workload of each record's pod (resolved against one cluster snapshot). Nothing leaves the
+// analyzer until commit(), so a batch that later fails to parse leaves no trace.
 
 #include <array>
 #include <cstdint>
@@ -48,6 +48,10 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   // Workloads of the record's pod and its nearest workload; false when unknown.
   bool resolve(const ingest::LogRecord& record, const cache::WorkloadList** workloads,
                const cache::WorkloadRef** nearest) const;
+  void addPerformance(const ingest::LogRecord& record, const cache::WorkloadList& workloads,
+                      const cache::WorkloadRef& nearest);
+  void addLifecycle(const ingest::LogRecord& record, LifecycleKind kind,
+                    const cache::WorkloadList& workloads, const cache::WorkloadRef& nearest);
 
   const cache::ClusterSnapshot& snapshot_;
   const PerformanceExtractor& extractor_;
@@ -68,6 +72,7 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   size_t own_pod_ = 0;
   size_t start_train_lines_ = 0;
   size_t performance_lines_ = 0;
+  std::array<size_t, kLifecycleKindCount> lifecycle_lines_{};
   size_t event_streams_ = 0;
   size_t event_stream_errors_ = 0;
   size_t unattributed_ = 0;

@@ -3,9 +3,11 @@
 // lifecycle events (checkpoints, end of training), each for one workload of the pod that logged
 // it, with the labels its training series carry.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tp::training {
@@ -51,6 +53,12 @@ enum class LifecycleKind : uint8_t {
   kCheckpointLoadStart,
   kCheckpointLoadEnd,
 };
+inline constexpr size_t kLifecycleKindCount = 5;
+// As log_analysis_consume_count{type} names them, in the order of LifecycleKind.
+inline constexpr std::array<std::string_view, kLifecycleKindCount> kLifecycleTypeNames = {
+    "EndTrain", "CheckpointSaveStart", "CheckpointSaveEnd", "CheckpointLoadStart",
+    "CheckpointLoadEnd"};
+inline size_t lifecycleIndex(LifecycleKind kind) { return static_cast<size_t>(kind) - 1; }
 
 // A lifecycle line for one workload of a pod.
 struct PendingLifecycle {

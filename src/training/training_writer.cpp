@@ -111,12 +111,40 @@ std::string performanceJson(const storage::PerformanceRow& row) {
   return buffer.GetString();
 }
 
+std::string checkpointJson(const storage::CheckpointLine& line) {
+  rapidjson::StringBuffer buffer;
+  common::JsonWriter json(buffer);
+  json.StartObject();
+  json.Key("workload_uid");
+  common::writeString(json, line.workload_uid);
+  json.Key("pod_uid");
+  common::writeString(json, line.pod_uid);
+  json.Key("serial");
+  json.Int(line.serial);
+  json.Key("iteration");
+  json.Int64(line.iteration);
+  json.Key("path");
+  common::writeString(json, line.path);
+  json.Key("operation");
+  json.String(line.operation == storage::CheckpointOperation::kSave ? "save" : "load");
+  json.Key("end");
+  json.Bool(line.end);
+  json.Key("time_us");
+  json.Int64(line.time_us);
+  if (line.duration_ms) {
+    json.Key("duration_ms");
+    json.Int64(*line.duration_ms);
+  }
+  json.EndObject();
+  return buffer.GetString();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
     storage::Database& database, const config::TrainingConfig& config,
     const queue::DiskQueueOptions& journal, std::filesystem::path dead_letter_file,
-    telemetry::TrainingWriteMetrics metrics, const common::Clock& clock) {
+    telemetry::TrainingWriteMetrics metrics, SeriesOutput series, const common::Clock& clock) {
   queue::QueueRecovery recovery;
   auto opened = queue::DiskQueue::open(journal, &recovery, clock);
   if (!opened.ok()) return opened.status();
@@ -127,7 +155,7 @@ absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
         recovery.items, recovery.corrupt_records, recovery.torn_bytes);
   }
   std::unique_ptr<TrainingWriter> writer(new TrainingWriter(
-      database, config, std::move(*opened), std::move(dead_letter_file), metrics, clock));
+      database, config, std::move(*opened), std::move(dead_letter_file), metrics, series, clock));
   writer->reserved_ = writer->journaled_ = recovery.items;
   writer->metrics_.pending->Set(static_cast<double>(recovery.items));
   return writer;
@@ -136,13 +164,21 @@ absl::StatusOr<std::unique_ptr<TrainingWriter>> TrainingWriter::create(
 TrainingWriter::TrainingWriter(storage::Database& database, const config::TrainingConfig& config,
                                std::unique_ptr<queue::DiskQueue> journal,
                                std::filesystem::path dead_letter_file,
-                               telemetry::TrainingWriteMetrics metrics, const common::Clock& clock)
+                               telemetry::TrainingWriteMetrics metrics, SeriesOutput series,
+                               const common::Clock& clock)
     : database_(database),
       config_(config),
       journal_(std::move(journal)),
       dead_letter_file_(std::move(dead_letter_file)),
       metrics_(metrics),
-      clock_(clock) {}
+      clock_(clock),
+      series_sink_(series.sink) {
+  if (series_sink_ != nullptr) {
+    series_ = std::make_unique<TrainingSeriesEncoder>(config_.series, series.metrics, clock_);
+    series_lanes_.resize(series_sink_->lanes());
+    series_lane_samples_.resize(series_sink_->lanes());
+  }
+}
 
 TrainingWriter::~TrainingWriter() {
   if (thread_.joinable()) stop(milliseconds(0));
@@ -268,7 +304,12 @@ void TrainingWriter::run() {
 absl::Status TrainingWriter::write(const TrainingItems& batch) {
   TP_RETURN_IF_ERROR(loadWorkloads(batch));
   TP_RETURN_IF_ERROR(writeStarts(batch.starts));
-  return writePerformances(batch.performances);
+  std::vector<RowOfRun> rows;
+  TP_RETURN_IF_ERROR(writePerformances(batch.performances, rows));
+  TP_RETURN_IF_ERROR(writeEnds(batch.lifecycles));
+  std::vector<SaveOfRun> saves;
+  TP_RETURN_IF_ERROR(writeCheckpoints(batch.lifecycles, saves));
+  return sendSeries(rows, saves);
 }
 
 absl::Status TrainingWriter::loadWorkloads(const TrainingItems& batch) {
@@ -283,6 +324,11 @@ absl::Status TrainingWriter::loadWorkloads(const TrainingItems& batch) {
   for (const PendingPerformance& row : batch.performances) {
     if (!serials_.recorded(row.workload_uid, row.nearest_workload_uid)) {
       unknown.insert(row.workload_uid);
+    }
+  }
+  for (const PendingLifecycle& event : batch.lifecycles) {
+    if (!serials_.recorded(event.workload_uid, event.nearest_workload_uid)) {
+      unknown.insert(event.workload_uid);
     }
   }
   return reloadRuns(unknown);
@@ -329,8 +375,8 @@ absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts
   return reloadRuns(workloads);
 }
 
-absl::Status TrainingWriter::writePerformances(
-    const std::vector<PendingPerformance>& performances) {
+absl::Status TrainingWriter::writePerformances(const std::vector<PendingPerformance>& performances,
+                                               std::vector<RowOfRun>& written) {
   if (performances.empty()) return absl::OkStatus();
   std::vector<storage::PerformanceRow> rows;
   rows.reserve(performances.size());
@@ -339,6 +385,8 @@ absl::Status TrainingWriter::writePerformances(
   absl::flat_hash_set<std::tuple<std::string_view, int, int64_t>> keys;
   for (const PendingPerformance& row : performances) {
     const int serial = serials_.serialFor(row.workload_uid, row.nearest_workload_uid);
+    // Every logging pod has series of its own (the encoder drops repeats of one series).
+    written.push_back({&row, serial});
     if (!keys.emplace(row.workload_uid, serial, row.iteration).second) continue;
     rows.push_back(
         {row.workload_uid, row.pod_uid, row.performance_json, row.iteration, serial, row.time_us});
@@ -355,6 +403,120 @@ absl::Status TrainingWriter::writePerformances(
       metrics_, metrics_.performance_failed, clock_);
   if (!inserted.ok()) return inserted.status();
   metrics_.performance_written->Increment(static_cast<double>(*inserted));
+  return absl::OkStatus();
+}
+
+absl::Status TrainingWriter::writeEnds(const std::vector<PendingLifecycle>& lifecycles) {
+  std::vector<storage::RunEvent> events;
+  absl::flat_hash_set<std::pair<std::string_view, std::string_view>> seen;
+  for (const PendingLifecycle& event : lifecycles) {
+    if (event.kind != LifecycleKind::kEnd ||
+        !seen.emplace(event.workload_uid, event.nearest_workload_uid).second) {
+      continue;
+    }
+    events.push_back({event.workload_uid, event.nearest_workload_uid, event.pod_uid,
+                      serials_.serialFor(event.workload_uid, event.nearest_workload_uid),
+                      event.time_us});
+  }
+  if (events.empty()) return absl::OkStatus();
+  const auto inserted = insertInChunks(
+      events, static_cast<size_t>(config_.batch_rows),
+      [this](std::span<const storage::RunEvent> chunk) {
+        return storage::insertEndTrainEvents(database_, chunk);
+      },
+      [this](const storage::RunEvent& event, const absl::Status& reason) {
+        setAside("workload_event", eventJson(event), reason, metrics_.events_rejected);
+      },
+      metrics_, metrics_.event_errors, clock_);
+  if (!inserted.ok()) return inserted.status();
+  metrics_.end_events_created->Increment(static_cast<double>(*inserted));
+  return absl::OkStatus();
+}
+
+absl::Status TrainingWriter::writeCheckpoints(const std::vector<PendingLifecycle>& lifecycles,
+                                              std::vector<SaveOfRun>& saves) {
+  std::vector<storage::CheckpointLine> starts;
+  std::vector<storage::CheckpointLine> ends;
+  std::vector<const PendingLifecycle*> end_lines;  // beside `ends`
+  // Ranks may print the same line: one statement must not carry a key twice.
+  absl::flat_hash_set<std::tuple<std::string_view, int, int64_t, LifecycleKind>> seen;
+  for (const PendingLifecycle& event : lifecycles) {
+    if (event.kind == LifecycleKind::kEnd) continue;
+    const int serial = serials_.serialFor(event.workload_uid, event.nearest_workload_uid);
+    const int64_t iteration = event.iteration.value_or(0);
+    if (!seen.emplace(event.workload_uid, serial, iteration, event.kind).second) continue;
+    const bool save = event.kind == LifecycleKind::kCheckpointSaveStart ||
+                      event.kind == LifecycleKind::kCheckpointSaveEnd;
+    const bool end = event.kind == LifecycleKind::kCheckpointSaveEnd ||
+                     event.kind == LifecycleKind::kCheckpointLoadEnd;
+    storage::CheckpointLine line{
+        event.workload_uid,
+        event.pod_uid,
+        serial,
+        iteration,
+        event.path,
+        save ? storage::CheckpointOperation::kSave : storage::CheckpointOperation::kLoad,
+        end,
+        event.time_us,
+        event.duration_ms};
+    if (end) {
+      ends.push_back(std::move(line));
+      end_lines.push_back(&event);
+    } else {
+      starts.push_back(std::move(line));
+    }
+  }
+  // Starts first: an operation that began and ended within the batch gets its duration.
+  if (!starts.empty()) {
+    const auto created = insertInChunks(
+        starts, static_cast<size_t>(config_.batch_rows),
+        [this](std::span<const storage::CheckpointLine> chunk) {
+          return storage::insertCheckpointStarts(database_, chunk);
+        },
+        [this](const storage::CheckpointLine& line, const absl::Status& reason) {
+          setAside("checkpoint_event", checkpointJson(line), reason, metrics_.checkpoints_rejected);
+        },
+        metrics_, metrics_.event_errors, clock_);
+    if (!created.ok()) return created.status();
+    metrics_.checkpoints_started->Increment(static_cast<double>(*created));
+  }
+  // One statement per end: a checkpoint ends every few hundred iterations at most, and a refused
+  // one is then set aside alone.
+  for (size_t i = 0; i < ends.size(); ++i) {
+    auto durations = storage::completeCheckpoints(database_, std::span(&ends[i], 1));
+    if (!durations.ok()) {
+      metrics_.event_errors->Increment();
+      if (!absl::IsInvalidArgument(durations.status())) return durations.status();
+      setAside("checkpoint_event", checkpointJson(ends[i]), durations.status(),
+               metrics_.checkpoints_rejected);
+      continue;
+    }
+    metrics_.checkpoints_completed->Increment();
+    const std::optional<int64_t> duration = durations->empty() ? std::nullopt : durations->front();
+    if (ends[i].operation == storage::CheckpointOperation::kSave && duration) {
+      saves.push_back({end_lines[i], ends[i].serial, *duration});
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrainingWriter::sendSeries(std::span<const RowOfRun> rows,
+                                        std::span<const SaveOfRun> saves) {
+  if (series_ == nullptr || (rows.empty() && saves.empty())) return absl::OkStatus();
+  for (prompb::OutputBuffer& lane : series_lanes_) lane.clear();
+  std::fill(series_lane_samples_.begin(), series_lane_samples_.end(), 0);
+  series_->encode(rows, saves, series_lanes_, series_lane_samples_);
+  std::vector<forward::LanePart> parts;
+  parts.reserve(series_lanes_.size());
+  for (size_t lane = 0; lane < series_lanes_.size(); ++lane) {
+    parts.push_back({series_lanes_[lane].view(), series_lane_samples_[lane]});
+  }
+  absl::Status submitted = series_sink_->submit(parts);
+  if (!submitted.ok()) {
+    metrics_.series_submit_failures->Increment();
+    return absl::Status(submitted.code(),
+                        common::concat("training series not queued: ", common::message(submitted)));
+  }
   return absl::OkStatus();
 }
 

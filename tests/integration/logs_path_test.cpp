@@ -148,7 +148,7 @@ TEST_P(LogsPathTest, BatchesBecomeRowsAndOneEventPerRunAlsoWhenRepeatedRacingOrR
   const auto first = post(batch);
   ASSERT_EQ(first.status, 200u) << first.body;
   EXPECT_EQ(first.body, R"({"meta":{"code":2000,"message":"OK"},"data":{"records":81,"skipped":1,)"
-                        R"("events":128,"rows":20},"tracing":null})");
+                        R"("events":128,"rows":20,"lifecycle_events":0},"tracing":null})");
   expectCount("workload_event", 2);
   expectCount(
       "workload_event WHERE type = 'StartTrain' AND run_serial = 1 AND "

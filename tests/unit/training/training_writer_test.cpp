@@ -47,7 +47,7 @@ class TrainingWriterTest : public ::testing::Test {
         *database_, config_,
         queue::DiskQueueOptions{.dir = dir_ / "journal",
                                 .max_bytes = config::QueueConfig{}.max_disk_usage},
-        deadLetterFile(), telemetry_.trainingWriteMetrics(), clock_);
+        deadLetterFile(), telemetry_.trainingWriteMetrics(), {}, clock_);
     EXPECT_TRUE(writer.ok()) << writer.status();
     return std::move(*writer);
   }
