@@ -10,6 +10,7 @@
 
 #include <fstream>
 #include <functional>
+#include <mutex>
 
 #include "soci/soci.h"
 #include "storage/schema.h"
@@ -42,17 +43,24 @@ class TrainingWriterTest : public ::testing::Test {
     ASSERT_TRUE(storage::ensureSchema(*database_, nullptr).ok());
   }
 
-  std::unique_ptr<TrainingWriter> open() {
+  std::unique_ptr<TrainingWriter> open(SeriesOutput series = {}) {
     auto writer = TrainingWriter::create(
         *database_, config_,
         queue::DiskQueueOptions{.dir = dir_ / "journal",
                                 .max_bytes = config::QueueConfig{}.max_disk_usage},
-        deadLetterFile(), telemetry_.trainingWriteMetrics(), {}, clock_);
+        deadLetterFile(), telemetry_.trainingWriteMetrics(), series, clock_);
     EXPECT_TRUE(writer.ok()) << writer.status();
     return std::move(*writer);
   }
 
   std::filesystem::path deadLetterFile() const { return dir_ / "rejected.jsonl"; }
+
+  long long count(const std::string& where_sql) {
+    long long count = -1;
+    (void)database_->run(
+        [&](soci::session& sql) { sql << "SELECT count(*) FROM " + where_sql, soci::into(count); });
+    return count;
+  }
 
   long long stored() {
     long long count = -1;
@@ -186,6 +194,113 @@ TEST_F(TrainingWriterTest, ARowTheDatabaseRefusesIsSetAsideAndTheRestIsWritten) 
   });
   if (recorded.ok()) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << recorded;
+}
+
+PendingLifecycle lifecycle(LifecycleKind kind, std::optional<int64_t> iteration, int64_t time_us,
+                           std::optional<int64_t> duration_ms = std::nullopt) {
+  return {"w-job", "w-run", "pod-0", kind, iteration, "/ckpt", duration_ms, time_us, {}};
+}
+
+TEST_F(TrainingWriterTest, LifecycleLinesBecomeCheckpointOperationsAndOneEndTrainPerRun) {
+  auto writer = open();
+  writer->start();
+  TrainingItems items;
+  items.lifecycles.push_back(lifecycle(LifecycleKind::kCheckpointSaveStart, 10, 1761223152000000));
+  items.lifecycles.push_back(lifecycle(LifecycleKind::kCheckpointSaveEnd, 10, 1761223155000000));
+  ASSERT_TRUE(writer->submit(items).ok());
+  TrainingItems later;
+  later.lifecycles.push_back(lifecycle(LifecycleKind::kCheckpointLoadStart, 10, 1761223160000000));
+  later.lifecycles.push_back(
+      lifecycle(LifecycleKind::kCheckpointLoadEnd, 10, 1761223161000000, 800));
+  // Every rank prints the end of training.
+  later.lifecycles.push_back(lifecycle(LifecycleKind::kEnd, std::nullopt, 1761223170000000));
+  later.lifecycles.push_back(lifecycle(LifecycleKind::kEnd, std::nullopt, 1761223170000001));
+  ASSERT_TRUE(writer->submit(later).ok());
+  ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
+  writer->stop(1s);
+  EXPECT_EQ(count("checkpoint_event"), 2);
+  EXPECT_EQ(count("checkpoint_event WHERE event_type = 'end_saving' AND status = 'success' AND "
+                  "duration_ms = 3000 AND iteration = 10 AND serial = 1"),
+            1);
+  EXPECT_EQ(count("checkpoint_event WHERE event_type = 'loading' AND status = 'success' AND "
+                  "duration_ms = 800"),
+            1);
+  EXPECT_EQ(count("workload_event WHERE type = 'EndTrain' AND run_serial = 1"), 1);
+  EXPECT_EQ(count("workload_event"), 1);
+}
+
+// The forwarder as the writer sees it: what it was given, refusing while told to.
+class RecordingSink : public forward::BatchSink {
+ public:
+  explicit RecordingSink(size_t lanes) : lanes_(lanes) {}
+  absl::Status submit(std::span<const forward::LanePart> parts) override {
+    std::lock_guard lock(mutex_);
+    if (refusing_) return absl::ResourceExhaustedError("queue full");
+    EXPECT_EQ(parts.size(), lanes_);
+    for (const forward::LanePart& part : parts) {
+      samples_ += part.samples;
+      bytes_ += part.fields;
+    }
+    return absl::OkStatus();
+  }
+  size_t lanes() const override { return lanes_; }
+
+  void refuse(bool refusing) {
+    std::lock_guard lock(mutex_);
+    refusing_ = refusing;
+  }
+  size_t samples() {
+    std::lock_guard lock(mutex_);
+    return samples_;
+  }
+  std::string bytes() {
+    std::lock_guard lock(mutex_);
+    return bytes_;
+  }
+
+ private:
+  const size_t lanes_;
+  std::mutex mutex_;
+  bool refusing_ = false;
+  size_t samples_ = 0;
+  std::string bytes_;
+};
+
+TEST_F(TrainingWriterTest, ABatchsSeriesGoToTheForwarderWithTheSerialOfItsRun) {
+  ASSERT_TRUE(recordRun(*database_, "w-run", 4));  // another replica recorded this run
+  RecordingSink sink(2);
+  auto writer = open({&sink, telemetry_.trainingSeriesMetrics()});
+  writer->start();
+  ASSERT_TRUE(writer->submit(rows(1, 3)).ok());
+  ASSERT_TRUE(advanceUntil([&] { return sink.samples() == 3; }));  // one field per row
+  EXPECT_EQ(stored(), 3);
+  const std::string bytes = sink.bytes();
+  EXPECT_NE(bytes.find("workload_training_iteration"), std::string::npos);
+  EXPECT_NE(bytes.find(std::string("\x03run\x12\x01"
+                                   "4",
+                                   7)),
+            std::string::npos)
+      << "label run=\"4\"";
+  writer->stop(1s);
+}
+
+TEST_F(TrainingWriterTest, SeriesTheForwarderRefusesKeepTheirBatchUntilItTakesThem) {
+  RecordingSink sink(1);
+  sink.refuse(true);
+  auto writer = open({&sink, telemetry_.trainingSeriesMetrics()});
+  writer->start();
+  ASSERT_TRUE(writer->submit(rows(1, 3)).ok());
+  ASSERT_TRUE(advanceUntil([&] {
+    return testing::metricValue(telemetry_.exposition(), "training_series_submit_failures_total")
+               .value_or(0) >= 2;
+  }));
+  EXPECT_EQ(stored(), 3);  // written once; retried as a whole, which changes no row
+  EXPECT_EQ(writer->pending(), 3u);
+  sink.refuse(false);
+  ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
+  EXPECT_EQ(sink.samples(), 3u);
+  EXPECT_EQ(stored(), 3);
+  writer->stop(1s);
 }
 
 TEST_F(TrainingWriterTest, RunsRecordedByAnotherReplicaDecideTheSerial) {
