@@ -10,6 +10,7 @@
 // BM_ParseExtractAndAnalyzeBatch/commit:0: parse, extraction, latency capture, attribution to
 // workloads, the rows and events; /commit:1 adds the commit to the metrics (latency summary and
 // histogram by node): what a request costs before the training writer.
+// BM_LogsPathWithSeries: /commit:1 plus the journal record and the training series of the rows.
 // BM_ParseAndExtractGzipBatch: the analyzer on a gzip-compressed batch, without commit.
 // BM_DistinctHostsBatch/N: N short records, each from another host, through the analyzer and
 // its commit to the metrics; items/s must not fall as N grows (per-node work is linear).
@@ -25,8 +26,10 @@
 #include "logs_batches.h"
 #include "support/compression.h"
 #include "telemetry/telemetry.h"
+#include "training/item_codec.h"
 #include "training/log_batch_analyzer.h"
 #include "training/performance_extractor.h"
+#include "training/training_series.h"
 
 namespace tp {
 namespace {
@@ -140,6 +143,48 @@ void BM_ParseExtractAndAnalyzeBatch(benchmark::State& state) {
       static_cast<double>(rows) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_ParseExtractAndAnalyzeBatch)->ArgName("commit")->Arg(0)->Arg(1);
+
+// The whole logs path of a batch, with training series on: parse, extraction, rows and events,
+// the commit to the metrics, the journal record, and the series the writer encodes once the
+// serials are known (the database round trips excluded: bench/training_write_bench.cpp).
+void BM_LogsPathWithSeries(benchmark::State& state) {
+  const std::string body = bench::fluentBitBatch();
+  const std::string buffer = padded(body);
+  const auto cluster = bench::batchCluster();
+  const training::PerformanceExtractor extractor;
+  telemetry::Telemetry telemetry("bench");
+  telemetry::LogsMetrics metrics =
+      telemetry.logsMetrics({ingest::kSkipReasonNames.begin(), ingest::kSkipReasonNames.end()},
+                            extractor.formatNames(), 1'000);
+  training::TrainingSeriesEncoder encoder(config::TrainingSeriesConfig{},
+                                          telemetry.trainingSeriesMetrics());
+  std::vector<prompb::OutputBuffer> lanes(1);
+  std::vector<size_t> lane_samples(1);
+  std::vector<training::RowOfRun> rows;
+  std::string journal_record;
+  size_t samples = 0;
+  for (auto _ : state) {
+    training::LogBatchAnalyzer analyzer(*cluster, extractor, "10.0.0.1", nowMicros());
+    const absl::Status status =
+        ingest::parseLogBatch(std::string_view(buffer.data(), body.size()),
+                              ingest::LogBatchFormat::kJsonArray, {}, analyzer);
+    if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
+    analyzer.commit(metrics);
+    training::encodeItems(analyzer.items(), journal_record);
+    rows.clear();
+    for (const training::PendingPerformance& row : analyzer.items().performances) {
+      rows.push_back({&row, 1});
+    }
+    lanes[0].clear();
+    lane_samples[0] = 0;
+    encoder.encode(rows, {}, lanes, lane_samples);
+    samples += lane_samples[0];
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * bench::kRecordsPerBatch));
+  state.counters["samples_per_batch"] =
+      static_cast<double>(samples) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_LogsPathWithSeries);
 
 void BM_ParseAndExtractGzipBatch(benchmark::State& state) {
   const std::string compressed = testing::gzipCompress(bench::fluentBitBatch());
