@@ -5,6 +5,24 @@
 #include "training/performance_extractor.h"
 
 namespace tp::app {
+namespace {
+
+void writeDetails(common::JsonWriter& writer, const training::LifecycleDetails& details) {
+  if (details.iteration) {
+    writer.Key("iteration");
+    writer.Int64(*details.iteration);
+  }
+  if (!details.path.empty()) {
+    writer.Key("path");
+    common::writeString(writer, details.path);
+  }
+  if (details.duration_ms) {
+    writer.Key("duration_ms");
+    writer.Int64(*details.duration_ms);
+  }
+}
+
+}  // namespace
 
 size_t runExtract(const training::PerformanceExtractor& extractor, std::istream& input,
                   std::ostream& output) {
@@ -25,11 +43,18 @@ size_t runExtract(const training::PerformanceExtractor& extractor, std::istream&
     if (kind == training::LineKind::kStartTrain) {
       writer.Key("event");
       writer.String("StartTrain");
-    } else {
+      writeDetails(writer, performance.lifecycle);
+    } else if (kind == training::LineKind::kPerformance) {
       writer.Key("format");
       common::writeString(writer, performance.format);
       writer.Key("fields");
       training::writePerformanceJson(writer, performance);
+    } else {
+      writer.Key("kind");
+      common::writeString(writer, training::lineKindName(kind));
+      writer.Key("format");
+      common::writeString(writer, performance.format);
+      writeDetails(writer, performance.lifecycle);
     }
     writer.EndObject();
     output << buffer.GetString() << '\n';

@@ -188,6 +188,7 @@ KeyDef listKey(std::string path, std::string help, Access access,
 
 absl::Status readPattern(const YAML::Node& item, TrainingPattern* pattern) {
   if (!item.IsMap()) return absl::InvalidArgumentError("each pattern must be a map");
+  std::optional<std::string> type;  // checked once the name is known, to name the pattern
   for (const auto& entry : item) {
     if (!entry.first.IsScalar()) return absl::InvalidArgumentError("pattern fields need names");
     const std::string field = entry.first.Scalar();
@@ -200,22 +201,37 @@ absl::Status readPattern(const YAML::Node& item, TrainingPattern* pattern) {
       pattern->regex = entry.second.Scalar();
     } else if (field == "prefilter") {
       pattern->prefilter = entry.second.Scalar();
+    } else if (field == "type") {
+      type = entry.second.Scalar();
     } else {
-      return absl::InvalidArgumentError(
-          common::concat("unknown pattern field '", field, "' (fields: name, regex, prefilter)"));
+      return absl::InvalidArgumentError(common::concat("unknown pattern field '", field,
+                                                       "' (fields: name, regex, prefilter, type)"));
     }
   }
   if (pattern->name.empty()) return absl::InvalidArgumentError("a pattern has no name");
   if (pattern->regex.empty()) {
     return absl::InvalidArgumentError(common::concat("pattern '", pattern->name, "' has no regex"));
   }
-  return absl::OkStatus();
+  if (!type) return absl::OkStatus();
+  std::vector<std::string_view> types;
+  for (const EnumName<PatternType>& entry : kPatternTypeNames) {
+    if (entry.name == *type) {
+      pattern->type = entry.value;
+      return absl::OkStatus();
+    }
+    types.push_back(entry.name);
+  }
+  return absl::InvalidArgumentError(
+      common::concat("pattern '", pattern->name, "': type '", *type,
+                     "' is not one of: ", fmt::format("{}", fmt::join(types, ", "))));
 }
 
 KeyDef patternsKey() {
   return {"training.patterns",
-          "Extra training-log formats: a list of {name, regex, prefilter}; regex is RE2 with named "
-          "groups called like the performance fields; in env/flags as JSON",
+          "Extra training-log formats: a list of {name, regex, prefilter, type}; regex is RE2 "
+          "with named groups: for type performance (the default) called like the performance "
+          "fields, or custom fields; for start, end and checkpoint_* iteration, path, "
+          "duration_ms; ignore makes matching lines no training lines; in env/flags as JSON",
           [](Config& config, const RawValue& raw) -> absl::Status {
             auto text = scalarOf(raw);
             if (!text.ok()) return text.status();
@@ -253,6 +269,10 @@ KeyDef patternsKey() {
                   << YAML::Key << "regex" << YAML::Value << pattern.regex;
               if (!pattern.prefilter.empty()) {
                 out << YAML::Key << "prefilter" << YAML::Value << pattern.prefilter;
+              }
+              if (pattern.type != PatternType::kPerformance) {
+                out << YAML::Key << "type" << YAML::Value
+                    << std::string(nameOf(kPatternTypeNames, pattern.type));
               }
               out << YAML::EndMap;
             }

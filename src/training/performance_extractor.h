@@ -1,30 +1,31 @@
 #pragma once
-// Recognises Megatron / Primus training log lines (SPEC §5): the training-loop start marker
-// ("training ..." as the whole message after the logger's prefix) and performance lines
-// ("iteration N/ M | key: value | ..."), in the Primus legacy, ROCm and HIP layouts and the
-// upstream Megatron-LM / Megatron-DeepSpeed ones, with ANSI colour codes and any prefix.
+// Recognises training log lines (SPEC §5 and §11, docs/TRAINING.md) of Megatron-LM,
+// Megatron-DeepSpeed, Primus, TorchTitan and NeMo, with ANSI colour codes and any logger prefix:
+// - the start of the training loop ("training ...", "[before the start of training step]
+//   datetime: ...", "Training starts at step N", ...) as the whole message after the prefix;
+// - performance lines: "iteration N/ M | key: value | ..." in the Primus legacy, ROCm and HIP
+//   layouts, upstream Megatron-LM / Megatron-DeepSpeed and NeMo's progress printer, and
+//   TorchTitan's "step: N  loss: X  ...  mfu: Y%";
+// - lifecycle lines: checkpoint save and load, start and end, and the end of training.
 // Fields absent from a line stay absent (never 0); "a/b" pairs report the first value; seconds
 // become milliseconds; nan and inf are kept. The iteration is an integer that fits int64, or the
 // line is not a performance line.
 //
-// A literal prefilter keeps the ~80 % of lines that are not training lines away from the
-// regular expressions (RE2: linear time). One extractor is shared by all threads.
+// Cheap literal tests keep the ~80 % of lines that are not training lines away from the regular
+// expressions (RE2: linear time), which only confirm candidate lines. One extractor is shared by
+// all threads.
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/json_writer.h"
 #include "config/config.h"
-
-namespace re2 {
-class RE2;
-}
 
 namespace tp::training {
 
@@ -80,7 +81,9 @@ struct CustomField {
   double value = 0;
 };
 
-// What a lifecycle line (checkpoint, end of training) carries, each part when printed.
+// What a lifecycle line (checkpoint, end of training) carries, each part when printed. The
+// iteration is the printed one, else the number of a checkpoint directory named in the path
+// (iter_0001000, step-1000, step=1000, global_step1000).
 struct LifecycleDetails {
   std::optional<int64_t> iteration;
   std::string path;
@@ -90,8 +93,8 @@ struct LifecycleDetails {
 struct Performance {
   std::array<std::optional<double>, kFieldCount> fields;
   std::vector<CustomField> custom;  // of configured patterns only
-  LifecycleDetails lifecycle;       // for the lifecycle kinds of LineKind
-  // One of kBuiltInFormats, or a configured pattern's name
+  LifecycleDetails lifecycle;       // for kStartTrain and the lifecycle kinds of LineKind
+  // One of kBuiltInFormats, or a configured pattern's name; set for every kind but kNone
   std::string_view format;
 
   const std::optional<double>& operator[](Field field) const {
@@ -111,7 +114,13 @@ enum class LineKind {
   kCheckpointLoadEnd,
 };
 
-// The rank in the logger's prefix ("[rank-63/64]" gives "63"); empty when there is none.
+// The kind as configured patterns spell their type ("start", "checkpoint_save_end", ...;
+// config::kPatternTypeNames), "none" for kNone.
+std::string_view lineKindName(LineKind kind);
+
+// The rank in the logger's prefix: Primus "[rank-63/64]" gives "63", DeepSpeed's and Megatron's
+// "[Rank 3]" and torchrun's "[default3]:" / "[rank3]:" (a local rank) give "3"; empty when there
+// is none.
 std::string_view rankOf(std::string_view message);
 
 // Names of the built-in formats, as reported in Performance::format.
@@ -119,16 +128,15 @@ inline constexpr std::string_view kPrimusHipFormat = "primus-hip";
 inline constexpr std::string_view kPrimusRocmFormat = "primus-rocm";
 inline constexpr std::string_view kPrimusLegacyFormat = "primus-legacy";
 inline constexpr std::string_view kMegatronFormat = "megatron";
-inline constexpr std::array<std::string_view, 4> kBuiltInFormats = {
-    kPrimusHipFormat, kPrimusRocmFormat, kPrimusLegacyFormat, kMegatronFormat};
+inline constexpr std::string_view kTorchtitanFormat = "torchtitan";
+inline constexpr std::string_view kNemoFormat = "nemo";  // NeMo and the Lightning lines it prints
+inline constexpr std::string_view kPrimusFormat = "primus";  // the Primus runtime's own lines
+inline constexpr std::array<std::string_view, 7> kBuiltInFormats = {
+    kPrimusHipFormat,  kPrimusRocmFormat, kPrimusLegacyFormat, kMegatronFormat,
+    kTorchtitanFormat, kNemoFormat,       kPrimusFormat};
 
-// A format added in configuration: its named groups, each bound to a field.
-struct ConfiguredPattern {
-  std::string name;
-  std::string prefilter;
-  std::unique_ptr<re2::RE2> regex;
-  std::vector<std::pair<int, Field>> groups;  // capture group index -> field
-};
+// A compiled pattern: a configured one, or a built-in lifecycle line (performance_extractor.cpp).
+struct Pattern;
 
 class PerformanceExtractor {
  public:
@@ -136,14 +144,16 @@ class PerformanceExtractor {
   PerformanceExtractor();
   ~PerformanceExtractor();
 
-  // Built-in formats plus the configured ones, which are tried first. Each regex is compiled
-  // here, once; a pattern that does not compile, names a group that is not a field, or lacks
-  // current_iteration is an InvalidArgument naming it.
+  // Built-in formats plus the configured ones, which are tried first, in order; an `ignore`
+  // pattern that matches makes the line kNone. Each regex is compiled here, once. A pattern that
+  // does not compile, has a group its type does not take (performance: current_iteration, which
+  // it needs, the other kFieldNames and custom fields named [a-z_][a-z0-9_]*; start, end and
+  // checkpoint types: iteration, path, duration_ms; ignore: none) is an InvalidArgument naming it.
   static absl::StatusOr<std::unique_ptr<PerformanceExtractor>> create(
       const std::vector<config::TrainingPattern>& patterns);
 
-  // Classifies one log message; fills `performance` for kPerformance. A line that a format
-  // matches but whose iteration is not an int64 (70 digits, 2^64, "1.5") is kNone and sets
+  // Classifies one log message; fills `performance` for every kind but kNone. A line that a
+  // format matches but whose iteration is not an int64 (70 digits, 2^64, "1.5") is kNone and sets
   // *bad_iteration, when given, so that the near miss can be counted.
   LineKind extract(std::string_view message, Performance* performance,
                    bool* bad_iteration = nullptr) const;
@@ -152,15 +162,21 @@ class PerformanceExtractor {
   std::vector<std::string_view> formatNames() const;
 
  private:
-  LineKind classify(std::string_view message, Performance* performance, bool& bad_iteration) const;
-  bool matchConfigured(std::string_view text, Performance* performance, bool& bad_iteration) const;
+  // The built-in start, end and checkpoint lines fall in groups ("gates"), each admitted by one
+  // literal test (performance_extractor.cpp).
+  static constexpr size_t kGateCount = 4;
 
-  std::unique_ptr<re2::RE2> start_marker_;
-  std::vector<ConfiguredPattern> configured_;
+  LineKind classify(std::string_view message, Performance* performance, bool& bad_iteration) const;
+  LineKind matchGate(size_t gate, std::string_view text, Performance* performance,
+                     bool& bad_iteration) const;
+
+  std::array<std::vector<Pattern>, kGateCount> built_in_;
+  std::vector<Pattern> configured_;
 };
 
-// Writes the fields present as a JSON object; integral fields as integers, non-finite values as
-// the strings "NaN", "+Inf", "-Inf".
+// Writes the fields present as a JSON object, the known fields first, then the custom ones;
+// integral fields as integers, non-finite values as the strings "NaN", "+Inf", "-Inf". mfu and
+// mem_usage_ratio are percentages, as printed (0.31 for "mfu: 0.31%").
 void writePerformanceJson(common::JsonWriter& writer, const Performance& performance);
 
 }  // namespace tp::training

@@ -328,15 +328,23 @@ training:
       prefilter: "step "
     - name: other
       regex: 'it=(?P<current_iteration>\d+)'
+    - type: checkpoint_save_end
+      name: saved
+      regex: 'saved (?P<path>\S+)'
+    - {name: quiet, regex: '^DEBUG', type: ignore}
 )");
   auto config = load(file, {}, {});
   ASSERT_TRUE(config.ok()) << config.status();
-  ASSERT_EQ(config->training.patterns.size(), 2u);
+  ASSERT_EQ(config->training.patterns.size(), 4u);
   EXPECT_EQ(config->training.patterns[0].name, "custom-step");
   EXPECT_EQ(config->training.patterns[0].regex,
             R"(step (?P<current_iteration>\d+) loss (?P<lm_loss>[0-9.]+))");
   EXPECT_EQ(config->training.patterns[0].prefilter, "step ");
+  EXPECT_EQ(config->training.patterns[0].type, PatternType::kPerformance);
   EXPECT_EQ(config->training.patterns[1].prefilter, "");
+  EXPECT_EQ(config->training.patterns[1].type, PatternType::kPerformance);
+  EXPECT_EQ(config->training.patterns[2].type, PatternType::kCheckpointSaveEnd);
+  EXPECT_EQ(config->training.patterns[3].type, PatternType::kIgnore);
 
   config = load(file,
                 {{"TP_TRAINING_PATTERNS",
@@ -360,11 +368,25 @@ TEST_F(ConfigLoaderTest, BadTrainingPatternsNameTheProblem) {
   EXPECT_THAT(
       errorOf(load(std::nullopt, {},
                    {{"training.patterns", R"([{"name": "a", "regex": "x", "colour": "red"}])"}})),
-      HasSubstr("unknown pattern field 'colour'"));
+      HasSubstr("unknown pattern field 'colour' (fields: name, regex, prefilter, type)"));
   EXPECT_THAT(errorOf(load(std::nullopt, {},
                            {{"training.patterns",
                              R"([{"name": "a", "regex": "x"}, {"name": "a", "regex": "y"}])"}})),
               HasSubstr("two patterns are named 'a'"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {},
+                           {{"training.patterns",
+                             R"([{"type": "checkpoint", "name": "a", "regex": "x"}])"}})),
+              HasSubstr("pattern 'a': type 'checkpoint' is not one of: performance, start, end, "
+                        "checkpoint_save_start, checkpoint_save_end, checkpoint_load_start, "
+                        "checkpoint_load_end, ignore"));
+  EXPECT_THAT(
+      errorOf(load(std::nullopt, {},
+                   {{"training.patterns", R"([{"name": "a", "regex": "x", "type": ""}])"}})),
+      HasSubstr("pattern 'a': type '' is not one of"));
+  EXPECT_THAT(
+      errorOf(load(std::nullopt, {},
+                   {{"training.patterns", R"([{"name": "a", "regex": "x", "type": ["end"]}])"}})),
+      HasSubstr("pattern field 'type' must be text"));
   EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.patterns", "{name: a}"}})),
               HasSubstr("expected a list of maps"));
   EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.patterns", "[{"}})),
