@@ -99,6 +99,13 @@ KeyDef intKey(std::string path, std::string help, Access access, int min, int ma
       [access](const Config& config) { return common::concat(access(config)); }};
 }
 
+absl::StatusOr<bool> parseBool(const std::string& value) {
+  if (value == "true" || value == "1" || value == "yes") return true;
+  if (value == "false" || value == "0" || value == "no") return false;
+  return absl::InvalidArgumentError(
+      common::concat("'", value, "' is not a boolean (true or false)"));
+}
+
 template <typename Access>
 KeyDef boolKey(std::string path, std::string help, Access access) {
   return {
@@ -106,17 +113,37 @@ KeyDef boolKey(std::string path, std::string help, Access access) {
       [access](Config& config, const RawValue& raw) -> absl::Status {
         auto value = scalarOf(raw);
         if (!value.ok()) return value.status();
-        bool flag = false;
-        if (*value == "true" || *value == "1" || *value == "yes") {
-          flag = true;
-        } else if (!(*value == "false" || *value == "0" || *value == "no")) {
-          return absl::InvalidArgumentError(
-              common::concat("'", *value, "' is not a boolean (true or false)"));
-        }
-        access(config) = flag;
+        auto flag = parseBool(*value);
+        if (!flag.ok()) return flag.status();
+        access(config) = *flag;
         return absl::OkStatus();
       },
       [access](const Config& config) { return std::string(access(config) ? "true" : "false"); }};
+}
+
+// A boolean that may be left to the processor: "auto" (or empty) unsets it.
+template <typename Access>
+KeyDef autoBoolKey(std::string path, std::string help, Access access) {
+  return {std::move(path), std::move(help),
+          [access](Config& config, const RawValue& raw) -> absl::Status {
+            auto value = scalarOf(raw);
+            if (!value.ok()) return value.status();
+            if (value->empty() || *value == "auto") {
+              access(config).reset();
+              return absl::OkStatus();
+            }
+            auto flag = parseBool(*value);
+            if (!flag.ok()) {
+              return absl::InvalidArgumentError(
+                  common::concat("'", *value, "' is not a boolean (true, false or auto)"));
+            }
+            access(config) = *flag;
+            return absl::OkStatus();
+          },
+          [access](const Config& config) {
+            const std::optional<bool>& flag = access(config);
+            return std::string(!flag ? "auto" : *flag ? "true" : "false");
+          }};
 }
 
 template <typename Access>
@@ -414,6 +441,16 @@ const std::vector<KeyDef>& keyDefs() {
       durationKey(
           "training.retryMaxBackoff", "Longest wait between database write retries",
           [](auto& c) -> auto& { return c.training.retry_max_backoff; }, milliseconds(1)),
+      autoBoolKey(
+          "training.series.enabled",
+          "Also send each performance line as workload_training_* samples to metricsWrite "
+          "endpoints; auto: when endpoints are configured",
+          [](auto& c) -> auto& { return c.training.series.enabled; }),
+      intKey(
+          "training.series.maxPerWorkload",
+          "Distinct training series per workload held in memory; samples of further series are "
+          "dropped, counted, until some have been idle for a day",
+          [](auto& c) -> auto& { return c.training.series.max_per_workload; }, 1, 1'000'000),
       listKey(
           "auth.bearerTokens",
           "Accepted bearer tokens (list, or comma-separated); with auth.basicUsers empty too, no "

@@ -1,11 +1,11 @@
 #include "enrich/series_enricher.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "common/status.h"
 #include "common/strings.h"
 #include "prompb/fields.h"
+#include "prompb/lane.h"
 #include "prompb/wire.h"
 
 namespace tp::enrich {
@@ -52,29 +52,7 @@ size_t valueAndTimestampSize(int64_t timestamp) {
   return 1 + 8 + 1 + WireWriter::varintSize(static_cast<uint64_t>(timestamp));
 }
 
-// A stable 64-bit hash (the same in every process, unlike absl::Hash), eight bytes per step.
-// Queued batches were cut by it: changing it would move series to other lanes.
-uint64_t stableHash(std::string_view bytes) {
-  constexpr uint64_t kMultiplier = 0x9e3779b97f4a7c15ull;
-  uint64_t hash = bytes.size() * kMultiplier;
-  size_t at = 0;
-  for (; at + 8 <= bytes.size(); at += 8) {
-    uint64_t word;
-    std::memcpy(&word, bytes.data() + at, 8);
-    hash = (hash ^ word) * kMultiplier;
-    hash ^= hash >> 29;
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, bytes.data() + at, bytes.size() - at);
-  hash = (hash ^ tail) * kMultiplier;
-  return hash ^ (hash >> 32);
-}
-
 }  // namespace
-
-size_t laneOfSeries(std::string_view label_fields, size_t lanes) {
-  return stableHash(label_fields) % lanes;
-}
 
 SeriesEnricher::SeriesEnricher(const cache::ClusterSnapshot& snapshot,
                                std::span<prompb::OutputBuffer> lanes, EnrichLimits limits)
@@ -322,7 +300,7 @@ absl::Status SeriesEnricher::writeSeries(const ingest::DecodedSeries& series,
       WireWriter labels_writer(label_fields, labels_size);
       for (const LabelView& label : labels) writeLabel(labels_writer, field::kLabels, label);
     }
-    lane = laneOfSeries(label_fields.view(), lanes_.size());
+    lane = prompb::laneOfSeries(label_fields.view(), lanes_.size());
   }
   WireWriter writer(lanes_[lane], message_size);
   writer.lengthPrefix(v1::write_request::kTimeseries, size);

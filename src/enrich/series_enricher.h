@@ -50,15 +50,10 @@ struct EnrichLimits {
 
 inline constexpr std::string_view kProcessorJob = "primus-lens-telemetry-processor";
 
-// The lane of `lanes` an output series takes: a stable hash (the same in every process and
-// release) of its encoded label fields, which are written first and sorted. A series keeps its
-// lane, so a lane that sends in order delivers each of its series in order (forward/lanes.h).
-size_t laneOfSeries(std::string_view label_fields, size_t lanes);
-
 class SeriesEnricher : public ingest::SeriesSink {
  public:
   // Appends WriteRequest fields (timeseries and metadata) to `lanes`: each series to the one
-  // laneOfSeries() names, metadata to the first. With one lane there is nothing to hash.
+  // prompb::laneOfSeries() names, metadata to the first. With one lane there is nothing to hash.
   SeriesEnricher(const cache::ClusterSnapshot& snapshot, std::span<prompb::OutputBuffer> lanes,
                  EnrichLimits limits = {});
   SeriesEnricher(const cache::ClusterSnapshot& snapshot, prompb::OutputBuffer& out,

@@ -1,7 +1,7 @@
 #pragma once
 // With metricsWrite.concurrency N > 1 an endpoint sends over N lanes at once, each with its own
 // disk queue and sender. A series always takes the same lane (the enricher writes each request's
-// series into N parts by a stable hash of their labels, enrich::laneOfSeries) and a lane sends in
+// series into N parts by a stable hash of their labels, prompb::laneOfSeries) and a lane sends in
 // order, so every series reaches storage in the order its samples were accepted: a receiver
 // without an out-of-order window (Prometheus) has nothing to reject.
 

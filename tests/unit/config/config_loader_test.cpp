@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -391,6 +392,42 @@ TEST_F(ConfigLoaderTest, BadTrainingPatternsNameTheProblem) {
               HasSubstr("expected a list of maps"));
   EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.patterns", "[{"}})),
               HasSubstr("cannot parse"));
+}
+
+TEST_F(ConfigLoaderTest, TrainingSeriesKeys) {
+  auto defaults = load(std::nullopt, {}, {});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->training.series.enabled, std::nullopt);
+  EXPECT_EQ(defaults->training.series.max_per_workload, 500);
+  const auto info = [](std::string_view path) {
+    const auto& keys = configKeys();
+    const auto key = std::find_if(keys.begin(), keys.end(),
+                                  [path](const KeyInfo& key) { return key.path == path; });
+    return key == keys.end() ? std::string("missing") : key->default_value;
+  };
+  EXPECT_EQ(info("training.series.enabled"), "auto");
+  EXPECT_EQ(info("training.series.maxPerWorkload"), "500");
+
+  const std::string file =
+      writeFile("training:\n  series:\n    enabled: false\n    maxPerWorkload: 50\n");
+  auto from_file = load(file, {}, {});
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->training.series.enabled, false);
+  EXPECT_EQ(from_file->training.series.max_per_workload, 50);
+  auto from_env = load(file, {{"TP_TRAINING_SERIES_ENABLED", "true"}}, {});
+  ASSERT_TRUE(from_env.ok()) << from_env.status();
+  EXPECT_EQ(from_env->training.series.enabled, true);
+  auto back_to_auto =
+      load(file, {{"TP_TRAINING_SERIES_ENABLED", "true"}}, {{"training.series.enabled", "auto"}});
+  ASSERT_TRUE(back_to_auto.ok()) << back_to_auto.status();
+  EXPECT_EQ(back_to_auto->training.series.enabled, std::nullopt);
+
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.series.enabled", "sometimes"}})),
+              HasSubstr("invalid training.series.enabled (flag --training.series.enabled): "
+                        "'sometimes' is not a boolean (true, false or auto)"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.series.maxPerWorkload", "0"}})),
+              HasSubstr("invalid training.series.maxPerWorkload (flag "
+                        "--training.series.maxPerWorkload): 0 is outside 1..1000000"));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <map>
 #include <sstream>
 
+#include "prompb/lane.h"
 #include "remote_v1.pb.h"
 #include "remote_v2.pb.h"
 #include "support/remote_write_bodies.h"
@@ -432,7 +433,7 @@ TEST(EnrichLanes, LanesHoldTheOneLaneOutputCutBySeries) {
   EXPECT_EQ(cut.bytes, whole.bytes);
   std::vector<std::vector<std::string>> expected(4);
   for (const auto& series : whole.parts[0].timeseries()) {
-    expected[laneOfSeries(labelFields(series), 4)].push_back(canonical(series));
+    expected[prompb::laneOfSeries(labelFields(series), 4)].push_back(canonical(series));
   }
   size_t samples = 0;
   for (size_t lane = 0; lane < 4; ++lane) {
@@ -480,7 +481,8 @@ TEST(EnrichLanes, ASeriesTakesTheLaneEarlierReleasesQueuedItIn) {
       label->set_name(name);
       label->set_value(value);
     }
-    EXPECT_EQ(laneOfSeries(labelFields(series), 3), kLanesOfEarlierReleases[k]) << "k=" << k;
+    EXPECT_EQ(prompb::laneOfSeries(labelFields(series), 3), kLanesOfEarlierReleases[k])
+        << "k=" << k;
   }
 }
 
