@@ -3,7 +3,6 @@
 #include <soci/soci.h>
 
 #include <ctime>
-#include <deque>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -12,6 +11,7 @@
 
 #include "common/status.h"
 #include "common/strings.h"
+#include "storage/statement.h"
 
 namespace tp::storage {
 namespace {
@@ -33,15 +33,6 @@ struct InsertColumn {
   // PostgreSQL types a parameter of a UNION as text; the others convert on insert.
   const char* postgres_cast;  // nullptr: text
 };
-
-// The next positional parameter. SQLite looks every named parameter up in a list of all of them
-// when it compiles the statement (quadratic in a 500-row insert); "?" is bound by position like
-// the rest.
-std::string placeholder(Driver driver, size_t& next, const char* postgres_cast = nullptr) {
-  std::string name = driver == Driver::kSqlite ? std::string("?") : common::concat(":p", next++);
-  if (driver != Driver::kPostgres || postgres_cast == nullptr) return name;
-  return common::concat("CAST(", name, " AS ", postgres_cast, ")");
-}
 
 // "INSERT INTO t (a, b) SELECT v.a, v.b FROM (SELECT :p0 AS a, :p1 AS b UNION ALL SELECT :p2, :p3)
 // v WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.k = v.k ...) ON CONFLICT DO NOTHING". The NOT
@@ -73,49 +64,13 @@ std::string guardedInsert(Driver driver, std::string_view table,
                         key_condition, ")", ignoreDuplicates(driver));
 }
 
-// The values bound to one statement. SOCI binds by reference, so each converted value must stay
-// put until execute(): deques never move their elements.
-class Binder {
- public:
-  explicit Binder(soci::statement& statement) : statement_(statement) {}
-
-  // `value` must outlive the statement's execution.
-  void text(const std::string& value) { statement_.exchange(soci::use(value)); }
-  void ownText(std::string value) {
-    texts_.push_back(std::move(value));
-    statement_.exchange(soci::use(texts_.back()));
-  }
-  void optionalText(std::optional<std::string> value) {
-    indicators_.push_back(value ? soci::i_ok : soci::i_null);
-    texts_.push_back(std::move(value).value_or(""));
-    statement_.exchange(soci::use(texts_.back(), indicators_.back()));
-  }
-  void integer(int64_t value) {
-    integers_.push_back(value);
-    statement_.exchange(soci::use(integers_.back()));
-  }
-  void optionalInteger(std::optional<int64_t> value) {
-    indicators_.push_back(value ? soci::i_ok : soci::i_null);
-    integers_.push_back(value.value_or(0));
-    statement_.exchange(soci::use(integers_.back(), indicators_.back()));
-  }
-
- private:
-  soci::statement& statement_;
-  std::deque<std::string> texts_;
-  std::deque<long long> integers_;
-  std::deque<soci::indicator> indicators_;
-};
-
 // Runs `query` once with the values `bind` adds; returns the rows it affected.
 template <typename Bind>
 long long execute(soci::session& sql, const std::string& query, Bind bind) {
   soci::statement statement(sql);
   Binder binder(statement);
   bind(binder);
-  statement.alloc();
-  statement.prepare(query);
-  statement.define_and_bind();
+  prepare(statement, query);
   statement.execute(true);
   return statement.get_affected_rows();
 }
@@ -295,9 +250,7 @@ absl::StatusOr<std::map<OperationKey, StoredOperation>> readOperations(
       statement.exchange(soci::into(status, status_null));
       Binder binder(statement);
       bindKeys(chunk, binder);
-      statement.alloc();
-      statement.prepare(query);
-      statement.define_and_bind();
+      prepare(statement, query);
       statement.execute(false);
       while (statement.fetch()) {
         StoredOperation& operation =
