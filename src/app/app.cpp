@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/training_api.h"
 #include "cache/cache_json.h"
 #include "common/strings.h"
 #include "common/version.h"
@@ -156,6 +157,7 @@ void App::addRoutes() {
     return http::textResponse(ctx.request, 200, "text/plain; version=0.0.4; charset=utf-8",
                               telemetry_.exposition());
   });
+  addTrainingRoutes(router_, *database_);
 }
 
 http::Response App::readiness(const http::RequestContext& context) const {

@@ -164,7 +164,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (ec) return close();
 
     const Request& request = parser_->get();
-    const RequestContext context{request, match_.path, remote_address_};
+    const RequestContext context{request, match_.path, remote_address_, match_.parameters};
     Response response;
     try {
       response = match_.route->handler(context);

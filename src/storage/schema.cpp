@@ -1,8 +1,8 @@
 #include "storage/schema.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
-
 #include <span>
 
 #include "common/status.h"
@@ -13,7 +13,18 @@
 namespace tp::storage {
 namespace {
 
-enum class Type { kSerial, kInteger, kBoolean, kTimestamp, kJson, kVarchar };
+enum class Type {
+  kSerial,
+  kBigSerial,
+  kInteger,
+  kBigInt,
+  kBoolean,
+  kTimestamp,
+  kZonelessTimestamp,
+  kJson,
+  kVarchar,
+  kText
+};
 
 struct Column {
   const char* name;
@@ -24,6 +35,7 @@ struct Column {
 struct Table {
   const char* name;
   std::vector<Column> columns;
+  int migration = 1;  // the migration that creates it
 };
 
 // The Lens schema (column subset and types as the Lens baseline defines them).
@@ -103,6 +115,24 @@ const std::vector<Table>& lensTables() {
         {"created_at", Type::kTimestamp},
         {"serial", Type::kInteger},
         {"workload_uid", Type::kVarchar, 256}}},
+      // Lens's later checkpoint_event (its setup_primus_lens.sql), one row per save or load.
+      {"checkpoint_event",
+       {{"id", Type::kBigSerial},
+        {"workload_uid", Type::kVarchar, 255},
+        {"pod_uuid", Type::kVarchar, 255},
+        {"iteration", Type::kInteger},
+        {"checkpoint_path", Type::kText},
+        {"event_type", Type::kVarchar, 50},
+        {"start_time", Type::kZonelessTimestamp},
+        {"end_time", Type::kZonelessTimestamp},
+        {"duration_ms", Type::kBigInt},
+        {"size_bytes", Type::kBigInt},
+        {"is_fast_ckpt", Type::kBoolean},
+        {"metadata", Type::kJson},
+        {"created_at", Type::kZonelessTimestamp},
+        {"serial", Type::kInteger},
+        {"status", Type::kVarchar, 50}},
+       4},
   };
   return kTables;
 }
@@ -112,38 +142,50 @@ struct Index {
   const char* table;
   const char* columns;
   bool unique;
+  int migration;  // the migration that creates it
 };
 
 // Indexes the cache queries join on, and the unique keys that make row writes idempotent.
 constexpr Index kCacheIndexes[] = {
-    {"idx_tp_gpu_pods_uid", "gpu_pods", "uid", false},
-    {"idx_tp_node_container_pod_uid", "node_container", "pod_uid", false},
-    {"idx_tp_node_container_devices_container_id", "node_container_devices", "container_id", false},
-    {"idx_tp_gpu_workload_uid", "gpu_workload", "uid", false},
-    {"idx_tp_workload_pod_reference_pod_uid", "workload_pod_reference", "pod_uid", false},
-    {"idx_tp_workload_event_workload_uid", "workload_event", "workload_uid", false},
+    {"idx_tp_gpu_pods_uid", "gpu_pods", "uid", false, 2},
+    {"idx_tp_node_container_pod_uid", "node_container", "pod_uid", false, 2},
+    {"idx_tp_node_container_devices_container_id", "node_container_devices", "container_id", false,
+     2},
+    {"idx_tp_gpu_workload_uid", "gpu_workload", "uid", false, 2},
+    {"idx_tp_workload_pod_reference_pod_uid", "workload_pod_reference", "pod_uid", false, 2},
+    {"idx_tp_workload_event_workload_uid", "workload_event", "workload_uid", false, 2},
 };
 constexpr Index kUniqueKeys[] = {
-    {"uq_tp_workload_event_run", "workload_event", "workload_uid, nearest_workload_uid, type",
-     true},
+    {"uq_tp_workload_event_run", "workload_event", "workload_uid, nearest_workload_uid, type", true,
+     3},
     {"uq_tp_training_performance_iteration", "training_performance",
-     "workload_uid, serial, iteration", true},
+     "workload_uid, serial, iteration", true, 3},
+    {"uq_tp_checkpoint_event_operation", "checkpoint_event",
+     "workload_uid, serial, iteration, event_type", true, 4},
 };
 
 std::string columnType(const Dialect& dialect, const Column& column) {
   switch (column.type) {
     case Type::kSerial:
       return std::string(dialect.serial_key);
+    case Type::kBigSerial:
+      return std::string(dialect.big_serial_key);
     case Type::kInteger:
       return "INTEGER";
+    case Type::kBigInt:
+      return "BIGINT";
     case Type::kBoolean:
       return std::string(dialect.boolean_type);
     case Type::kTimestamp:
       return std::string(dialect.timestamp_type);
+    case Type::kZonelessTimestamp:
+      return std::string(dialect.zoneless_timestamp_type);
     case Type::kJson:
       return std::string(dialect.json_type);
     case Type::kVarchar:
       return common::concat("VARCHAR(", column.length, ")");
+    case Type::kText:
+      return "TEXT";
   }
   return "TEXT";
 }
@@ -155,11 +197,15 @@ const Table& tableNamed(std::string_view name) {
   return lensTables().front();  // callers pass the tables listed above
 }
 
-bool isText(const Table& table, std::string_view column) {
+// The key prefix a text column takes on MySQL: 255 characters, or all of a shorter VARCHAR (a
+// prefix longer than the column is refused); 0 for other columns.
+int keyPrefix(const Table& table, std::string_view column) {
   for (const Column& known : table.columns) {
-    if (known.name == column) return known.type == Type::kVarchar;
+    if (known.name != column) continue;
+    if (known.type == Type::kText) return 255;
+    if (known.type == Type::kVarchar) return std::min(255, known.length);
   }
-  return false;
+  return 0;
 }
 
 // Runs one schema step; a failure becomes a warning naming the step, and the steps after it
@@ -182,8 +228,10 @@ bool columnExists(soci::session& sql, const Table& table, const Column& column) 
   }
 }
 
-void createTables(soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
+void createTables(soci::session& sql, const Dialect& dialect, int migration,
+                  std::vector<std::string>& warnings) {
   for (const Table& table : lensTables()) {
+    if (table.migration != migration) continue;
     std::string ddl = common::concat("CREATE TABLE IF NOT EXISTS ", table.name, " (");
     for (size_t i = 0; i < table.columns.size(); ++i) {
       ddl += common::concat(i == 0 ? "" : ", ", table.columns[i].name, " ",
@@ -193,7 +241,8 @@ void createTables(soci::session& sql, const Dialect& dialect, std::vector<std::s
     attempt(warnings, common::concat("cannot create table ", table.name), [&] { sql << ddl; });
     // A Lens database from an older release may lack columns: add them, empty.
     for (const Column& column : table.columns) {
-      if (column.type == Type::kSerial || columnExists(sql, table, column)) continue;
+      const bool key = column.type == Type::kSerial || column.type == Type::kBigSerial;
+      if (key || columnExists(sql, table, column)) continue;
       attempt(warnings, common::concat("cannot add column ", table.name, ".", column.name), [&] {
         sql << common::concat("ALTER TABLE ", table.name, " ADD COLUMN ", column.name, " ",
                               columnType(dialect, column));
@@ -214,8 +263,9 @@ bool indexExists(soci::session& sql, const Dialect& dialect, const Index& index)
 std::string prefixedColumns(const Index& index) {
   std::string columns;
   for (std::string_view column : common::splitTrimmed(index.columns, ',')) {
+    const int prefix = keyPrefix(tableNamed(index.table), column);
     columns += common::concat(columns.empty() ? "" : ", ", column,
-                              isText(tableNamed(index.table), column) ? "(255)" : "");
+                              prefix > 0 ? common::concat("(", prefix, ")") : "");
   }
   return columns;
 }
@@ -243,8 +293,9 @@ struct Migration {
 };
 
 void createIndexes(soci::session& sql, const Dialect& dialect, std::span<const Index> indexes,
-                   std::vector<std::string>& warnings) {
+                   int migration, std::vector<std::string>& warnings) {
   for (const Index& index : indexes) {
+    if (index.migration != migration) continue;
     attempt(warnings,
             common::concat("cannot create ", index.unique ? "unique key " : "index ", index.name,
                            " on ", index.table, " (", index.columns, ")"),
@@ -254,14 +305,22 @@ void createIndexes(soci::session& sql, const Dialect& dialect, std::span<const I
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> kMigrations = {
-      {1, "lens tables", createTables},
+      {1, "lens tables",
+       [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
+         createTables(sql, dialect, 1, warnings);
+       }},
       {2, "cache indexes",
        [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
-         createIndexes(sql, dialect, kCacheIndexes, warnings);
+         createIndexes(sql, dialect, kCacheIndexes, 2, warnings);
        }},
       {3, "unique keys for idempotent writes",
        [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
-         createIndexes(sql, dialect, kUniqueKeys, warnings);
+         createIndexes(sql, dialect, kUniqueKeys, 3, warnings);
+       }},
+      {4, "checkpoint_event and its unique key",
+       [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
+         createTables(sql, dialect, 4, warnings);
+         createIndexes(sql, dialect, kUniqueKeys, 4, warnings);
        }},
   };
   return kMigrations;

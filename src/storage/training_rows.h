@@ -60,8 +60,7 @@ struct RunRecord {
 absl::StatusOr<std::vector<RunRecord>> loadRuns(Database& database, std::string_view workload_uid);
 
 // Each returns the number of rows actually inserted (rows already present are skipped).
-absl::StatusOr<size_t> insertStartTrainEvents(Database& database,
-                                              std::span<const RunEvent> events);
+absl::StatusOr<size_t> insertStartTrainEvents(Database& database, std::span<const RunEvent> events);
 absl::StatusOr<size_t> insertPerformanceRows(Database& database,
                                              std::span<const PerformanceRow> rows);
 // EndTrain events, one per (workload, nearest workload): the run's end.
@@ -75,6 +74,8 @@ absl::StatusOr<size_t> insertCheckpointStarts(Database& database,
 // An end completes its operation's row: status success, end time and duration (a save becomes
 // end_saving); when its start was never recorded the row is created complete. Returns, per end,
 // the duration in ms: as printed, else end minus the recorded start; nullopt when neither is known.
+// It is the duration the stored row holds, so a replay or another rank's copy of the line gets
+// the same answer.
 absl::StatusOr<std::vector<std::optional<int64_t>>> completeCheckpoints(
     Database& database, std::span<const CheckpointLine> ends);
 

@@ -13,6 +13,9 @@ class RouterTest : public ::testing::Test {
     router_.add("/healthz", {verb::get, verb::head}, handler("health"));
     router_.add("/pods/cache", {verb::get}, handler("pods"));
     router_.add("/prometheus", {}, handler("any"));
+    router_.add("/training/{workload_uid}/data", {verb::get}, handler("data"));
+    router_.add("/training/runs", {verb::get}, handler("runs"));
+    router_.add("/training/{workload_uid}", {verb::get}, handler("workload"));
   }
 
   static Handler handler(std::string name) {
@@ -23,7 +26,7 @@ class RouterTest : public ::testing::Test {
 
   std::string call(const Router::Match& match) {
     Request request;
-    const RequestContext context{request, match.path, ""};
+    const RequestContext context{request, match.path, "", match.parameters};
     return match.route->handler(context).body();
   }
 
@@ -64,6 +67,32 @@ TEST_F(RouterTest, EmptyMethodListAcceptsAnyMethod) {
   for (const verb method : {verb::get, verb::post, verb::put}) {
     EXPECT_EQ(router_.match(method, "/prometheus").outcome, Router::Outcome::kFound);
   }
+}
+
+TEST_F(RouterTest, ParameterSegmentsMatchOneSegmentAndAreDecoded) {
+  const auto match = router_.match(verb::get, "/v1/training/w%2Fjob%201/data?metrics=a");
+  ASSERT_EQ(match.outcome, Router::Outcome::kFound);
+  EXPECT_EQ(call(match), "data");
+  EXPECT_EQ(match.parameters.get("workload_uid"), "w/job 1");
+  EXPECT_EQ(match.parameters.get("serial"), "") << "no such segment";
+  EXPECT_EQ(match.route->path, "/training/{workload_uid}/data") << "the metrics label";
+  for (const char* target : {"/training//data", "/training/w/data/x", "/training/w/other",
+                             "/training/w/data/", "/training"}) {
+    EXPECT_EQ(router_.match(verb::get, target).outcome, Router::Outcome::kNotFound) << target;
+  }
+}
+
+TEST_F(RouterTest, ALiteralPathWinsOverAParameter) {
+  EXPECT_EQ(call(router_.match(verb::get, "/training/runs")), "runs");
+  const auto match = router_.match(verb::get, "/training/w-job");
+  EXPECT_EQ(call(match), "workload");
+  EXPECT_EQ(match.parameters.get("workload_uid"), "w-job");
+}
+
+TEST_F(RouterTest, AParameterRouteAnswersOtherMethodsWith405) {
+  const auto match = router_.match(verb::post, "/training/w-job/data");
+  ASSERT_EQ(match.outcome, Router::Outcome::kMethodNotAllowed);
+  EXPECT_EQ(Router::allowHeader(*match.route), "GET");
 }
 
 TEST_F(RouterTest, ErrorResponseCarriesEnvelopeAndStatus) {
