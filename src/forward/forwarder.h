@@ -61,7 +61,7 @@ class Forwarder : public BatchSink {
   static absl::StatusOr<std::unique_ptr<Forwarder>> create(
       const config::MetricsWriteConfig& config, const config::QueueConfig& queue,
       telemetry::Telemetry& telemetry, const common::Clock& clock = common::systemClock());
-  ~Forwarder();
+  ~Forwarder() override;
 
   // Writes a request's parts, one per lane (lanes() of them, already cut by series: the
   // forwarder does not look into them), to every endpoint, one batch per part that is not empty;

@@ -284,7 +284,7 @@ void TrainingWriter::run() {
     } else {
       metrics_.write_errors->Increment();
       const milliseconds delay = backoff.next(++failed_attempts);
-      spdlog::warn("training rows: database write failed, {} items kept for retry in {} ms: {}",
+      spdlog::warn("training rows: a batch was not written, {} items kept for retry in {} ms: {}",
                    journaled_, delay.count(), common::message(status));
       // Until the retry is due; once stopping, no later than the deadline (the batch stays in
       // the journal).

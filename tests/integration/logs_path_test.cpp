@@ -348,7 +348,7 @@ TEST_P(LogsDuringOutageTest, RowsWaitForTheDatabaseAndArriveOnceItIsBack) {
   EXPECT_EQ(third.status, 503u) << third.body << processor_->output();
   EXPECT_THAT(third.body, HasSubstr("training row buffer full"));
   EXPECT_EQ(third.headers["Retry-After"], "5");
-  ASSERT_TRUE(processor_->waitForOutput("training rows: database write failed", 20s))
+  ASSERT_TRUE(processor_->waitForOutput("training rows: a batch was not written", 20s))
       << processor_->output();
 
   server_->start();

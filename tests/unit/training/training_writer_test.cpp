@@ -29,7 +29,7 @@ TrainingItems rows(int first_iteration, int count) {
   for (int i = first_iteration; i < first_iteration + count; ++i) {
     items.performances.push_back({"w-job", "w-run", "pod-0",
                                   R"({"current_iteration":)" + std::to_string(i) + "}", i,
-                                  1761223152000000 + i});
+                                  1761223152000000 + int64_t{i} * 1'000'000});
   }
   return items;
 }
