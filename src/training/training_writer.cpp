@@ -6,6 +6,7 @@
 #include <span>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "common/backoff.h"
 #include "common/json_writer.h"
@@ -347,14 +348,18 @@ absl::Status TrainingWriter::writeStarts(const std::vector<PendingStart>& starts
   // Many ranks print the marker at once: one event per (workload, nearest workload).
   std::vector<storage::RunEvent> events;
   absl::flat_hash_set<std::pair<std::string_view, std::string_view>> seen;
+  absl::flat_hash_map<std::string_view, int> new_runs;  // workload -> its latest serial here
   for (const PendingStart& start : starts) {
     if (serials_.recorded(start.workload_uid, start.nearest_workload_uid) ||
         !seen.emplace(start.workload_uid, start.nearest_workload_uid).second) {
       continue;
     }
-    events.push_back({start.workload_uid, start.nearest_workload_uid, start.pod_uid,
-                      serials_.serialFor(start.workload_uid, start.nearest_workload_uid),
-                      start.time_us});
+    // A later new run of the same workload in this batch takes the next serial.
+    int serial = serials_.serialFor(start.workload_uid, start.nearest_workload_uid);
+    auto [latest, first] = new_runs.try_emplace(start.workload_uid, serial);
+    if (!first) serial = latest->second = std::max(serial, latest->second + 1);
+    events.push_back(
+        {start.workload_uid, start.nearest_workload_uid, start.pod_uid, serial, start.time_us});
   }
   if (events.empty()) return absl::OkStatus();
   const auto inserted = insertInChunks(

@@ -195,20 +195,6 @@ void sendWorkloadGpus(uint16_t port) {
   remoteWrite(port, out.view());
 }
 
-std::string urlEncode(std::string_view text) {
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char escaped[4];
-      std::snprintf(escaped, sizeof(escaped), "%%%02X", c);
-      out += escaped;
-    }
-  }
-  return out;
-}
-
 // `$name` and `${name}` replaced as Grafana does for a single value; an unknown variable fails.
 std::string substitute(std::string_view text, const std::map<std::string, std::string>& values) {
   std::string out;
@@ -297,10 +283,7 @@ class DashboardsTest : public ::testing::Test {
   }
 
   static std::string queryRange(const std::string& expr, int64_t step_seconds) {
-    return testing::httpGet(vm_->port(), "/api/v1/query_range?query=" + urlEncode(expr) +
-                                             "&start=" + std::to_string(kStartMs / 1000) +
-                                             "&end=" + std::to_string(kEndMs / 1000 + 60) +
-                                             "&step=" + std::to_string(step_seconds));
+    return vm_->queryRange(expr, kStartMs / 1000, kEndMs / 1000 + 60, step_seconds);
   }
 
   static std::vector<std::filesystem::path> dashboards() {
@@ -396,7 +379,7 @@ TEST_F(DashboardsTest, EveryVariableOffersTheRun) {
       const std::string selector = substitute(parts[1].str(), values_);
       const std::string answer =
           testing::httpGet(vm_->port(), "/api/v1/label/" + parts[2].str() +
-                                            "/values?match[]=" + urlEncode(selector) +
+                                            "/values?match[]=" + testing::urlEncode(selector) +
                                             "&start=" + std::to_string(kStartMs / 1000) +
                                             "&end=" + std::to_string(kEndMs / 1000 + 60));
       const rapidjson::Document options = parseJson(answer, "label values of " + name);

@@ -24,12 +24,10 @@ std::string httpGet(uint16_t port, const std::string& target) {
   }
 }
 
-namespace {
-
-std::string urlEncode(const std::string& text) {
+std::string urlEncode(std::string_view text) {
   std::string out;
   for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '_' || c == '.' || c == '-') {
+    if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
       char escaped[4];
@@ -39,6 +37,8 @@ std::string urlEncode(const std::string& text) {
   }
   return out;
 }
+
+namespace {
 
 }  // namespace
 
@@ -78,6 +78,14 @@ void VictoriaMetrics::stop() {
 
 std::string VictoriaMetrics::output() {
   return earlier_output_ + (process_ ? process_->output() : "");
+}
+
+std::string VictoriaMetrics::queryRange(const std::string& query, int64_t start_s, int64_t end_s,
+                                        int64_t step_s) {
+  httpGet(port_, "/internal/force_flush");
+  return httpGet(port_, "/api/v1/query_range?query=" + urlEncode(query) +
+                            "&start=" + std::to_string(start_s) + "&end=" + std::to_string(end_s) +
+                            "&step=" + std::to_string(step_s));
 }
 
 std::string VictoriaMetrics::exportSeries(const std::string& selector) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "support/process.h"
 
@@ -13,6 +14,8 @@ namespace tp::testing {
 
 // GET on loopback; the body for 200, empty for anything else (also when nothing listens).
 std::string httpGet(uint16_t port, const std::string& target);
+// `text` percent-encoded for a query string.
+std::string urlEncode(std::string_view text);
 
 class VictoriaMetrics {
  public:
@@ -29,6 +32,10 @@ class VictoriaMetrics {
   // The raw samples of the series matching `selector` (/api/v1/export: one JSON line per series),
   // after making everything received searchable.
   std::string exportSeries(const std::string& selector);
+
+  // The /api/v1/query_range answer to `query` (times in seconds), after making everything
+  // received searchable.
+  std::string queryRange(const std::string& query, int64_t start_s, int64_t end_s, int64_t step_s);
 
   // What it logged (errors only), over every start so far.
   std::string output();

@@ -196,6 +196,22 @@ TEST_F(TrainingWriterTest, ARowTheDatabaseRefusesIsSetAsideAndTheRestIsWritten) 
   return ::testing::AssertionFailure() << recorded;
 }
 
+TEST_F(TrainingWriterTest, TwoNewRunsOfAWorkloadInOneBatchTakeConsecutiveSerials) {
+  auto writer = open();
+  writer->start();
+  TrainingItems items;
+  items.starts.push_back({"w-job", "w-run", "pod-0", 1761223152000000});
+  items.starts.push_back({"w-job", "w-run-2", "pod-1", 1761223252000000});
+  items.performances.push_back({"w-job", "w-run-2", "pod-1", R"({"current_iteration":11})", 11,
+                                1761223253000000, {}});
+  ASSERT_TRUE(writer->submit(items).ok());
+  ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
+  writer->stop(1s);
+  EXPECT_EQ(count("workload_event WHERE nearest_workload_uid = 'w-run' AND run_serial = 1"), 1);
+  EXPECT_EQ(count("workload_event WHERE nearest_workload_uid = 'w-run-2' AND run_serial = 2"), 1);
+  EXPECT_EQ(count("training_performance WHERE serial = 2 AND iteration = 11"), 1);
+}
+
 PendingLifecycle lifecycle(LifecycleKind kind, std::optional<int64_t> iteration, int64_t time_us,
                            std::optional<int64_t> duration_ms = std::nullopt) {
   return {"w-job", "w-run", "pod-0", kind, iteration, "/ckpt", duration_ms, time_us, {}};
