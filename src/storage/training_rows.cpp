@@ -421,6 +421,26 @@ std::string formatTimestamp(Driver driver, int64_t time_us) {
                         driver == Driver::kPostgres ? "+00" : "");
 }
 
+absl::StatusOr<std::optional<int64_t>> lastIterationBefore(Database& database,
+                                                           std::string_view workload_uid,
+                                                           int serial, int64_t time_us) {
+  const Driver driver = database.dialect().driver;
+  std::optional<int64_t> iteration;
+  TP_RETURN_IF_ERROR(database.run([&](soci::session& sql) {
+    const std::string workload(workload_uid);
+    const std::string time = formatTimestamp(driver, time_us);
+    long long highest = 0;
+    soci::indicator present = soci::i_null;
+    sql << common::concat(
+        "SELECT MAX(iteration) FROM training_performance WHERE workload_uid = "
+        ":w AND serial = :s AND created_at <= ",
+        driver == Driver::kPostgres ? "CAST(:t AS TIMESTAMPTZ)" : ":t"),
+        soci::use(workload), soci::use(serial), soci::use(time), soci::into(highest, present);
+    if (present == soci::i_ok) iteration = highest;
+  }));
+  return iteration;
+}
+
 absl::StatusOr<std::vector<RunRecord>> loadRuns(Database& database, std::string_view workload_uid) {
   std::vector<RunRecord> runs;
   TP_RETURN_IF_ERROR(database.run([&](soci::session& sql) {

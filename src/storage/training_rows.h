@@ -56,6 +56,12 @@ struct RunRecord {
   int run_serial = 0;
 };
 
+// The highest iteration of a run's training_performance rows logged at or before `time_us`;
+// nullopt when there is none.
+absl::StatusOr<std::optional<int64_t>> lastIterationBefore(Database& database,
+                                                           std::string_view workload_uid,
+                                                           int serial, int64_t time_us);
+
 // The StartTrain events recorded for a workload: its runs.
 absl::StatusOr<std::vector<RunRecord>> loadRuns(Database& database, std::string_view workload_uid);
 

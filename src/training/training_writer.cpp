@@ -448,7 +448,17 @@ absl::Status TrainingWriter::writeCheckpoints(const std::vector<PendingLifecycle
   for (const PendingLifecycle& event : lifecycles) {
     if (event.kind == LifecycleKind::kEnd) continue;
     const int serial = serials_.serialFor(event.workload_uid, event.nearest_workload_uid);
-    const int64_t iteration = event.iteration.value_or(0);
+    // Some lines name no iteration (TorchTitan's saves): the run's last iteration logged before
+    // it, as written above or by another replica; 0 before the first.
+    int64_t iteration = 0;
+    if (event.iteration) {
+      iteration = *event.iteration;
+    } else {
+      auto last =
+          storage::lastIterationBefore(database_, event.workload_uid, serial, event.time_us);
+      if (!last.ok()) return last.status();
+      iteration = last->value_or(0);
+    }
     if (!seen.emplace(event.workload_uid, serial, iteration, event.kind).second) continue;
     const bool save = event.kind == LifecycleKind::kCheckpointSaveStart ||
                       event.kind == LifecycleKind::kCheckpointSaveEnd;

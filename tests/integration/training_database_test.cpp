@@ -154,6 +154,10 @@ TEST_P(TrainingDatabaseTest, TheApiReadsRunsAndMetricsAsOnSqlite) {
          i, 1, kT0 + i * kSecond});
   }
   ASSERT_TRUE(storage::insertPerformanceRows(*a_, rows).ok());
+  // What a save line that names no iteration is keyed by.
+  EXPECT_EQ(*storage::lastIterationBefore(*b_, "w-job", 1, kT0 + 2 * kSecond + 500'000), 2);
+  EXPECT_EQ(*storage::lastIterationBefore(*b_, "w-job", 1, kT0), std::nullopt);
+  EXPECT_EQ(*storage::lastIterationBefore(*b_, "w-job", 2, kT0 + 9 * kSecond), std::nullopt);
   storage::CheckpointLine saved =
       checkpointLine(storage::CheckpointOperation::kSave, 2, true, 1500);
   ASSERT_TRUE(storage::completeCheckpoints(*a_, std::span(&saved, 1)).ok());

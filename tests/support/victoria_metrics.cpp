@@ -38,9 +38,7 @@ std::string urlEncode(std::string_view text) {
   return out;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 VictoriaMetrics::VictoriaMetrics(std::filesystem::path data_dir)
     : data_dir_(std::move(data_dir)), port_(freeLoopbackPort()) {

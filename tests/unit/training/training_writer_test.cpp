@@ -202,8 +202,8 @@ TEST_F(TrainingWriterTest, TwoNewRunsOfAWorkloadInOneBatchTakeConsecutiveSerials
   TrainingItems items;
   items.starts.push_back({"w-job", "w-run", "pod-0", 1761223152000000});
   items.starts.push_back({"w-job", "w-run-2", "pod-1", 1761223252000000});
-  items.performances.push_back({"w-job", "w-run-2", "pod-1", R"({"current_iteration":11})", 11,
-                                1761223253000000, {}});
+  items.performances.push_back(
+      {"w-job", "w-run-2", "pod-1", R"({"current_iteration":11})", 11, 1761223253000000, {}});
   ASSERT_TRUE(writer->submit(items).ok());
   ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
   writer->stop(1s);
@@ -243,6 +243,25 @@ TEST_F(TrainingWriterTest, LifecycleLinesBecomeCheckpointOperationsAndOneEndTrai
             1);
   EXPECT_EQ(count("workload_event WHERE type = 'EndTrain' AND run_serial = 1"), 1);
   EXPECT_EQ(count("workload_event"), 1);
+}
+
+TEST_F(TrainingWriterTest, ASaveThatNamesNoIterationTakesTheLastOneLoggedBeforeIt) {
+  auto writer = open();
+  writer->start();
+  TrainingItems items = rows(1, 20);  // iteration i at second i
+  // TorchTitan's "Saving the checkpoint ..." and "Finished saving ... in 2.00 seconds." after step
+  // 10, while steps 11.. follow in the same batch.
+  items.lifecycles.push_back(
+      lifecycle(LifecycleKind::kCheckpointSaveStart, std::nullopt, 1761223152000000 + 10'500'000));
+  items.lifecycles.push_back(lifecycle(LifecycleKind::kCheckpointSaveEnd, std::nullopt,
+                                       1761223152000000 + 10'700'000, 2000));
+  ASSERT_TRUE(writer->submit(items).ok());
+  ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
+  writer->stop(1s);
+  EXPECT_EQ(count("checkpoint_event"), 1);
+  EXPECT_EQ(count("checkpoint_event WHERE iteration = 10 AND event_type = 'end_saving' AND "
+                  "duration_ms = 2000"),
+            1);
 }
 
 // The forwarder as the writer sees it: what it was given, refusing while told to.
