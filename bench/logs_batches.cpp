@@ -57,8 +57,9 @@ std::string fluentBitBatch(int first_iteration) {
     const int pod = static_cast<int>(i % kPods);
     if (i != 0) body += ",";
     body +=
-        R"({"date":1761223152.)" + std::to_string(100000 + i) +
-        R"(,"stream":"stdout","logtag":"F","log":")" + jsonEscaped(lines[i]) +
+        // 10 ms apart: each line its own millisecond, as the training series' timestamps need.
+        R"({"date":)" + std::to_string(1761223152 + i / 100) + "." + std::to_string(100 + i % 100) +
+        "0000" + R"(,"stream":"stdout","logtag":"F","log":")" + jsonEscaped(lines[i]) +
         R"(","kubernetes":{"pod_name":")" + podName(pod) +
         R"(","namespace_name":"team-llm","pod_id":")" + podUid(pod) +
         R"(","labels":{"training.kubeflow.org/job-name":"pretrain-llama-70b",)"
