@@ -23,7 +23,7 @@ namespace beast_http = boost::beast::http;
 // The only data source of this processor's rows; a request for another finds nothing.
 constexpr std::string_view kLogSource = "log";
 
-// The two families of response shapes (docs/TRAINING-api.md).
+// The two families of response shapes (docs/TRAINING.md).
 enum class Shape { kLens, kRobust };
 
 http::Response invalid(const http::RequestContext& context, std::string_view message) {

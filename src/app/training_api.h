@@ -8,7 +8,7 @@
 //                                                   Primus SaFE apiserver reads since 2026-04
 // Metric names are the performance document's fields (lm_loss, tflops, ...); non-finite values
 // are left out, as Lens did: JSON has no NaN and the clients decode values as float64. A bad
-// parameter is a 400 naming it; an unreachable database a 503. docs/TRAINING-api.md has examples.
+// parameter is a 400 naming it; an unreachable database a 503. docs/TRAINING.md has examples.
 
 #include "http/router.h"
 #include "storage/database.h"

@@ -423,7 +423,7 @@ bool endsWithDatetime(std::string_view text) {
 // checkpointing}.py, TorchTitan torchtitan/{train,trainer}.py and components/checkpoint*,
 // NeMo nemo/lightning/io/pl.py, nemo/utils/callbacks/nemo_model_checkpoint.py, Lightning's
 // model_checkpoint.py, checkpoint_connector.py and fit_loop.py, Primus
-// primus/core/runtime/train_runtime.py (docs/TRAINING-extraction.md quotes them).
+// primus/core/runtime/train_runtime.py (docs/TRAINING.md quotes them).
 enum Gate : size_t { kDotsGate, kCheckpointGate, kTrainingGate, kDatetimeGate };
 
 struct BuiltInLine {
