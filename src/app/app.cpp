@@ -219,10 +219,10 @@ bool App::stop() {
                     std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now()));
   };
-  // Both drain within what is left of the grace period, side by side.
-  std::thread training_drain([this, &remaining] { training_writer_->stop(remaining()); });
+  // The writer first: it hands training series to the forwarder until it stops, and the
+  // forwarder syncs its queues once, when it stops.
+  training_writer_->stop(remaining());
   if (forwarder_) forwarder_->stop(remaining());
-  training_drain.join();
   cache_->stop();
   schema_->stop();
   spdlog::info("stopped");

@@ -5,25 +5,6 @@
 #include "training/performance_extractor.h"
 
 namespace tp::app {
-namespace {
-
-void writeDetails(common::JsonWriter& writer, const training::LifecycleDetails& details) {
-  if (details.iteration) {
-    writer.Key("iteration");
-    writer.Int64(*details.iteration);
-  }
-  if (!details.path.empty()) {
-    writer.Key("path");
-    common::writeString(writer, details.path);
-  }
-  if (details.duration_ms) {
-    writer.Key("duration_ms");
-    writer.Int64(*details.duration_ms);
-  }
-}
-
-}  // namespace
-
 size_t runExtract(const training::PerformanceExtractor& extractor, std::istream& input,
                   std::ostream& output) {
   training::Performance performance;
@@ -43,7 +24,7 @@ size_t runExtract(const training::PerformanceExtractor& extractor, std::istream&
     if (kind == training::LineKind::kStartTrain) {
       writer.Key("event");
       writer.String("StartTrain");
-      writeDetails(writer, performance.lifecycle);
+      training::writeLifecycleFields(writer, performance.lifecycle);
     } else if (kind == training::LineKind::kPerformance) {
       writer.Key("format");
       common::writeString(writer, performance.format);
@@ -54,7 +35,7 @@ size_t runExtract(const training::PerformanceExtractor& extractor, std::istream&
       common::writeString(writer, training::lineKindName(kind));
       writer.Key("format");
       common::writeString(writer, performance.format);
-      writeDetails(writer, performance.lifecycle);
+      training::writeLifecycleFields(writer, performance.lifecycle);
     }
     writer.EndObject();
     output << buffer.GetString() << '\n';

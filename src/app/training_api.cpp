@@ -39,6 +39,17 @@ http::Response ok(const http::RequestContext& context, std::string body) {
   return http::jsonResponse(context.request, 200, std::move(body));
 }
 
+// Workload uids are Kubernetes uids: short printable ASCII. Anything else is refused before it
+// reaches a database, which would each treat it otherwise (PostgreSQL refuses invalid UTF-8,
+// SOCI cuts a value at a NUL byte).
+constexpr size_t kMaxUidBytes = 256;  // the width of the uid columns
+constexpr std::string_view kUidProblem = "must be 1 to 256 printable ASCII characters";
+
+bool plausibleUid(std::string_view uid) {
+  return !uid.empty() && uid.size() <= kMaxUidBytes &&
+         std::all_of(uid.begin(), uid.end(), [](char c) { return c > ' ' && c < '\x7f'; });
+}
+
 std::optional<int64_t> parseInteger(std::string_view text) {
   int64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -107,6 +118,8 @@ http::Response listRuns(storage::Database& database, const http::RequestContext&
   storage::RunQuery query;
   query.limit = kDefaultRunLimit;
   if (const auto workload = parameters.get("workload_uid"); workload && !workload->empty()) {
+    if (!plausibleUid(*workload))
+      return invalid(context, common::concat("workload_uid: ", kUidProblem));
     query.workload_uid = std::string(*workload);
   }
   if (const auto state = parameters.get("state"); state && !state->empty()) {
@@ -127,7 +140,9 @@ http::Response listRuns(storage::Database& database, const http::RequestContext&
   }
   if (const auto cursor = parameters.get("cursor"); cursor && !cursor->empty()) {
     const auto position = decodeCursor(*cursor);
-    if (!position) return invalid(context, "cursor: not a next_cursor of this API");
+    if (!position || position->first < 0 || position->first > std::numeric_limits<int>::max()) {
+      return invalid(context, "cursor: not a next_cursor of this API");
+    }
     query.after = storage::RunKey{position->second, static_cast<int>(position->first)};
   }
   auto page = storage::listRuns(database, query);
@@ -206,6 +221,9 @@ absl::StatusOr<MetricsRequest> metricsRequest(const http::RequestContext& contex
   const http::QueryParameters parameters(http::toStd(context.request.target()));
   MetricsRequest request;
   request.query.workload_uid = std::string(context.parameters.get("workload_uid"));
+  if (!plausibleUid(request.query.workload_uid)) {
+    return absl::InvalidArgumentError(common::concat("workload_uid: ", kUidProblem));
+  }
   if (const auto run = parameters.get("run"); run && !run->empty()) {
     const std::optional<int64_t> serial = parseInteger(*run);
     if (!serial || *serial < 1 || *serial > std::numeric_limits<int>::max()) {
@@ -233,7 +251,9 @@ absl::StatusOr<MetricsRequest> metricsRequest(const http::RequestContext& contex
     const auto position = decodeCursor(*cursor);
     const std::optional<int64_t> iteration =
         position ? parseInteger(position->second) : std::nullopt;
-    if (!iteration) return absl::InvalidArgumentError("cursor: not a next_cursor of this API");
+    if (!iteration || position->first < 0 || position->first > std::numeric_limits<int>::max()) {
+      return absl::InvalidArgumentError("cursor: not a next_cursor of this API");
+    }
     request.query.after = std::pair(static_cast<int>(position->first), *iteration);
   }
   return request;
@@ -289,10 +309,17 @@ http::Response available(storage::Database& database, const http::RequestContext
   auto request = metricsRequest(context, shape);
   if (!request.ok()) return invalid(context, common::message(request.status()));
   std::map<std::string, int64_t, std::less<>> counts;
+  size_t scanned = 0;
+  bool truncated = false;  // counts of the first kMaxScannedRows rows only
   MetricReader reader;
   if (!request->other_source) {
     const absl::Status status = storage::readPerformance(
         database, request->query, [&](const storage::PerformanceRecord& record) {
+          if (scanned == kMaxScannedRows) {
+            truncated = true;
+            return false;
+          }
+          ++scanned;
           for (const MetricReader::Metric& metric :
                reader.read(record.performance_json, request->metrics)) {
             const auto it = counts.find(metric.name);
@@ -332,6 +359,10 @@ http::Response available(storage::Database& database, const http::RequestContext
               writer.EndArray();
               writer.Key(shape == Shape::kLens ? "total_count" : "count");
               writer.Uint64(counts.size());
+              if (truncated) {
+                writer.Key("truncated");
+                writer.Bool(true);
+              }
               writer.EndObject();
             }));
 }
@@ -340,8 +371,8 @@ http::Response data(storage::Database& database, const http::RequestContext& con
   auto request = metricsRequest(context, shape);
   if (!request.ok()) return invalid(context, common::message(request.status()));
   absl::Status status;
-  size_t values = 0, points = 0;
-  std::optional<std::pair<int, int64_t>> last_written;
+  size_t values = 0, points = 0, scanned = 0;
+  std::optional<std::pair<int, int64_t>> last_read;
   bool truncated = false;
   MetricReader reader;
   std::string body = http::envelopeOkWriting([&](common::JsonWriter& writer) {
@@ -357,15 +388,24 @@ http::Response data(storage::Database& database, const http::RequestContext& con
     if (!request->other_source) {
       status = storage::readPerformance(
           database, request->query, [&](const storage::PerformanceRecord& record) {
+            // Rows without a wanted metric cost a read too: a page reads a bounded number.
+            if (scanned == kMaxScannedRows) {
+              truncated = true;
+              return false;
+            }
+            ++scanned;
             const auto& metrics = reader.read(record.performance_json, request->metrics);
-            if (metrics.empty()) return true;
-            // Whole rows only, so that the cursor can continue after the last one written.
+            if (metrics.empty()) {
+              last_read.emplace(record.serial, record.iteration);
+              return true;
+            }
+            // Whole rows only, so that the cursor can continue after the last one read.
             if (values > 0 && values + metrics.size() > kMaxMetricValues) {
               truncated = true;
               return false;
             }
             values += metrics.size();
-            last_written.emplace(record.serial, record.iteration);
+            last_read.emplace(record.serial, record.iteration);
             const int64_t timestamp_ms = record.time_us / 1000;
             if (shape == Shape::kRobust) {
               ++points;
@@ -411,8 +451,8 @@ http::Response data(storage::Database& database, const http::RequestContext& con
       writer.Key("truncated");
       writer.Bool(true);
       writer.Key("next_cursor");
-      common::writeString(
-          writer, encodeCursor(common::concat(last_written->first, ":", last_written->second)));
+      common::writeString(writer,
+                          encodeCursor(common::concat(last_read->first, ":", last_read->second)));
     }
     writer.EndObject();
   });

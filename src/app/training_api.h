@@ -17,6 +17,9 @@ namespace tp::app {
 
 // At most this many metric values in one data response; beyond, `next_cursor` continues.
 inline constexpr size_t kMaxMetricValues = 100'000;
+// At most this many rows read for one answer: `available` then counts those (`truncated`), `data`
+// continues with `next_cursor`.
+inline constexpr size_t kMaxScannedRows = 500'000;
 inline constexpr size_t kDefaultRunLimit = 100;
 inline constexpr size_t kMaxRunLimit = 1000;
 

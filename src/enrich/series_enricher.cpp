@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/product.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "prompb/fields.h"
@@ -212,7 +213,7 @@ absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
   metric_name.append(found.name);
   const std::array<LabelView, kRewrittenLabels.size()> rewritten = {
       {{kRewrittenLabels[0], metric_name},
-       {kRewrittenLabels[1], kProcessorJob},
+       {kRewrittenLabels[1], common::kProcessorName},
        {kRewrittenLabels[2], pod.name},
        {kRewrittenLabels[3], pod.uid},
        {kRewrittenLabels[4], {}},

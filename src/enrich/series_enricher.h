@@ -48,7 +48,6 @@ struct EnrichLimits {
   size_t max_series_label_bytes = config::HttpConfig{}.max_series_label_bytes;  // one series
 };
 
-inline constexpr std::string_view kProcessorJob = "primus-lens-telemetry-processor";
 
 class SeriesEnricher : public ingest::SeriesSink {
  public:

@@ -313,8 +313,10 @@ std::string assignments(Driver driver, std::initializer_list<InsertColumn> colum
   return set;
 }
 
+// An end logged before its start (ranks' clocks differ) gives no duration rather than a
+// negative one.
 std::optional<int64_t> elapsedMs(int64_t end_us, std::optional<int64_t> start_us) {
-  if (!start_us) return std::nullopt;
+  if (!start_us || end_us < *start_us) return std::nullopt;
   return (end_us - *start_us) / 1000;
 }
 
@@ -419,6 +421,32 @@ std::string formatTimestamp(Driver driver, int64_t time_us) {
   return common::concat(std::string_view(text, length), ".",
                         fmt::format("{:06d}", time_us % 1'000'000),
                         driver == Driver::kPostgres ? "+00" : "");
+}
+
+absl::StatusOr<std::optional<int64_t>> openOperationIteration(Database& database,
+                                                              std::string_view workload_uid,
+                                                              int serial,
+                                                              CheckpointOperation operation,
+                                                              int64_t time_us) {
+  const Driver driver = database.dialect().driver;
+  std::optional<int64_t> iteration;
+  TP_RETURN_IF_ERROR(database.run([&](soci::session& sql) {
+    const std::string workload(workload_uid);
+    const std::string type(operation == CheckpointOperation::kSave ? kStartSaving : kLoading);
+    const std::string status(kInProgress);
+    const std::string time = formatTimestamp(driver, time_us);
+    long long found = 0;
+    soci::indicator present = soci::i_null;
+    sql << common::concat(
+        "SELECT iteration FROM checkpoint_event WHERE workload_uid = :w AND "
+        "serial = :s AND event_type = :e AND status = :p AND start_time <= ",
+        driver == Driver::kPostgres ? "CAST(:t AS TIMESTAMP)" : ":t",
+        " ORDER BY start_time DESC LIMIT 1"),
+        soci::use(workload), soci::use(serial), soci::use(type), soci::use(status), soci::use(time),
+        soci::into(found, present);
+    if (present == soci::i_ok) iteration = found;
+  }));
+  return iteration;
 }
 
 absl::StatusOr<std::optional<int64_t>> lastIterationBefore(Database& database,

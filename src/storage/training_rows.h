@@ -46,7 +46,6 @@ struct CheckpointLine {
   int64_t iteration = 0;  // 0 when the line names none
   std::string path;
   CheckpointOperation operation = CheckpointOperation::kSave;
-  bool end = false;
   int64_t time_us = 0;                 // log time
   std::optional<int64_t> duration_ms;  // as printed on an end line
 };
@@ -61,6 +60,14 @@ struct RunRecord {
 absl::StatusOr<std::optional<int64_t>> lastIterationBefore(Database& database,
                                                            std::string_view workload_uid,
                                                            int serial, int64_t time_us);
+
+// The iteration of the run's latest save or load still in progress that started at or before
+// `time_us`: the operation an end line that names no iteration completes. nullopt when none.
+absl::StatusOr<std::optional<int64_t>> openOperationIteration(Database& database,
+                                                              std::string_view workload_uid,
+                                                              int serial,
+                                                              CheckpointOperation operation,
+                                                              int64_t time_us);
 
 // The StartTrain events recorded for a workload: its runs.
 absl::StatusOr<std::vector<RunRecord>> loadRuns(Database& database, std::string_view workload_uid);

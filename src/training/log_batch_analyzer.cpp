@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 
+#include "common/product.h"
 #include "common/strings.h"
 
 namespace tp::training {
@@ -43,7 +45,8 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
     ++no_kubernetes_;
     return;
   }
-  if (record.pod_name.find(kOwnPodMarker) != std::string_view::npos) {
+  // The processor's own pods are not analysed: its own logs would loop.
+  if (record.pod_name.find(common::kProcessorName) != std::string_view::npos) {
     ++own_pod_;
     return;
   }
@@ -131,6 +134,11 @@ void LogBatchAnalyzer::addLifecycle(const ingest::LogRecord& record, LifecycleKi
                                     const cache::WorkloadList& workloads,
                                     const cache::WorkloadRef& nearest) {
   const LifecycleDetails& details = performance_.lifecycle;
+  // checkpoint_event.iteration holds 32 bits, like training_performance's.
+  if (details.iteration && std::llabs(*details.iteration) > std::numeric_limits<int32_t>::max()) {
+    ++iteration_beyond_column_lines_;
+    return;
+  }
   for (const cache::WorkloadRef* workload : workloads) {
     items_.lifecycles.push_back({workload->uid, nearest.uid, std::string(record.pod_uid), kind,
                                  details.iteration, details.path, details.duration_ms,

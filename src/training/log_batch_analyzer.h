@@ -19,9 +19,6 @@
 
 namespace tp::training {
 
-// Pods of the processor itself are not analysed (its own logs would loop).
-inline constexpr std::string_view kOwnPodMarker = "primus-lens-telemetry-processor";
-
 class LogBatchAnalyzer : public ingest::LogRecordSink {
  public:
   LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot, const PerformanceExtractor& extractor,

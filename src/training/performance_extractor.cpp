@@ -851,4 +851,19 @@ void writePerformanceJson(common::JsonWriter& writer, const Performance& perform
   writer.EndObject();
 }
 
+void writeLifecycleFields(common::JsonWriter& writer, const LifecycleDetails& details) {
+  if (details.iteration) {
+    writer.Key("iteration");
+    writer.Int64(*details.iteration);
+  }
+  if (!details.path.empty()) {
+    writer.Key("path");
+    common::writeString(writer, details.path);
+  }
+  if (details.duration_ms) {
+    writer.Key("duration_ms");
+    writer.Int64(*details.duration_ms);
+  }
+}
+
 }  // namespace tp::training

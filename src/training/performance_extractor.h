@@ -178,5 +178,8 @@ class PerformanceExtractor {
 // integral fields as integers, non-finite values as the strings "NaN", "+Inf", "-Inf". mfu and
 // mem_usage_ratio are percentages, as printed (0.31 for "mfu: 0.31%").
 void writePerformanceJson(common::JsonWriter& writer, const Performance& performance);
+// Adds the parts of a lifecycle line that were printed to the object being written: "iteration",
+// "path", "duration_ms".
+void writeLifecycleFields(common::JsonWriter& writer, const LifecycleDetails& details);
 
 }  // namespace tp::training

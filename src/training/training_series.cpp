@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/product.h"
 #include "prompb/fields.h"
 #include "prompb/lane.h"
 #include "spdlog/spdlog.h"
@@ -235,7 +236,7 @@ void TrainingSeriesEncoder::setLabels(const SeriesLabels& labels, std::string_vi
   assert(error == std::errc());
   // Sorted by name, as remote write requires; empty values are no label.
   const std::array<std::pair<std::string_view, std::string_view>, 9> common = {{
-      {"job", kTrainingSeriesJob},
+      {"job", common::kProcessorName},
       {"namespace", labels.namespace_name},
       {"node", labels.node},
       {"pod_name", labels.pod_name},
@@ -364,8 +365,8 @@ void TrainingSeriesEncoder::forgetIdle(common::Clock::TimePoint now) {
   }
 }
 
-// By series (counting sort: series are numbered densely), then by time (insertion sort: a
-// series' lines arrive nearly in order), repeats in the order they came.
+// By series (counting sort: series are numbered densely), then by time, repeats in the order they
+// came.
 void TrainingSeriesEncoder::sortSamples() {
   series_begin_.assign(batch_series_.size() + 1, 0);
   for (const BatchSample& sample : samples_) ++series_begin_[sample.series + 1];
@@ -373,15 +374,15 @@ void TrainingSeriesEncoder::sortSamples() {
   series_next_.assign(series_begin_.begin(), series_begin_.end() - 1);
   sorted_.resize(samples_.size());
   for (const BatchSample& sample : samples_) sorted_[series_next_[sample.series]++] = sample;
+  const auto earlier = [](const BatchSample& a, const BatchSample& b) {
+    return a.timestamp_ms < b.timestamp_ms;
+  };
   for (size_t series = 0; series < batch_series_.size(); ++series) {
     const auto begin = sorted_.begin() + series_begin_[series];
     const auto end = sorted_.begin() + series_begin_[series + 1];
-    for (auto moving = begin + (begin == end ? 0 : 1); moving < end; ++moving) {
-      const BatchSample sample = *moving;
-      auto at = moving;
-      for (; at > begin && (at - 1)->timestamp_ms > sample.timestamp_ms; --at) *at = *(at - 1);
-      *at = sample;
-    }
+    // Lines arrive in order; a sender that sends them otherwise costs a sort, never a quadratic
+    // insertion.
+    if (!std::is_sorted(begin, end, earlier)) std::stable_sort(begin, end, earlier);
   }
 }
 
@@ -425,8 +426,15 @@ void TrainingSeriesEncoder::write(std::span<prompb::OutputBuffer> lanes,
     lane_samples[series.lane] += distinct;
     queued += distinct;
   }
-  metrics_.samples->Increment(static_cast<double>(queued));
-  if (over_budget > 0) metrics_.over_budget_samples->Increment(static_cast<double>(over_budget));
+  encoded_ = {queued, over_budget};
+}
+
+void TrainingSeriesEncoder::countEncoded() {
+  metrics_.samples->Increment(static_cast<double>(encoded_.queued));
+  if (encoded_.over_budget > 0) {
+    metrics_.over_budget_samples->Increment(static_cast<double>(encoded_.over_budget));
+  }
+  encoded_ = {};
 }
 
 void TrainingSeriesEncoder::encode(std::span<const RowOfRun> rows, std::span<const SaveOfRun> saves,

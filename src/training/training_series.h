@@ -34,7 +34,6 @@
 
 namespace tp::training {
 
-inline constexpr std::string_view kTrainingSeriesJob = "primus-lens-telemetry-processor";
 // A series of a workload that sent nothing for this long no longer counts against its budget.
 inline constexpr std::chrono::hours kForgetSeriesAfter{24};
 
@@ -62,6 +61,9 @@ class TrainingSeriesEncoder {
   // `lane_samples` (as many as lanes).
   void encode(std::span<const RowOfRun> rows, std::span<const SaveOfRun> saves,
               std::span<prompb::OutputBuffer> lanes, std::span<size_t> lane_samples);
+  // Counts the samples of the last encode() as queued or dropped over the budget: called once its
+  // output is in the forwarder's queue, so that a batch tried again is counted once.
+  void countEncoded();
 
  private:
   // A number of the row's document, by its key (pointing into document_).
@@ -171,6 +173,11 @@ class TrainingSeriesEncoder {
   absl::flat_hash_map<std::string, WorkloadSeries> workloads_;
   size_t tracked_ = 0;  // series over all workloads
   common::Clock::TimePoint next_sweep_{};
+  struct EncodedCounts {
+    size_t queued = 0;
+    size_t over_budget = 0;
+  };
+  EncodedCounts encoded_;  // of the last encode(), not yet counted
 };
 
 }  // namespace tp::training

@@ -112,6 +112,13 @@ std::string performanceJson(const storage::PerformanceRow& row) {
   return buffer.GetString();
 }
 
+// A printed duration beyond a month (or negative) is a misread line, not a checkpoint: unknown.
+std::optional<int64_t> plausibleDuration(std::optional<int64_t> duration_ms) {
+  constexpr int64_t kLongestMs = int64_t{31} * 24 * 3600 * 1000;
+  if (!duration_ms || *duration_ms < 0 || *duration_ms > kLongestMs) return std::nullopt;
+  return duration_ms;
+}
+
 std::string checkpointJson(const storage::CheckpointLine& line) {
   rapidjson::StringBuffer buffer;
   common::JsonWriter json(buffer);
@@ -128,8 +135,6 @@ std::string checkpointJson(const storage::CheckpointLine& line) {
   common::writeString(json, line.path);
   json.Key("operation");
   json.String(line.operation == storage::CheckpointOperation::kSave ? "save" : "load");
-  json.Key("end");
-  json.Bool(line.end);
   json.Key("time_us");
   json.Int64(line.time_us);
   if (line.duration_ms) {
@@ -303,6 +308,7 @@ void TrainingWriter::run() {
 }
 
 absl::Status TrainingWriter::write(const TrainingItems& batch) {
+  completed_in_batch_ = 0;
   TP_RETURN_IF_ERROR(loadWorkloads(batch));
   TP_RETURN_IF_ERROR(writeStarts(batch.starts));
   std::vector<RowOfRun> rows;
@@ -310,7 +316,10 @@ absl::Status TrainingWriter::write(const TrainingItems& batch) {
   TP_RETURN_IF_ERROR(writeEnds(batch.lifecycles));
   std::vector<SaveOfRun> saves;
   TP_RETURN_IF_ERROR(writeCheckpoints(batch.lifecycles, saves));
-  return sendSeries(rows, saves);
+  TP_RETURN_IF_ERROR(sendSeries(rows, saves));
+  // Counted once the batch is done: a batch tried again completes its operations again.
+  metrics_.checkpoints_completed->Increment(static_cast<double>(completed_in_batch_));
+  return absl::OkStatus();
 }
 
 absl::Status TrainingWriter::loadWorkloads(const TrainingItems& batch) {
@@ -388,10 +397,17 @@ absl::Status TrainingWriter::writePerformances(const std::vector<PendingPerforma
   // Ranks and log sinks repeat iterations; one statement must not carry a key twice, since the
   // insert guard only sees rows already stored.
   absl::flat_hash_set<std::tuple<std::string_view, int, int64_t>> keys;
+  // Every logging pod and rank has series of its own; an iteration it logged twice (two log
+  // sinks, a repeated line) is one sample.
+  absl::flat_hash_set<
+      std::tuple<std::string_view, std::string_view, std::string_view, int, int64_t>>
+      sampled;
   for (const PendingPerformance& row : performances) {
     const int serial = serials_.serialFor(row.workload_uid, row.nearest_workload_uid);
-    // Every logging pod has series of its own (the encoder drops repeats of one series).
-    written.push_back({&row, serial});
+    if (sampled.emplace(row.workload_uid, row.pod_uid, row.labels.rank, serial, row.iteration)
+            .second) {
+      written.push_back({&row, serial});
+    }
     if (!keys.emplace(row.workload_uid, serial, row.iteration).second) continue;
     rows.push_back(
         {row.workload_uid, row.pod_uid, row.performance_json, row.iteration, serial, row.time_us});
@@ -443,43 +459,44 @@ absl::Status TrainingWriter::writeCheckpoints(const std::vector<PendingLifecycle
   std::vector<storage::CheckpointLine> starts;
   std::vector<storage::CheckpointLine> ends;
   std::vector<const PendingLifecycle*> end_lines;  // beside `ends`
-  // Ranks may print the same line: one statement must not carry a key twice.
-  absl::flat_hash_set<std::tuple<std::string_view, int, int64_t, LifecycleKind>> seen;
-  for (const PendingLifecycle& event : lifecycles) {
-    if (event.kind == LifecycleKind::kEnd) continue;
-    const int serial = serials_.serialFor(event.workload_uid, event.nearest_workload_uid);
-    // Some lines name no iteration (TorchTitan's saves): the run's last iteration logged before
-    // it, as written above or by another replica; 0 before the first.
-    int64_t iteration = 0;
-    if (event.iteration) {
-      iteration = *event.iteration;
-    } else {
-      auto last =
-          storage::lastIterationBefore(database_, event.workload_uid, serial, event.time_us);
-      if (!last.ok()) return last.status();
-      iteration = last->value_or(0);
-    }
-    if (!seen.emplace(event.workload_uid, serial, iteration, event.kind).second) continue;
+  // Ranks print the same line: one statement must not carry a key twice, and a line that names
+  // no iteration is looked up once for all of them.
+  absl::flat_hash_set<std::tuple<std::string_view, int, std::optional<int64_t>, LifecycleKind>>
+      seen;
+  const auto lineOf = [this](const PendingLifecycle& event, int serial, int64_t iteration) {
     const bool save = event.kind == LifecycleKind::kCheckpointSaveStart ||
                       event.kind == LifecycleKind::kCheckpointSaveEnd;
-    const bool end = event.kind == LifecycleKind::kCheckpointSaveEnd ||
-                     event.kind == LifecycleKind::kCheckpointLoadEnd;
-    storage::CheckpointLine line{
+    return storage::CheckpointLine{
         event.workload_uid,
         event.pod_uid,
         serial,
         iteration,
         event.path,
         save ? storage::CheckpointOperation::kSave : storage::CheckpointOperation::kLoad,
-        end,
         event.time_us,
-        event.duration_ms};
+        plausibleDuration(event.duration_ms)};
+  };
+  for (const PendingLifecycle& event : lifecycles) {
+    if (event.kind == LifecycleKind::kEnd) continue;
+    const int serial = serials_.serialFor(event.workload_uid, event.nearest_workload_uid);
+    if (!seen.emplace(event.workload_uid, serial, event.iteration, event.kind).second) continue;
+    const bool end = event.kind == LifecycleKind::kCheckpointSaveEnd ||
+                     event.kind == LifecycleKind::kCheckpointLoadEnd;
     if (end) {
-      ends.push_back(std::move(line));
+      ends.push_back(lineOf(event, serial, event.iteration.value_or(0)));
       end_lines.push_back(&event);
-    } else {
-      starts.push_back(std::move(line));
+      continue;
     }
+    int64_t iteration = event.iteration.value_or(0);
+    if (!event.iteration) {
+      // TorchTitan's saves name no step: the run's last iteration logged before the line, as
+      // written above or by another replica; 0 before the first.
+      auto last =
+          storage::lastIterationBefore(database_, event.workload_uid, serial, event.time_us);
+      if (!last.ok()) return last.status();
+      iteration = last->value_or(0);
+    }
+    starts.push_back(lineOf(event, serial, iteration));
   }
   // Starts first: an operation that began and ended within the batch gets its duration.
   if (!starts.empty()) {
@@ -495,6 +512,20 @@ absl::Status TrainingWriter::writeCheckpoints(const std::vector<PendingLifecycle
     if (!created.ok()) return created.status();
     metrics_.checkpoints_started->Increment(static_cast<double>(*created));
   }
+  // An end that names no iteration (TorchTitan's "Finished loading the checkpoint in 8.50
+  // seconds.") completes the run's operation in progress; without one, it is keyed like a start.
+  for (size_t i = 0; i < ends.size(); ++i) {
+    if (end_lines[i]->iteration) continue;
+    storage::CheckpointLine& end = ends[i];
+    auto open = storage::openOperationIteration(database_, end.workload_uid, end.serial,
+                                                end.operation, end.time_us);
+    if (!open.ok()) return open.status();
+    if (!*open) {
+      open = storage::lastIterationBefore(database_, end.workload_uid, end.serial, end.time_us);
+      if (!open.ok()) return open.status();
+    }
+    end.iteration = open->value_or(0);
+  }
   // One statement per end: a checkpoint ends every few hundred iterations at most, and a refused
   // one is then set aside alone.
   for (size_t i = 0; i < ends.size(); ++i) {
@@ -506,7 +537,7 @@ absl::Status TrainingWriter::writeCheckpoints(const std::vector<PendingLifecycle
                metrics_.checkpoints_rejected);
       continue;
     }
-    metrics_.checkpoints_completed->Increment();
+    ++completed_in_batch_;
     const std::optional<int64_t> duration = durations->empty() ? std::nullopt : durations->front();
     if (ends[i].operation == storage::CheckpointOperation::kSave && duration) {
       saves.push_back({end_lines[i], ends[i].serial, *duration});
@@ -527,6 +558,7 @@ absl::Status TrainingWriter::sendSeries(std::span<const RowOfRun> rows,
     parts.push_back({series_lanes_[lane].view(), series_lane_samples_[lane]});
   }
   absl::Status submitted = series_sink_->submit(parts);
+  if (submitted.ok()) series_->countEncoded();
   if (!submitted.ok()) {
     metrics_.series_submit_failures->Increment();
     return absl::Status(submitted.code(),

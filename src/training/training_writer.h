@@ -108,6 +108,7 @@ class TrainingWriter {
   std::unique_ptr<TrainingSeriesEncoder> series_;  // with a sink; writer thread only
   std::vector<prompb::OutputBuffer> series_lanes_;
   std::vector<size_t> series_lane_samples_;
+  size_t completed_in_batch_ = 0;  // checkpoint operations ended by the batch being written
   common::LogThrottle refused_log_{std::chrono::seconds(10), clock_};
 
   mutable std::mutex mutex_;

@@ -84,7 +84,6 @@ storage::CheckpointLine checkpointLine(storage::CheckpointOperation operation, i
           .iteration = iteration,
           .path = "/ckpt",
           .operation = operation,
-          .end = end,
           .time_us = kT0 + iteration * 60 * kSecond + (end ? 2 * kSecond : 0),
           .duration_ms = duration_ms};
 }

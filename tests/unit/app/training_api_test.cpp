@@ -91,7 +91,6 @@ class TrainingApiTest : public ::testing::Test {
                                        .iteration = iteration,
                                        .path = "/ckpt",
                                        .operation = storage::CheckpointOperation::kSave,
-                                       .end = true,
                                        .time_us = time_us,
                                        .duration_ms = duration_ms};
     ASSERT_TRUE(storage::completeCheckpoints(*database_, std::span(&line, 1)).ok());
@@ -226,7 +225,19 @@ TEST_F(TrainingApiTest, BadParametersAre400NamingThem) {
     EXPECT_THAT(message(common::concat(route, "?start=yesterday")), HasSubstr("start:"));
     EXPECT_THAT(message(common::concat(route, "?end=-1")), HasSubstr("end:"));
     EXPECT_THAT(message(common::concat(route, "?cursor=313a78")), HasSubstr("cursor:")) << "1:x";
+    // "99999999999:5": a serial beyond any run's.
+    EXPECT_THAT(message(common::concat(route, "?cursor=39393939393939393939393a35")),
+                HasSubstr("cursor:"));
   }
+  // Uids that no database would read alike: invalid UTF-8, a NUL, a control byte, too long.
+  for (const std::string& uid : {std::string("w%C3%28"), std::string("w-job%00x"),
+                                 std::string("w%0Ajob"), std::string(257, 'w')}) {
+    EXPECT_THAT(message("/v1/training/" + uid + "/data"), HasSubstr("workload_uid:")) << uid;
+    EXPECT_THAT(message("/v1/training/runs?workload_uid=" + uid), HasSubstr("workload_uid:"))
+        << uid;
+  }
+  EXPECT_THAT(message("/v1/training/runs?cursor=2d393939393939393939393a77"), HasSubstr("cursor:"))
+      << "-99999999999:w";
 }
 
 TEST_F(TrainingApiTest, AnUnreadableDatabaseIs503) {

@@ -21,7 +21,7 @@ using ::testing::Optional;
 constexpr int64_t kT0 = 1761223152'123456;  // 2025-10-23 12:39:12.123456 UTC
 constexpr int64_t kSecond = 1'000'000;
 
-CheckpointLine line(CheckpointOperation operation, bool end, int64_t time_us,
+CheckpointLine line(CheckpointOperation operation, int64_t time_us,
                     std::optional<int64_t> duration_ms = std::nullopt, int64_t iteration = 100) {
   return {.workload_uid = "w-job",
           .pod_uid = "pod-0",
@@ -29,23 +29,20 @@ CheckpointLine line(CheckpointOperation operation, bool end, int64_t time_us,
           .iteration = iteration,
           .path = "/ckpt/iter_0000100",
           .operation = operation,
-          .end = end,
           .time_us = time_us,
           .duration_ms = duration_ms};
 }
 
 CheckpointLine saveStart(int64_t time_us, int64_t iteration = 100) {
-  return line(CheckpointOperation::kSave, false, time_us, std::nullopt, iteration);
+  return line(CheckpointOperation::kSave, time_us, std::nullopt, iteration);
 }
 CheckpointLine saveEnd(int64_t time_us, std::optional<int64_t> duration_ms = std::nullopt,
                        int64_t iteration = 100) {
-  return line(CheckpointOperation::kSave, true, time_us, duration_ms, iteration);
+  return line(CheckpointOperation::kSave, time_us, duration_ms, iteration);
 }
-CheckpointLine loadStart(int64_t time_us) {
-  return line(CheckpointOperation::kLoad, false, time_us);
-}
+CheckpointLine loadStart(int64_t time_us) { return line(CheckpointOperation::kLoad, time_us); }
 CheckpointLine loadEnd(int64_t time_us, std::optional<int64_t> duration_ms = std::nullopt) {
-  return line(CheckpointOperation::kLoad, true, time_us, duration_ms);
+  return line(CheckpointOperation::kLoad, time_us, duration_ms);
 }
 
 class CheckpointRowsTest : public ::testing::Test {

@@ -28,19 +28,7 @@ std::string render(const PerformanceExtractor& extractor, std::string_view line)
     writer.Key("fields");
     writePerformanceJson(writer, performance);
   }
-  const LifecycleDetails& details = performance.lifecycle;
-  if (details.iteration) {
-    writer.Key("iteration");
-    writer.Int64(*details.iteration);
-  }
-  if (!details.path.empty()) {
-    writer.Key("path");
-    common::writeString(writer, details.path);
-  }
-  if (details.duration_ms) {
-    writer.Key("duration_ms");
-    writer.Int64(*details.duration_ms);
-  }
+  writeLifecycleFields(writer, performance.lifecycle);
   writer.EndObject();
   return buffer.GetString();
 }

@@ -102,7 +102,7 @@ class TrainingSeriesTest : public ::testing::Test {
     encoder_ = std::make_unique<TrainingSeriesEncoder>(config_, metrics_, clock_);
   }
 
-  // Encodes one batch into `lanes` fresh lanes and decodes each of them.
+  // Encodes one batch into `lanes` fresh lanes, as queued (counted), and decodes each of them.
   std::vector<::prompb::WriteRequest> encode(const std::vector<PendingPerformance>& rows,
                                              const std::vector<SaveOfRun>& saves = {},
                                              size_t lanes = 1, int serial = 1) {
@@ -112,6 +112,7 @@ class TrainingSeriesTest : public ::testing::Test {
     std::vector<prompb::OutputBuffer> buffers(lanes);
     lane_samples_.assign(lanes, 0);
     encoder_->encode(of_run, saves, buffers, lane_samples_);
+    encoder_->countEncoded();
     std::vector<::prompb::WriteRequest> requests(lanes);
     for (size_t lane = 0; lane < lanes; ++lane) {
       EXPECT_TRUE(requests[lane].ParseFromString(std::string(buffers[lane].view())))

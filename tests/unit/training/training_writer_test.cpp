@@ -264,6 +264,42 @@ TEST_F(TrainingWriterTest, ASaveThatNamesNoIterationTakesTheLastOneLoggedBeforeI
             1);
 }
 
+TEST_F(TrainingWriterTest, ALoadEndThatNamesNoIterationCompletesTheLoadInProgress) {
+  auto writer = open();
+  writer->start();
+  // TorchTitan: "Loading the checkpoint from .../step-1000." then "Finished loading the checkpoint
+  // in 8.50 seconds.", in two batches.
+  TrainingItems first;
+  first.lifecycles.push_back(
+      lifecycle(LifecycleKind::kCheckpointLoadStart, 1000, 1761223152000000));
+  ASSERT_TRUE(writer->submit(first).ok());
+  ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
+  TrainingItems second;
+  second.lifecycles.push_back(
+      lifecycle(LifecycleKind::kCheckpointLoadEnd, std::nullopt, 1761223160500000, 8500));
+  ASSERT_TRUE(writer->submit(second).ok());
+  ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
+  writer->stop(1s);
+  EXPECT_EQ(count("checkpoint_event"), 1);
+  EXPECT_EQ(count("checkpoint_event WHERE iteration = 1000 AND event_type = 'loading' AND "
+                  "status = 'success' AND duration_ms = 8500"),
+            1);
+}
+
+TEST_F(TrainingWriterTest, AnImplausiblePrintedDurationIsReplacedByTheTimeBetweenTheLines) {
+  auto writer = open();
+  writer->start();
+  TrainingItems items;
+  items.lifecycles.push_back(lifecycle(LifecycleKind::kCheckpointSaveStart, 10, 1761223152000000));
+  // "in 10000000000000 seconds": more than a month, and beyond what a time can subtract.
+  items.lifecycles.push_back(lifecycle(LifecycleKind::kCheckpointSaveEnd, 10, 1761223154000000,
+                                       int64_t{10'000'000'000'000} * 1000));
+  ASSERT_TRUE(writer->submit(items).ok());
+  ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
+  writer->stop(1s);
+  EXPECT_EQ(count("checkpoint_event WHERE event_type = 'end_saving' AND duration_ms = 2000"), 1);
+}
+
 // The forwarder as the writer sees it: what it was given, refusing while told to.
 class RecordingSink : public forward::BatchSink {
  public:
@@ -319,6 +355,24 @@ TEST_F(TrainingWriterTest, ABatchsSeriesGoToTheForwarderWithTheSerialOfItsRun) {
   writer->stop(1s);
 }
 
+TEST_F(TrainingWriterTest, AnIterationAPodLoggedTwiceIsOneSample) {
+  RecordingSink sink(1);
+  auto writer = open({&sink, telemetry_.trainingSeriesMetrics()});
+  writer->start();
+  TrainingItems items = rows(1, 2);
+  TrainingItems repeated = rows(2, 1);  // iteration 2 again, from a second log sink, later
+  repeated.performances[0].time_us += 250'000;
+  items.performances.push_back(repeated.performances[0]);
+  ASSERT_TRUE(writer->submit(items).ok());
+  ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
+  writer->stop(1s);
+  EXPECT_EQ(sink.samples(), 2u);
+  EXPECT_EQ(stored(), 2);
+  EXPECT_EQ(testing::metricValue(telemetry_.exposition(),
+                                 R"(training_series_samples_total\{outcome="queued"\})"),
+            2);
+}
+
 TEST_F(TrainingWriterTest, SeriesTheForwarderRefusesKeepTheirBatchUntilItTakesThem) {
   RecordingSink sink(1);
   sink.refuse(true);
@@ -335,6 +389,10 @@ TEST_F(TrainingWriterTest, SeriesTheForwarderRefusesKeepTheirBatchUntilItTakesTh
   ASSERT_TRUE(advanceUntil([&] { return writer->pending() == 0; }));
   EXPECT_EQ(sink.samples(), 3u);
   EXPECT_EQ(stored(), 3);
+  // Counted once, though encoded on every attempt.
+  EXPECT_EQ(testing::metricValue(telemetry_.exposition(),
+                                 R"(training_series_samples_total\{outcome="queued"\})"),
+            3);
   writer->stop(1s);
 }
 
