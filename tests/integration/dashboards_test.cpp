@@ -1,162 +1,183 @@
-// The Grafana dashboards of deploy/grafana against a real VictoriaMetrics: a training run's log
-// lines go through the extractor and the training series encoder, a workload's GPU series
-// through the enricher, both by remote write; then every panel query, annotation and variable
-// of every dashboard, its variables substituted as Grafana does, must find that data over the
-// run's time range. A renamed series or label, or a query VictoriaMetrics refuses, fails here.
+// The Grafana dashboards of deploy/grafana against a real VictoriaMetrics fed by the real
+// processor binary: a Primus run's log lines (start, iterations, checkpoint saves) go to /v1/logs
+// as Fluent Bit batches and the GPU series of the workload's devices to /v1/prometheus, against
+// a SQLite cluster state that names the workload, its pods and their GPUs. Once the processor
+// has delivered everything, every panel query, annotation and variable of every dashboard, its
+// variables substituted as Grafana does, must find that data over the run's time range. A
+// renamed series or label, or a query VictoriaMetrics refuses, fails here.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <snappy.h>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <memory>
 #include <regex>
 #include <sstream>
 
-#include "enrich/series_enricher.h"
-#include "ingest/remote_write/write_request.h"
 #include "rapidjson/document.h"
 #include "remote_v1.pb.h"
+#include "storage/database.h"
+#include "storage/schema.h"
+#include "support/cluster_rows.h"
+#include "support/fluentbit_records.h"
 #include "support/http_client.h"
+#include "support/metrics_text.h"
+#include "support/process.h"
+#include "support/remote_write_bodies.h"
 #include "support/temp_dir.h"
 #include "support/victoria_metrics.h"
-#include "telemetry/telemetry.h"
-#include "training/performance_extractor.h"
-#include "training/training_series.h"
+#include "support/wait.h"
 
 namespace tp {
 namespace {
 
+using namespace std::chrono_literals;
 namespace http = boost::beast::http;
 
-constexpr int64_t kStartMs = 1761223152000;  // 2025-10-23 12:39:12 UTC
-constexpr int64_t kStepMs = 30'000;          // a line, and a GPU sample, every 30 s
-constexpr int kSteps = 60;                   // a 30-minute run
-constexpr int64_t kEndMs = kStartMs + kStepMs * (kSteps - 1);
+constexpr int64_t kStepMs = 30'000;    // an iteration line, and a GPU sample, every 30 s
+constexpr int kSteps = 60;             // a 30-minute run
+constexpr int64_t kSaveMs = 3'000;     // how long a checkpoint save takes
+constexpr int64_t kBatchMs = 300'000;  // what a Fluent Bit batch or a remote-write request spans
 constexpr std::array<int, 2> kSaveSteps = {20, 40};
 
-constexpr std::string_view kNamespace = "team-llm";
+constexpr std::string_view kNamespace = "team";  // where the cluster rows and records put pods
 constexpr std::string_view kWorkload = "pretrain-llama";
 constexpr std::string_view kWorkloadUid = "w-pretrain-llama";
 constexpr int kSerial = 1;
 constexpr int kPods = 2;
 constexpr int kGpusPerPod = 8;
+constexpr int kRanks = kPods * kGpusPerPod;
+constexpr std::string_view kTrainerSource = "--------trainer.py:2382";
+constexpr std::string_view kUtilsSource = "-----------utils.py:401";
 
 std::string podName(int pod) { return "pretrain-llama-worker-" + std::to_string(pod); }
 std::string podUid(int pod) { return "uid-worker-" + std::to_string(pod); }
-std::string nodeName(int pod) { return "gpu-node-" + std::to_string(pod); }
+std::string nodeName(int pod) { return std::string("node-") + static_cast<char>('a' + pod); }
 
-// What the last rank prints for iteration `iteration` (Primus HIP layout).
-std::string hipLine(int iteration) {
+// The UTC time `ms` in strftime's `format`.
+std::string utc(int64_t ms, const char* format) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  char text[64];
+  std::strftime(text, sizeof(text), format, &parts);
+  return text;
+}
+
+// What Primus puts before each line a rank logs.
+std::string primusPrefix(int64_t ms, int rank, std::string_view source) {
+  return "[" + utc(ms, "%Y%m%d %H:%M:%S") + "][rank-" + std::to_string(rank) + "/" +
+         std::to_string(kRanks) + "][INFO ] [" + std::string(source) + "] : ";
+}
+
+// The time Megatron prints at the start of a checkpoint line.
+std::string megatronTime(int64_t ms) {
+  char millis[16];
+  std::snprintf(millis, sizeof(millis), ".%03d000]", static_cast<int>(ms % 1000));
+  return "[" + utc(ms, "%Y-%m-%d %H:%M:%S") + millis;
+}
+
+// What the last rank prints for iteration `iteration` (Primus HIP layout), every field the
+// "Training run" dashboard plots.
+std::string hipLine(int64_t ms, int iteration) {
   char line[1024];
   std::snprintf(
       line, sizeof(line),
-      "[20251023 12:39:12][rank-15/16][INFO ] [--------trainer.py:2382] :  iteration %8d/    "
-      "1000 | consumed samples: %12d | elapsed time per iteration (ms): %.1f/%.1f | hip mem "
-      "usage/free/total/usage_ratio: 120.50GB/71.48GB/191.98GB/62.77%% | throughput per GPU "
-      "(TFLOP/s/GPU): %.1f/%.1f | tokens per GPU (tokens/s/GPU): %.1f/%.1f | learning rate: "
-      "%E | global batch size:    64 | lm loss: %E | loss scale: 65536.0 | grad norm: %.3f | "
-      "num zeros: 0.0 | number of skipped iterations:   0 | number of nan iterations:   0 |",
+      " iteration %8d/    1000 | consumed samples: %12d | elapsed time per iteration (ms): "
+      "%.1f/%.1f | hip mem usage/free/total/usage_ratio: 120.50GB/71.48GB/191.98GB/62.77%% | "
+      "throughput per GPU (TFLOP/s/GPU): %.1f/%.1f | tokens per GPU (tokens/s/GPU): %.1f/%.1f | "
+      "learning rate: %E | global batch size:    64 | lm loss: %E | loss scale: 65536.0 | grad "
+      "norm: %.3f | num zeros: 0.0 | number of skipped iterations:   0 | number of nan "
+      "iterations:   0 |",
       iteration, iteration * 64, 812.4 + iteration % 7, 815.0, 301.2 - iteration % 5, 300.0,
       8042.1 + iteration % 11, 8000.0, 2e-5 * (1 + iteration / 100.0), 7.9 - iteration * 0.05,
       1.0 + 1.0 / iteration);
-  return line;
+  return primusPrefix(ms, kRanks - 1, kTrainerSource) + line;
 }
 
-training::SeriesLabels labelsOf(int pod, std::string rank) {
-  return {.workload_name = std::string(kWorkload),
-          .pod_name = podName(pod),
-          .namespace_name = std::string(kNamespace),
-          .node = nodeName(pod),
-          .rank = std::move(rank)};
+// One line of the run: when a pod logged it.
+struct LogLine {
+  int64_t ms = 0;
+  int pod = 0;
+  std::string log;
+};
+
+int64_t iterationMs(int64_t start_ms, int iteration) {
+  return start_ms + (iteration - 1) * kStepMs;
 }
 
-void remoteWrite(uint16_t port, std::string_view request) {
-  std::string compressed;
-  snappy::Compress(request.data(), request.size(), &compressed);
-  testing::HttpClient client(port);
-  const testing::HttpResult result =
-      client.request(http::verb::post, "/api/v1/write", compressed,
-                     {{"Content-Type", "application/x-protobuf"},
-                      {"Content-Encoding", "snappy"},
-                      {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
-  ASSERT_EQ(result.status, 204u) << result.body;
-}
-
-// The run as the logs path hands it to the training writer: one performance row per line of
-// the last rank of pod 1, and two completed checkpoint saves; encoded ten rows per batch.
-void sendTrainingRun(uint16_t port) {
-  const training::PerformanceExtractor extractor;
-  std::vector<training::PendingPerformance> rows;
-  for (int step = 0; step < kSteps; ++step) {
-    training::Performance performance;
-    const std::string line = hipLine(step + 1);
-    ASSERT_EQ(extractor.extract(line, &performance), training::LineKind::kPerformance) << line;
-    rapidjson::StringBuffer document;
-    common::JsonWriter writer(document);
-    training::writePerformanceJson(writer, performance);
-    rows.push_back({.workload_uid = std::string(kWorkloadUid),
-                    .nearest_workload_uid = std::string(kWorkloadUid),
-                    .pod_uid = podUid(1),
-                    .performance_json = document.GetString(),
-                    .iteration = step + 1,
-                    .time_us = (kStartMs + step * kStepMs) * 1000,
-                    .labels = labelsOf(1, "15")});
+// The run as its pods log it: rank 0 (pod 0) starts the training loop and saves the
+// checkpoints after iterations 20 and 40, the last rank (pod 1) prints iterations 1..60.
+std::vector<LogLine> runLines(int64_t start_ms) {
+  std::vector<LogLine> lines;
+  const int64_t begin_ms = start_ms - 5'000;
+  lines.push_back({begin_ms, 0, primusPrefix(begin_ms, 0, kTrainerSource) + "training ..."});
+  for (int iteration = 1; iteration <= kSteps; ++iteration) {
+    const int64_t ms = iterationMs(start_ms, iteration);
+    lines.push_back({ms, kPods - 1, hipLine(ms, iteration)});
   }
-  // Each save ends with the batch that holds its step's row.
-  std::vector<training::PendingLifecycle> save_ends;
-  for (const int step : kSaveSteps) {
-    save_ends.push_back({.workload_uid = std::string(kWorkloadUid),
-                         .nearest_workload_uid = std::string(kWorkloadUid),
-                         .pod_uid = podUid(0),
-                         .kind = training::LifecycleKind::kCheckpointSaveEnd,
-                         .iteration = step,
-                         .path = "/ckpt/iter_" + std::to_string(step),
-                         .duration_ms = 41'250,
-                         .time_us = (kStartMs + step * kStepMs + 5'000) * 1000,
-                         .labels = labelsOf(0, "0")});
+  for (const int iteration : kSaveSteps) {
+    char number[16];
+    std::snprintf(number, sizeof(number), "%8d", iteration);
+    const int64_t save_ms = iterationMs(start_ms, iteration) + 1'000;
+    const int64_t saved_ms = save_ms + kSaveMs;
+    lines.push_back({save_ms, 0,
+                     primusPrefix(save_ms, 0, kUtilsSource) + megatronTime(save_ms) +
+                         " saving checkpoint at iteration " + number +
+                         " to /ckpt/llama in torch_dist format"});
+    lines.push_back({saved_ms, 0,
+                     primusPrefix(saved_ms, 0, kUtilsSource) + "  " + megatronTime(saved_ms) +
+                         " successfully saved checkpoint from iteration " + number +
+                         " to /ckpt/llama [ t 1/8, p 1/1 ]"});
   }
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const LogLine& a, const LogLine& b) { return a.ms < b.ms; });
+  return lines;
+}
 
-  telemetry::Telemetry telemetry("test");
-  training::TrainingSeriesEncoder encoder({}, telemetry.trainingSeriesMetrics());
-  constexpr int kRowsPerBatch = 10;
-  for (int first = 0; first < kSteps; first += kRowsPerBatch) {
-    std::vector<training::RowOfRun> batch;
-    for (int step = first; step < first + kRowsPerBatch; ++step) {
-      batch.push_back({&rows[static_cast<size_t>(step)], kSerial});
-    }
-    std::vector<training::SaveOfRun> saves;
-    for (size_t save = 0; save < kSaveSteps.size(); ++save) {
-      if (kSaveSteps[save] >= first && kSaveSteps[save] < first + kRowsPerBatch) {
-        saves.push_back({&save_ends[save], kSerial, *save_ends[save].duration_ms});
-      }
-    }
-    std::array<prompb::OutputBuffer, 2> lanes;
-    std::array<size_t, 2> lane_samples{};
-    encoder.encode(batch, saves, lanes, lane_samples);
-    for (const prompb::OutputBuffer& lane : lanes) {
-      if (lane.size() > 0) remoteWrite(port, lane.view());
-    }
+// The Fluent Bit record of `line`, from the node its pod runs on.
+std::string recordOf(const LogLine& line) {
+  std::string record = testing::fluentBitRecord(podName(line.pod), podUid(line.pod), line.log,
+                                                static_cast<double>(line.ms) / 1000);
+  const std::string host = R"("host": "node-a")";
+  const size_t at = record.find(host);
+  EXPECT_NE(at, std::string::npos) << record;
+  if (at != std::string::npos) {
+    record.replace(at, host.size(), R"("host": ")" + nodeName(line.pod) + "\"");
+  }
+  return record;
+}
+
+// The run's lines as each node's Fluent Bit posts them: a batch per node and kBatchMs, in time
+// order.
+void postRun(uint16_t port, int64_t start_ms) {
+  std::map<std::pair<int64_t, int>, std::vector<std::string>> batches;  // (window, pod)
+  for (const LogLine& line : runLines(start_ms)) {
+    batches[{(line.ms - start_ms) / kBatchMs, line.pod}].push_back(recordOf(line));
+  }
+  for (const auto& [window, records] : batches) {
+    std::string body = "[";
+    for (const std::string& record : records) body += (body.size() > 1 ? ",\n" : "") + record;
+    body += "]";
+    testing::HttpClient client(port);
+    const testing::HttpResult result =
+        client.request(http::verb::post, "/v1/logs", body, {{"Content-Type", "application/json"}});
+    ASSERT_EQ(result.status, 200u) << result.body;
   }
 }
 
-// What the GPU exporters of the workload's two nodes remote-write, through the metrics path's
-// enricher: AMD device-metrics-exporter names, VRAM in MB, energy in µJ.
-void sendWorkloadGpus(uint16_t port) {
-  cache::SnapshotBuilder cluster;
-  for (int pod = 0; pod < kPods; ++pod) {
-    for (int gpu = 0; gpu < kGpusPerPod; ++gpu) {
-      cluster.addDevice({nodeName(pod), podName(pod), podUid(pod), "gpu", "", gpu});
-    }
-    cluster.addWorkloadPod(
-        {podName(pod), podUid(pod), std::string(kWorkload), std::string(kWorkloadUid), ""});
-  }
-  const auto snapshot = cluster.build();
-
-  ::prompb::WriteRequest request;
+// What the AMD device-metrics exporter of `pod`'s node remote-writes for its GPUs, samples of
+// steps [first, last): VRAM in MB, energy in µJ.
+::prompb::WriteRequest gpuRequest(int pod, int first, int last, int64_t start_ms) {
   const std::vector<std::pair<std::string, std::function<double(int, int)>>> metrics = {
       {"gpu_utilization", [](int gpu, int step) { return 90.0 - gpu - step % 3; }},
       {"gpu_power_usage", [](int gpu, int step) { return 650.0 + gpu + step % 4; }},
@@ -165,34 +186,69 @@ void sendWorkloadGpus(uint16_t port) {
       {"gpu_junction_temperature", [](int gpu, int step) { return 70.0 + gpu % 3 + step % 2; }},
       {"gpu_energy_consumed", [](int gpu, int step) { return (650.0 + gpu) * 1e6 * 30 * step; }},
   };
-  for (int pod = 0; pod < kPods; ++pod) {
-    for (int gpu = 0; gpu < kGpusPerPod; ++gpu) {
-      for (const auto& [name, value] : metrics) {
-        auto* series = request.add_timeseries();
-        for (const auto& [label, label_value] : std::vector<std::pair<std::string, std::string>>{
-                 {"__name__", name},
-                 {"gpu_id", std::to_string(gpu)},
-                 {"job", "amd-device-metrics"},
-                 {"primus_lens_node_name", nodeName(pod)}}) {
-          auto* added = series->add_labels();
-          added->set_name(label);
-          added->set_value(label_value);
-        }
-        for (int step = 0; step < kSteps; ++step) {
-          auto* sample = series->add_samples();
-          sample->set_value(value(gpu, step));
-          sample->set_timestamp(kStartMs + step * kStepMs);
-        }
+  ::prompb::WriteRequest request;
+  for (int gpu = 0; gpu < kGpusPerPod; ++gpu) {
+    for (const auto& [name, value] : metrics) {
+      auto* series = request.add_timeseries();
+      for (const auto& [label, label_value] : std::vector<std::pair<std::string, std::string>>{
+               {"__name__", name},
+               {"gpu_id", std::to_string(gpu)},
+               {"job", "amd-device-metrics"},
+               {"primus_lens_node_name", nodeName(pod)}}) {
+        auto* added = series->add_labels();
+        added->set_name(label);
+        added->set_value(label_value);
+      }
+      for (int step = first; step < last; ++step) {
+        auto* sample = series->add_samples();
+        sample->set_value(value(gpu, step));
+        sample->set_timestamp(start_ms + step * kStepMs);
       }
     }
   }
-  prompb::OutputBuffer out;
-  enrich::SeriesEnricher enricher(*snapshot, out);
-  ASSERT_TRUE(ingest::decodeWriteRequest(request.SerializeAsString(),
-                                         ingest::RemoteWriteVersion::kV1, enricher, nullptr)
-                  .ok());
-  ASSERT_EQ(enricher.counts().series_out, static_cast<size_t>(request.timeseries_size()));
-  remoteWrite(port, out.view());
+  return request;
+}
+
+// The GPU series of both nodes over the run, as Prometheus sends them: a request per node and
+// kBatchMs.
+void postGpus(uint16_t port, int64_t start_ms) {
+  constexpr int kStepsPerRequest = static_cast<int>(kBatchMs / kStepMs);
+  for (int first = 0; first < kSteps; first += kStepsPerRequest) {
+    for (int pod = 0; pod < kPods; ++pod) {
+      testing::HttpClient client(port);
+      const testing::HttpResult result =
+          client.request(http::verb::post, "/v1/prometheus",
+                         testing::compressedBody(gpuRequest(
+                             pod, first, std::min(first + kStepsPerRequest, kSteps), start_ms)),
+                         {{"Content-Type", "application/x-protobuf"},
+                          {"Content-Encoding", "snappy"},
+                          {"X-Prometheus-Remote-Write-Version", "0.1.0"}});
+      ASSERT_EQ(result.status, 204u) << result.body;
+    }
+  }
+}
+
+// The cluster the run is on: the PyTorchJob, its two worker pods on nodes a and b, and the
+// eight GPUs each pod holds.
+void insertCluster(storage::Database& database) {
+  testing::insertWorkload(database, std::string(kWorkload), std::string(kWorkloadUid), "",
+                          "Running");
+  for (int pod = 0; pod < kPods; ++pod) {
+    testing::insertPod(database, std::string(kNamespace), podName(pod), podUid(pod), nodeName(pod),
+                       true);
+    for (int gpu = 0; gpu < kGpusPerPod; ++gpu) {
+      testing::insertDevice(database, podUid(pod), "gpu", "card" + std::to_string(gpu),
+                            std::to_string(gpu));
+    }
+    testing::reference(database, std::string(kWorkloadUid), podUid(pod));
+  }
+}
+
+// The processor has written every row and event it accepted, and delivered every batch.
+bool settled(uint16_t port) {
+  const std::string metrics = testing::httpGet(port, "/metrics");
+  return testing::metricValue(metrics, "training_rows_pending").value_or(1) == 0 &&
+         testing::metricValue(metrics, R"(remote_write_pending_batches\{[^}]*\})").value_or(1) == 0;
 }
 
 // `$name` and `${name}` replaced as Grafana does for a single value; an unknown variable fails.
@@ -271,19 +327,51 @@ void collectPanelQueries(const rapidjson::Value& panels, const std::string& dash
 class DashboardsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // Recent times: storage keeps samples within its retention only.
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    start_ms_ = now_ms / 1000 * 1000 - 30 * 60 * 1000;
     dir_ = new testing::TempDir("tp-dashboards-");
     vm_ = new testing::VictoriaMetrics(dir_->path() / "vm");
-    sendTrainingRun(vm_->port());
-    sendWorkloadGpus(vm_->port());
-    testing::httpGet(vm_->port(), "/internal/force_flush");
+    sendRunThroughProcessor();
+    testing::httpGet(vm_->port(), "/internal/force_flush");  // all of it searchable
   }
   static void TearDownTestSuite() {
     delete vm_;
     delete dir_;
   }
 
+  // The processor, on the cluster state of insertCluster(), takes the run's logs and GPU series
+  // and delivers them to VictoriaMetrics; it is stopped once nothing is pending.
+  static void sendRunThroughProcessor() {
+    config::DbConfig db;
+    db.path = (dir_->path() / "lens.db").string();
+    auto database = storage::Database::create(db);
+    ASSERT_TRUE(database.ok()) << database.status();
+    ASSERT_TRUE(storage::ensureSchema(**database, nullptr).ok());
+    insertCluster(**database);
+
+    std::vector<std::string> env;
+    std::vector<std::string> args = testing::databaseFlags(db, &env);
+    args.insert(args.end(),
+                {"--metricsWrite.endpoints=" + vm_->url(), "--metricsWrite.retryMaxBackoff=300ms",
+                 "--cache.refreshInterval=200ms", "--training.flushInterval=20ms",
+                 "--training.retryMaxBackoff=200ms"});
+    std::unique_ptr<testing::ChildProcess> processor;
+    const uint16_t port = testing::startProcessor(processor, args, env);
+    ASSERT_NE(port, 0);
+    postRun(port, start_ms_);
+    postGpus(port, start_ms_);
+    EXPECT_TRUE(testing::waitFor([port] { return settled(port); }, 120s, 50ms))
+        << testing::httpGet(port, "/metrics") << processor->output();
+    testing::stopProcessor(*processor);
+  }
+
+  static int64_t endMs() { return start_ms_ + kStepMs * (kSteps - 1); }
+
   static std::string queryRange(const std::string& expr, int64_t step_seconds) {
-    return vm_->queryRange(expr, kStartMs / 1000, kEndMs / 1000 + 60, step_seconds);
+    return vm_->queryRange(expr, start_ms_ / 1000, endMs() / 1000 + 60, step_seconds);
   }
 
   static std::vector<std::filesystem::path> dashboards() {
@@ -312,10 +400,12 @@ class DashboardsTest : public ::testing::Test {
       {"__rate_interval", "2m"},
   };
 
+  static int64_t start_ms_;  // iteration 1, and the first GPU sample
   static testing::TempDir* dir_;
   static testing::VictoriaMetrics* vm_;
 };
 
+int64_t DashboardsTest::start_ms_ = 0;
 testing::TempDir* DashboardsTest::dir_ = nullptr;
 testing::VictoriaMetrics* DashboardsTest::vm_ = nullptr;
 
@@ -380,8 +470,8 @@ TEST_F(DashboardsTest, EveryVariableOffersTheRun) {
       const std::string answer =
           testing::httpGet(vm_->port(), "/api/v1/label/" + parts[2].str() +
                                             "/values?match[]=" + testing::urlEncode(selector) +
-                                            "&start=" + std::to_string(kStartMs / 1000) +
-                                            "&end=" + std::to_string(kEndMs / 1000 + 60));
+                                            "&start=" + std::to_string(start_ms_ / 1000) +
+                                            "&end=" + std::to_string(endMs() / 1000 + 60));
       const rapidjson::Document options = parseJson(answer, "label values of " + name);
       ASSERT_TRUE(options.IsObject() && options.HasMember("data")) << answer;
       std::vector<std::string> offered;

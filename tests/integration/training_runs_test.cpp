@@ -184,6 +184,9 @@ class TrainingRunsTest : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
+  // What the batches of both runs give, once written: series, rows, events and runs.
+  void expectBothRuns();
+
   void postBothRunsAndSettle(const std::vector<uint16_t>& ports) {
     for (int run : {1, 2}) post(ports.front(), runBatch(run).body);
     ASSERT_TRUE(testing::waitFor([&] { return settled(ports); }, 60s, 50ms));
@@ -223,7 +226,25 @@ int64_t millis(double seconds) { return std::llround(seconds * 1000); }
 
 TEST_P(TrainingRunsTest, APrimusJobsRunsBecomeSeriesCheckpointsEventsAndRuns) {
   postBothRunsAndSettle({port_});
+  expectBothRuns();
+}
 
+// Fluent Bit's connections move between replicas: both get every batch of a run at once.
+TEST_P(TrainingRunsTest, TwoReplicasTakingEveryBatchAtOnceWriteWhatOneWould) {
+  std::unique_ptr<testing::ChildProcess> replica;
+  const uint16_t replica_port = startReplica(replica);
+  ASSERT_NE(replica_port, 0);
+  for (int run : {1, 2}) {
+    std::thread other([&] { post(replica_port, runBatch(run).body); });
+    post(port_, runBatch(run).body);
+    other.join();
+    ASSERT_TRUE(testing::waitFor([&] { return settled({port_, replica_port}); }, 60s, 50ms));
+  }
+  expectBothRuns();
+  testing::stopProcessor(*replica);
+}
+
+void TrainingRunsTest::expectBothRuns() {
   // The loss of run 1 of w-job: exact labels, one sample per iteration at its log time.
   std::map<std::string, std::string> labels;
   const auto run1 =
