@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package the build, the tests and the integration peers need.
+# Installs every Debian 12 package the build, the tests and the integration peers need, and the
+# manifest validator's npm packages (pinned by tests/deploy/package-lock.json).
 # Idempotent: skips apt when everything is already present.
 # Usage: scripts/install-deps.sh          everything (scripts/test.sh, scripts/run.sh)
 #        scripts/install-deps.sh --build  only what building the release binary needs (the
@@ -29,13 +30,21 @@ test_packages=(
   postgresql mariadb-server victoria-metrics prometheus
 )
 # scripts/image-test.sh (label image): podman builds the Dockerfile with chroot isolation on a
-# base made by mmdebstrap.
+# base made by mmdebstrap; the deploy tests (label deploy): kubectl renders deploy/, node runs
+# the schema validator.
 image_packages=(podman mmdebstrap uidmap)
 
 packages=("${build_packages[@]}")
 case "${1:-}" in
-  --build) ;;
-  "") packages+=("${test_packages[@]}" "${image_packages[@]}") ;;
+  --build) full=0 ;;
+  "")
+    full=1
+    packages+=("${test_packages[@]}" "${image_packages[@]}")
+    # Debian 12 packages kubectl as kubernetes-client (1.20, with kustomize built in); a kubectl
+    # installed otherwise is used as it is.
+    command -v kubectl >/dev/null || packages+=(kubernetes-client)
+    command -v npm >/dev/null || packages+=(nodejs npm)
+    ;;
   *) echo "usage: $0 [--build]" >&2; exit 2 ;;
 esac
 
@@ -61,3 +70,14 @@ else
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The Kubernetes schema validator of the deploy tests: no Debian 12 package holds a current
+# Kubernetes schema, so it comes from npm, at the versions and hashes of the lock file.
+if [ "$full" -eq 1 ]; then
+  lock=tests/deploy/package-lock.json
+  stamp=tests/deploy/node_modules/.installed-lock
+  if ! cmp -s "$lock" "$stamp" 2>/dev/null; then
+    echo "install-deps: npm ci in tests/deploy"
+    npm ci --prefix tests/deploy --no-audit --no-fund --ignore-scripts --loglevel=error
+    cp "$lock" "$stamp"
+  fi
+fi
