@@ -48,7 +48,6 @@ struct EnrichLimits {
   size_t max_series_label_bytes = config::HttpConfig{}.max_series_label_bytes;  // one series
 };
 
-
 class SeriesEnricher : public ingest::SeriesSink {
  public:
   // Appends WriteRequest fields (timeseries and metadata) to `lanes`: each series to the one
