@@ -463,7 +463,7 @@ absl::Status TrainingWriter::writeCheckpoints(const std::vector<PendingLifecycle
   // no iteration is looked up once for all of them.
   absl::flat_hash_set<std::tuple<std::string_view, int, std::optional<int64_t>, LifecycleKind>>
       seen;
-  const auto lineOf = [this](const PendingLifecycle& event, int serial, int64_t iteration) {
+  const auto line_of = [](const PendingLifecycle& event, int serial, int64_t iteration) {
     const bool save = event.kind == LifecycleKind::kCheckpointSaveStart ||
                       event.kind == LifecycleKind::kCheckpointSaveEnd;
     return storage::CheckpointLine{
@@ -483,7 +483,7 @@ absl::Status TrainingWriter::writeCheckpoints(const std::vector<PendingLifecycle
     const bool end = event.kind == LifecycleKind::kCheckpointSaveEnd ||
                      event.kind == LifecycleKind::kCheckpointLoadEnd;
     if (end) {
-      ends.push_back(lineOf(event, serial, event.iteration.value_or(0)));
+      ends.push_back(line_of(event, serial, event.iteration.value_or(0)));
       end_lines.push_back(&event);
       continue;
     }
@@ -496,7 +496,7 @@ absl::Status TrainingWriter::writeCheckpoints(const std::vector<PendingLifecycle
       if (!last.ok()) return last.status();
       iteration = last->value_or(0);
     }
-    starts.push_back(lineOf(event, serial, iteration));
+    starts.push_back(line_of(event, serial, iteration));
   }
   // Starts first: an operation that began and ended within the batch gets its duration.
   if (!starts.empty()) {
