@@ -77,7 +77,8 @@ TEST_F(ProcessorTest, AnswersHealthReadinessAndMetrics) {
   EXPECT_THAT(metrics.body, HasSubstr("http_request_duration_seconds_bucket{"));
   EXPECT_THAT(metrics.body, HasSubstr("process_resident_memory_bytes "));
   EXPECT_THAT(metrics.body, HasSubstr("telemetry_processor_build_info{version="));
-  EXPECT_TRUE(process_->waitForOutput("metric forwarding disabled", kStartTimeout))
+  EXPECT_TRUE(
+      process_->waitForOutput("metric forwarding and training series disabled", kStartTimeout))
       << process_->output();
 }
 
