@@ -327,11 +327,6 @@ void collectPanelQueries(const rapidjson::Value& panels, const std::string& dash
 class DashboardsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    // Recent times: storage keeps samples within its retention only.
-    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-    start_ms_ = now_ms / 1000 * 1000 - 30 * 60 * 1000;
     dir_ = new testing::TempDir("tp-dashboards-");
     vm_ = new testing::VictoriaMetrics(dir_->path() / "vm");
     sendRunThroughProcessor();
@@ -361,17 +356,17 @@ class DashboardsTest : public ::testing::Test {
     std::unique_ptr<testing::ChildProcess> processor;
     const uint16_t port = testing::startProcessor(processor, args, env);
     ASSERT_NE(port, 0);
-    postRun(port, start_ms_);
-    postGpus(port, start_ms_);
+    postRun(port, kStartMs);
+    postGpus(port, kStartMs);
     EXPECT_TRUE(testing::waitFor([port] { return settled(port); }, 120s, 50ms))
         << testing::httpGet(port, "/metrics") << processor->output();
     testing::stopProcessor(*processor);
   }
 
-  static int64_t endMs() { return start_ms_ + kStepMs * (kSteps - 1); }
+  static int64_t endMs() { return kStartMs + kStepMs * (kSteps - 1); }
 
   static std::string queryRange(const std::string& expr, int64_t step_seconds) {
-    return vm_->queryRange(expr, start_ms_ / 1000, endMs() / 1000 + 60, step_seconds);
+    return vm_->queryRange(expr, kStartMs / 1000, endMs() / 1000 + 60, step_seconds);
   }
 
   static std::vector<std::filesystem::path> dashboards() {
@@ -400,12 +395,13 @@ class DashboardsTest : public ::testing::Test {
       {"__rate_interval", "2m"},
   };
 
-  static int64_t start_ms_;  // iteration 1, and the first GPU sample
+  // Iteration 1 and the first GPU sample, 2025-10-23 12:40:00 UTC: a fixed time (the test's
+  // VictoriaMetrics keeps 100 years).
+  static constexpr int64_t kStartMs = 1'761'223'200'000;
   static testing::TempDir* dir_;
   static testing::VictoriaMetrics* vm_;
 };
 
-int64_t DashboardsTest::start_ms_ = 0;
 testing::TempDir* DashboardsTest::dir_ = nullptr;
 testing::VictoriaMetrics* DashboardsTest::vm_ = nullptr;
 
@@ -470,7 +466,7 @@ TEST_F(DashboardsTest, EveryVariableOffersTheRun) {
       const std::string answer =
           testing::httpGet(vm_->port(), "/api/v1/label/" + parts[2].str() +
                                             "/values?match[]=" + testing::urlEncode(selector) +
-                                            "&start=" + std::to_string(start_ms_ / 1000) +
+                                            "&start=" + std::to_string(kStartMs / 1000) +
                                             "&end=" + std::to_string(endMs() / 1000 + 60));
       const rapidjson::Document options = parseJson(answer, "label values of " + name);
       ASSERT_TRUE(options.IsObject() && options.HasMember("data")) << answer;
