@@ -141,6 +141,22 @@ struct TrainingSeriesConfig {
   int max_per_workload = 500;  // distinct series; beyond: dropped and counted
 };
 
+// Training health (docs/TRAINING.md): when a run counts as stalled, and what is an anomaly.
+struct TrainingStallConfig {
+  double factor = 10;  // × the run's median interval between logged iterations
+  milliseconds minimum{5 * 60'000};
+  // An in-progress checkpoint save or load holds a stall off for at most this long.
+  milliseconds checkpoint_grace{30 * 60'000};
+  milliseconds check_interval{30'000};
+};
+
+struct TrainingAnomalyConfig {
+  double loss_spike_factor = 3;  // × the median loss of the last `window` iterations
+  int window = 20;               // logged iterations
+  double throughput_drop = 0.3;  // below (1 - this) × the run's median
+  int consecutive = 5;           // logged iterations in a row below it
+};
+
 struct TrainingConfig {
   std::vector<TrainingPattern> patterns;
   int buffer_rows = 1'000'000;  // rows and events journaled for the database; beyond: 503
@@ -148,6 +164,8 @@ struct TrainingConfig {
   milliseconds flush_interval{200};
   milliseconds retry_max_backoff{10'000};
   TrainingSeriesConfig series;
+  TrainingStallConfig stall;
+  TrainingAnomalyConfig anomaly;
 };
 
 struct LogsConfig {

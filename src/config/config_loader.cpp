@@ -1,6 +1,7 @@
 #include "config/config_loader.h"
 
 #include <charconv>
+#include <cmath>
 #include <fstream>
 
 #include "common/status.h"
@@ -89,6 +90,29 @@ KeyDef intKey(std::string path, std::string help, Access access, int min, int ma
             std::from_chars(value->data(), value->data() + value->size(), number);
         if (ec != std::errc() || end != value->data() + value->size()) {
           return absl::InvalidArgumentError(common::concat("'", *value, "' is not an integer"));
+        }
+        if (number < min || number > max) {
+          return absl::InvalidArgumentError(common::concat(number, " is outside ", min, "..", max));
+        }
+        access(config) = number;
+        return absl::OkStatus();
+      },
+      [access](const Config& config) { return common::concat(access(config)); }};
+}
+
+// A real number in min..max (both included).
+template <typename Access>
+KeyDef numberKey(std::string path, std::string help, Access access, double min, double max) {
+  return {
+      std::move(path), std::move(help),
+      [access, min, max](Config& config, const RawValue& raw) -> absl::Status {
+        auto value = scalarOf(raw);
+        if (!value.ok()) return value.status();
+        double number = 0;
+        const auto [end, ec] =
+            std::from_chars(value->data(), value->data() + value->size(), number);
+        if (ec != std::errc() || end != value->data() + value->size() || !std::isfinite(number)) {
+          return absl::InvalidArgumentError(common::concat("'", *value, "' is not a number"));
         }
         if (number < min || number > max) {
           return absl::InvalidArgumentError(common::concat(number, " is outside ", min, "..", max));
@@ -451,6 +475,38 @@ const std::vector<KeyDef>& keyDefs() {
           "Distinct training series per workload held in memory; samples of further series are "
           "dropped, counted, until some have been idle for a day",
           [](auto& c) -> auto& { return c.training.series.max_per_workload; }, 1, 1'000'000),
+      numberKey(
+          "training.stall.factor",
+          "A run is stalled after this many times its median interval between logged iterations "
+          "without a new one (at least training.stall.minimum)",
+          [](auto& c) -> auto& { return c.training.stall.factor; }, 1, 1'000),
+      durationKey(
+          "training.stall.minimum", "Shortest wait without a new iteration that counts as a stall",
+          [](auto& c) -> auto& { return c.training.stall.minimum; }, milliseconds(1)),
+      durationKey(
+          "training.stall.checkpointGrace",
+          "Longest a checkpoint save or load in progress holds a stall off",
+          [](auto& c) -> auto& { return c.training.stall.checkpoint_grace; }, milliseconds(0)),
+      durationKey(
+          "training.stall.checkInterval", "How often runs are checked for stalls and anomalies",
+          [](auto& c) -> auto& { return c.training.stall.check_interval; }, milliseconds(10)),
+      numberKey(
+          "training.anomaly.lossSpikeFactor",
+          "A loss above this many times the median of the last training.anomaly.window "
+          "iterations is a LossSpike",
+          [](auto& c) -> auto& { return c.training.anomaly.loss_spike_factor; }, 1, 1'000'000),
+      intKey(
+          "training.anomaly.window", "Logged iterations the loss median is taken over",
+          [](auto& c) -> auto& { return c.training.anomaly.window; }, 2, 10'000),
+      numberKey(
+          "training.anomaly.throughputDrop",
+          "Throughput below (1 - this) x the run's median for training.anomaly.consecutive "
+          "iterations is a ThroughputDrop",
+          [](auto& c) -> auto& { return c.training.anomaly.throughput_drop; }, 0.01, 0.99),
+      intKey(
+          "training.anomaly.consecutive",
+          "Logged iterations in a row below the throughput threshold that make a ThroughputDrop",
+          [](auto& c) -> auto& { return c.training.anomaly.consecutive; }, 1, 10'000),
       listKey(
           "auth.bearerTokens",
           "Accepted bearer tokens (list, or comma-separated); with auth.basicUsers empty too, no "
