@@ -170,7 +170,7 @@ TEST_P(TrainingDatabaseTest, TheApiReadsRunsAndMetricsAsOnSqlite) {
   EXPECT_EQ(first["last_iteration"].GetInt64(), 3);
   EXPECT_STREQ(first["last_iteration_at"].GetString(), "2025-10-23T12:39:15.123Z");
   EXPECT_EQ(first["target_iterations"].GetInt64(), 100);
-  EXPECT_STREQ(first["state"].GetString(), "ended");
+  EXPECT_STREQ(first["state"].GetString(), "superseded");
   EXPECT_EQ(first["checkpoints"]["count"].GetInt64(), 1);
   EXPECT_EQ(first["checkpoints"]["last_duration_ms"].GetInt64(), 1500);
   ASSERT_EQ(first["pods"].Size(), 1u);

@@ -81,6 +81,17 @@ class TrainingHealthTest : public ::testing::Test {
     }
   }
 
+  std::map<std::string, RunSummary> runsByKey(const RunQuery& query = {}) {
+    auto page = listRuns(*database_, query);
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::map<std::string, RunSummary> runs;
+    if (!page.ok()) return runs;
+    for (RunSummary& run : page->runs) {
+      runs.emplace(common::concat(run.workload_uid, "/", run.serial), std::move(run));
+    }
+    return runs;
+  }
+
   std::vector<std::string> keys(const std::vector<HealthRun>& runs) {
     std::vector<std::string> found;
     for (const HealthRun& run : runs) {
@@ -244,6 +255,76 @@ TEST_F(TrainingHealthTest, HealthRunsAreTheOpenOnesAndThoseChangedSince) {
   runs = listHealthRuns(*database_, kT0, 2);
   ASSERT_TRUE(runs.ok());
   EXPECT_EQ(runs->size(), 3u) << "one more than the limit: there are more";
+}
+
+TEST_F(TrainingHealthTest, RunsHaveTheFirstStateThatHoldsAndItsStart) {
+  migrate();
+  start("w-ended", 1, kT0);
+  end("w-ended", 1, kT0 + 100 * kSecond);
+  start("w-ended", 2, kT0 + 200 * kSecond);  // ended wins over superseded
+  insert({healthEvent(HealthEventType::kTrainingStalled, 10, kT0 + 50 * kSecond, "w-ended")});
+  start("w-next", 1, kT0);
+  start("w-next", 2, kT0 + 200 * kSecond);
+  workload("w-gone", "Done", kT0 + 300 * kSecond);
+  start("w-gone", 1, kT0);
+  insert({healthEvent(HealthEventType::kTrainingStalled, 10, kT0 + 50 * kSecond, "w-gone")});
+  workload("w-gone-untimed", "Failed");
+  start("w-gone-untimed", 1, kT0 + 5 * kSecond);
+  start("w-stalled", 1, kT0);
+  insert({healthEvent(HealthEventType::kTrainingStalled, 10, kT0 + 50 * kSecond, "w-stalled"),
+          healthEvent(HealthEventType::kTrainingResumed, 10, kT0 + 60 * kSecond, "w-stalled"),
+          healthEvent(HealthEventType::kTrainingStalled, 20, kT0 + 90 * kSecond, "w-stalled")});
+  start("w-resumed", 1, kT0);
+  insert({healthEvent(HealthEventType::kTrainingStalled, 10, kT0 + 50 * kSecond, "w-resumed"),
+          healthEvent(HealthEventType::kTrainingResumed, 10, kT0 + 80 * kSecond, "w-resumed"),
+          healthEvent(HealthEventType::kLossSpike, 30, kT0 + 90 * kSecond, "w-resumed")});
+
+  const std::map<std::string, RunSummary> runs = runsByKey();
+  const auto state = [&](const std::string& key) {
+    const RunSummary& run = runs.at(key);
+    return std::pair(std::string(nameOf(run.state)), run.since_us);
+  };
+  ASSERT_EQ(runs.size(), 8u);
+  EXPECT_EQ(state("w-ended/1"), std::pair(std::string("ended"), kT0 + 100 * kSecond));
+  EXPECT_EQ(state("w-ended/2"), std::pair(std::string("running"), kT0 + 200 * kSecond));
+  EXPECT_EQ(state("w-next/1"), std::pair(std::string("superseded"), kT0 + 200 * kSecond));
+  EXPECT_EQ(state("w-gone/1"), std::pair(std::string("gone"), kT0 + 300 * kSecond));
+  EXPECT_EQ(state("w-gone-untimed/1"), std::pair(std::string("gone"), kT0 + 5 * kSecond))
+      << "its start, without a time in gpu_workload";
+  EXPECT_EQ(state("w-stalled/1"), std::pair(std::string("stalled"), kT0 + 90 * kSecond));
+  EXPECT_EQ(state("w-resumed/1"), std::pair(std::string("running"), kT0 + 80 * kSecond));
+
+  const auto filtered = [&](RunState wanted) {
+    std::vector<std::string> found;
+    for (const auto& [key, run] : runsByKey({.state = wanted})) found.push_back(key);
+    return found;
+  };
+  EXPECT_THAT(filtered(RunState::kRunning), ElementsAre("w-ended/2", "w-next/2", "w-resumed/1"));
+  EXPECT_THAT(filtered(RunState::kStalled), ElementsAre("w-stalled/1"));
+  EXPECT_THAT(filtered(RunState::kEnded), ElementsAre("w-ended/1"));
+  EXPECT_THAT(filtered(RunState::kSuperseded), ElementsAre("w-next/1"));
+  EXPECT_THAT(filtered(RunState::kGone), ElementsAre("w-gone-untimed/1", "w-gone/1"));
+
+  // Pages of one state hold `limit` runs of it.
+  auto page = listRuns(*database_, {.state = RunState::kRunning, .limit = 2});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->runs.size(), 2u);
+  EXPECT_TRUE(page->more);
+  page = listRuns(*database_, {.state = RunState::kRunning,
+                               .after = RunKey{page->runs[1].workload_uid, page->runs[1].serial},
+                               .limit = 2});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->runs.size(), 1u);
+  EXPECT_EQ(page->runs[0].workload_uid, "w-resumed");
+  EXPECT_FALSE(page->more);
+}
+
+TEST(RunStateTest, RunStatesHaveNames) {
+  for (const RunState state : kRunStates) {
+    EXPECT_THAT(runStateNamed(nameOf(state)), Optional(state));
+  }
+  EXPECT_EQ(nameOf(RunState::kSuperseded), "superseded");
+  EXPECT_EQ(runStateNamed("done"), std::nullopt);
 }
 
 TEST(HealthEventTypeTest, HealthEventTypesHaveNames) {
