@@ -1,9 +1,12 @@
 #include "app/app.h"
 
 #include <sched.h>
+#include <unistd.h>
 
+#include <array>
 #include <csignal>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "app/training_api.h"
@@ -45,6 +48,29 @@ bool seriesEnabled(const config::Config& config) {
         "training series are sent");
   }
   return endpoints && config.training.series.enabled.value_or(true);
+}
+
+// This process, as the training-health lease names its holder: host, process and a random part
+// (a restarted container may reuse both).
+std::string replicaName() {
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  std::random_device random;
+  return common::concat(host.data(), "/", getpid(), "/", random());
+}
+
+std::vector<std::string_view> healthEventNames() {
+  std::vector<std::string_view> names;
+  for (storage::HealthEventType type : storage::kHealthEventTypes) {
+    names.push_back(storage::nameOf(type));
+  }
+  return names;
+}
+
+std::vector<std::string_view> runStateNames() {
+  std::vector<std::string_view> names;
+  for (storage::RunState state : storage::kRunStates) names.push_back(storage::nameOf(state));
+  return names;
 }
 
 }  // namespace
@@ -90,6 +116,9 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
       app->telemetry_.trainingWriteMetrics(), series);
   if (!training_writer.ok()) return training_writer.status();
   app->training_writer_ = std::move(*training_writer);
+  app->health_ = std::make_unique<training::HealthMonitor>(
+      *app->database_, config.training, series.sink, replicaName(),
+      app->telemetry_.trainingHealthMetrics(healthEventNames(), runStateNames()));
   std::vector<std::string> skip_reasons(ingest::kSkipReasonNames.begin(),
                                         ingest::kSkipReasonNames.end());
   app->logs_ = std::make_unique<LogsHandler>(
@@ -188,6 +217,7 @@ void App::start() {
   cache_->start();
   if (forwarder_) forwarder_->start();
   training_writer_->start();
+  health_->start();
   server_->start();
   serving_.store(true, std::memory_order_release);
   const auto endpoint = server_->localEndpoint();
@@ -219,8 +249,9 @@ bool App::stop() {
                     std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now()));
   };
-  // The writer first: it hands training series to the forwarder until it stops, and the
-  // forwarder syncs its queues once, when it stops.
+  // The health detector and the writer first: they hand series to the forwarder until they stop,
+  // and the forwarder syncs its queues once, when it stops.
+  health_->stop();
   training_writer_->stop(remaining());
   if (forwarder_) forwarder_->stop(remaining());
   cache_->stop();

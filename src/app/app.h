@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "storage/database.h"
 #include "storage/schema_maintainer.h"
+#include "training/health_monitor.h"
 #include "telemetry/telemetry.h"
 
 namespace tp::app {
@@ -46,6 +47,7 @@ class App {
   std::unique_ptr<RemoteWriteHandler> remote_write_;
   std::unique_ptr<training::PerformanceExtractor> extractor_;
   std::unique_ptr<training::TrainingWriter> training_writer_;
+  std::unique_ptr<training::HealthMonitor> health_;
   std::unique_ptr<LogsHandler> logs_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> serving_{false};

@@ -113,6 +113,18 @@ void writeOptionalTime(common::JsonWriter& writer, const std::optional<int64_t>&
   }
 }
 
+// "running, stalled, ... or gone": the values the runs API's `state` takes.
+std::string stateNames() {
+  std::string names;
+  for (size_t i = 0; i < std::size(storage::kRunStates); ++i) {
+    const std::string_view separator = i == 0                                    ? ""
+                                       : i + 1 == std::size(storage::kRunStates) ? " or "
+                                                                                 : ", ";
+    names += common::concat(separator, storage::nameOf(storage::kRunStates[i]));
+  }
+  return names;
+}
+
 http::Response listRuns(storage::Database& database, const http::RequestContext& context) {
   const http::QueryParameters parameters(http::toStd(context.request.target()));
   storage::RunQuery query;
@@ -123,13 +135,8 @@ http::Response listRuns(storage::Database& database, const http::RequestContext&
     query.workload_uid = std::string(*workload);
   }
   if (const auto state = parameters.get("state"); state && !state->empty()) {
-    if (*state == "running") {
-      query.state = storage::RunState::kRunning;
-    } else if (*state == "ended") {
-      query.state = storage::RunState::kEnded;
-    } else {
-      return invalid(context, "state: must be running or ended");
-    }
+    query.state = storage::runStateNamed(*state);
+    if (!query.state) return invalid(context, common::concat("state: must be ", stateNames()));
   }
   if (const auto limit = parameters.get("limit"); limit && !limit->empty()) {
     const std::optional<int64_t> value = parseInteger(*limit);
@@ -174,7 +181,9 @@ http::Response listRuns(storage::Database& database, const http::RequestContext&
                 writer.Key("target_iterations");
                 writeOptional(writer, run.target_iterations);
                 writer.Key("state");
-                writer.String(run.state == storage::RunState::kEnded ? "ended" : "running");
+                common::writeString(writer, storage::nameOf(run.state));
+                writer.Key("since");
+                common::writeString(writer, rfc3339(run.since_us));
                 writer.Key("checkpoints");
                 writer.StartObject();
                 writer.Key("count");

@@ -29,7 +29,8 @@ enum class Type {
 struct Column {
   const char* name;
   Type type;
-  int length = 0;  // for kVarchar
+  int length = 0;     // for kVarchar
+  int migration = 0;  // the migration that adds it to an existing table; 0: its table's
 };
 
 struct Table {
@@ -38,8 +39,9 @@ struct Table {
   int migration = 1;  // the migration that creates it
 };
 
-// The Lens schema (column subset and types as the Lens baseline defines them).
-const std::vector<Table>& lensTables() {
+// The Lens schema (column subset and types as the Lens baseline defines them), the columns the
+// processor adds to it, and the processor's own tables.
+const std::vector<Table>& knownTables() {
   static const std::vector<Table> kTables = {
       {"gpu_pods",
        {{"id", Type::kSerial},
@@ -106,7 +108,10 @@ const std::vector<Table>& lensTables() {
         {"run_serial", Type::kInteger},
         {"created_at", Type::kTimestamp},
         {"pod_uid", Type::kVarchar, 256},
-        {"nearest_workload_uid", Type::kVarchar, 256}}},
+        {"nearest_workload_uid", Type::kVarchar, 256},
+        // Training-health events: what they found, and the iteration that names them.
+        {.name = "detail", .type = Type::kJson, .migration = 5},
+        {.name = "occurrence", .type = Type::kBigInt, .migration = 5}}},
       {"training_performance",
        {{"id", Type::kSerial},
         {"pod_uuid", Type::kVarchar, 256},
@@ -133,6 +138,13 @@ const std::vector<Table>& lensTables() {
         {"serial", Type::kInteger},
         {"status", Type::kVarchar, 50}},
        4},
+      // A lease per task that one replica at a time does (holdLease).
+      {"tp_leases",
+       {{"id", Type::kSerial},
+        {"name", Type::kVarchar, 128},
+        {"holder", Type::kVarchar, 256},
+        {"expires_us", Type::kBigInt}},
+       5},
   };
   return kTables;
 }
@@ -162,6 +174,10 @@ constexpr Index kUniqueKeys[] = {
      "workload_uid, serial, iteration", true, 3},
     {"uq_tp_checkpoint_event_operation", "checkpoint_event",
      "workload_uid, serial, iteration, event_type", true, 4},
+    // Health events. StartTrain and EndTrain have no occurrence: NULLs are distinct in a key.
+    {"uq_tp_workload_event_occurrence", "workload_event",
+     "workload_uid, run_serial, type, occurrence", true, 5},
+    {"uq_tp_leases_name", "tp_leases", "name", true, 5},
 };
 
 std::string columnType(const Dialect& dialect, const Column& column) {
@@ -191,10 +207,10 @@ std::string columnType(const Dialect& dialect, const Column& column) {
 }
 
 const Table& tableNamed(std::string_view name) {
-  for (const Table& table : lensTables()) {
+  for (const Table& table : knownTables()) {
     if (table.name == name) return table;
   }
-  return lensTables().front();  // callers pass the tables listed above
+  return knownTables().front();  // callers pass the tables listed above
 }
 
 // The key prefix a text column takes on MySQL: 255 characters, or all of a shorter VARCHAR (a
@@ -228,21 +244,33 @@ bool columnExists(soci::session& sql, const Table& table, const Column& column) 
   }
 }
 
+int migrationOf(const Table& table, const Column& column) {
+  return column.migration != 0 ? column.migration : table.migration;
+}
+
+// Creates the tables of `migration` with their columns of it, and adds the columns of
+// `migration` to the tables that lack them.
 void createTables(soci::session& sql, const Dialect& dialect, int migration,
                   std::vector<std::string>& warnings) {
-  for (const Table& table : lensTables()) {
-    if (table.migration != migration) continue;
-    std::string ddl = common::concat("CREATE TABLE IF NOT EXISTS ", table.name, " (");
-    for (size_t i = 0; i < table.columns.size(); ++i) {
-      ddl += common::concat(i == 0 ? "" : ", ", table.columns[i].name, " ",
-                            columnType(dialect, table.columns[i]));
+  for (const Table& table : knownTables()) {
+    if (table.migration == migration) {
+      std::string ddl = common::concat("CREATE TABLE IF NOT EXISTS ", table.name, " (");
+      std::string_view separator;
+      for (const Column& column : table.columns) {
+        if (migrationOf(table, column) != migration) continue;
+        ddl += common::concat(separator, column.name, " ", columnType(dialect, column));
+        separator = ", ";
+      }
+      ddl += ")";
+      attempt(warnings, common::concat("cannot create table ", table.name), [&] { sql << ddl; });
     }
-    ddl += ")";
-    attempt(warnings, common::concat("cannot create table ", table.name), [&] { sql << ddl; });
-    // A Lens database from an older release may lack columns: add them, empty.
+    // A Lens database from an older release may lack columns, and a table of an earlier
+    // migration lacks those added since: add them, empty.
     for (const Column& column : table.columns) {
       const bool key = column.type == Type::kSerial || column.type == Type::kBigSerial;
-      if (key || columnExists(sql, table, column)) continue;
+      if (migrationOf(table, column) != migration || key || columnExists(sql, table, column)) {
+        continue;
+      }
       attempt(warnings, common::concat("cannot add column ", table.name, ".", column.name), [&] {
         sql << common::concat("ALTER TABLE ", table.name, " ADD COLUMN ", column.name, " ",
                               columnType(dialect, column));
@@ -321,6 +349,11 @@ const std::vector<Migration>& migrations() {
        [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
          createTables(sql, dialect, 4, warnings);
          createIndexes(sql, dialect, kUniqueKeys, 4, warnings);
+       }},
+      {5, "training health events and leases",
+       [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
+         createTables(sql, dialect, 5, warnings);
+         createIndexes(sql, dialect, kUniqueKeys, 5, warnings);
        }},
   };
   return kMigrations;

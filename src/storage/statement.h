@@ -65,4 +65,15 @@ inline void prepare(soci::statement& statement, const std::string& query) {
   statement.define_and_bind();
 }
 
+// Runs `query` once with the values `bind` adds; returns the rows it affected.
+template <typename Bind>
+long long execute(soci::session& sql, const std::string& query, Bind bind) {
+  soci::statement statement(sql);
+  Binder binder(statement);
+  bind(binder);
+  prepare(statement, query);
+  statement.execute(true);
+  return statement.get_affected_rows();
+}
+
 }  // namespace tp::storage

@@ -46,14 +46,15 @@ struct HealthEvent {
   std::string workload_uid;
   int run_serial = 0;
   HealthEventType type = HealthEventType::kTrainingStalled;
-  int64_t occurrence = 0;  // the iteration that names it
-  int64_t time_us = 0;     // created_at: when it happened (see docs/TRAINING.md per type)
-  std::string pod_uid;     // may be empty
+  int64_t occurrence = 0;   // the iteration that names it
+  int64_t time_us = 0;      // created_at: when it happened (see docs/TRAINING.md per type)
+  std::string pod_uid;      // may be empty
   std::string detail_json;  // an object: iteration, value, baseline, ... per type
 };
 
 // Inserts each event unless its (workload, serial, type, occurrence) is recorded; returns, per
-// event, whether this call inserted it (so that exactly one replica reports each).
+// event, whether this call inserted it (so that exactly one replica reports each). All or none:
+// after an error nothing was written, so a later call reports each event as this one would have.
 absl::StatusOr<std::vector<bool>> insertHealthEvents(Database& database,
                                                      std::span<const HealthEvent> events);
 
@@ -66,9 +67,9 @@ absl::StatusOr<std::vector<HealthEvent>> readHealthEvents(Database& database,
 struct HealthRun {
   RunKey key;
   std::string nearest_workload_uid;
-  std::string workload_name;  // gpu_workload.name of workload_uid; empty without a row
-  std::string namespace_name;  // gpu_workload.namespace
-  int64_t started_us = 0;      // its StartTrain event
+  std::string workload_name;             // gpu_workload.name of workload_uid; empty without a row
+  std::string namespace_name;            // gpu_workload.namespace
+  int64_t started_us = 0;                // its StartTrain event
   std::optional<int64_t> ended_us;       // its EndTrain event
   std::optional<int64_t> superseded_us;  // the next run's StartTrain
   // The run's workload (its nearest workload's gpu_workload row, else workload_uid's) has a
@@ -79,8 +80,8 @@ struct HealthRun {
 // Every run that is neither ended nor superseded, and those that ended, were superseded or went
 // at or after `changed_since_us`; ordered by (workload_uid, serial), at most `limit` + 1 (more
 // than `limit`: the caller knows there were more).
-absl::StatusOr<std::vector<HealthRun>> listHealthRuns(Database& database,
-                                                      int64_t changed_since_us, size_t limit);
+absl::StatusOr<std::vector<HealthRun>> listHealthRuns(Database& database, int64_t changed_since_us,
+                                                      size_t limit);
 
 struct ProgressRow {
   int64_t iteration = 0;

@@ -7,58 +7,54 @@
 
 #include "common/status.h"
 #include "common/strings.h"
+#include "storage/run_times.h"
 #include "storage/statement.h"
 #include "storage/training_rows.h"
 
 namespace tp::storage {
 namespace {
 
-// Run e has ended: its EndTrain event, or a later run of its workload.
-constexpr std::string_view kEnded =
-    "EXISTS (SELECT 1 FROM workload_event x WHERE x.workload_uid = e.workload_uid AND "
-    "((x.type = 'EndTrain' AND x.run_serial = e.run_serial) OR (x.type = 'StartTrain' AND "
-    "x.run_serial > e.run_serial)))";
-
 // The page's runs, without their details; `limit` + 1 of them tells whether more follow.
 std::vector<RunSummary> readRunKeys(soci::session& sql, Driver driver, const RunQuery& query) {
   size_t next = 0;
-  std::string text = common::concat(
-      "SELECT e.workload_uid, e.run_serial, MIN(e.nearest_workload_uid), ",
-      epochMicros(driver, "MIN(e.created_at)"),
-      ", (SELECT MIN(g.name) FROM gpu_workload g WHERE g.uid = e.workload_uid), CASE WHEN ", kEnded,
-      " THEN 1 ELSE 0 END FROM workload_event e WHERE e.type = '", kStartTrainEventType, "'");
   soci::statement statement(sql);
   Binder binder(statement);
+  std::string condition;
   if (query.workload_uid) {
-    text += common::concat(" AND e.workload_uid = ", placeholder(driver, next));
+    condition = common::concat("e.workload_uid = ", placeholder(driver, next));
     binder.text(*query.workload_uid);
   }
   if (query.after) {
     const std::string workload = placeholder(driver, next);
     const std::string same_workload = placeholder(driver, next);
     const std::string serial = placeholder(driver, next);
-    text +=
-        common::concat(" AND (e.workload_uid > ", workload, " OR (e.workload_uid = ", same_workload,
-                       " AND e.run_serial > ", serial, "))");
+    condition += common::concat(condition.empty() ? "" : " AND ", "(e.workload_uid > ", workload,
+                                " OR (e.workload_uid = ", same_workload, " AND e.run_serial > ",
+                                serial, "))");
     binder.text(query.after->workload_uid);
     binder.text(query.after->workload_uid);
     binder.integer(query.after->serial);
   }
-  if (query.state) {
-    text += common::concat(query.state == RunState::kEnded ? " AND " : " AND NOT ", kEnded);
-  }
-  text += common::concat(" GROUP BY e.workload_uid, e.run_serial ORDER BY e.workload_uid, ",
-                         "e.run_serial LIMIT ", query.limit + 1);
+  const std::string state = runStateExpression();
+  std::string text = common::concat(
+      "SELECT runs.workload_uid, runs.run_serial, runs.nearest_workload_uid, runs.started_us, "
+      "runs.workload_name, ",
+      state, ", ", stateSinceExpression(), " FROM ", runTimesTable(driver, condition));
+  // The state is filtered here, before the limit, so that pages hold `limit` runs of it.
+  if (query.state) text += common::concat(" WHERE ", state, " = ", static_cast<int>(*query.state));
+  text += common::concat(" ORDER BY runs.workload_uid, runs.run_serial LIMIT ", query.limit + 1);
 
   std::string workload_uid, nearest, name;
-  long long serial = 0, started_us = 0, ended = 0;
-  soci::indicator nearest_null = soci::i_ok, started_null = soci::i_ok, name_null = soci::i_ok;
+  long long serial = 0, started_us = 0, state_value = 0, since_us = 0;
+  soci::indicator nearest_null = soci::i_ok, started_null = soci::i_ok, name_null = soci::i_ok,
+                  since_null = soci::i_ok;
   statement.exchange(soci::into(workload_uid));
   statement.exchange(soci::into(serial));
   statement.exchange(soci::into(nearest, nearest_null));
   statement.exchange(soci::into(started_us, started_null));
   statement.exchange(soci::into(name, name_null));
-  statement.exchange(soci::into(ended));
+  statement.exchange(soci::into(state_value));
+  statement.exchange(soci::into(since_us, since_null));
   prepare(statement, text);
   statement.execute(false);
   std::vector<RunSummary> runs;
@@ -69,7 +65,8 @@ std::vector<RunSummary> readRunKeys(soci::session& sql, Driver driver, const Run
     if (nearest_null == soci::i_ok) run.nearest_workload_uid = nearest;
     if (started_null == soci::i_ok) run.started_us = started_us;
     if (name_null == soci::i_ok) run.workload_name = name;
-    run.state = ended != 0 ? RunState::kEnded : RunState::kRunning;
+    run.state = static_cast<RunState>(state_value);
+    if (since_null == soci::i_ok) run.since_us = since_us;
   }
   return runs;
 }
@@ -159,6 +156,29 @@ void readDetails(soci::session& sql, Driver driver, std::vector<RunSummary>& run
 }
 
 }  // namespace
+
+std::string_view nameOf(RunState state) {
+  switch (state) {
+    case RunState::kRunning:
+      return "running";
+    case RunState::kStalled:
+      return "stalled";
+    case RunState::kEnded:
+      return "ended";
+    case RunState::kSuperseded:
+      return "superseded";
+    case RunState::kGone:
+      return "gone";
+  }
+  return "running";
+}
+
+std::optional<RunState> runStateNamed(std::string_view name) {
+  for (const RunState state : kRunStates) {
+    if (nameOf(state) == name) return state;
+  }
+  return std::nullopt;
+}
 
 absl::StatusOr<RunPage> listRuns(Database& database, const RunQuery& query) {
   RunPage page;

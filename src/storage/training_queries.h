@@ -20,11 +20,10 @@ namespace tp::storage {
 
 // A run's state, the first that holds: ended (its EndTrain event), superseded (a later run of
 // its workload started), gone (its workload is no longer Running in gpu_workload), stalled (a
-// TrainingStalled event not followed by its TrainingResumed), else running.
+// TrainingStalled event without a TrainingResumed of the same occurrence), else running.
 enum class RunState { kRunning, kStalled, kEnded, kSuperseded, kGone };
-inline constexpr RunState kRunStates[] = {RunState::kRunning, RunState::kStalled,
-                                          RunState::kEnded, RunState::kSuperseded,
-                                          RunState::kGone};
+inline constexpr RunState kRunStates[] = {RunState::kRunning, RunState::kStalled, RunState::kEnded,
+                                          RunState::kSuperseded, RunState::kGone};
 // "running", "stalled", ...
 std::string_view nameOf(RunState state);
 std::optional<RunState> runStateNamed(std::string_view name);
@@ -64,8 +63,9 @@ struct RunSummary {
   std::optional<int64_t> last_iteration_us;
   std::optional<int64_t> target_iterations;  // the last row's "target_iteration"
   RunState state = RunState::kRunning;
-  // When the state began: the EndTrain event, the next run's start, the workload's end, the
-  // stall (its event's time), the last resumption (its event's time), else the start.
+  // When the state began: the EndTrain event, the next run's start, the workload's end (the
+  // start when gpu_workload has no time for it), the stall (its event's time), the last
+  // resumption (its event's time), else the start.
   int64_t since_us = 0;
   CheckpointSummary checkpoints;
 };

@@ -11,69 +11,17 @@
 
 #include "common/status.h"
 #include "common/strings.h"
+#include "storage/guarded_insert.h"
 #include "storage/statement.h"
 
 namespace tp::storage {
 namespace {
-
-// Statement suffix that turns an INSERT into insert-if-absent on any unique key: covers the race
-// between the NOT EXISTS check and the insert when another writer inserts the same key.
-std::string_view ignoreDuplicates(Driver driver) {
-  return driver == Driver::kMysql ? " ON DUPLICATE KEY UPDATE id = id" : " ON CONFLICT DO NOTHING";
-}
 
 // SQLite allows at most 500 terms in one compound SELECT.
 constexpr size_t kMaxRowsPerStatement = 500;
 // Keys per "(k1) OR (k2) ..." condition: SQLite parses such a chain to a tree as deep as it is
 // long, and refuses a depth of 1000.
 constexpr size_t kMaxKeysPerStatement = 100;
-
-struct InsertColumn {
-  const char* name;
-  // PostgreSQL types a parameter of a UNION as text; the others convert on insert.
-  const char* postgres_cast;  // nullptr: text
-};
-
-// "INSERT INTO t (a, b) SELECT v.a, v.b FROM (SELECT :p0 AS a, :p1 AS b UNION ALL SELECT :p2, :p3)
-// v WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.k = v.k ...) ON CONFLICT DO NOTHING". The NOT
-// EXISTS guard makes the write exactly-once for new rows even where a unique key could not be
-// created (a database with old duplicates); the suffix covers the race when the key exists.
-// Affected rows are then rows inserted on every backend: no duplicate is "updated" (SOCI's MySQL
-// backend connects with CLIENT_FOUND_ROWS, which would count such updates as written).
-std::string guardedInsert(Driver driver, std::string_view table,
-                          std::span<const InsertColumn> columns, std::string_view key_condition,
-                          size_t rows) {
-  std::string names;
-  std::string selected;
-  for (const InsertColumn& column : columns) {
-    names += common::concat(names.empty() ? "" : ", ", column.name);
-    selected += common::concat(selected.empty() ? "" : ", ", "v.", column.name);
-  }
-  std::string values;
-  size_t next = 0;
-  for (size_t row = 0; row < rows; ++row) {
-    values += row == 0 ? "SELECT " : " UNION ALL SELECT ";
-    for (size_t i = 0; i < columns.size(); ++i) {
-      values += i == 0 ? "" : ", ";
-      values += placeholder(driver, next, columns[i].postgres_cast);
-      if (row == 0) values += common::concat(" AS ", columns[i].name);
-    }
-  }
-  return common::concat("INSERT INTO ", table, " (", names, ") SELECT ", selected, " FROM (",
-                        values, ") v WHERE NOT EXISTS (SELECT 1 FROM ", table, " t WHERE ",
-                        key_condition, ")", ignoreDuplicates(driver));
-}
-
-// Runs `query` once with the values `bind` adds; returns the rows it affected.
-template <typename Bind>
-long long execute(soci::session& sql, const std::string& query, Bind bind) {
-  soci::statement statement(sql);
-  Binder binder(statement);
-  bind(binder);
-  prepare(statement, query);
-  statement.execute(true);
-  return statement.get_affected_rows();
-}
 
 // Binds the values `bind` adds for each row and runs guarded inserts of at most
 // kMaxRowsPerStatement rows; returns the rows inserted.

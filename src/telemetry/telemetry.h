@@ -171,6 +171,19 @@ struct TrainingSeriesMetrics {
   prometheus::Gauge* series;                 // distinct series tracked against the budget
 };
 
+// The training-health detector (training/health_monitor.h).
+struct TrainingHealthMetrics {
+  prometheus::Counter* checks;          // completed checks of every run
+  prometheus::Counter* check_failures;  // checks a database error cut short
+  prometheus::Histogram* check_duration;
+  std::vector<prometheus::Counter*> events;  // recorded by this replica, per event type given
+  std::vector<prometheus::Gauge*> runs;      // per run state given, as the last check saw them
+  prometheus::Counter* runs_not_checked;     // beyond the runs one check looks at
+  prometheus::Gauge* series_lease;           // 1 while this replica sends the health series
+  prometheus::Counter* samples;              // health samples queued for storage
+  prometheus::Counter* submit_failures;      // batches of health samples the forwarder refused
+};
+
 class Telemetry {
  public:
   explicit Telemetry(std::string_view version);
@@ -188,6 +201,8 @@ class Telemetry {
                           const std::vector<std::string>& lifecycle_types = {});
   TrainingWriteMetrics trainingWriteMetrics();
   TrainingSeriesMetrics trainingSeriesMetrics();
+  TrainingHealthMetrics trainingHealthMetrics(const std::vector<std::string_view>& event_types,
+                                              const std::vector<std::string_view>& run_states);
 
   // Prometheus text exposition of everything registered.
   std::string exposition() const;

@@ -10,6 +10,7 @@
 #include "common/product.h"
 #include "prompb/fields.h"
 #include "prompb/lane.h"
+#include "prompb/series.h"
 #include "spdlog/spdlog.h"
 #include "training/performance_extractor.h"
 
@@ -17,7 +18,10 @@ namespace tp::training {
 namespace {
 
 namespace v1 = prompb::v1;
+using prompb::labelFieldSize;
+using prompb::sampleMessageSize;
 using prompb::WireWriter;
+using prompb::writeLabel;
 
 constexpr std::string_view kNamePrefix = "workload_training_";
 constexpr std::string_view kCheckpointSeconds = "workload_training_checkpoint_seconds";
@@ -95,26 +99,6 @@ size_t fieldOf(std::string_view key, size_t& next) {
     }
   }
   return kFieldCount;
-}
-
-size_t labelMessageSize(std::string_view name, std::string_view value) {
-  return WireWriter::bytesFieldSize(v1::label::kName, name.size()) +
-         WireWriter::bytesFieldSize(v1::label::kValue, value.size());
-}
-
-size_t labelFieldSize(std::string_view name, std::string_view value) {
-  return WireWriter::bytesFieldSize(v1::time_series::kLabels, labelMessageSize(name, value));
-}
-
-void writeLabel(WireWriter& writer, std::string_view name, std::string_view value) {
-  writer.lengthPrefix(v1::time_series::kLabels, labelMessageSize(name, value));
-  writer.bytesField(v1::label::kName, name);
-  writer.bytesField(v1::label::kValue, value);
-}
-
-// A Sample: a double (key and 8 bytes) and a varint timestamp (key and its bytes).
-size_t sampleMessageSize(int64_t timestamp_ms) {
-  return 1 + 8 + 1 + WireWriter::varintSize(static_cast<uint64_t>(timestamp_ms));
 }
 
 // A NaN of the document as Prometheus's ordinary NaN, never the staleness marker's bits.
@@ -419,9 +403,7 @@ void TrainingSeriesEncoder::write(std::span<prompb::OutputBuffer> lanes,
     writer.raw(std::string_view(label_set_fields_).substr(set.offset, set.size));
     for (size_t i = begin; i < end; ++i) {
       if (repeated(i)) continue;
-      writer.lengthPrefix(field::kSamples, sampleMessageSize(sorted_[i].timestamp_ms));
-      writer.doubleField(v1::sample::kValue, sorted_[i].value);
-      writer.varintField(v1::sample::kTimestamp, static_cast<uint64_t>(sorted_[i].timestamp_ms));
+      prompb::writeSample(writer, {sorted_[i].timestamp_ms, sorted_[i].value});
     }
     lane_samples[series.lane] += distinct;
     queued += distinct;

@@ -320,7 +320,7 @@ void TrainingRunsTest::expectBothRuns() {
   const auto& list = document["data"]["runs"].GetArray();
   ASSERT_EQ(list.Size(), 2u) << runs.body;
   EXPECT_EQ(list[0]["serial"].GetInt(), 1);
-  EXPECT_EQ(list[0]["state"].GetString(), std::string("ended"));
+  EXPECT_EQ(list[0]["state"].GetString(), std::string("superseded"));
   EXPECT_EQ(list[0]["last_iteration"].GetInt64(), 10);
   EXPECT_EQ(list[0]["checkpoints"]["count"].GetInt(), 1);
   EXPECT_EQ(list[1]["serial"].GetInt(), 2);

@@ -134,7 +134,8 @@ TEST_F(TrainingApiTest, RunsShowProgressStateAndCheckpoints) {
   EXPECT_EQ(first["last_iteration"].GetInt64(), 3);
   EXPECT_STREQ(first["last_iteration_at"].GetString(), "2025-10-23T12:39:15.123Z");
   EXPECT_EQ(first["target_iterations"].GetInt64(), 100);
-  EXPECT_STREQ(first["state"].GetString(), "ended") << "a later run exists";
+  EXPECT_STREQ(first["state"].GetString(), "superseded") << "a later run exists";
+  EXPECT_STREQ(first["since"].GetString(), "2025-10-23T13:39:12.123Z") << "the later run's start";
   EXPECT_EQ(first["checkpoints"]["count"].GetInt64(), 1);
   EXPECT_EQ(first["checkpoints"]["last_iteration"].GetInt64(), 2);
   EXPECT_EQ(first["checkpoints"]["last_duration_ms"].GetInt64(), 1500);
@@ -142,6 +143,7 @@ TEST_F(TrainingApiTest, RunsShowProgressStateAndCheckpoints) {
   const auto& second = runs[1];
   EXPECT_EQ(second["serial"].GetInt(), 2);
   EXPECT_STREQ(second["state"].GetString(), "running");
+  EXPECT_STREQ(second["since"].GetString(), "2025-10-23T13:39:12.123Z") << "its start";
   EXPECT_THAT(strings(second["pods"]), ElementsAre("pod-2"));
   EXPECT_TRUE(second["target_iterations"].IsNull());
   EXPECT_EQ(second["checkpoints"]["count"].GetInt64(), 0);
@@ -216,7 +218,8 @@ TEST_F(TrainingApiTest, BadParametersAre400NamingThem) {
   for (const char* limit : {"0", "1001", "x", "10x"}) {
     EXPECT_THAT(message(common::concat("/v1/training/runs?limit=", limit)), HasSubstr("limit:"));
   }
-  EXPECT_THAT(message("/v1/training/runs?state=done"), HasSubstr("state:"));
+  EXPECT_THAT(message("/v1/training/runs?state=done"),
+              HasSubstr("state: must be running, stalled, ended, superseded or gone"));
   EXPECT_THAT(message("/v1/training/runs?cursor=zz"), HasSubstr("cursor:"));
   EXPECT_THAT(message("/v1/training/runs?cursor=616263"), HasSubstr("cursor:")) << "abc";
   for (const char* route : {"/v1/training/w-job/data", "/v1/workloads/w-job/metrics/available",

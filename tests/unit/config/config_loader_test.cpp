@@ -430,5 +430,45 @@ TEST_F(ConfigLoaderTest, TrainingSeriesKeys) {
                         "--training.series.maxPerWorkload): 0 is outside 1..1000000"));
 }
 
+TEST_F(ConfigLoaderTest, TrainingHealthKeys) {
+  auto defaults = load(std::nullopt, {}, {});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->training.stall.factor, 10);
+  EXPECT_EQ(defaults->training.stall.minimum, std::chrono::minutes(5));
+  EXPECT_EQ(defaults->training.stall.checkpoint_grace, std::chrono::minutes(30));
+  EXPECT_EQ(defaults->training.stall.check_interval, std::chrono::seconds(30));
+  EXPECT_EQ(defaults->training.anomaly.loss_spike_factor, 3);
+  EXPECT_EQ(defaults->training.anomaly.window, 20);
+  EXPECT_EQ(defaults->training.anomaly.throughput_drop, 0.3);
+  EXPECT_EQ(defaults->training.anomaly.consecutive, 5);
+
+  const std::string file = writeFile(
+      "training:\n  stall:\n    factor: 2.5\n    minimum: 90s\n    checkpointGrace: 1h\n"
+      "    checkInterval: 5s\n  anomaly:\n    lossSpikeFactor: 4\n    window: 50\n"
+      "    throughputDrop: 0.5\n    consecutive: 3\n");
+  auto configured = load(file, {}, {});
+  ASSERT_TRUE(configured.ok()) << configured.status();
+  EXPECT_EQ(configured->training.stall.factor, 2.5);
+  EXPECT_EQ(configured->training.stall.minimum, std::chrono::seconds(90));
+  EXPECT_EQ(configured->training.stall.checkpoint_grace, std::chrono::hours(1));
+  EXPECT_EQ(configured->training.stall.check_interval, std::chrono::seconds(5));
+  EXPECT_EQ(configured->training.anomaly.loss_spike_factor, 4);
+  EXPECT_EQ(configured->training.anomaly.window, 50);
+  EXPECT_EQ(configured->training.anomaly.throughput_drop, 0.5);
+  EXPECT_EQ(configured->training.anomaly.consecutive, 3);
+
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.stall.factor", "ten"}})),
+              HasSubstr("invalid training.stall.factor (flag --training.stall.factor): 'ten' is "
+                        "not a number"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.stall.factor", "0.5"}})),
+              HasSubstr("0.5 is outside 1..1000"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.anomaly.throughputDrop", "1"}})),
+              HasSubstr("1 is outside 0.01..0.99"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.stall.factor", "nan"}})),
+              HasSubstr("'nan' is not a number"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.stall.checkInterval", "1ms"}})),
+              HasSubstr("is below the minimum of 10ms"));
+}
+
 }  // namespace
 }  // namespace tp::config

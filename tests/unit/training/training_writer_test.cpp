@@ -15,6 +15,7 @@
 #include "soci/soci.h"
 #include "storage/schema.h"
 #include "support/metrics_text.h"
+#include "support/recording_sink.h"
 #include "support/simulated_clock.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
@@ -23,6 +24,7 @@ namespace tp::training {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::RecordingSink;
 
 TrainingItems rows(int first_iteration, int count) {
   TrainingItems items;
@@ -299,43 +301,6 @@ TEST_F(TrainingWriterTest, AnImplausiblePrintedDurationIsReplacedByTheTimeBetwee
   writer->stop(1s);
   EXPECT_EQ(count("checkpoint_event WHERE event_type = 'end_saving' AND duration_ms = 2000"), 1);
 }
-
-// The forwarder as the writer sees it: what it was given, refusing while told to.
-class RecordingSink : public forward::BatchSink {
- public:
-  explicit RecordingSink(size_t lanes) : lanes_(lanes) {}
-  absl::Status submit(std::span<const forward::LanePart> parts) override {
-    std::lock_guard lock(mutex_);
-    if (refusing_) return absl::ResourceExhaustedError("queue full");
-    EXPECT_EQ(parts.size(), lanes_);
-    for (const forward::LanePart& part : parts) {
-      samples_ += part.samples;
-      bytes_ += part.fields;
-    }
-    return absl::OkStatus();
-  }
-  size_t lanes() const override { return lanes_; }
-
-  void refuse(bool refusing) {
-    std::lock_guard lock(mutex_);
-    refusing_ = refusing;
-  }
-  size_t samples() {
-    std::lock_guard lock(mutex_);
-    return samples_;
-  }
-  std::string bytes() {
-    std::lock_guard lock(mutex_);
-    return bytes_;
-  }
-
- private:
-  const size_t lanes_;
-  std::mutex mutex_;
-  bool refusing_ = false;
-  size_t samples_ = 0;
-  std::string bytes_;
-};
 
 TEST_F(TrainingWriterTest, ABatchsSeriesGoToTheForwarderWithTheSerialOfItsRun) {
   ASSERT_TRUE(recordRun(*database_, "w-run", 4));  // another replica recorded this run

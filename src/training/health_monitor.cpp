@@ -1,0 +1,413 @@
+#include "training/health_monitor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+#include "common/status.h"
+#include "common/strings.h"
+#include "prompb/lane.h"
+#include "prompb/series.h"
+#include "spdlog/spdlog.h"
+#include "storage/training_queries.h"
+
+namespace tp::training {
+namespace {
+
+using storage::HealthEvent;
+using storage::HealthEventType;
+using storage::RunState;
+
+int64_t micros(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
+}
+
+template <typename Duration>
+int64_t micros(Duration duration) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+}
+
+std::string runId(const storage::RunKey& key) {
+  return common::concat(key.workload_uid, "/", key.serial);
+}
+
+size_t indexOf(HealthEventType type) {
+  return static_cast<size_t>(std::find(std::begin(storage::kHealthEventTypes),
+                                       std::end(storage::kHealthEventTypes), type) -
+                             std::begin(storage::kHealthEventTypes));
+}
+
+size_t indexOf(RunState state) {
+  return static_cast<size_t>(std::find(std::begin(storage::kRunStates),
+                                       std::end(storage::kRunStates), state) -
+                             std::begin(storage::kRunStates));
+}
+
+bool active(RunState state) { return state == RunState::kRunning || state == RunState::kStalled; }
+
+// Labels with values, in the order given (sorted by name, as remote write wants them).
+std::vector<prompb::LabelPair> present(std::initializer_list<prompb::LabelPair> labels) {
+  std::vector<prompb::LabelPair> kept;
+  for (const prompb::LabelPair& label : labels) {
+    if (!label.value.empty()) kept.push_back(label);
+  }
+  return kept;
+}
+
+// Folds the workload's rows after `after` into `calculator`; `settle` says, in row order, when
+// to go on folding into another calculator (it returns the one to use from then on).
+absl::Status foldRows(storage::Database& database, const std::string& workload_uid,
+                      std::optional<std::pair<int, int64_t>> after,
+                      std::span<const HealthEvent> recorded,
+                      const std::function<GoodputCalculator&(const storage::PerformanceRecord&)>&
+                          calculator_for) {
+  storage::PerformanceQuery query{.workload_uid = workload_uid};
+  query.after = after;
+  std::string document;
+  return storage::readPerformance(database, query, [&](const storage::PerformanceRecord& record) {
+    document.assign(record.performance_json);
+    const RowFigures figures = figuresOf(
+        {.iteration = record.iteration, .time_us = record.time_us, .performance_json = document});
+    calculator_for(record).add(record.serial, record.iteration, record.time_us, figures.step_ms,
+                               recorded);
+    return true;
+  });
+}
+
+// The workload's runs (all pages) and completed saves, which finish a goodput.
+absl::StatusOr<Goodput> finishGoodput(storage::Database& database,
+                                      const std::string& workload_uid,
+                                      const GoodputCalculator& calculator,
+                                      std::span<const HealthEvent> recorded, int64_t now_us) {
+  std::vector<storage::RunSummary> runs;
+  storage::RunQuery query{.workload_uid = workload_uid, .limit = 1000};
+  while (true) {
+    auto page = storage::listRuns(database, query);
+    if (!page.ok()) return page.status();
+    for (storage::RunSummary& run : page->runs) runs.push_back(std::move(run));
+    if (!page->more || runs.empty()) break;
+    query.after = storage::RunKey{runs.back().workload_uid, runs.back().serial};
+  }
+  auto saves = storage::readCompletedSaves(database, workload_uid);
+  if (!saves.ok()) return saves.status();
+  return calculator.finish(runs, *saves, recorded, now_us);
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Goodput>> workloadGoodput(storage::Database& database,
+                                                       const std::string& workload_uid,
+                                                       int64_t now_us) {
+  auto recorded = storage::readHealthEvents(database, workload_uid);
+  if (!recorded.ok()) return recorded.status();
+  GoodputCalculator calculator;
+  TP_RETURN_IF_ERROR(foldRows(database, workload_uid, std::nullopt, *recorded,
+                              [&](const auto&) -> GoodputCalculator& { return calculator; }));
+  auto goodput = finishGoodput(database, workload_uid, calculator, *recorded, now_us);
+  if (!goodput.ok()) return goodput.status();
+  if (goodput->runs == 0) return std::nullopt;
+  return *goodput;
+}
+
+HealthMonitor::HealthMonitor(storage::Database& database, const config::TrainingConfig& config,
+                             forward::BatchSink* sink, std::string replica,
+                             telemetry::TrainingHealthMetrics metrics, const common::Clock& clock)
+    : database_(database),
+      stall_(config.stall),
+      anomaly_(config.anomaly),
+      sink_(sink),
+      replica_(std::move(replica)),
+      metrics_(std::move(metrics)),
+      clock_(clock) {}
+
+HealthMonitor::~HealthMonitor() { stop(); }
+
+void HealthMonitor::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void HealthMonitor::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wakeup_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HealthMonitor::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    if (absl::Status status = check(); !status.ok()) {
+      failure_log_.log(spdlog::level::warn, "training health: check failed: {}",
+                       common::message(status));
+    }
+    lock.lock();
+    clock_.waitFor(lock, wakeup_, stall_.check_interval, [this] { return stopping_; });
+  }
+}
+
+absl::Status HealthMonitor::check() {
+  const auto started = clock_.now();
+  const int64_t now_us = micros(clock_.wallNow());
+  absl::Status status = [&]() -> absl::Status {
+    const int64_t interval_us = micros(stall_.check_interval);
+    auto lease = storage::holdLease(database_, kHealthSeriesLease, replica_, now_us,
+                                    3 * interval_us);
+    if (!lease.ok()) return lease.status();
+    const bool send_series = sink_ != nullptr && *lease;
+    metrics_.series_lease->Set(send_series ? 1 : 0);
+
+    auto runs = storage::listHealthRuns(database_, now_us - micros(kEndedRunsChecked),
+                                        kMaxCheckedRuns);
+    if (!runs.ok()) return runs.status();
+    if (runs->size() > kMaxCheckedRuns) {
+      metrics_.runs_not_checked->Increment(static_cast<double>(runs->size() - kMaxCheckedRuns));
+      runs->resize(kMaxCheckedRuns);
+    }
+
+    Outgoing out;
+    const size_t lanes = sink_ != nullptr ? std::max<size_t>(1, sink_->lanes()) : 1;
+    out.lanes.resize(lanes);
+    out.samples.assign(lanes, 0);
+    // Samples of the series sent every check sit on the check-interval grid, so that a replica
+    // taking the lease over continues the series without overlapping it.
+    const int64_t grid_ms = now_us / interval_us * interval_us / 1000;
+
+    std::vector<size_t> states(std::size(storage::kRunStates), 0);
+    absl::flat_hash_map<std::string, RunMemory> seen_runs;
+    absl::flat_hash_map<std::string, WorkloadGoodput> seen_goodput;
+    for (size_t begin = 0; begin < runs->size();) {
+      // The runs of one workload are adjacent (ordered by workload and serial).
+      const std::string& workload_uid = (*runs)[begin].key.workload_uid;
+      size_t end = begin;
+      while (end < runs->size() && (*runs)[end].key.workload_uid == workload_uid) ++end;
+      const std::span<const storage::HealthRun> workload_runs(runs->data() + begin, end - begin);
+      auto recorded = storage::readHealthEvents(database_, workload_uid);
+      if (!recorded.ok()) return recorded.status();
+
+      std::vector<HealthEvent> found;
+      absl::flat_hash_map<int, int64_t> last_progress_us;
+      for (const storage::HealthRun& run : workload_runs) {
+        if (!active(healthOf(run, *recorded).state)) continue;
+        std::optional<int64_t> last_progress;
+        TP_RETURN_IF_ERROR(checkRun(run, *recorded, now_us, found, last_progress));
+        if (last_progress) last_progress_us[run.key.serial] = *last_progress;
+      }
+      TP_RETURN_IF_ERROR(record(found, workload_runs, out));
+      // What this check found is recorded now (by this replica or another): states and goodput
+      // count it.
+      for (HealthEvent& event : found) recorded->push_back(std::move(event));
+
+      bool workload_active = false;
+      for (const storage::HealthRun& run : workload_runs) {
+        const std::string id = runId(run.key);
+        if (auto memory = runs_.find(id); memory != runs_.end()) seen_runs[id] = memory->second;
+        const RunState state = healthOf(run, *recorded).state;
+        workload_active = workload_active || active(state);
+        ++states[indexOf(state)];
+        if (!send_series) continue;
+        const std::string serial = std::to_string(run.key.serial);
+        const auto labels = present({{"namespace", run.namespace_name},
+                                     {"run", serial},
+                                     {"workload_name", run.workload_name},
+                                     {"workload_uid", run.key.workload_uid}});
+        if (active(state)) {
+          addSeries(out, "workload_training_stalled", labels, grid_ms,
+                    state == RunState::kStalled ? 1 : 0);
+          if (auto progress = last_progress_us.find(run.key.serial);
+              progress != last_progress_us.end()) {
+            addSeries(out, "workload_training_seconds_since_progress", labels, grid_ms,
+                      static_cast<double>(std::max<int64_t>(0, now_us - progress->second)) / 1e6);
+          }
+        }
+        for (RunState each : storage::kRunStates) {
+          const auto with_state = present({{"namespace", run.namespace_name},
+                                           {"run", serial},
+                                           {"state", storage::nameOf(each)},
+                                           {"workload_name", run.workload_name},
+                                           {"workload_uid", run.key.workload_uid}});
+          addSeries(out, "workload_training_state", with_state, grid_ms, each == state ? 1 : 0);
+        }
+      }
+
+      if (workload_active && send_series) {
+        auto goodput = goodputOf(workload_uid, *recorded, now_us);
+        if (!goodput.ok()) return goodput.status();
+        seen_goodput[workload_uid] = std::move(goodput_[workload_uid]);
+        const storage::HealthRun& named = workload_runs.front();
+        const auto labels = present({{"namespace", named.namespace_name},
+                                     {"workload_name", named.workload_name},
+                                     {"workload_uid", workload_uid}});
+        addSeries(out, "workload_training_goodput_ratio", labels, grid_ms, goodput->ratio);
+        const std::pair<std::string_view, double> lost[] = {
+            {"restarts", goodput->restarts_seconds},
+            {"redone", goodput->redone_seconds},
+            {"stalls", goodput->stalls_seconds},
+            {"checkpoints", goodput->checkpoints_seconds},
+            {"other", goodput->other_seconds}};
+        for (const auto& [reason, seconds] : lost) {
+          const auto with_reason = present({{"namespace", named.namespace_name},
+                                            {"reason", reason},
+                                            {"workload_name", named.workload_name},
+                                            {"workload_uid", workload_uid}});
+          addSeries(out, "workload_training_lost_seconds", with_reason, grid_ms, seconds);
+        }
+      }
+      begin = end;
+    }
+
+    // What was judged is remembered once its events are recorded; runs no longer listed are
+    // forgotten.
+    runs_ = std::move(seen_runs);
+    goodput_ = std::move(seen_goodput);
+    for (size_t i = 0; i < states.size(); ++i) {
+      metrics_.runs[i]->Set(static_cast<double>(states[i]));
+    }
+    submit(out);
+    return absl::OkStatus();
+  }();
+  metrics_.check_duration->Observe(std::chrono::duration<double>(clock_.now() - started).count());
+  if (!status.ok()) {
+    metrics_.check_failures->Increment();
+    // Judged rows whose events were not recorded are judged again.
+    runs_.clear();
+    return status;
+  }
+  metrics_.checks->Increment();
+  return status;
+}
+
+absl::Status HealthMonitor::checkRun(const storage::HealthRun& run,
+                                     const std::vector<HealthEvent>& recorded, int64_t now_us,
+                                     std::vector<HealthEvent>& found,
+                                     std::optional<int64_t>& last_progress_us) {
+  auto newest = storage::readNewestRows(database_, run.key, kRowsPerCheck);
+  if (!newest.ok()) return newest.status();
+  std::vector<RowFigures> rows;
+  rows.reserve(newest->size());
+  for (const storage::ProgressRow& row : *newest) rows.push_back(figuresOf(row));
+  if (!rows.empty()) last_progress_us = rows.back().time_us;
+
+  auto checkpoint_since = storage::checkpointInProgressSince(database_, run.key);
+  if (!checkpoint_since.ok()) return checkpoint_since.status();
+  const std::optional<StallVerdict> verdict = findStall(stall_, rows, *checkpoint_since, now_us);
+  for (HealthEvent& event : stallEvents(run, verdict, rows, recorded, now_us)) {
+    found.push_back(std::move(event));
+  }
+  if (rows.empty()) return absl::OkStatus();
+
+  RunMemory& memory = runs_[runId(run.key)];
+  const bool from_run_start = rows.size() < kRowsPerCheck;
+  const auto first = std::find_if(rows.begin(), rows.end(), [&](const RowFigures& row) {
+    return row.iteration > memory.judged_iteration;
+  });
+  memory.judged_iteration = rows.back().iteration;
+  for (HealthEvent& event :
+       findAnomalies(anomaly_, run.key, rows, static_cast<size_t>(first - rows.begin()),
+                     from_run_start, recorded)) {
+    // A drop's recovery is judged once the drop is recorded, from the rows after it.
+    if (event.type == HealthEventType::kThroughputDrop) {
+      memory.judged_iteration = std::min(memory.judged_iteration, event.occurrence);
+    }
+    found.push_back(std::move(event));
+  }
+
+  if (!memory.rewind_judged && from_run_start && run.key.serial > 1) {
+    const storage::RunKey previous{run.key.workload_uid, run.key.serial - 1};
+    auto previous_last = storage::lastIteration(database_, previous);
+    if (!previous_last.ok()) return previous_last.status();
+    if (*previous_last) {
+      if (auto rewind = findRewind(run.key, rows.front(), previous.serial, **previous_last)) {
+        found.push_back(std::move(*rewind));
+      }
+    }
+    memory.rewind_judged = true;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Goodput> HealthMonitor::goodputOf(const std::string& workload_uid,
+                                                 const std::vector<HealthEvent>& recorded,
+                                                 int64_t now_us) {
+  WorkloadGoodput& kept = goodput_[workload_uid];
+  std::optional<GoodputCalculator> latest;
+  const int64_t settled_us = now_us - micros(kGoodputSettle);
+  TP_RETURN_IF_ERROR(foldRows(
+      database_, workload_uid, kept.cursor, recorded,
+      [&](const storage::PerformanceRecord& record) -> GoodputCalculator& {
+        // Rows come in (serial, iteration) order: from the first one too new to settle on, the
+        // rest are folded into a copy only.
+        if (!latest && record.time_us > settled_us) latest = kept.settled;
+        if (latest) return *latest;
+        kept.cursor.emplace(record.serial, record.iteration);
+        return kept.settled;
+      }));
+  return finishGoodput(database_, workload_uid, latest ? *latest : kept.settled, recorded, now_us);
+}
+
+absl::Status HealthMonitor::record(const std::vector<HealthEvent>& found,
+                                   std::span<const storage::HealthRun> runs, Outgoing& out) {
+  if (found.empty()) return absl::OkStatus();
+  auto inserted = storage::insertHealthEvents(database_, found);
+  if (!inserted.ok()) return inserted.status();
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (!(*inserted)[i]) continue;
+    const HealthEvent& event = found[i];
+    metrics_.events[indexOf(event.type)]->Increment();
+    spdlog::info("training health: {} of workload {} run {} at iteration {}: {}",
+                 storage::nameOf(event.type), event.workload_uid, event.run_serial,
+                 event.occurrence, event.detail_json);
+    if (sink_ == nullptr) continue;
+    // Whoever recorded the event marks it in the series, once.
+    const storage::HealthRun& named = runs.front();
+    const std::string serial = std::to_string(event.run_serial);
+    const auto labels = present({{"namespace", named.namespace_name},
+                                 {"run", serial},
+                                 {"type", storage::nameOf(event.type)},
+                                 {"workload_name", named.workload_name},
+                                 {"workload_uid", event.workload_uid}});
+    addSeries(out, "workload_training_event", labels, event.time_us / 1000, 1);
+  }
+  return absl::OkStatus();
+}
+
+void HealthMonitor::addSeries(Outgoing& out, std::string_view name,
+                              std::span<const prompb::LabelPair> labels, int64_t timestamp_ms,
+                              double value) {
+  std::vector<prompb::LabelPair> all;
+  all.reserve(labels.size() + 1);
+  all.push_back({"__name__", name});
+  all.insert(all.end(), labels.begin(), labels.end());
+  label_scratch_.clear();
+  size_t size = 0;
+  for (const prompb::LabelPair& label : all) size += prompb::labelFieldSize(label.name, label.value);
+  prompb::WireWriter writer(label_scratch_, size);
+  for (const prompb::LabelPair& label : all) prompb::writeLabel(writer, label.name, label.value);
+  const size_t lane = prompb::laneOfSeries(label_scratch_.view(), out.lanes.size());
+  const prompb::SamplePoint sample{timestamp_ms, value};
+  prompb::appendTimeseries(out.lanes[lane], all, std::span(&sample, 1));
+  ++out.samples[lane];
+}
+
+void HealthMonitor::submit(Outgoing& out) {
+  if (sink_ == nullptr) return;
+  std::vector<forward::LanePart> parts;
+  size_t samples = 0;
+  for (size_t lane = 0; lane < out.lanes.size(); ++lane) {
+    parts.push_back({out.lanes[lane].view(), out.samples[lane]});
+    samples += out.samples[lane];
+  }
+  if (samples == 0) return;
+  if (absl::Status status = sink_->submit(parts); !status.ok()) {
+    // The next check sends the series again; an event's marker is lost (its row is not).
+    metrics_.submit_failures->Increment();
+    refused_log_.log(spdlog::level::warn, "training health: the forwarder refused {} samples: {}",
+                     samples, common::message(status));
+    return;
+  }
+  metrics_.samples->Increment(static_cast<double>(samples));
+}
+
+}  // namespace tp::training
