@@ -5,6 +5,10 @@
 // has delivered everything, every panel query, annotation and variable of every dashboard, its
 // variables substituted as Grafana does, must find that data over the run's time range. A
 // renamed series or label, or a query VictoriaMetrics refuses, fails here.
+// The run was sent at a fixed time long past, so a second processor with a short stall threshold
+// finds it stalled at once: it marks the stall with a TrainingStalled event at the stall's time,
+// and sends the health series (state, stalled, seconds since progress, goodput, lost time) at
+// the wall-clock time of its checks, where the health panels are queried.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -20,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -56,6 +61,10 @@ constexpr int kSerial = 1;
 constexpr int kPods = 2;
 constexpr int kGpusPerPod = 8;
 constexpr int kRanks = kPods * kGpusPerPod;
+// The health check: every 100 ms; a run stalls after twice its median interval between logged
+// iterations (60 s here), and at least 1 s.
+constexpr std::string_view kCheckInterval = "100ms";
+constexpr int kStallFactor = 2;
 constexpr std::string_view kTrainerSource = "--------trainer.py:2382";
 constexpr std::string_view kUtilsSource = "-----------utils.py:401";
 
@@ -244,6 +253,19 @@ void insertCluster(storage::Database& database) {
   }
 }
 
+int64_t wallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The series the health check sends at the time of each check, not at the run's.
+bool sentByHealthCheck(const std::string& expr) {
+  static const std::regex kHealthSeries(
+      R"(\bworkload_training_(state|stalled|seconds_since_progress|goodput_ratio|lost_seconds)\b)");
+  return std::regex_search(expr, kHealthSeries);
+}
+
 // The processor has written every row and event it accepted, and delivered every batch.
 bool settled(uint16_t port) {
   const std::string metrics = testing::httpGet(port, "/metrics");
@@ -286,24 +308,50 @@ rapidjson::Document parseJson(const std::string& text, const std::string& what) 
   return document;
 }
 
-// The points of a query_range answer, over all its series; -1 when it is not a success.
-int pointsOf(const std::string& answer) {
+struct Series {
+  std::map<std::string, std::string> labels;
+  std::vector<std::pair<double, std::string>> points;  // time (s), value
+};
+
+// The series of a query_range answer; nullopt when it is not a success.
+std::optional<std::vector<Series>> seriesOf(const std::string& answer) {
   const rapidjson::Document document = parseJson(answer, "query_range answer");
   if (!document.IsObject() || !document.HasMember("status") ||
       std::string_view(document["status"].GetString()) != "success") {
-    return -1;
+    return std::nullopt;
   }
+  std::vector<Series> all;
+  for (const auto& result : document["data"]["result"].GetArray()) {
+    Series& series = all.emplace_back();
+    for (const auto& label : result["metric"].GetObject()) {
+      series.labels[label.name.GetString()] = label.value.GetString();
+    }
+    for (const auto& point : result["values"].GetArray()) {
+      series.points.emplace_back(point[0].GetDouble(), point[1].GetString());
+    }
+  }
+  return all;
+}
+
+// The points of a query_range answer, over all its series; -1 when it is not a success.
+int pointsOf(const std::string& answer) {
+  const auto series = seriesOf(answer);
+  if (!series) return -1;
   int points = 0;
-  for (const auto& series : document["data"]["result"].GetArray()) {
-    points += static_cast<int>(series["values"].GetArray().Size());
-  }
+  for (const Series& each : *series) points += static_cast<int>(each.points.size());
   return points;
 }
 
 struct Query {
   std::string where;  // dashboard and panel, for messages
+  std::string panel;
   std::string expr;
-  int64_t step_seconds = 60;
+};
+
+struct TimeRange {
+  int64_t start_s = 0;
+  int64_t end_s = 0;
+  int64_t step_s = 60;
 };
 
 void collectPanelQueries(const rapidjson::Value& panels, const std::string& dashboard,
@@ -319,7 +367,7 @@ void collectPanelQueries(const rapidjson::Value& panels, const std::string& dash
     for (const auto& target : panel["targets"].GetArray()) {
       EXPECT_EQ(std::string_view(target["datasource"]["uid"].GetString()), "${datasource}")
           << dashboard << ": panel '" << title << "' does not use the datasource variable";
-      queries.push_back({dashboard + ": panel '" + title + "'", target["expr"].GetString()});
+      queries.push_back({dashboard + ": panel '" + title + "'", title, target["expr"].GetString()});
     }
   }
 }
@@ -338,7 +386,8 @@ class DashboardsTest : public ::testing::Test {
   }
 
   // The processor, on the cluster state of insertCluster(), takes the run's logs and GPU series
-  // and delivers them to VictoriaMetrics; it is stopped once nothing is pending.
+  // and delivers them to VictoriaMetrics; it is stopped once nothing is pending. Then another
+  // one, on the same database, finds the run stalled and sends the health series.
   static void sendRunThroughProcessor() {
     config::DbConfig db;
     db.path = (dir_->path() / "lens.db").string();
@@ -347,26 +396,72 @@ class DashboardsTest : public ::testing::Test {
     ASSERT_TRUE(storage::ensureSchema(**database, nullptr).ok());
     insertCluster(**database);
 
+    health_from_ms_ = wallMs();
     std::vector<std::string> env;
     std::vector<std::string> args = testing::databaseFlags(db, &env);
     args.insert(args.end(),
                 {"--metricsWrite.endpoints=" + vm_->url(), "--metricsWrite.retryMaxBackoff=300ms",
                  "--cache.refreshInterval=200ms", "--training.flushInterval=20ms",
-                 "--training.retryMaxBackoff=200ms"});
+                 "--training.retryMaxBackoff=200ms",
+                 "--training.stall.checkInterval=" + std::string(kCheckInterval)});
+    {
+      // While the lines arrive, a check sees part of the run, which by the wall clock stopped
+      // long ago, and would find a stall at each part's end: no wait is a stall here.
+      std::vector<std::string> loading = args;
+      loading.push_back("--training.stall.minimum=100000h");
+      std::unique_ptr<testing::ChildProcess> processor;
+      const uint16_t port = testing::startProcessor(processor, loading, env);
+      ASSERT_NE(port, 0);
+      postRun(port, kStartMs);
+      postGpus(port, kStartMs);
+      EXPECT_TRUE(testing::waitFor([port] { return settled(port); }, 120s, 50ms))
+          << testing::httpGet(port, "/metrics") << processor->output();
+      testing::stopProcessor(*processor);
+    }
+
+    args.insert(args.end(), {"--training.stall.minimum=1s",
+                             "--training.stall.factor=" + std::to_string(kStallFactor)});
     std::unique_ptr<testing::ChildProcess> processor;
     const uint16_t port = testing::startProcessor(processor, args, env);
     ASSERT_NE(port, 0);
-    postRun(port, kStartMs);
-    postGpus(port, kStartMs);
+    const auto metric = [port](const std::string& series) {
+      return testing::metricValue(testing::httpGet(port, "/metrics"), series).value_or(0);
+    };
+    // The lease to send the series (the first processor's expires within three check
+    // intervals) and the stall recorded.
+    EXPECT_TRUE(testing::waitFor(
+        [&] {
+          return metric("training_health_series_lease") == 1 &&
+                 metric(R"(training_health_events_total\{type="TrainingStalled"\})") >= 1;
+        },
+        120s, 50ms))
+        << testing::httpGet(port, "/metrics") << processor->output();
+    // The check under way holds the lease and knows of the stall: once it is done, its series
+    // are queued.
+    const double checks = metric("training_health_checks_total");
+    EXPECT_TRUE(testing::waitFor([&] { return metric("training_health_checks_total") > checks; },
+                                 60s, 50ms))
+        << processor->output();
     EXPECT_TRUE(testing::waitFor([port] { return settled(port); }, 120s, 50ms))
         << testing::httpGet(port, "/metrics") << processor->output();
     testing::stopProcessor(*processor);
   }
 
   static int64_t endMs() { return kStartMs + kStepMs * (kSteps - 1); }
+  // When the run counts as stalled: its last iteration and kStallFactor intervals.
+  static int64_t stalledAtMs() { return endMs() + kStallFactor * kStepMs; }
 
-  static std::string queryRange(const std::string& expr, int64_t step_seconds) {
-    return vm_->queryRange(expr, kStartMs / 1000, endMs() / 1000 + 60, step_seconds);
+  // The run's series: iterations, saves, GPU samples.
+  static TimeRange runRange() { return {kStartMs / 1000, endMs() / 1000 + 60}; }
+  // The run's series and its stall.
+  static TimeRange eventRange() { return {kStartMs / 1000, stalledAtMs() / 1000 + 120}; }
+  // The health series, from the first check until now. At a step below a minute,
+  // VictoriaMetrics replaces the value of a point after the current time with the point's before
+  // (-search.maxStepForPointsAdjustment), which for a series this young has none.
+  static TimeRange healthRange() { return {health_from_ms_ / 1000 - 60, wallMs() / 1000 + 60, 60}; }
+
+  static std::string queryRange(const std::string& expr, const TimeRange& range) {
+    return vm_->queryRange(expr, range.start_s, range.end_s, range.step_s);
   }
 
   static std::vector<std::filesystem::path> dashboards() {
@@ -400,10 +495,12 @@ class DashboardsTest : public ::testing::Test {
   static constexpr int64_t kStartMs = 1'761'223'200'000;
   static testing::TempDir* dir_;
   static testing::VictoriaMetrics* vm_;
+  static int64_t health_from_ms_;  // wall clock before the first check
 };
 
 testing::TempDir* DashboardsTest::dir_ = nullptr;
 testing::VictoriaMetrics* DashboardsTest::vm_ = nullptr;
+int64_t DashboardsTest::health_from_ms_ = 0;
 
 TEST_F(DashboardsTest, BothDashboardsAreThere) {
   std::vector<std::string> titles;
@@ -418,30 +515,108 @@ TEST_F(DashboardsTest, EveryPanelQueryFindsTheRun) {
     collectPanelQueries(dashboard["panels"], dashboard["title"].GetString(), queries);
   }
   ASSERT_GE(queries.size(), 20u);
+  size_t health_queries = 0;
   for (const Query& query : queries) {
     const std::string expr = substitute(query.expr, values_);
-    const std::string answer = queryRange(expr, query.step_seconds);
+    const bool health = sentByHealthCheck(expr);
+    health_queries += health ? 1 : 0;
+    const std::string answer = queryRange(expr, health ? healthRange() : runRange());
     EXPECT_GT(pointsOf(answer), 0) << query.where << "\n  " << expr << "\n  " << answer;
   }
+  EXPECT_GE(health_queries, 5u);
+}
+
+// The health panels show the run as the second processor found it: stalled.
+TEST_F(DashboardsTest, TheHealthPanelsShowTheRunStalled) {
+  std::vector<Query> queries;
+  const rapidjson::Document dashboard =
+      load(std::filesystem::path(TP_GRAFANA_DIR) / "training-run.json");
+  collectPanelQueries(dashboard["panels"], dashboard["title"].GetString(), queries);
+  const auto seriesOfPanel = [&](std::string_view title) -> std::vector<Series> {
+    const auto query = std::find_if(queries.begin(), queries.end(),
+                                    [&](const Query& each) { return each.panel == title; });
+    if (query == queries.end()) {
+      ADD_FAILURE() << "no panel '" << title << "'";
+      return {};
+    }
+    const std::string answer = queryRange(substitute(query->expr, values_), healthRange());
+    auto series = seriesOf(answer);
+    EXPECT_TRUE(series) << query->where << "\n  " << answer;
+    return series.value_or(std::vector<Series>{});
+  };
+
+  // Run state: at its last point, the one current state is stalled.
+  const std::vector<Series> states = seriesOfPanel("Run state");
+  double last_s = 0;
+  for (const Series& series : states) {
+    if (!series.points.empty()) last_s = std::max(last_s, series.points.back().first);
+  }
+  std::vector<std::string> current;
+  for (const Series& series : states) {
+    if (!series.points.empty() && series.points.back().first == last_s) {
+      current.push_back(series.labels.at("state"));
+    }
+  }
+  EXPECT_THAT(current, ::testing::ElementsAre("stalled"));
+
+  const std::vector<Series> stalled = seriesOfPanel("Stalled");
+  ASSERT_EQ(stalled.size(), 1u);
+  ASSERT_FALSE(stalled.front().points.empty());
+  EXPECT_EQ(stalled.front().points.back().second, "1");
+}
+
+// The annotation queries of a dashboard (Grafana's built-in one has none), by name.
+std::map<std::string, std::string> annotationQueries(const rapidjson::Document& dashboard) {
+  std::map<std::string, std::string> queries;
+  for (const auto& annotation : dashboard["annotations"]["list"].GetArray()) {
+    if (!annotation.HasMember("expr")) continue;
+    const std::string name = annotation["name"].GetString();
+    EXPECT_EQ(std::string_view(annotation["datasource"]["uid"].GetString()), "${datasource}")
+        << name;
+    // A one-minute step and a one-minute window: each sample is in one point.
+    EXPECT_EQ(std::string_view(annotation["step"].GetString()), "1m") << name;
+    queries[name] = annotation["expr"].GetString();
+  }
+  return queries;
+}
+
+TEST_F(DashboardsTest, TheAnnotationsAreTheSavesAndTheHealthEvents) {
+  std::vector<std::string> names;
+  for (const auto& file : dashboards()) {
+    for (const auto& [name, expr] : annotationQueries(load(file))) names.push_back(name);
+  }
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("Checkpoint saves", "Health events"));
 }
 
 // Each completed save is one annotation, however long the run.
 TEST_F(DashboardsTest, TheCheckpointAnnotationMarksEachSaveOnce) {
-  size_t annotations = 0;
-  for (const auto& file : dashboards()) {
-    const rapidjson::Document dashboard = load(file);
-    for (const auto& annotation : dashboard["annotations"]["list"].GetArray()) {
-      if (!annotation.HasMember("expr")) continue;  // Grafana's built-in one
-      ++annotations;
-      EXPECT_EQ(std::string_view(annotation["datasource"]["uid"].GetString()), "${datasource}");
-      const std::string step = annotation["step"].GetString();
-      ASSERT_EQ(step, "1m");
-      const std::string expr = substitute(annotation["expr"].GetString(), values_);
-      const std::string answer = queryRange(expr, 60);
-      EXPECT_EQ(pointsOf(answer), static_cast<int>(kSaveSteps.size())) << expr << "\n  " << answer;
-    }
-  }
-  EXPECT_EQ(annotations, 1u);
+  const auto queries =
+      annotationQueries(load(std::filesystem::path(TP_GRAFANA_DIR) / "training-run.json"));
+  ASSERT_TRUE(queries.contains("Checkpoint saves"));
+  const std::string expr = substitute(queries.at("Checkpoint saves"), values_);
+  const std::string answer = queryRange(expr, runRange());
+  EXPECT_EQ(pointsOf(answer), static_cast<int>(kSaveSteps.size())) << expr << "\n  " << answer;
+}
+
+// The stall is one TrainingStalled annotation, at the time the run became stalled, whichever
+// checks saw it.
+TEST_F(DashboardsTest, TheHealthEventAnnotationMarksTheStallOnce) {
+  const auto queries =
+      annotationQueries(load(std::filesystem::path(TP_GRAFANA_DIR) / "training-run.json"));
+  ASSERT_TRUE(queries.contains("Health events"));
+  const std::string expr = substitute(queries.at("Health events"), values_);
+  const std::string answer = queryRange(expr, eventRange());
+  const auto series = seriesOf(answer);
+  ASSERT_TRUE(series) << expr << "\n  " << answer;
+  ASSERT_EQ(series->size(), 1u) << expr << "\n  " << answer;
+  EXPECT_THAT(series->front().labels,
+              ::testing::Contains(::testing::Pair("type", "TrainingStalled")))
+      << answer;
+  ASSERT_EQ(series->front().points.size(), 1u) << answer;
+  // The point of the minute the event's sample falls in.
+  const auto at_ms = static_cast<int64_t>(series->front().points.front().first * 1000);
+  EXPECT_GE(at_ms, stalledAtMs()) << answer;
+  EXPECT_LT(at_ms, stalledAtMs() + 60'000) << answer;
 }
 
 // label_values(selector, label): the value the test sets the variable to is among its options.
@@ -466,8 +641,8 @@ TEST_F(DashboardsTest, EveryVariableOffersTheRun) {
       const std::string answer =
           testing::httpGet(vm_->port(), "/api/v1/label/" + parts[2].str() +
                                             "/values?match[]=" + testing::urlEncode(selector) +
-                                            "&start=" + std::to_string(kStartMs / 1000) +
-                                            "&end=" + std::to_string(endMs() / 1000 + 60));
+                                            "&start=" + std::to_string(runRange().start_s) +
+                                            "&end=" + std::to_string(runRange().end_s));
       const rapidjson::Document options = parseJson(answer, "label values of " + name);
       ASSERT_TRUE(options.IsObject() && options.HasMember("data")) << answer;
       std::vector<std::string> offered;
