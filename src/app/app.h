@@ -15,8 +15,8 @@
 #include "http/server.h"
 #include "storage/database.h"
 #include "storage/schema_maintainer.h"
-#include "training/health_monitor.h"
 #include "telemetry/telemetry.h"
+#include "training/health_monitor.h"
 
 namespace tp::app {
 

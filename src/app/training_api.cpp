@@ -1,6 +1,7 @@
 #include "app/training_api.h"
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <limits>
@@ -13,7 +14,9 @@
 #include "common/strings.h"
 #include "http/envelope.h"
 #include "http/query.h"
+#include "storage/training_health.h"
 #include "storage/training_queries.h"
+#include "training/health_monitor.h"
 
 namespace tp::app {
 namespace {
@@ -469,13 +472,128 @@ http::Response data(storage::Database& database, const http::RequestContext& con
   return ok(context, std::move(body));
 }
 
+// At most this many health events in one answer: a workload has a few per run.
+constexpr size_t kMaxHealthEvents = 10'000;
+
+http::Response goodput(storage::Database& database, const common::Clock& clock,
+                       const http::RequestContext& context) {
+  const std::string workload_uid(context.parameters.get("workload_uid"));
+  if (!plausibleUid(workload_uid)) {
+    return invalid(context, common::concat("workload_uid: ", kUidProblem));
+  }
+  const int64_t now_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock.wallNow().time_since_epoch())
+          .count();
+  auto figures = training::workloadGoodput(database, workload_uid, now_us);
+  if (!figures.ok()) return failed(context, figures.status());
+  if (!figures->has_value()) {
+    return http::errorResponse(context.request, 404,
+                               common::concat("workload ", workload_uid, " has no training run"));
+  }
+  const training::Goodput& goodput = **figures;
+  return ok(
+      context, http::envelopeOkWriting([&](common::JsonWriter& writer) {
+        writer.StartObject();
+        writer.Key("workload_uid");
+        common::writeString(writer, workload_uid);
+        writer.Key("runs");
+        writer.Int(goodput.runs);
+        writer.Key("start");
+        common::writeString(writer, rfc3339(goodput.start_us));
+        writer.Key("end");
+        common::writeString(writer, rfc3339(goodput.end_us));
+        writer.Key("wall_seconds");
+        writer.Double(goodput.wall_seconds);
+        writer.Key("productive_seconds");
+        writer.Double(goodput.productive_seconds);
+        writer.Key("ratio");
+        writer.Double(goodput.ratio);
+        writer.Key("lost_seconds");
+        writer.StartObject();
+        for (const auto& [reason, seconds] : {std::pair{"restarts", goodput.restarts_seconds},
+                                              std::pair{"redone", goodput.redone_seconds},
+                                              std::pair{"stalls", goodput.stalls_seconds},
+                                              std::pair{"checkpoints", goodput.checkpoints_seconds},
+                                              std::pair{"other", goodput.other_seconds}}) {
+          writer.Key(reason);
+          writer.Double(seconds);
+        }
+        writer.EndObject();
+        writer.Key("counted_iterations");
+        writer.Int64(goodput.counted_iterations);
+        writer.Key("redone_iterations");
+        writer.Int64(goodput.redone_iterations);
+        writer.EndObject();
+      }));
+}
+
+http::Response healthEvents(storage::Database& database, const http::RequestContext& context) {
+  const std::string workload_uid(context.parameters.get("workload_uid"));
+  if (!plausibleUid(workload_uid)) {
+    return invalid(context, common::concat("workload_uid: ", kUidProblem));
+  }
+  const http::QueryParameters parameters(http::toStd(context.request.target()));
+  std::optional<int> run;
+  if (const auto value = parameters.get("run"); value && !value->empty()) {
+    const std::optional<int64_t> serial = parseInteger(*value);
+    if (!serial || *serial < 1 || *serial > std::numeric_limits<int>::max()) {
+      return invalid(context, "run: must be a run serial (an integer from 1)");
+    }
+    run = static_cast<int>(*serial);
+  }
+  auto events = storage::readHealthEvents(database, workload_uid, run);
+  if (!events.ok()) return failed(context, events.status());
+  return ok(context, http::envelopeOkWriting([&](common::JsonWriter& writer) {
+              writer.StartObject();
+              writer.Key("events");
+              writer.StartArray();
+              for (size_t i = 0; i < std::min(events->size(), kMaxHealthEvents); ++i) {
+                const storage::HealthEvent& event = (*events)[i];
+                writer.StartObject();
+                writer.Key("run");
+                writer.Int(event.run_serial);
+                writer.Key("type");
+                common::writeString(writer, storage::nameOf(event.type));
+                writer.Key("iteration");
+                writer.Int64(event.occurrence);
+                writer.Key("time");
+                common::writeString(writer, rfc3339(event.time_us));
+                writer.Key("pod_uid");
+                common::writeString(writer, event.pod_uid);
+                writer.Key("detail");
+                // The detector wrote it: an object.
+                if (event.detail_json.empty()) {
+                  writer.Null();
+                } else {
+                  writer.RawValue(event.detail_json.data(), event.detail_json.size(),
+                                  rapidjson::kObjectType);
+                }
+                writer.EndObject();
+              }
+              writer.EndArray();
+              if (events->size() > kMaxHealthEvents) {
+                writer.Key("truncated");
+                writer.Bool(true);
+              }
+              writer.EndObject();
+            }));
+}
+
 }  // namespace
 
-void addTrainingRoutes(http::Router& router, storage::Database& database) {
+void addTrainingRoutes(http::Router& router, storage::Database& database,
+                       const common::Clock& clock) {
   const std::vector<beast_http::verb> get = {beast_http::verb::get};
   router.add("/training/runs", get, [&database](const http::RequestContext& context) {
     return listRuns(database, context);
   });
+  router.add("/training/{workload_uid}/goodput", get,
+             [&database, &clock](const http::RequestContext& context) {
+               return goodput(database, clock, context);
+             });
+  router.add(
+      "/training/{workload_uid}/events", get,
+      [&database](const http::RequestContext& context) { return healthEvents(database, context); });
   const auto route = [&](const std::string& path, auto handler, Shape shape) {
     router.add(path, get, [&database, handler, shape](const http::RequestContext& context) {
       return handler(database, context, shape);

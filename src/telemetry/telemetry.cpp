@@ -444,8 +444,9 @@ TrainingHealthMetrics Telemetry::trainingHealthMetrics(
     return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
   };
   TrainingHealthMetrics metrics{
-      .checks = counter("training_health_checks_total",
-                        "Checks of every run for stalls and anomalies (training.stall.checkInterval)"),
+      .checks =
+          counter("training_health_checks_total",
+                  "Checks of every run for stalls and anomalies (training.stall.checkInterval)"),
       .check_failures = counter("training_health_check_failures_total",
                                 "Checks a database error cut short; the next one starts over"),
       .check_duration = &prometheus::BuildHistogram()
@@ -455,23 +456,23 @@ TrainingHealthMetrics Telemetry::trainingHealthMetrics(
                              .Add({}, latencyBuckets()),
       .events = {},
       .runs = {},
-      .runs_not_checked =
-          counter("training_health_runs_not_checked_total",
-                  "Runs a check left out: beyond the runs one check looks at"),
+      .runs_not_checked = counter("training_health_runs_not_checked_total",
+                                  "Runs a check left out: beyond the runs one check looks at"),
       .series_lease = &prometheus::BuildGauge()
                            .Name("training_health_series_lease")
                            .Help("1 while this replica holds the lease to send the health series")
                            .Register(*registry_)
                            .Add({}),
-      .samples = counter("training_health_samples_total",
-                         "Training-health samples queued for storage"),
+      .samples =
+          counter("training_health_samples_total", "Training-health samples queued for storage"),
       .submit_failures = counter("training_health_submit_failures_total",
                                  "Batches of training-health samples the forwarder refused"),
   };
   auto& events = prometheus::BuildCounter()
                      .Name("training_health_events_total")
-                     .Help("Training-health workload events this replica recorded, by type "
-                           "(each occurrence is recorded by one replica)")
+                     .Help(
+                         "Training-health workload events this replica recorded, by type "
+                         "(each occurrence is recorded by one replica)")
                      .Register(*registry_);
   for (std::string_view type : event_types) {
     metrics.events.push_back(&events.Add({{"type", std::string(type)}}));

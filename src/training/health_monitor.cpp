@@ -38,9 +38,9 @@ size_t indexOf(HealthEventType type) {
 }
 
 size_t indexOf(RunState state) {
-  return static_cast<size_t>(std::find(std::begin(storage::kRunStates),
-                                       std::end(storage::kRunStates), state) -
-                             std::begin(storage::kRunStates));
+  return static_cast<size_t>(
+      std::find(std::begin(storage::kRunStates), std::end(storage::kRunStates), state) -
+      std::begin(storage::kRunStates));
 }
 
 bool active(RunState state) { return state == RunState::kRunning || state == RunState::kStalled; }
@@ -56,11 +56,10 @@ std::vector<prompb::LabelPair> present(std::initializer_list<prompb::LabelPair> 
 
 // Folds the workload's rows after `after` into `calculator`; `settle` says, in row order, when
 // to go on folding into another calculator (it returns the one to use from then on).
-absl::Status foldRows(storage::Database& database, const std::string& workload_uid,
-                      std::optional<std::pair<int, int64_t>> after,
-                      std::span<const HealthEvent> recorded,
-                      const std::function<GoodputCalculator&(const storage::PerformanceRecord&)>&
-                          calculator_for) {
+absl::Status foldRows(
+    storage::Database& database, const std::string& workload_uid,
+    std::optional<std::pair<int, int64_t>> after, std::span<const HealthEvent> recorded,
+    const std::function<GoodputCalculator&(const storage::PerformanceRecord&)>& calculator_for) {
   storage::PerformanceQuery query{.workload_uid = workload_uid};
   query.after = after;
   std::string document;
@@ -75,8 +74,7 @@ absl::Status foldRows(storage::Database& database, const std::string& workload_u
 }
 
 // The workload's runs (all pages) and completed saves, which finish a goodput.
-absl::StatusOr<Goodput> finishGoodput(storage::Database& database,
-                                      const std::string& workload_uid,
+absl::StatusOr<Goodput> finishGoodput(storage::Database& database, const std::string& workload_uid,
                                       const GoodputCalculator& calculator,
                                       std::span<const HealthEvent> recorded, int64_t now_us) {
   std::vector<storage::RunSummary> runs;
@@ -153,14 +151,14 @@ absl::Status HealthMonitor::check() {
   const int64_t now_us = micros(clock_.wallNow());
   absl::Status status = [&]() -> absl::Status {
     const int64_t interval_us = micros(stall_.check_interval);
-    auto lease = storage::holdLease(database_, kHealthSeriesLease, replica_, now_us,
-                                    3 * interval_us);
+    auto lease =
+        storage::holdLease(database_, kHealthSeriesLease, replica_, now_us, 3 * interval_us);
     if (!lease.ok()) return lease.status();
     const bool send_series = sink_ != nullptr && *lease;
     metrics_.series_lease->Set(send_series ? 1 : 0);
 
-    auto runs = storage::listHealthRuns(database_, now_us - micros(kEndedRunsChecked),
-                                        kMaxCheckedRuns);
+    auto runs =
+        storage::listHealthRuns(database_, now_us - micros(kEndedRunsChecked), kMaxCheckedRuns);
     if (!runs.ok()) return runs.status();
     if (runs->size() > kMaxCheckedRuns) {
       metrics_.runs_not_checked->Increment(static_cast<double>(runs->size() - kMaxCheckedRuns));
@@ -190,9 +188,9 @@ absl::Status HealthMonitor::check() {
       std::vector<HealthEvent> found;
       absl::flat_hash_map<int, int64_t> last_progress_us;
       for (const storage::HealthRun& run : workload_runs) {
-        if (!active(healthOf(run, *recorded).state)) continue;
         std::optional<int64_t> last_progress;
-        TP_RETURN_IF_ERROR(checkRun(run, *recorded, now_us, found, last_progress));
+        TP_RETURN_IF_ERROR(checkRun(run, active(healthOf(run, *recorded).state), *recorded, now_us,
+                                    found, last_progress));
         if (last_progress) last_progress_us[run.key.serial] = *last_progress;
       }
       TP_RETURN_IF_ERROR(record(found, workload_runs, out));
@@ -279,10 +277,17 @@ absl::Status HealthMonitor::check() {
   return status;
 }
 
-absl::Status HealthMonitor::checkRun(const storage::HealthRun& run,
+absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running,
                                      const std::vector<HealthEvent>& recorded, int64_t now_us,
                                      std::vector<HealthEvent>& found,
                                      std::optional<int64_t>& last_progress_us) {
+  RunMemory& memory = runs_[runId(run.key)];
+  if (!running) {
+    // An ended run's last rows still count (the NaN before a crash), once: nothing is added after.
+    auto last = storage::lastIteration(database_, run.key);
+    if (!last.ok()) return last.status();
+    if (!*last || **last <= memory.judged_iteration) return absl::OkStatus();
+  }
   auto newest = storage::readNewestRows(database_, run.key, kRowsPerCheck);
   if (!newest.ok()) return newest.status();
   std::vector<RowFigures> rows;
@@ -290,15 +295,18 @@ absl::Status HealthMonitor::checkRun(const storage::HealthRun& run,
   for (const storage::ProgressRow& row : *newest) rows.push_back(figuresOf(row));
   if (!rows.empty()) last_progress_us = rows.back().time_us;
 
-  auto checkpoint_since = storage::checkpointInProgressSince(database_, run.key);
-  if (!checkpoint_since.ok()) return checkpoint_since.status();
-  const std::optional<StallVerdict> verdict = findStall(stall_, rows, *checkpoint_since, now_us);
+  std::optional<StallVerdict> verdict;
+  if (running) {
+    auto checkpoint_since = storage::checkpointInProgressSince(database_, run.key);
+    if (!checkpoint_since.ok()) return checkpoint_since.status();
+    verdict = findStall(stall_, rows, *checkpoint_since, now_us);
+  }
+  // A run that ended after its iterations came back still resumed.
   for (HealthEvent& event : stallEvents(run, verdict, rows, recorded, now_us)) {
     found.push_back(std::move(event));
   }
   if (rows.empty()) return absl::OkStatus();
 
-  RunMemory& memory = runs_[runId(run.key)];
   const bool from_run_start = rows.size() < kRowsPerCheck;
   const auto first = std::find_if(rows.begin(), rows.end(), [&](const RowFigures& row) {
     return row.iteration > memory.judged_iteration;
@@ -334,16 +342,15 @@ absl::StatusOr<Goodput> HealthMonitor::goodputOf(const std::string& workload_uid
   WorkloadGoodput& kept = goodput_[workload_uid];
   std::optional<GoodputCalculator> latest;
   const int64_t settled_us = now_us - micros(kGoodputSettle);
-  TP_RETURN_IF_ERROR(foldRows(
-      database_, workload_uid, kept.cursor, recorded,
-      [&](const storage::PerformanceRecord& record) -> GoodputCalculator& {
-        // Rows come in (serial, iteration) order: from the first one too new to settle on, the
-        // rest are folded into a copy only.
-        if (!latest && record.time_us > settled_us) latest = kept.settled;
-        if (latest) return *latest;
-        kept.cursor.emplace(record.serial, record.iteration);
-        return kept.settled;
-      }));
+  TP_RETURN_IF_ERROR(foldRows(database_, workload_uid, kept.cursor, recorded,
+                              [&](const storage::PerformanceRecord& record) -> GoodputCalculator& {
+                                // Rows come in (serial, iteration) order: from the first one too
+                                // new to settle on, the rest are folded into a copy only.
+                                if (!latest && record.time_us > settled_us) latest = kept.settled;
+                                if (latest) return *latest;
+                                kept.cursor.emplace(record.serial, record.iteration);
+                                return kept.settled;
+                              }));
   return finishGoodput(database_, workload_uid, latest ? *latest : kept.settled, recorded, now_us);
 }
 
@@ -382,7 +389,8 @@ void HealthMonitor::addSeries(Outgoing& out, std::string_view name,
   all.insert(all.end(), labels.begin(), labels.end());
   label_scratch_.clear();
   size_t size = 0;
-  for (const prompb::LabelPair& label : all) size += prompb::labelFieldSize(label.name, label.value);
+  for (const prompb::LabelPair& label : all)
+    size += prompb::labelFieldSize(label.name, label.value);
   prompb::WireWriter writer(label_scratch_, size);
   for (const prompb::LabelPair& label : all) prompb::writeLabel(writer, label.name, label.value);
   const size_t lane = prompb::laneOfSeries(label_scratch_.view(), out.lanes.size());

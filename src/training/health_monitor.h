@@ -84,9 +84,9 @@ class HealthMonitor {
   };
 
   void run();
-  // Judges one running or stalled run: adds what it found to `found`, and its last row's time to
-  // `last_progress_us`.
-  absl::Status checkRun(const storage::HealthRun& run,
+  // Judges one run (for stalls only when `running`: running or stalled): adds what it found to
+  // `found`, and its last row's time to `last_progress_us`.
+  absl::Status checkRun(const storage::HealthRun& run, bool running,
                         const std::vector<storage::HealthEvent>& recorded, int64_t now_us,
                         std::vector<storage::HealthEvent>& found,
                         std::optional<int64_t>& last_progress_us);

@@ -193,15 +193,15 @@ class AnomalyFinder {
     const RowFigures& row = rows_[i];
     DetailWriter detail;
     detail.integer("iteration", row.iteration);
-    const bool by_loss = type == HealthEventType::kNanIterations && row.loss &&
-                         !std::isfinite(*row.loss);
+    const bool by_loss =
+        type == HealthEventType::kNanIterations && row.loss && !std::isfinite(*row.loss);
     if (by_loss) {
       detail.text("field", "lm_loss").number("value", *row.loss);
       const double baseline = lossMedian(i);
       if (!std::isnan(baseline)) detail.number("baseline", baseline);
     } else {
-      const double value = type == HealthEventType::kNanIterations ? row.nan_iterations
-                                                                    : row.skipped_iterations;
+      const double value =
+          type == HealthEventType::kNanIterations ? row.nan_iterations : row.skipped_iterations;
       detail.text("field", count_field).number("value", value).number("baseline", 0);
     }
     events.push_back(eventOf(run_, type, row.iteration, row, detail.done()));
@@ -262,9 +262,9 @@ class AnomalyFinder {
   // it (the row before the stretch is not below); while a drop is open, ThroughputRecovered at
   // the `consecutive`-th row of a stretch back at or above the drop's own baseline.
   void throughput(std::vector<HealthEvent>& events, size_t first) {
-    const std::vector<const HealthEvent*> open = openEvents(
-        recorded_, run_.serial, HealthEventType::kThroughputDrop,
-        HealthEventType::kThroughputRecovered);
+    const std::vector<const HealthEvent*> open =
+        openEvents(recorded_, run_.serial, HealthEventType::kThroughputDrop,
+                   HealthEventType::kThroughputRecovered);
     const HealthEvent* drop = open.empty() ? nullptr : open.back();
     std::optional<double> drop_baseline;
     if (drop != nullptr) drop_baseline = detailNumber(*drop, "baseline");
@@ -281,8 +281,7 @@ class AnomalyFinder {
         // Keyed by the drop: the first replica to see a recovered stretch records it.
         if (!all) continue;
         const RowFigures& row = rows_[start];
-        events.push_back(eventOf(run_, HealthEventType::kThroughputRecovered, drop->occurrence,
-                                 row,
+        events.push_back(eventOf(run_, HealthEventType::kThroughputRecovered, drop->occurrence, row,
                                  DetailWriter()
                                      .integer("iteration", row.iteration)
                                      .text("field", throughputName(throughput_))
@@ -298,7 +297,8 @@ class AnomalyFinder {
       for (size_t j = start; j <= i && all; ++j) all = below(j, baseline);
       if (!all) continue;
       scratch_.clear();
-      for (size_t j = start; j <= i; ++j) scratch_.push_back(*throughputValue(rows_[j], throughput_));
+      for (size_t j = start; j <= i; ++j)
+        scratch_.push_back(*throughputValue(rows_[j], throughput_));
       const RowFigures& row = rows_[start];
       events.push_back(eventOf(run_, HealthEventType::kThroughputDrop, row.iteration, row,
                                DetailWriter()
@@ -354,7 +354,8 @@ std::optional<StallVerdict> findStall(const config::TrainingStallConfig& config,
   std::vector<double> intervals;
   intervals.reserve(rows.size() - 1);
   for (size_t i = 1; i < rows.size(); ++i) {
-    intervals.push_back(static_cast<double>(std::max<int64_t>(0, rows[i].time_us - rows[i - 1].time_us)));
+    intervals.push_back(
+        static_cast<double>(std::max<int64_t>(0, rows[i].time_us - rows[i - 1].time_us)));
   }
   StallVerdict verdict{.last_iteration = rows.back().iteration,
                        .last_progress_us = rows.back().time_us};
@@ -407,13 +408,13 @@ std::vector<HealthEvent> stallEvents(const storage::HealthRun& run,
     if (after == rows.end()) continue;
     const int64_t last_progress_us =
         static_cast<int64_t>(detailNumber(*stall, "last_progress_us").value_or(0));
-    events.push_back(eventOf(run.key, HealthEventType::kTrainingResumed, stall->occurrence, *after,
-                             DetailWriter()
-                                 .integer("iteration", after->iteration)
-                                 .integer("stalled_iteration", stall->occurrence)
-                                 .number("stalled_seconds",
-                                         seconds(after->time_us - last_progress_us))
-                                 .done()));
+    events.push_back(
+        eventOf(run.key, HealthEventType::kTrainingResumed, stall->occurrence, *after,
+                DetailWriter()
+                    .integer("iteration", after->iteration)
+                    .integer("stalled_iteration", stall->occurrence)
+                    .number("stalled_seconds", seconds(after->time_us - last_progress_us))
+                    .done()));
   }
   if (verdict && findRecorded(recorded, run.key.serial, HealthEventType::kTrainingStalled,
                               verdict->last_iteration) == nullptr) {
@@ -429,8 +430,7 @@ std::vector<HealthEvent> stallEvents(const storage::HealthRun& run,
                            .integer("last_progress_us", verdict->last_progress_us)
                            .number("waited_seconds", seconds(now_us - verdict->last_progress_us))
                            .number("threshold_seconds", seconds(verdict->threshold_us))
-                           .number("median_interval_seconds",
-                                   seconds(verdict->median_interval_us))
+                           .number("median_interval_seconds", seconds(verdict->median_interval_us))
                            .boolean("checkpoint_in_progress", verdict->checkpoint_in_progress)
                            .text("nearest_workload_uid", run.nearest_workload_uid)
                            .done()};
@@ -440,9 +440,8 @@ std::vector<HealthEvent> stallEvents(const storage::HealthRun& run,
 }
 
 std::vector<HealthEvent> findAnomalies(const config::TrainingAnomalyConfig& config,
-                                       const storage::RunKey& run,
-                                       std::span<const RowFigures> rows, size_t first,
-                                       bool from_run_start,
+                                       const storage::RunKey& run, std::span<const RowFigures> rows,
+                                       size_t first, bool from_run_start,
                                        std::span<const HealthEvent> recorded) {
   return AnomalyFinder(config, run, rows, from_run_start, recorded).find(first);
 }
@@ -450,13 +449,14 @@ std::vector<HealthEvent> findAnomalies(const config::TrainingAnomalyConfig& conf
 std::optional<HealthEvent> findRewind(const storage::RunKey& run, const RowFigures& first_row,
                                       int previous_serial, int64_t previous_last_iteration) {
   if (first_row.iteration > previous_last_iteration) return std::nullopt;
-  return eventOf(run, HealthEventType::kIterationRewind, first_row.iteration, first_row,
-                 DetailWriter()
-                     .integer("iteration", first_row.iteration)
-                     .integer("previous_run", previous_serial)
-                     .integer("previous_last_iteration", previous_last_iteration)
-                     .integer("redone_iterations", previous_last_iteration - first_row.iteration + 1)
-                     .done());
+  return eventOf(
+      run, HealthEventType::kIterationRewind, first_row.iteration, first_row,
+      DetailWriter()
+          .integer("iteration", first_row.iteration)
+          .integer("previous_run", previous_serial)
+          .integer("previous_last_iteration", previous_last_iteration)
+          .integer("redone_iterations", previous_last_iteration - first_row.iteration + 1)
+          .done());
 }
 
 void GoodputCalculator::add(int serial, int64_t iteration, int64_t time_us,
@@ -512,9 +512,8 @@ Goodput GoodputCalculator::finish(std::span<const storage::RunSummary> runs,
   }
   std::optional<int64_t> previous_end_us;  // of the previous run with rows: progress or stall
   for (const RunRows& rows : runs_) {
-    const auto summary = std::find_if(runs.begin(), runs.end(), [&](const auto& run) {
-      return run.serial == rows.serial;
-    });
+    const auto summary = std::find_if(runs.begin(), runs.end(),
+                                      [&](const auto& run) { return run.serial == rows.serial; });
     const bool known = summary != runs.end();
     const int64_t started_us = known ? summary->started_us : rows.first_time_us;
 
@@ -523,13 +522,12 @@ Goodput GoodputCalculator::finish(std::span<const storage::RunSummary> runs,
     const int64_t first_iterations =
         std::max<int64_t>(1, std::min(rows.second_delta > 0 ? rows.second_delta : 1,
                                       std::max<int64_t>(1, rows.first_iteration)));
-    const double first_work =
-        std::min(workSeconds(first_iterations, rows.first_step_ms),
-                 std::max(0.0, seconds(rows.first_time_us - started_us)));
+    const double first_work = std::min(workSeconds(first_iterations, rows.first_step_ms),
+                                       std::max(0.0, seconds(rows.first_time_us - started_us)));
     const int64_t first_redone = std::clamp<int64_t>(
         rows.frontier - (rows.first_iteration - first_iterations), 0, first_iterations);
-    const double first_redone_work = first_work * static_cast<double>(first_redone) /
-                                     static_cast<double>(first_iterations);
+    const double first_redone_work =
+        first_work * static_cast<double>(first_redone) / static_cast<double>(first_iterations);
     goodput.productive_seconds += rows.productive_seconds + first_work - first_redone_work;
     goodput.redone_seconds += rows.redone_seconds + first_redone_work;
     goodput.counted_iterations += rows.counted_iterations + first_iterations - first_redone;
@@ -569,10 +567,9 @@ Goodput GoodputCalculator::finish(std::span<const storage::RunSummary> runs,
     }
   }
   goodput.wall_seconds = std::max(0.0, seconds(goodput.end_us - goodput.start_us));
-  goodput.other_seconds =
-      std::max(0.0, goodput.wall_seconds - goodput.productive_seconds - goodput.redone_seconds -
-                        goodput.stalls_seconds - goodput.checkpoints_seconds -
-                        goodput.restarts_seconds);
+  goodput.other_seconds = std::max(0.0, goodput.wall_seconds - goodput.productive_seconds -
+                                            goodput.redone_seconds - goodput.stalls_seconds -
+                                            goodput.checkpoints_seconds - goodput.restarts_seconds);
   goodput.ratio = goodput.wall_seconds > 0 ? goodput.productive_seconds / goodput.wall_seconds : 0;
   return goodput;
 }

@@ -42,7 +42,7 @@ inline constexpr size_t kThroughputBaselineRows = 100;
 
 struct StallVerdict {
   int64_t last_iteration = 0;
-  int64_t last_progress_us = 0;   // the last row's log time
+  int64_t last_progress_us = 0;    // the last row's log time
   int64_t median_interval_us = 0;  // between the run's logged iterations
   int64_t threshold_us = 0;        // max(factor × median interval, minimum)
   // When the wait ran past the threshold (or past the checkpoint grace): the event's time, the

@@ -107,9 +107,9 @@ class HealthMonitorTest : public ::testing::Test {
   }
   // Moves the simulated wall clock to `time_us`.
   void at(int64_t time_us) {
-    const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                            clock_.wallNow().time_since_epoch())
-                            .count();
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.wallNow().time_since_epoch())
+            .count();
     ASSERT_GE(time_us, now);
     clock_.advance(std::chrono::microseconds(time_us - now));
   }
@@ -136,8 +136,8 @@ class HealthMonitorTest : public ::testing::Test {
   std::unique_ptr<storage::Database> database_;
   config::TrainingConfig training_;
   telemetry::Telemetry telemetry_{"test"};
-  testing::SimulatedClock clock_{std::chrono::system_clock::time_point(
-      std::chrono::microseconds(kStart))};
+  testing::SimulatedClock clock_{
+      std::chrono::system_clock::time_point(std::chrono::microseconds(kStart))};
 };
 
 TEST_F(HealthMonitorTest, AStallIsRecordedOnceAndItsResumptionWhenIterationsReturn) {
@@ -328,10 +328,9 @@ TEST_F(HealthMonitorTest, TheLeaseHolderSendsTheAlertingAndGoodputSeries) {
   const std::string workload = "namespace=team,workload_name=job,workload_uid=w-job";
   // 20 iterations of 10 s in a wall time of 200 s + the 6 minutes without progress.
   EXPECT_DOUBLE_EQ(series.at("workload_training_goodput_ratio").at(workload), 200.0 / 560);
-  EXPECT_DOUBLE_EQ(
-      series.at("workload_training_lost_seconds")
-          .at("namespace=team,reason=stalls,workload_name=job,workload_uid=w-job"),
-      360);
+  EXPECT_DOUBLE_EQ(series.at("workload_training_lost_seconds")
+                       .at("namespace=team,reason=stalls,workload_name=job,workload_uid=w-job"),
+                   360);
 
   // replica-a goes away: once its lease has expired, replica-b sends.
   at(kStart + 200 * kSecond + 6 * kMinute + 91 * kSecond);

@@ -43,7 +43,8 @@ RowFigures row(const RowSpec& spec) {
 // Iterations 1..count, one every `interval_us`, the first at `interval_us`.
 std::vector<RowFigures> steadyRows(int64_t count, int64_t interval_us) {
   std::vector<RowFigures> rows;
-  for (int64_t i = 1; i <= count; ++i) rows.push_back(row({.iteration = i, .time_us = i * interval_us}));
+  for (int64_t i = 1; i <= count; ++i)
+    rows.push_back(row({.iteration = i, .time_us = i * interval_us}));
   return rows;
 }
 
@@ -120,7 +121,8 @@ TEST(FindStall, StallsWhenTheCheckpointGraceRunsOut) {
 TEST(FindStall, ACheckpointBeforeTheLastIterationHoldsNothingOff) {
   const auto rows = steadyRows(20, 10 * kSecond);
   const int64_t stale_save = rows.back().time_us - kMinute;  // never ended, long ago
-  const auto verdict = findStall(stallConfig(), rows, stale_save, rows.back().time_us + 6 * kMinute);
+  const auto verdict =
+      findStall(stallConfig(), rows, stale_save, rows.back().time_us + 6 * kMinute);
   ASSERT_TRUE(verdict);
   EXPECT_FALSE(verdict->checkpoint_in_progress);
 }
