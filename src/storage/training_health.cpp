@@ -175,8 +175,13 @@ absl::StatusOr<std::vector<HealthRun>> listHealthRuns(Database& database, int64_
         "SELECT runs.workload_uid, runs.run_serial, runs.nearest_workload_uid, "
         "runs.workload_name, runs.namespace_name, runs.started_us, runs.ended_us, "
         "runs.superseded_us, runs.gone_us FROM ",
-        runTimesTable(driver, ""), " WHERE (runs.ended_us IS NULL AND runs.superseded_us IS NULL)");
-    for (const char* time : {"runs.ended_us", "runs.superseded_us", "runs.gone_us"}) {
+        runTimesTable(driver, ""),
+        " WHERE (runs.ended_us IS NULL AND runs.superseded_us IS NULL AND (runs.gone_us IS NULL OR "
+        "runs.gone_us >= ",
+        placeholder(driver, next), "))");
+    binder.integer(changed_since_us);
+    // A run of a workload that went long ago (a Lens database keeps them) is left out.
+    for (const char* time : {"runs.ended_us", "runs.superseded_us"}) {
       text += common::concat(" OR ", time, " >= ", placeholder(driver, next));
       binder.integer(changed_since_us);
     }

@@ -77,8 +77,8 @@ struct HealthRun {
   std::optional<int64_t> gone_us;
 };
 
-// Every run that is neither ended nor superseded, and those that ended, were superseded or went
-// at or after `changed_since_us`; ordered by (workload_uid, serial), at most `limit` + 1 (more
+// Every run that is neither ended, superseded nor gone, and those that ended, were superseded or
+// went at or after `changed_since_us` (a run gone without a time counts as gone long ago); ordered by (workload_uid, serial), at most `limit` + 1 (more
 // than `limit`: the caller knows there were more).
 absl::StatusOr<std::vector<HealthRun>> listHealthRuns(Database& database, int64_t changed_since_us,
                                                       size_t limit);

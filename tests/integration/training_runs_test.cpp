@@ -166,8 +166,11 @@ class TrainingRunsTest : public ::testing::TestWithParam<std::string> {
   // What the database and storage hold: every count and query result the test compares.
   std::string state() {
     std::string out;
+    // The writer's events: health events come as time passes (w-run1's run, whose log stopped a
+    // year ago, is found stalled).
     for (const char* table :
-         {"training_performance", "workload_event", "workload_event WHERE type = 'EndTrain'",
+         {"training_performance", "workload_event WHERE type IN ('StartTrain', 'EndTrain')",
+          "workload_event WHERE type = 'EndTrain'",
           "checkpoint_event", "checkpoint_event WHERE status = 'success'"}) {
       out += std::string(table) + ": " + std::to_string(count(table)) + "\n";
     }
@@ -310,7 +313,7 @@ void TrainingRunsTest::expectBothRuns() {
                   "duration_ms = 1000"),
             1);
 
-  // The runs API: two runs of w-job, both ended (run 1 by the restart, run 2 by its EndTrain).
+  // The runs API: two runs of w-job, run 1 superseded by the restart, run 2 ended by its EndTrain.
   testing::HttpClient client(port_);
   const testing::HttpResult runs = client.get("/v1/training/runs?workload_uid=w-job");
   ASSERT_EQ(runs.status, 200u) << runs.body;
