@@ -21,6 +21,7 @@ void checkFinite(double value) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   std::vector<tp::training::RowFigures> rows;
+  tp::training::RowReader reader;
   tp::training::GoodputCalculator goodput;
   size_t start = 0;
   for (int64_t iteration = 1; start <= input.size() && rows.size() < 1000; ++iteration) {
@@ -31,12 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         .time_us = iteration * 1'000'000,
         .pod_uid = "pod",
         .performance_json = std::string(input.substr(start, end - start))};
-    rows.push_back(tp::training::figuresOf(row));
+    rows.push_back(reader.read(row));
     goodput.add(1, iteration, row.time_us, rows.back().step_ms, {});
     start = end + 1;
   }
   const tp::storage::RunKey run{"w-job", 1};
-  const auto stall = tp::training::findStall({}, rows, std::nullopt, 1'000'000'000'000);
+  const auto stall = tp::training::findStall({}, rows, {}, 1'000'000'000'000);
   const tp::storage::HealthRun health_run{.key = run, .started_us = 0};
   for (const auto& event :
        tp::training::stallEvents(health_run, stall, rows, {}, 1'000'000'000'000)) {
@@ -50,10 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // The drops found, recorded: their recoveries are judged against their baselines.
   tp::training::findAnomalies({}, run, rows, 0, true, events);
-  tp::storage::RunSummary summary;
-  summary.workload_uid = run.workload_uid;
-  summary.serial = 1;
-  const auto figures = goodput.finish({&summary, 1}, {}, events, 2'000'000'000);
+  const tp::storage::RunPhase phase{.serial = 1};
+  const auto figures = goodput.finish({&phase, 1}, {}, events, 2'000'000'000);
   for (double value :
        {figures.wall_seconds, figures.productive_seconds, figures.redone_seconds,
         figures.restarts_seconds, figures.stalls_seconds, figures.other_seconds, figures.ratio}) {

@@ -16,10 +16,6 @@ namespace {
 
 namespace beast_http = boost::beast::http;
 
-int64_t microsSinceEpoch(std::chrono::system_clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
-}
-
 }  // namespace
 
 LogsHandler::LogsHandler(const cache::CacheRefresher& cache,
@@ -70,7 +66,7 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
 
   const auto snapshot = cache_.snapshot();
   training::LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address,
-                                      microsSinceEpoch(clock_.wallNow()));
+                                      common::microsSinceEpoch(clock_.wallNow()));
   if (absl::Status status = ingest::parseLogBatch(body, *format, options_.limits, analyzer);
       !status.ok()) {
     return reject(context, status);

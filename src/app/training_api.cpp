@@ -547,7 +547,9 @@ http::Response healthEvents(storage::Database& database, const http::RequestCont
               writer.StartObject();
               writer.Key("events");
               writer.StartArray();
-              for (size_t i = 0; i < std::min(events->size(), kMaxHealthEvents); ++i) {
+              // The newest, when there are more.
+              const size_t first = events->size() - std::min(events->size(), kMaxHealthEvents);
+              for (size_t i = first; i < events->size(); ++i) {
                 const storage::HealthEvent& event = (*events)[i];
                 writer.StartObject();
                 writer.Key("run");

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 
@@ -38,5 +39,17 @@ class Clock {
 
 // steady_clock and system_clock, waiting on the condition variable itself.
 const Clock& systemClock();
+
+// Times as the rows and the rules hold them: microseconds since the epoch, and durations in
+// microseconds.
+inline int64_t microsSinceEpoch(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
+}
+template <typename Rep, typename Period>
+constexpr int64_t micros(std::chrono::duration<Rep, Period> duration) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+}
+constexpr double microsToSeconds(int64_t micros) { return static_cast<double>(micros) / 1e6; }
+constexpr int64_t secondsToMicros(double seconds) { return static_cast<int64_t>(seconds * 1e6); }
 
 }  // namespace tp::common

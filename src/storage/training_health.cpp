@@ -171,11 +171,22 @@ absl::StatusOr<std::vector<HealthRun>> listHealthRuns(Database& database, int64_
     soci::statement statement(sql);
     Binder binder(statement);
     size_t next = 0;
+    // Runs that ended or were superseded before the time asked are left out before their times
+    // are computed: a Lens database holds every run ever.
+    const std::string changed_before = placeholder(driver, next, "TIMESTAMPTZ");
+    binder.ownText(formatTimestamp(driver, changed_since_us));
+    const std::string recent = common::concat(
+        "NOT EXISTS (SELECT 1 FROM workload_event o WHERE o.workload_uid = e.workload_uid AND "
+        "((o.type "
+        "= '",
+        kEndTrainEventType, "' AND o.run_serial = e.run_serial) OR (o.type = '",
+        kStartTrainEventType, "' AND o.run_serial > e.run_serial)) AND o.created_at < ",
+        changed_before, ")");
     std::string text = common::concat(
         "SELECT runs.workload_uid, runs.run_serial, runs.nearest_workload_uid, "
         "runs.workload_name, runs.namespace_name, runs.started_us, runs.ended_us, "
         "runs.superseded_us, runs.gone_us FROM ",
-        runTimesTable(driver, ""),
+        runTimesTable(driver, recent),
         " WHERE (runs.ended_us IS NULL AND runs.superseded_us IS NULL AND (runs.gone_us IS NULL OR "
         "runs.gone_us >= ",
         placeholder(driver, next), "))");
@@ -205,18 +216,53 @@ absl::StatusOr<std::vector<HealthRun>> listHealthRuns(Database& database, int64_
     const auto optional = [](long long value, soci::indicator indicator) {
       return indicator == soci::i_ok ? std::optional<int64_t>(value) : std::nullopt;
     };
+    const auto text_or_empty = [](const std::string& value, soci::indicator indicator) {
+      return indicator == soci::i_ok ? value : std::string();
+    };
     while (statement.fetch()) {
       runs.push_back({.key = {.workload_uid = workload_uid, .serial = static_cast<int>(serial)},
-                      .nearest_workload_uid = nearest_null == soci::i_ok ? nearest : "",
-                      .workload_name = name_null == soci::i_ok ? name : "",
-                      .namespace_name = namespace_null == soci::i_ok ? namespace_name : "",
-                      .started_us = started_null == soci::i_ok ? started_us : 0,
+                      .nearest_workload_uid = text_or_empty(nearest, nearest_null),
+                      .workload_name = text_or_empty(name, name_null),
+                      .namespace_name = text_or_empty(namespace_name, namespace_null),
+                      .started_us = optional(started_us, started_null).value_or(0),
                       .ended_us = optional(ended_us, ended_null),
                       .superseded_us = optional(superseded_us, superseded_null),
                       .gone_us = optional(gone_us, gone_null)});
     }
   }));
   return runs;
+}
+
+absl::StatusOr<std::vector<RunPhase>> listRunPhases(Database& database,
+                                                    std::string_view workload_uid) {
+  const Driver driver = database.dialect().driver;
+  std::vector<RunPhase> phases;
+  TP_RETURN_IF_ERROR(database.run([&](soci::session& sql) {
+    soci::statement statement(sql);
+    Binder binder(statement);
+    size_t next = 0;
+    const std::string condition = common::concat("e.workload_uid = ", placeholder(driver, next));
+    binder.ownText(std::string(workload_uid));
+    const std::string text =
+        common::concat("SELECT runs.run_serial, runs.started_us, ", runStateExpression(), ", ",
+                       stateSinceExpression(), " FROM ", runTimesTable(driver, condition),
+                       " ORDER BY runs.run_serial");
+    long long serial = 0, started_us = 0, state = 0, since_us = 0;
+    soci::indicator started_null = soci::i_ok, since_null = soci::i_ok;
+    statement.exchange(soci::into(serial));
+    statement.exchange(soci::into(started_us, started_null));
+    statement.exchange(soci::into(state));
+    statement.exchange(soci::into(since_us, since_null));
+    prepare(statement, text);
+    statement.execute(false);
+    while (statement.fetch()) {
+      phases.push_back({.serial = static_cast<int>(serial),
+                        .started_us = started_null == soci::i_ok ? started_us : 0,
+                        .state = static_cast<RunState>(state),
+                        .since_us = since_null == soci::i_ok ? since_us : 0});
+    }
+  }));
+  return phases;
 }
 
 absl::StatusOr<std::vector<ProgressRow>> readNewestRows(Database& database, const RunKey& run,
@@ -256,10 +302,15 @@ absl::StatusOr<std::optional<int64_t>> lastIteration(Database& database, const R
   return readRunValue(database, run, "MAX(iteration)", "training_performance", "");
 }
 
-absl::StatusOr<std::optional<int64_t>> checkpointInProgressSince(Database& database,
-                                                                 const RunKey& run) {
-  return readRunValue(database, run, epochMicros(database.dialect().driver, "MIN(start_time)"),
-                      "checkpoint_event", " AND status = 'in_progress'");
+absl::StatusOr<CheckpointActivity> checkpointActivity(Database& database, const RunKey& run) {
+  const Driver driver = database.dialect().driver;
+  auto in_progress = readRunValue(database, run, epochMicros(driver, "MAX(start_time)"),
+                                  "checkpoint_event", " AND status = 'in_progress'");
+  if (!in_progress.ok()) return in_progress.status();
+  auto ended = readRunValue(database, run, epochMicros(driver, "MAX(end_time)"), "checkpoint_event",
+                            " AND status = 'success'");
+  if (!ended.ok()) return ended.status();
+  return CheckpointActivity{.in_progress_since_us = *in_progress, .last_end_us = *ended};
 }
 
 absl::StatusOr<std::vector<CompletedSave>> readCompletedSaves(Database& database,

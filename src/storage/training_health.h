@@ -78,10 +78,22 @@ struct HealthRun {
 };
 
 // Every run that is neither ended, superseded nor gone, and those that ended, were superseded or
-// went at or after `changed_since_us` (a run gone without a time counts as gone long ago); ordered by (workload_uid, serial), at most `limit` + 1 (more
-// than `limit`: the caller knows there were more).
+// went at or after `changed_since_us` (a run gone without a time counts as gone long ago); ordered
+// by (workload_uid, serial), at most `limit` + 1 (more than `limit`: the caller knows there were
+// more).
 absl::StatusOr<std::vector<HealthRun>> listHealthRuns(Database& database, int64_t changed_since_us,
                                                       size_t limit);
+
+// A run's state and when it began, and its start: what a workload's goodput needs of each run.
+struct RunPhase {
+  int serial = 0;
+  int64_t started_us = 0;
+  RunState state = RunState::kRunning;
+  int64_t since_us = 0;  // as RunSummary::since_us
+};
+// The workload's runs, by serial.
+absl::StatusOr<std::vector<RunPhase>> listRunPhases(Database& database,
+                                                    std::string_view workload_uid);
 
 struct ProgressRow {
   int64_t iteration = 0;
@@ -97,10 +109,14 @@ absl::StatusOr<std::vector<ProgressRow>> readNewestRows(Database& database, cons
 // The highest iteration of the run's rows; nullopt without rows.
 absl::StatusOr<std::optional<int64_t>> lastIteration(Database& database, const RunKey& run);
 
-// The run's checkpoint_event rows still in_progress (a save or a load that started and has not
-// ended): the earliest start among them, nullopt when there is none.
-absl::StatusOr<std::optional<int64_t>> checkpointInProgressSince(Database& database,
-                                                                 const RunKey& run);
+// What the run's checkpoint_event rows say of its checkpoints now: the latest start of a save or
+// load still in_progress (one whose end was never logged stays so for good, hence the latest),
+// and the latest end of one that completed. Either nullopt when there is none.
+struct CheckpointActivity {
+  std::optional<int64_t> in_progress_since_us;
+  std::optional<int64_t> last_end_us;
+};
+absl::StatusOr<CheckpointActivity> checkpointActivity(Database& database, const RunKey& run);
 
 struct CompletedSave {
   int serial = 0;

@@ -18,14 +18,7 @@ using storage::HealthEvent;
 using storage::HealthEventType;
 using storage::RunState;
 
-int64_t micros(std::chrono::system_clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
-}
-
-template <typename Duration>
-int64_t micros(Duration duration) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
-}
+using common::micros;
 
 std::string runId(const storage::RunKey& key) {
   return common::concat(key.workload_uid, "/", key.serial);
@@ -54,41 +47,33 @@ std::vector<prompb::LabelPair> present(std::initializer_list<prompb::LabelPair> 
   return kept;
 }
 
-// Folds the workload's rows after `after` into `calculator`; `settle` says, in row order, when
-// to go on folding into another calculator (it returns the one to use from then on).
+// Folds the workload's rows after `after`, in (serial, iteration) order, each into the
+// calculator `calculator_for` names for it.
 absl::Status foldRows(
     storage::Database& database, const std::string& workload_uid,
     std::optional<std::pair<int, int64_t>> after, std::span<const HealthEvent> recorded,
     const std::function<GoodputCalculator&(const storage::PerformanceRecord&)>& calculator_for) {
   storage::PerformanceQuery query{.workload_uid = workload_uid};
   query.after = after;
-  std::string document;
+  RowReader reader;
   return storage::readPerformance(database, query, [&](const storage::PerformanceRecord& record) {
-    document.assign(record.performance_json);
-    const RowFigures figures = figuresOf(
-        {.iteration = record.iteration, .time_us = record.time_us, .performance_json = document});
+    const RowFigures figures =
+        reader.read(record.iteration, record.time_us, record.performance_json);
     calculator_for(record).add(record.serial, record.iteration, record.time_us, figures.step_ms,
                                recorded);
     return true;
   });
 }
 
-// The workload's runs (all pages) and completed saves, which finish a goodput.
+// The workload's runs and completed saves, which finish a goodput.
 absl::StatusOr<Goodput> finishGoodput(storage::Database& database, const std::string& workload_uid,
                                       const GoodputCalculator& calculator,
                                       std::span<const HealthEvent> recorded, int64_t now_us) {
-  std::vector<storage::RunSummary> runs;
-  storage::RunQuery query{.workload_uid = workload_uid, .limit = 1000};
-  while (true) {
-    auto page = storage::listRuns(database, query);
-    if (!page.ok()) return page.status();
-    for (storage::RunSummary& run : page->runs) runs.push_back(std::move(run));
-    if (!page->more || runs.empty()) break;
-    query.after = storage::RunKey{runs.back().workload_uid, runs.back().serial};
-  }
+  auto runs = storage::listRunPhases(database, workload_uid);
+  if (!runs.ok()) return runs.status();
   auto saves = storage::readCompletedSaves(database, workload_uid);
   if (!saves.ok()) return saves.status();
-  return calculator.finish(runs, *saves, recorded, now_us);
+  return calculator.finish(*runs, *saves, recorded, now_us);
 }
 
 }  // namespace
@@ -127,7 +112,7 @@ void HealthMonitor::start() {
 void HealthMonitor::stop() {
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true);
   }
   wakeup_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -135,20 +120,20 @@ void HealthMonitor::stop() {
 
 void HealthMonitor::run() {
   std::unique_lock lock(mutex_);
-  while (!stopping_) {
+  while (!stopping_.load()) {
     lock.unlock();
-    if (absl::Status status = check(); !status.ok()) {
+    if (absl::Status status = check(); !status.ok() && !absl::IsCancelled(status)) {
       failure_log_.log(spdlog::level::warn, "training health: check failed: {}",
                        common::message(status));
     }
     lock.lock();
-    clock_.waitFor(lock, wakeup_, stall_.check_interval, [this] { return stopping_; });
+    clock_.waitFor(lock, wakeup_, stall_.check_interval, [this] { return stopping_.load(); });
   }
 }
 
 absl::Status HealthMonitor::check() {
   const auto started = clock_.now();
-  const int64_t now_us = micros(clock_.wallNow());
+  const int64_t now_us = common::microsSinceEpoch(clock_.wallNow());
   absl::Status status = [&]() -> absl::Status {
     const int64_t interval_us = micros(stall_.check_interval);
     auto lease =
@@ -165,10 +150,13 @@ absl::Status HealthMonitor::check() {
       runs->resize(kMaxCheckedRuns);
     }
 
-    Outgoing out;
+    // The series this check sends as the lease holder, and the markers of the events it recorded.
+    Outgoing out, markers;
     const size_t lanes = sink_ != nullptr ? std::max<size_t>(1, sink_->lanes()) : 1;
-    out.lanes.resize(lanes);
-    out.samples.assign(lanes, 0);
+    for (Outgoing* outgoing : {&out, &markers}) {
+      outgoing->lanes.resize(lanes);
+      outgoing->samples.assign(lanes, 0);
+    }
     // Samples of the series sent every check sit on the check-interval grid, so that a replica
     // taking the lease over continues the series without overlapping it.
     const int64_t grid_ms = now_us / interval_us * interval_us / 1000;
@@ -177,6 +165,8 @@ absl::Status HealthMonitor::check() {
     absl::flat_hash_map<std::string, RunMemory> seen_runs;
     absl::flat_hash_map<std::string, WorkloadGoodput> seen_goodput;
     for (size_t begin = 0; begin < runs->size();) {
+      // Stopping ends a check between workloads: what was recorded stays so.
+      if (stopping_.load()) return absl::CancelledError("stopping");
       // The runs of one workload are adjacent (ordered by workload and serial).
       const std::string& workload_uid = (*runs)[begin].key.workload_uid;
       size_t end = begin;
@@ -189,11 +179,11 @@ absl::Status HealthMonitor::check() {
       absl::flat_hash_map<int, int64_t> last_progress_us;
       for (const storage::HealthRun& run : workload_runs) {
         std::optional<int64_t> last_progress;
-        TP_RETURN_IF_ERROR(checkRun(run, active(healthOf(run, *recorded).state), *recorded, now_us,
-                                    found, last_progress));
+        TP_RETURN_IF_ERROR(checkRun(run, active(stateOf(run, *recorded)), *recorded, now_us, found,
+                                    last_progress));
         if (last_progress) last_progress_us[run.key.serial] = *last_progress;
       }
-      TP_RETURN_IF_ERROR(record(found, workload_runs, out));
+      TP_RETURN_IF_ERROR(record(found, workload_runs, markers));
       // What this check found is recorded now (by this replica or another): states and goodput
       // count it.
       for (HealthEvent& event : found) recorded->push_back(std::move(event));
@@ -202,7 +192,7 @@ absl::Status HealthMonitor::check() {
       for (const storage::HealthRun& run : workload_runs) {
         const std::string id = runId(run.key);
         if (auto memory = runs_.find(id); memory != runs_.end()) seen_runs[id] = memory->second;
-        const RunState state = healthOf(run, *recorded).state;
+        const RunState state = stateOf(run, *recorded);
         workload_active = workload_active || active(state);
         ++states[indexOf(state)];
         if (!send_series) continue;
@@ -217,7 +207,7 @@ absl::Status HealthMonitor::check() {
           if (auto progress = last_progress_us.find(run.key.serial);
               progress != last_progress_us.end()) {
             addSeries(out, "workload_training_seconds_since_progress", labels, grid_ms,
-                      static_cast<double>(std::max<int64_t>(0, now_us - progress->second)) / 1e6);
+                      common::microsToSeconds(std::max<int64_t>(0, now_us - progress->second)));
           }
         }
         for (RunState each : storage::kRunStates) {
@@ -263,10 +253,20 @@ absl::Status HealthMonitor::check() {
     for (size_t i = 0; i < states.size(); ++i) {
       metrics_.runs[i]->Set(static_cast<double>(states[i]));
     }
-    submit(out);
+    submit(markers);
+    if (send_series) {
+      // A long check may have outlasted the lease: another replica sends from now on.
+      auto renewed =
+          storage::holdLease(database_, kHealthSeriesLease, replica_,
+                             common::microsSinceEpoch(clock_.wallNow()), 3 * interval_us);
+      if (!renewed.ok()) return renewed.status();
+      metrics_.series_lease->Set(*renewed ? 1 : 0);
+      if (*renewed) submit(out);
+    }
     return absl::OkStatus();
   }();
   metrics_.check_duration->Observe(std::chrono::duration<double>(clock_.now() - started).count());
+  if (absl::IsCancelled(status)) return status;
   if (!status.ok()) {
     metrics_.check_failures->Increment();
     // Judged rows whose events were not recorded are judged again.
@@ -275,6 +275,39 @@ absl::Status HealthMonitor::check() {
   }
   metrics_.checks->Increment();
   return status;
+}
+
+absl::Status HealthMonitor::readRows(const storage::RunKey& key, RunMemory& memory) {
+  const bool whole = memory.rows.empty();
+  auto newest = storage::readNewestRows(database_, key, whole ? kRowsPerCheck : kRereadRows);
+  if (!newest.ok()) return newest.status();
+  std::vector<RowFigures> fetched;
+  fetched.reserve(newest->size());
+  for (const storage::ProgressRow& row : *newest) fetched.push_back(reader_.read(row));
+  if (!whole && fetched.size() == kRereadRows &&
+      fetched.front().iteration > memory.rows.back().iteration) {
+    // More new rows than re-read: start over from the newest kRowsPerCheck.
+    memory.rows.clear();
+    return readRows(key, memory);
+  }
+  if (whole) {
+    memory.from_run_start = fetched.size() < kRowsPerCheck;
+    memory.rows = std::move(fetched);
+    return absl::OkStatus();
+  }
+  if (fetched.empty()) return absl::OkStatus();
+  // The rows re-read replace those they cover: one another replica wrote late among them counts.
+  const int64_t from = fetched.front().iteration;
+  std::erase_if(memory.rows, [from](const RowFigures& row) { return row.iteration >= from; });
+  memory.rows.insert(memory.rows.end(), std::make_move_iterator(fetched.begin()),
+                     std::make_move_iterator(fetched.end()));
+  if (memory.rows.size() > kRowsPerCheck) {
+    memory.rows.erase(
+        memory.rows.begin(),
+        memory.rows.begin() + static_cast<std::ptrdiff_t>(memory.rows.size() - kRowsPerCheck));
+    memory.from_run_start = false;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running,
@@ -288,18 +321,15 @@ absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running
     if (!last.ok()) return last.status();
     if (!*last || **last <= memory.judged_iteration) return absl::OkStatus();
   }
-  auto newest = storage::readNewestRows(database_, run.key, kRowsPerCheck);
-  if (!newest.ok()) return newest.status();
-  std::vector<RowFigures> rows;
-  rows.reserve(newest->size());
-  for (const storage::ProgressRow& row : *newest) rows.push_back(figuresOf(row));
+  TP_RETURN_IF_ERROR(readRows(run.key, memory));
+  const std::vector<RowFigures>& rows = memory.rows;
   if (!rows.empty()) last_progress_us = rows.back().time_us;
 
   std::optional<StallVerdict> verdict;
   if (running) {
-    auto checkpoint_since = storage::checkpointInProgressSince(database_, run.key);
-    if (!checkpoint_since.ok()) return checkpoint_since.status();
-    verdict = findStall(stall_, rows, *checkpoint_since, now_us);
+    auto checkpoints = storage::checkpointActivity(database_, run.key);
+    if (!checkpoints.ok()) return checkpoints.status();
+    verdict = findStall(stall_, rows, *checkpoints, now_us);
   }
   // A run that ended after its iterations came back still resumed.
   for (HealthEvent& event : stallEvents(run, verdict, rows, recorded, now_us)) {
@@ -307,14 +337,13 @@ absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running
   }
   if (rows.empty()) return absl::OkStatus();
 
-  const bool from_run_start = rows.size() < kRowsPerCheck;
   const auto first = std::find_if(rows.begin(), rows.end(), [&](const RowFigures& row) {
     return row.iteration > memory.judged_iteration;
   });
   memory.judged_iteration = rows.back().iteration;
   for (HealthEvent& event :
        findAnomalies(anomaly_, run.key, rows, static_cast<size_t>(first - rows.begin()),
-                     from_run_start, recorded)) {
+                     memory.from_run_start, recorded)) {
     // A drop's recovery is judged once the drop is recorded, from the rows after it.
     if (event.type == HealthEventType::kThroughputDrop) {
       memory.judged_iteration = std::min(memory.judged_iteration, event.occurrence);
@@ -322,16 +351,17 @@ absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running
     found.push_back(std::move(event));
   }
 
-  if (!memory.rewind_judged && from_run_start && run.key.serial > 1) {
+  if (!memory.rewind_judged && memory.from_run_start && run.key.serial > 1) {
     const storage::RunKey previous{run.key.workload_uid, run.key.serial - 1};
     auto previous_last = storage::lastIteration(database_, previous);
     if (!previous_last.ok()) return previous_last.status();
+    // Judged once the previous run's rows are there (another replica may write them late).
     if (*previous_last) {
       if (auto rewind = findRewind(run.key, rows.front(), previous.serial, **previous_last)) {
         found.push_back(std::move(*rewind));
       }
+      memory.rewind_judged = true;
     }
-    memory.rewind_judged = true;
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 // timestamps on the check-interval grid; the replica whose insert recorded an event sends its
 // `workload_training_event` sample.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -39,6 +40,9 @@ inline constexpr std::string_view kHealthSeriesLease = "training-health-series";
 inline constexpr size_t kMaxCheckedRuns = 10'000;
 // An ended, superseded or gone run is still checked (and its state sent) this long.
 inline constexpr std::chrono::hours kEndedRunsChecked{1};
+// Each check re-reads this many of a running run's newest rows (a row another replica writes
+// late among them still counts); the rest it remembers.
+inline constexpr size_t kRereadRows = 64;
 // Rows older than this (log time) are folded into a workload's goodput for good; newer ones are
 // folded afresh each check, so a row another replica writes late still counts.
 inline constexpr std::chrono::minutes kGoodputSettle{5};
@@ -70,6 +74,8 @@ class HealthMonitor {
 
  private:
   struct RunMemory {
+    std::vector<RowFigures> rows;   // the run's newest, at most kRowsPerCheck
+    bool from_run_start = false;    // rows begins with the run's first row
     int64_t judged_iteration = -1;  // anomalies are judged for rows after it
     bool rewind_judged = false;
   };
@@ -84,6 +90,8 @@ class HealthMonitor {
   };
 
   void run();
+  // Brings memory.rows up to date: all newest rows the first time, then the newest kRereadRows.
+  absl::Status readRows(const storage::RunKey& key, RunMemory& memory);
   // Judges one run (for stalls only when `running`: running or stalled): adds what it found to
   // `found`, and its last row's time to `last_progress_us`.
   absl::Status checkRun(const storage::HealthRun& run, bool running,
@@ -113,12 +121,13 @@ class HealthMonitor {
   absl::flat_hash_map<std::string, RunMemory> runs_;  // by "workload_uid/serial"
   absl::flat_hash_map<std::string, WorkloadGoodput> goodput_;
   prompb::OutputBuffer label_scratch_;
+  RowReader reader_;
   common::LogThrottle failure_log_{std::chrono::minutes(5), clock_};
   common::LogThrottle refused_log_{std::chrono::minutes(5), clock_};
 
   std::mutex mutex_;
   std::condition_variable wakeup_;
-  bool stopping_ = false;  // guarded by mutex_
+  std::atomic<bool> stopping_{false};  // set under mutex_, so that a waiter sees it
   std::thread thread_;
 };
 

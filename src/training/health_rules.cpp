@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/clock.h"
 #include "common/json_writer.h"
 
 namespace tp::training {
@@ -14,17 +15,13 @@ namespace {
 using storage::HealthEvent;
 using storage::HealthEventType;
 
-constexpr double kMicrosPerSecond = 1e6;
-
 // A number of the document: JSON numbers and the strings "NaN", "+Inf", "-Inf" (how the rows
 // store non-finite values).
 std::optional<double> numberAt(simdjson::dom::element document, std::string_view key) {
   simdjson::dom::element value;
   if (document[key].get(value) != simdjson::SUCCESS) return std::nullopt;
+  // get_double converts integers too.
   if (double number = 0; value.get_double().get(number) == simdjson::SUCCESS) return number;
-  if (int64_t number = 0; value.get_int64().get(number) == simdjson::SUCCESS) {
-    return static_cast<double>(number);
-  }
   std::string_view text;
   if (value.get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
   if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
@@ -329,15 +326,23 @@ double workSeconds(int64_t iterations, std::optional<double> step_ms) {
   return static_cast<double>(iterations) * *step_ms / 1000;
 }
 
-double seconds(int64_t micros) { return static_cast<double>(micros) / kMicrosPerSecond; }
+using common::microsToSeconds;
 
 }  // namespace
 
-RowFigures figuresOf(const storage::ProgressRow& row) {
-  RowFigures figures{.iteration = row.iteration, .time_us = row.time_us, .pod_uid = row.pod_uid};
-  simdjson::dom::parser parser;
+RowFigures RowReader::read(const storage::ProgressRow& row) {
+  RowFigures figures = read(row.iteration, row.time_us, row.performance_json);
+  figures.pod_uid = row.pod_uid;
+  return figures;
+}
+
+RowFigures RowReader::read(int64_t iteration, int64_t time_us, std::string_view performance_json) {
+  RowFigures figures{.iteration = iteration, .time_us = time_us};
   simdjson::dom::element document;
-  if (parser.parse(row.performance_json).get(document) != simdjson::SUCCESS) return figures;
+  if (parser_.parse(performance_json.data(), performance_json.size()).get(document) !=
+      simdjson::SUCCESS) {
+    return figures;
+  }
   figures.loss = numberAt(document, "lm_loss");
   figures.tflops = numberAt(document, "tflops");
   figures.tokens_per_gpu = numberAt(document, "tokens_per_gpu");
@@ -349,7 +354,8 @@ RowFigures figuresOf(const storage::ProgressRow& row) {
 
 std::optional<StallVerdict> findStall(const config::TrainingStallConfig& config,
                                       std::span<const RowFigures> rows,
-                                      std::optional<int64_t> checkpoint_since_us, int64_t now_us) {
+                                      const storage::CheckpointActivity& checkpoints,
+                                      int64_t now_us) {
   if (rows.size() < 2) return std::nullopt;
   std::vector<double> intervals;
   intervals.reserve(rows.size() - 1);
@@ -357,41 +363,35 @@ std::optional<StallVerdict> findStall(const config::TrainingStallConfig& config,
     intervals.push_back(
         static_cast<double>(std::max<int64_t>(0, rows[i].time_us - rows[i - 1].time_us)));
   }
-  StallVerdict verdict{.last_iteration = rows.back().iteration,
-                       .last_progress_us = rows.back().time_us};
+  const int64_t last_row_us = rows.back().time_us;
+  // A save or load that ended after the last row is progress too: the next iteration follows it.
+  StallVerdict verdict{
+      .last_iteration = rows.back().iteration,
+      .last_progress_us = std::max(last_row_us, checkpoints.last_end_us.value_or(0))};
   verdict.median_interval_us = static_cast<int64_t>(median(intervals));
-  const auto minimum_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(config.minimum).count();
   verdict.threshold_us = std::max(
       static_cast<int64_t>(config.factor * static_cast<double>(verdict.median_interval_us)),
-      minimum_us);
+      common::micros(config.minimum));
   verdict.stalled_at_us = verdict.last_progress_us + verdict.threshold_us;
-  // A save or load that began after the last iteration holds the stall off, for the grace.
-  if (checkpoint_since_us && *checkpoint_since_us >= verdict.last_progress_us) {
+  // A save or load that began after the last row holds the stall off, for the grace.
+  if (checkpoints.in_progress_since_us && *checkpoints.in_progress_since_us >= last_row_us) {
     verdict.checkpoint_in_progress = true;
-    const auto grace_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(config.checkpoint_grace).count();
-    verdict.stalled_at_us = std::max(verdict.stalled_at_us, *checkpoint_since_us + grace_us);
+    verdict.stalled_at_us =
+        std::max(verdict.stalled_at_us,
+                 *checkpoints.in_progress_since_us + common::micros(config.checkpoint_grace));
   }
   if (now_us <= verdict.stalled_at_us) return std::nullopt;
   return verdict;
 }
 
-RunHealth healthOf(const storage::HealthRun& run, std::span<const HealthEvent> recorded) {
-  if (run.ended_us) return {storage::RunState::kEnded, *run.ended_us};
-  if (run.superseded_us) return {storage::RunState::kSuperseded, *run.superseded_us};
-  if (run.gone_us) return {storage::RunState::kGone, *run.gone_us};
-  const std::vector<const HealthEvent*> stalls =
-      openEvents(recorded, run.key.serial, HealthEventType::kTrainingStalled,
-                 HealthEventType::kTrainingResumed);
-  if (!stalls.empty()) return {storage::RunState::kStalled, stalls.back()->time_us};
-  int64_t since_us = run.started_us;
-  for (const HealthEvent& event : recorded) {
-    if (event.run_serial == run.key.serial && event.type == HealthEventType::kTrainingResumed) {
-      since_us = std::max(since_us, event.time_us);
-    }
-  }
-  return {storage::RunState::kRunning, since_us};
+storage::RunState stateOf(const storage::HealthRun& run, std::span<const HealthEvent> recorded) {
+  if (run.ended_us) return storage::RunState::kEnded;
+  if (run.superseded_us) return storage::RunState::kSuperseded;
+  if (run.gone_us) return storage::RunState::kGone;
+  const bool stalled = !openEvents(recorded, run.key.serial, HealthEventType::kTrainingStalled,
+                                   HealthEventType::kTrainingResumed)
+                            .empty();
+  return stalled ? storage::RunState::kStalled : storage::RunState::kRunning;
 }
 
 std::vector<HealthEvent> stallEvents(const storage::HealthRun& run,
@@ -413,7 +413,7 @@ std::vector<HealthEvent> stallEvents(const storage::HealthRun& run,
                 DetailWriter()
                     .integer("iteration", after->iteration)
                     .integer("stalled_iteration", stall->occurrence)
-                    .number("stalled_seconds", seconds(after->time_us - last_progress_us))
+                    .number("stalled_seconds", microsToSeconds(after->time_us - last_progress_us))
                     .done()));
   }
   if (verdict && findRecorded(recorded, run.key.serial, HealthEventType::kTrainingStalled,
@@ -425,15 +425,16 @@ std::vector<HealthEvent> stallEvents(const storage::HealthRun& run,
         .occurrence = verdict->last_iteration,
         .time_us = verdict->stalled_at_us,
         .pod_uid = rows.empty() ? std::string() : rows.back().pod_uid,
-        .detail_json = DetailWriter()
-                           .integer("iteration", verdict->last_iteration)
-                           .integer("last_progress_us", verdict->last_progress_us)
-                           .number("waited_seconds", seconds(now_us - verdict->last_progress_us))
-                           .number("threshold_seconds", seconds(verdict->threshold_us))
-                           .number("median_interval_seconds", seconds(verdict->median_interval_us))
-                           .boolean("checkpoint_in_progress", verdict->checkpoint_in_progress)
-                           .text("nearest_workload_uid", run.nearest_workload_uid)
-                           .done()};
+        .detail_json =
+            DetailWriter()
+                .integer("iteration", verdict->last_iteration)
+                .integer("last_progress_us", verdict->last_progress_us)
+                .number("waited_seconds", microsToSeconds(now_us - verdict->last_progress_us))
+                .number("threshold_seconds", microsToSeconds(verdict->threshold_us))
+                .number("median_interval_seconds", microsToSeconds(verdict->median_interval_us))
+                .boolean("checkpoint_in_progress", verdict->checkpoint_in_progress)
+                .text("nearest_workload_uid", run.nearest_workload_uid)
+                .done()};
     events.push_back(std::move(stalled));
   }
   return events;
@@ -476,7 +477,7 @@ void GoodputCalculator::add(int serial, int64_t iteration, int64_t time_us,
   if (iteration <= run.last_iteration) return;  // rows come in iteration order; a repeat adds none
   const int64_t iterations = iteration - run.last_iteration;
   if (run.second_delta == 0) run.second_delta = iterations;
-  const double interval = std::max(0.0, seconds(time_us - run.last_time_us));
+  const double interval = std::max(0.0, microsToSeconds(time_us - run.last_time_us));
   // A row's work is at most the time since the row before: a step time averaged over the
   // logging interval can exceed it.
   double work = std::min(workSeconds(iterations, step_ms), interval);
@@ -497,7 +498,7 @@ void GoodputCalculator::add(int serial, int64_t iteration, int64_t time_us,
   run.last_time_us = time_us;
 }
 
-Goodput GoodputCalculator::finish(std::span<const storage::RunSummary> runs,
+Goodput GoodputCalculator::finish(std::span<const storage::RunPhase> runs,
                                   std::span<const storage::CompletedSave> saves,
                                   std::span<const HealthEvent> recorded, int64_t now_us) const {
   Goodput goodput;
@@ -505,7 +506,7 @@ Goodput GoodputCalculator::finish(std::span<const storage::RunSummary> runs,
   if (runs.empty()) return goodput;
   goodput.start_us = runs.front().started_us;
   goodput.end_us = goodput.start_us;
-  for (const storage::RunSummary& run : runs) {
+  for (const storage::RunPhase& run : runs) {
     if (run.state == storage::RunState::kEnded) {
       goodput.end_us = std::max(goodput.end_us, run.since_us);
     }
@@ -522,8 +523,9 @@ Goodput GoodputCalculator::finish(std::span<const storage::RunSummary> runs,
     const int64_t first_iterations =
         std::max<int64_t>(1, std::min(rows.second_delta > 0 ? rows.second_delta : 1,
                                       std::max<int64_t>(1, rows.first_iteration)));
-    const double first_work = std::min(workSeconds(first_iterations, rows.first_step_ms),
-                                       std::max(0.0, seconds(rows.first_time_us - started_us)));
+    const double first_work =
+        std::min(workSeconds(first_iterations, rows.first_step_ms),
+                 std::max(0.0, microsToSeconds(rows.first_time_us - started_us)));
     const int64_t first_redone = std::clamp<int64_t>(
         rows.frontier - (rows.first_iteration - first_iterations), 0, first_iterations);
     const double first_redone_work =
@@ -538,7 +540,10 @@ Goodput GoodputCalculator::finish(std::span<const storage::RunSummary> runs,
     // until now.
     int64_t run_end_us = rows.last_time_us;
     for (const HealthEvent& stall : recorded) {
+      // A stall with rows after it was ended by the first of them (add() took its wait), whether
+      // its TrainingResumed is recorded yet or not.
       if (stall.run_serial != rows.serial || stall.type != HealthEventType::kTrainingStalled ||
+          stall.occurrence < rows.last_iteration ||
           findRecorded(recorded, rows.serial, HealthEventType::kTrainingResumed,
                        stall.occurrence) != nullptr) {
         continue;
@@ -549,15 +554,14 @@ Goodput GoodputCalculator::finish(std::span<const storage::RunSummary> runs,
                               summary->state == storage::RunState::kStalled;
       const int64_t until_us = still_held ? now_us : summary->since_us;
       if (progress_us <= 0 || until_us <= progress_us) continue;
-      goodput.stalls_seconds += seconds(until_us - progress_us);
+      goodput.stalls_seconds += microsToSeconds(until_us - progress_us);
       run_end_us = std::max(run_end_us, until_us);
     }
     goodput.end_us = std::max(goodput.end_us, run_end_us);
     // A restart: from the previous run's end to when this run's first counted work began.
-    const int64_t begin_us =
-        rows.first_time_us - static_cast<int64_t>(first_work * kMicrosPerSecond);
+    const int64_t begin_us = rows.first_time_us - common::secondsToMicros(first_work);
     if (previous_end_us) {
-      goodput.restarts_seconds += std::max(0.0, seconds(begin_us - *previous_end_us));
+      goodput.restarts_seconds += std::max(0.0, microsToSeconds(begin_us - *previous_end_us));
     }
     previous_end_us = run_end_us;
   }
@@ -566,7 +570,7 @@ Goodput GoodputCalculator::finish(std::span<const storage::RunSummary> runs,
       goodput.checkpoints_seconds += static_cast<double>(save.duration_ms) / 1000;
     }
   }
-  goodput.wall_seconds = std::max(0.0, seconds(goodput.end_us - goodput.start_us));
+  goodput.wall_seconds = std::max(0.0, microsToSeconds(goodput.end_us - goodput.start_us));
   goodput.other_seconds = std::max(0.0, goodput.wall_seconds - goodput.productive_seconds -
                                             goodput.redone_seconds - goodput.stalls_seconds -
                                             goodput.checkpoints_seconds - goodput.restarts_seconds);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "simdjson.h"
 #include "storage/training_health.h"
 #include "storage/training_queries.h"
 
@@ -24,7 +25,7 @@ struct RowFigures {
   int64_t time_us = 0;
   std::string pod_uid;
   std::optional<double> loss;  // lm_loss; may be NaN or infinite
-  // tflops, else tokens_per_gpu (the run's first row decides which, see throughputField()).
+  // The throughput rules take tflops when the run's rows have it, else tokens_per_gpu.
   std::optional<double> tflops;
   std::optional<double> tokens_per_gpu;
   std::optional<double> step_ms;  // elapsed_time_per_iteration_ms
@@ -32,7 +33,15 @@ struct RowFigures {
   double skipped_iterations = 0;  // skipped_iterations_number
 };
 
-RowFigures figuresOf(const storage::ProgressRow& row);
+// Reads rows' figures, reusing one parser's buffers.
+class RowReader {
+ public:
+  RowFigures read(const storage::ProgressRow& row);
+  RowFigures read(int64_t iteration, int64_t time_us, std::string_view performance_json);
+
+ private:
+  simdjson::dom::parser parser_;
+};
 
 // How many of a run's newest rows the detector reads per check: the rules look back at most this
 // far (the throughput baseline, the loss window).
@@ -51,21 +60,18 @@ struct StallVerdict {
   bool checkpoint_in_progress = false;
 };
 
-// Whether a running run (not ended, superseded or gone) has stalled by `now_us`: no row after its
-// last one for longer than the threshold, with no checkpoint save or load in progress since
-// `checkpoint_since_us` or one that has run past the grace. nullopt when not stalled, or when the
-// run has fewer than two rows (no interval to judge by).
+// Whether a running run (not ended, superseded or gone) has stalled by `now_us`: no progress
+// (a row, or the end of a checkpoint save or load after it) for longer than the threshold, with no
+// save or load in progress since the last row, or one that has run past the grace. nullopt when
+// not stalled, or when the run has fewer than two rows (no interval to judge by).
 std::optional<StallVerdict> findStall(const config::TrainingStallConfig& config,
                                       std::span<const RowFigures> rows,
-                                      std::optional<int64_t> checkpoint_since_us, int64_t now_us);
+                                      const storage::CheckpointActivity& checkpoints,
+                                      int64_t now_us);
 
-// The state of a run and since when, from what the database says of it (`run`, its recorded
-// events) and the newest of its rows.
-struct RunHealth {
-  storage::RunState state = storage::RunState::kRunning;
-  int64_t since_us = 0;
-};
-RunHealth healthOf(const storage::HealthRun& run, std::span<const storage::HealthEvent> recorded);
+// The state of a run, from what the database says of it (`run`) and its recorded events.
+storage::RunState stateOf(const storage::HealthRun& run,
+                          std::span<const storage::HealthEvent> recorded);
 
 // The stall events due for a run: TrainingStalled when `verdict` names a last iteration with no
 // stall recorded, and TrainingResumed for each recorded stall without one whose iteration the
@@ -118,7 +124,7 @@ class GoodputCalculator {
            std::span<const storage::HealthEvent> recorded);
   // `runs` are the workload's runs (ordered by serial), `saves` its completed saves, `recorded`
   // its health events; `now_us` ends a stall that still holds.
-  Goodput finish(std::span<const storage::RunSummary> runs,
+  Goodput finish(std::span<const storage::RunPhase> runs,
                  std::span<const storage::CompletedSave> saves,
                  std::span<const storage::HealthEvent> recorded, int64_t now_us) const;
 

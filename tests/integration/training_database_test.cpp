@@ -402,11 +402,12 @@ TEST_P(TrainingDatabaseTest, TheHealthReadsAsOnSqlite) {
   EXPECT_EQ((*newest)[1].iteration, 7);
   EXPECT_EQ((*newest)[1].time_us, kT0 + 60 * kSecond + 7);
   EXPECT_EQ(*storage::lastIteration(*b_, run2), 7);
-  EXPECT_EQ(*storage::checkpointInProgressSince(*b_, run2), save.time_us);
+  EXPECT_EQ(storage::checkpointActivity(*b_, run2)->in_progress_since_us, save.time_us);
   storage::CheckpointLine saved = save;
   saved.time_us += 2 * kSecond;
   ASSERT_TRUE(storage::completeCheckpoints(*a_, std::span(&saved, 1)).ok());
-  EXPECT_EQ(*storage::checkpointInProgressSince(*b_, run2), std::nullopt);
+  EXPECT_EQ(storage::checkpointActivity(*b_, run2)->in_progress_since_us, std::nullopt);
+  EXPECT_EQ(storage::checkpointActivity(*b_, run2)->last_end_us, saved.time_us);
   auto saves = storage::readCompletedSaves(*b_, "w-job");
   ASSERT_TRUE(saves.ok()) << saves.status();
   ASSERT_EQ(saves->size(), 1u);

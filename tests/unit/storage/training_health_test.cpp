@@ -364,10 +364,16 @@ TEST_F(HealthStorageTest, TheNewestRowsComeInIterationOrder) {
   EXPECT_EQ(*lastIteration(*database_, RunKey{"w-job", 3}), std::nullopt);
 }
 
-TEST_F(HealthStorageTest, ACheckpointInProgressDatesFromItsEarliestStart) {
+TEST_F(HealthStorageTest, CheckpointActivityIsTheLatestStartInProgressAndTheLatestEnd) {
   migrate();
   const RunKey run{"w-job", 1};
-  EXPECT_EQ(*checkpointInProgressSince(*database_, run), std::nullopt);
+  const auto activity = [&] {
+    auto read = checkpointActivity(*database_, run);
+    EXPECT_TRUE(read.ok()) << read.status();
+    return read.ok() ? *read : CheckpointActivity{};
+  };
+  EXPECT_EQ(activity().in_progress_since_us, std::nullopt);
+  EXPECT_EQ(activity().last_end_us, std::nullopt);
   const auto line = [](CheckpointOperation operation, int64_t iteration, int64_t time_us,
                        int serial = 1) {
     return CheckpointLine{.workload_uid = "w-job",
@@ -380,17 +386,20 @@ TEST_F(HealthStorageTest, ACheckpointInProgressDatesFromItsEarliestStart) {
   };
   const CheckpointLine save = line(CheckpointOperation::kSave, 100, kT0 + 10 * kSecond);
   const CheckpointLine load = line(CheckpointOperation::kLoad, 50, kT0 + 5 * kSecond);
-  const CheckpointLine other_run = line(CheckpointOperation::kSave, 100, kT0, 2);
+  const CheckpointLine other_run = line(CheckpointOperation::kSave, 100, kT0 + 20 * kSecond, 2);
   ASSERT_TRUE(insertCheckpointStarts(*database_, std::vector{save, load, other_run}).ok());
-  EXPECT_THAT(*checkpointInProgressSince(*database_, run), Optional(kT0 + 5 * kSecond));
-  CheckpointLine load_end = load;
-  load_end.time_us = kT0 + 7 * kSecond;
-  ASSERT_TRUE(completeCheckpoints(*database_, std::span(&load_end, 1)).ok());
-  EXPECT_THAT(*checkpointInProgressSince(*database_, run), Optional(kT0 + 10 * kSecond));
+  EXPECT_THAT(activity().in_progress_since_us, Optional(kT0 + 10 * kSecond));
   CheckpointLine save_end = save;
   save_end.time_us = kT0 + 12 * kSecond;
   ASSERT_TRUE(completeCheckpoints(*database_, std::span(&save_end, 1)).ok());
-  EXPECT_EQ(*checkpointInProgressSince(*database_, run), std::nullopt);
+  // The load never ended: it stays in progress.
+  EXPECT_THAT(activity().in_progress_since_us, Optional(kT0 + 5 * kSecond));
+  EXPECT_THAT(activity().last_end_us, Optional(kT0 + 12 * kSecond));
+  CheckpointLine load_end = load;
+  load_end.time_us = kT0 + 7 * kSecond;
+  ASSERT_TRUE(completeCheckpoints(*database_, std::span(&load_end, 1)).ok());
+  EXPECT_EQ(activity().in_progress_since_us, std::nullopt);
+  EXPECT_THAT(activity().last_end_us, Optional(kT0 + 12 * kSecond));
 }
 
 TEST_F(HealthStorageTest, CompletedSavesWithADurationComeByEndTime) {

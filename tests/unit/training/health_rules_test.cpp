@@ -50,6 +50,10 @@ std::vector<RowFigures> steadyRows(int64_t count, int64_t interval_us) {
 
 config::TrainingStallConfig stallConfig() { return {}; }  // factor 10, minimum 5 min, grace 30 min
 
+storage::CheckpointActivity savingSince(int64_t start_us) {
+  return {.in_progress_since_us = start_us};
+}
+
 storage::HealthRun runningRun() {
   return {.key = kRun, .nearest_workload_uid = "leaf-1", .started_us = 0};
 }
@@ -79,8 +83,9 @@ std::vector<HealthEvent> ofType(const std::vector<HealthEvent>& events, HealthEv
 TEST(FindStall, StallsAfterTheMinimumWhenTenIntervalsAreShorter) {
   const auto rows = steadyRows(20, 10 * kSecond);  // last at 200 s; 10 × 10 s < 5 min
   const int64_t last = rows.back().time_us;
-  EXPECT_FALSE(findStall(stallConfig(), rows, std::nullopt, last + 5 * kMinute));
-  const auto verdict = findStall(stallConfig(), rows, std::nullopt, last + 5 * kMinute + 1);
+  EXPECT_FALSE(findStall(stallConfig(), rows, storage::CheckpointActivity{}, last + 5 * kMinute));
+  const auto verdict =
+      findStall(stallConfig(), rows, storage::CheckpointActivity{}, last + 5 * kMinute + 1);
   ASSERT_TRUE(verdict);
   EXPECT_EQ(verdict->last_iteration, 20);
   EXPECT_EQ(verdict->last_progress_us, last);
@@ -93,9 +98,10 @@ TEST(FindStall, StallsAfterTheMinimumWhenTenIntervalsAreShorter) {
 TEST(FindStall, ASlowJobDoesNotStallAtMinuteEleven) {
   const auto rows = steadyRows(6, 10 * kMinute);  // a step of 10 min
   const int64_t last = rows.back().time_us;
-  EXPECT_FALSE(findStall(stallConfig(), rows, std::nullopt, last + 11 * kMinute));
-  EXPECT_FALSE(findStall(stallConfig(), rows, std::nullopt, last + 100 * kMinute));
-  const auto verdict = findStall(stallConfig(), rows, std::nullopt, last + 101 * kMinute);
+  EXPECT_FALSE(findStall(stallConfig(), rows, storage::CheckpointActivity{}, last + 11 * kMinute));
+  EXPECT_FALSE(findStall(stallConfig(), rows, storage::CheckpointActivity{}, last + 100 * kMinute));
+  const auto verdict =
+      findStall(stallConfig(), rows, storage::CheckpointActivity{}, last + 101 * kMinute);
   ASSERT_TRUE(verdict);
   EXPECT_EQ(verdict->threshold_us, 100 * kMinute);
 }
@@ -105,14 +111,15 @@ TEST(FindStall, NoStallDuringALongCheckpointSave) {
   const int64_t last = rows.back().time_us;
   const int64_t save_start = last + 5 * kSecond;
   // 20 minutes into the save: past the 5-minute threshold, within the 30-minute grace.
-  EXPECT_FALSE(findStall(stallConfig(), rows, save_start, save_start + 20 * kMinute));
-  EXPECT_FALSE(findStall(stallConfig(), rows, save_start, save_start + 30 * kMinute));
+  EXPECT_FALSE(findStall(stallConfig(), rows, savingSince(save_start), save_start + 20 * kMinute));
+  EXPECT_FALSE(findStall(stallConfig(), rows, savingSince(save_start), save_start + 30 * kMinute));
 }
 
 TEST(FindStall, StallsWhenTheCheckpointGraceRunsOut) {
   const auto rows = steadyRows(20, 10 * kSecond);
   const int64_t save_start = rows.back().time_us + 5 * kSecond;
-  const auto verdict = findStall(stallConfig(), rows, save_start, save_start + 30 * kMinute + 1);
+  const auto verdict =
+      findStall(stallConfig(), rows, savingSince(save_start), save_start + 30 * kMinute + 1);
   ASSERT_TRUE(verdict);
   EXPECT_TRUE(verdict->checkpoint_in_progress);
   EXPECT_EQ(verdict->stalled_at_us, save_start + 30 * kMinute);
@@ -122,29 +129,46 @@ TEST(FindStall, ACheckpointBeforeTheLastIterationHoldsNothingOff) {
   const auto rows = steadyRows(20, 10 * kSecond);
   const int64_t stale_save = rows.back().time_us - kMinute;  // never ended, long ago
   const auto verdict =
-      findStall(stallConfig(), rows, stale_save, rows.back().time_us + 6 * kMinute);
+      findStall(stallConfig(), rows, savingSince(stale_save), rows.back().time_us + 6 * kMinute);
   ASSERT_TRUE(verdict);
   EXPECT_FALSE(verdict->checkpoint_in_progress);
 }
 
+TEST(FindStall, ACheckpointThatEndedAfterTheLastIterationIsProgress) {
+  const auto rows = steadyRows(20, 10 * kSecond);
+  const int64_t last = rows.back().time_us;
+  // A 20-minute save after the last iteration, ended a minute ago.
+  const storage::CheckpointActivity saved{.last_end_us = last + 20 * kMinute};
+  EXPECT_FALSE(findStall(stallConfig(), rows, saved, last + 21 * kMinute));
+  const auto verdict = findStall(stallConfig(), rows, saved, last + 25 * kMinute + 1);
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(verdict->last_progress_us, last + 20 * kMinute);
+  EXPECT_EQ(verdict->stalled_at_us, last + 25 * kMinute);
+  // Another save in progress since after the last iteration holds it off, for the grace.
+  const storage::CheckpointActivity saving{.in_progress_since_us = last + 5 * kSecond,
+                                           .last_end_us = last + kSecond};
+  EXPECT_FALSE(findStall(stallConfig(), rows, saving, last + 29 * kMinute));
+  EXPECT_TRUE(findStall(stallConfig(), rows, saving, last + 31 * kMinute));
+}
+
 TEST(FindStall, NotJudgedWithoutAnInterval) {
-  EXPECT_FALSE(findStall(stallConfig(), {}, std::nullopt, 1'000 * kMinute));
+  EXPECT_FALSE(findStall(stallConfig(), {}, storage::CheckpointActivity{}, 1'000 * kMinute));
   const auto one = steadyRows(1, kSecond);
-  EXPECT_FALSE(findStall(stallConfig(), one, std::nullopt, 1'000 * kMinute));
+  EXPECT_FALSE(findStall(stallConfig(), one, storage::CheckpointActivity{}, 1'000 * kMinute));
 }
 
 TEST(FindStall, TheFactorAndTheMinimumAreSettings) {
   config::TrainingStallConfig config{.factor = 3, .minimum = std::chrono::seconds(2)};
   const auto rows = steadyRows(10, kSecond);
   const int64_t last = rows.back().time_us;
-  EXPECT_FALSE(findStall(config, rows, std::nullopt, last + 3 * kSecond));
-  ASSERT_TRUE(findStall(config, rows, std::nullopt, last + 3 * kSecond + 1));
+  EXPECT_FALSE(findStall(config, rows, storage::CheckpointActivity{}, last + 3 * kSecond));
+  ASSERT_TRUE(findStall(config, rows, storage::CheckpointActivity{}, last + 3 * kSecond + 1));
 }
 
 TEST(StallEvents, OneStallThenItsResumption) {
   auto rows = steadyRows(20, 10 * kSecond);
   const int64_t now = rows.back().time_us + 6 * kMinute;
-  const auto verdict = findStall(stallConfig(), rows, std::nullopt, now);
+  const auto verdict = findStall(stallConfig(), rows, storage::CheckpointActivity{}, now);
   ASSERT_TRUE(verdict);
   std::vector<HealthEvent> events = stallEvents(runningRun(), verdict, rows, {}, now);
   ASSERT_EQ(events.size(), 1u);
@@ -159,13 +183,12 @@ TEST(StallEvents, OneStallThenItsResumption) {
   // Recorded: the next check finds the same stall and records nothing new.
   const std::vector<HealthEvent> recorded = {stalled};
   EXPECT_TRUE(stallEvents(runningRun(), verdict, rows, recorded, now + kMinute).empty());
-  EXPECT_EQ(healthOf(runningRun(), recorded).state, RunState::kStalled);
-  EXPECT_EQ(healthOf(runningRun(), recorded).since_us, stalled.time_us);
-
+  EXPECT_EQ(stateOf(runningRun(), recorded), RunState::kStalled);
   // Iterations come back.
   rows.push_back(row({.iteration = 21, .time_us = now + 2 * kMinute}));
   rows.push_back(row({.iteration = 22, .time_us = now + 2 * kMinute + 10 * kSecond}));
-  const auto no_longer = findStall(stallConfig(), rows, std::nullopt, now + 3 * kMinute);
+  const auto no_longer =
+      findStall(stallConfig(), rows, storage::CheckpointActivity{}, now + 3 * kMinute);
   EXPECT_FALSE(no_longer);
   events = stallEvents(runningRun(), no_longer, rows, recorded, now + 3 * kMinute);
   ASSERT_EQ(events.size(), 1u);
@@ -176,34 +199,30 @@ TEST(StallEvents, OneStallThenItsResumption) {
   EXPECT_EQ(detailNumber(events[0], "stalled_seconds"), 480);
 
   const std::vector<HealthEvent> both = {stalled, events[0]};
-  EXPECT_EQ(healthOf(runningRun(), both).state, RunState::kRunning);
-  EXPECT_EQ(healthOf(runningRun(), both).since_us, now + 2 * kMinute);
+  EXPECT_EQ(stateOf(runningRun(), both), RunState::kRunning);
   EXPECT_TRUE(stallEvents(runningRun(), no_longer, rows, both, now + 3 * kMinute).empty());
 }
 
-TEST(HealthOf, EndedSupersededAndGoneComeFirst) {
+TEST(StateOf, EndedSupersededAndGoneComeFirst) {
   storage::HealthRun run = runningRun();
   const std::vector<HealthEvent> stalled = {{.workload_uid = "job",
                                              .run_serial = 1,
                                              .type = HealthEventType::kTrainingStalled,
                                              .occurrence = 20,
                                              .time_us = 50}};
-  EXPECT_EQ(healthOf(run, {}).state, RunState::kRunning);
-  EXPECT_EQ(healthOf(run, {}).since_us, 0);
+  EXPECT_EQ(stateOf(run, {}), RunState::kRunning);
   run.gone_us = 70;
-  EXPECT_EQ(healthOf(run, stalled).state, RunState::kGone);
-  EXPECT_EQ(healthOf(run, stalled).since_us, 70);
+  EXPECT_EQ(stateOf(run, stalled), RunState::kGone);
   run.superseded_us = 80;
-  EXPECT_EQ(healthOf(run, stalled).state, RunState::kSuperseded);
+  EXPECT_EQ(stateOf(run, stalled), RunState::kSuperseded);
   run.ended_us = 90;
-  EXPECT_EQ(healthOf(run, stalled).state, RunState::kEnded);
-  EXPECT_EQ(healthOf(run, stalled).since_us, 90);
+  EXPECT_EQ(stateOf(run, stalled), RunState::kEnded);
   // Another run's stall is not this one's.
   const std::vector<HealthEvent> other = {{.workload_uid = "job",
                                            .run_serial = 2,
                                            .type = HealthEventType::kTrainingStalled,
                                            .occurrence = 3}};
-  EXPECT_EQ(healthOf(runningRun(), other).state, RunState::kRunning);
+  EXPECT_EQ(stateOf(runningRun(), other), RunState::kRunning);
 }
 
 // --- anomalies --------------------------------------------------------------------------------
@@ -349,14 +368,11 @@ TEST(FindRewind, ARunResumingBelowThePreviousRunsLastIteration) {
 
 // --- goodput ----------------------------------------------------------------------------------
 
-storage::RunSummary summary(int serial, int64_t started_s, RunState state, int64_t since_s) {
-  storage::RunSummary run;
-  run.workload_uid = "job";
-  run.serial = serial;
-  run.started_us = started_s * kSecond;
-  run.state = state;
-  run.since_us = since_s * kSecond;
-  return run;
+storage::RunPhase summary(int serial, int64_t started_s, RunState state, int64_t since_s) {
+  return {.serial = serial,
+          .started_us = started_s * kSecond,
+          .state = state,
+          .since_us = since_s * kSecond};
 }
 
 // docs/TRAINING.md's worked example: 10 s steps; run 1 starts at 0, logs iterations 1..10 at
@@ -367,8 +383,8 @@ TEST(Goodput, TheWorkedExample) {
   for (int64_t i = 1; i <= 10; ++i) calculator.add(1, i, (60 + 10 * i) * kSecond, 10'000, {});
   for (int64_t i = 11; i <= 15; ++i) calculator.add(1, i, (80 + 10 * i) * kSecond, 10'000, {});
   for (int64_t i = 11; i <= 20; ++i) calculator.add(2, i, (240 + 10 * i) * kSecond, 10'000, {});
-  const std::vector<storage::RunSummary> runs = {summary(1, 0, RunState::kSuperseded, 300),
-                                                 summary(2, 300, RunState::kEnded, 450)};
+  const std::vector<storage::RunPhase> runs = {summary(1, 0, RunState::kSuperseded, 300),
+                                               summary(2, 300, RunState::kEnded, 450)};
   const std::vector<storage::CompletedSave> saves = {
       {.serial = 1, .iteration = 10, .end_us = 180 * kSecond, .duration_ms = 20'000}};
   const Goodput goodput = calculator.finish(runs, saves, {}, 1'000 * kSecond);
@@ -405,7 +421,7 @@ TEST(Goodput, AResumedStallIsLostTimeNotStepTime) {
   // Iteration 6 ends the stall; its step time was taken across the hang.
   calculator.add(1, 6, 350 * kSecond, 300'000, recorded);
   calculator.add(1, 7, 360 * kSecond, 10'000, recorded);
-  const std::vector<storage::RunSummary> runs = {summary(1, 0, RunState::kEnded, 360)};
+  const std::vector<storage::RunPhase> runs = {summary(1, 0, RunState::kEnded, 360)};
   const Goodput goodput = calculator.finish(runs, {}, recorded, 1'000 * kSecond);
   EXPECT_DOUBLE_EQ(goodput.wall_seconds, 360);
   EXPECT_DOUBLE_EQ(goodput.productive_seconds, 70);
@@ -423,7 +439,7 @@ TEST(Goodput, AStallThatStillHoldsLastsUntilNow) {
        .detail_json = R"({"last_progress_us":30000000,"median_interval_seconds":10})"}};
   GoodputCalculator calculator;
   for (int64_t i = 1; i <= 3; ++i) calculator.add(1, i, 10 * i * kSecond, 10'000, recorded);
-  const std::vector<storage::RunSummary> runs = {summary(1, 0, RunState::kStalled, 330)};
+  const std::vector<storage::RunPhase> runs = {summary(1, 0, RunState::kStalled, 330)};
   const Goodput goodput = calculator.finish(runs, {}, recorded, 630 * kSecond);
   EXPECT_EQ(goodput.end_us, 630 * kSecond);
   EXPECT_DOUBLE_EQ(goodput.productive_seconds, 30);
@@ -436,13 +452,14 @@ TEST(Goodput, CopiesFoldOnIndependently) {
   for (int64_t i = 1; i <= 5; ++i) settled.add(1, i, 10 * i * kSecond, 10'000, {});
   GoodputCalculator latest = settled;
   latest.add(1, 6, 60 * kSecond, 10'000, {});
-  const std::vector<storage::RunSummary> runs = {summary(1, 0, RunState::kRunning, 0)};
+  const std::vector<storage::RunPhase> runs = {summary(1, 0, RunState::kRunning, 0)};
   EXPECT_DOUBLE_EQ(settled.finish(runs, {}, {}, 0).productive_seconds, 50);
   EXPECT_DOUBLE_EQ(latest.finish(runs, {}, {}, 0).productive_seconds, 60);
 }
 
-TEST(FiguresOf, ReadsTheDocumentsNumbersAndNonFiniteStrings) {
-  const RowFigures figures = figuresOf(
+TEST(RowReader, ReadsTheDocumentsNumbersAndNonFiniteStrings) {
+  RowReader reader;
+  const RowFigures figures = reader.read(
       {.iteration = 7,
        .time_us = 9,
        .pod_uid = "pod",
@@ -458,7 +475,7 @@ TEST(FiguresOf, ReadsTheDocumentsNumbersAndNonFiniteStrings) {
   EXPECT_EQ(figures.nan_iterations, 1);
   EXPECT_EQ(figures.skipped_iterations, 2);
   EXPECT_EQ(figures.tokens_per_gpu, std::numeric_limits<double>::infinity());
-  const RowFigures garbage = figuresOf({.iteration = 1, .performance_json = "{not json"});
+  const RowFigures garbage = reader.read({.iteration = 1, .performance_json = "{not json"});
   EXPECT_FALSE(garbage.loss);
   EXPECT_EQ(garbage.iteration, 1);
 }
