@@ -112,17 +112,7 @@ class TrainingRunsTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(database.ok()) << database.status();
     database_ = std::move(*database);
     ASSERT_TRUE(storage::ensureSchema(*database_, nullptr).ok());
-    // A PyTorchJob w-job, run first under the leaf workload w-run1 (pod-0), then, restarted,
-    // under w-run2 (pod-1).
-    testing::insertWorkload(*database_, "job", "w-job", "", "Running");
-    testing::insertWorkload(*database_, "job-run1", "w-run1", "w-job", "Running");
-    testing::insertWorkload(*database_, "job-run2", "w-run2", "w-job", "Running");
-    testing::insertPod(*database_, "team", "train-0", "pod-0", "node-a", true);
-    testing::insertPod(*database_, "team", "train-1", "pod-1", "node-a", true);
-    testing::reference(*database_, "w-job", "pod-0");
-    testing::reference(*database_, "w-run1", "pod-0");
-    testing::reference(*database_, "w-job", "pod-1");
-    testing::reference(*database_, "w-run2", "pod-1");
+    testing::insertRestartedJob(*database_);
     port_ = startReplica(processor_);
     ASSERT_NE(port_, 0);
   }

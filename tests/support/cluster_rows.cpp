@@ -53,6 +53,18 @@ void reference(storage::Database& database, const std::string& workload_uid,
                      workload_uid + "', '" + pod_uid + "')");
 }
 
+void insertRestartedJob(storage::Database& database) {
+  insertWorkload(database, "job", "w-job", "", "Running");
+  insertWorkload(database, "job-run1", "w-run1", "w-job", "Running");
+  insertWorkload(database, "job-run2", "w-run2", "w-job", "Running");
+  insertPod(database, "team", "train-0", "pod-0", "node-a", true);
+  insertPod(database, "team", "train-1", "pod-1", "node-a", true);
+  reference(database, "w-job", "pod-0");
+  reference(database, "w-run1", "pod-0");
+  reference(database, "w-job", "pod-1");
+  reference(database, "w-run2", "pod-1");
+}
+
 std::vector<std::string> databaseFlags(const config::DbConfig& db, std::vector<std::string>* env) {
   std::vector<std::string> flags = {"--db.driver=" +
                                     std::string(config::nameOf(config::kDbDriverNames, db.driver))};

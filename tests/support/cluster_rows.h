@@ -28,6 +28,11 @@ void reference(storage::Database& database, const std::string& workload_uid,
 // running PyTorchJob "job" (uid w-job).
 void insertTrainingPod(storage::Database& database);
 
+// A PyTorchJob "job" (uid w-job) run first under the leaf workload w-run1 (pod train-0, uid
+// pod-0), then, restarted, under w-run2 (pod train-1, uid pod-1), all Running, in namespace team
+// on node-a.
+void insertRestartedJob(storage::Database& database);
+
 // --db.* flags for the processor (the password goes in the environment: `env`).
 std::vector<std::string> databaseFlags(const config::DbConfig& db, std::vector<std::string>* env);
 
