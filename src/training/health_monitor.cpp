@@ -277,28 +277,40 @@ absl::Status HealthMonitor::check() {
   return status;
 }
 
-absl::Status HealthMonitor::readRows(const storage::RunKey& key, RunMemory& memory) {
+absl::StatusOr<std::optional<int64_t>> HealthMonitor::readRows(const storage::RunKey& key,
+                                                               RunMemory& memory) {
   const bool whole = memory.rows.empty();
   auto newest = storage::readNewestRows(database_, key, whole ? kRowsPerCheck : kRereadRows);
   if (!newest.ok()) return newest.status();
   std::vector<RowFigures> fetched;
   fetched.reserve(newest->size());
   for (const storage::ProgressRow& row : *newest) fetched.push_back(reader_.read(row));
-  if (!whole && fetched.size() == kRereadRows &&
-      fetched.front().iteration > memory.rows.back().iteration) {
+  if (fetched.empty()) return std::nullopt;
+  if (whole) {
+    memory.from_run_start = fetched.size() < kRowsPerCheck;
+    memory.rows = std::move(fetched);
+    return memory.rows.front().iteration;
+  }
+  if (fetched.size() == kRereadRows && fetched.front().iteration > memory.rows.back().iteration) {
     // More new rows than re-read: start over from the newest kRowsPerCheck.
     memory.rows.clear();
     return readRows(key, memory);
   }
-  if (whole) {
-    memory.from_run_start = fetched.size() < kRowsPerCheck;
-    memory.rows = std::move(fetched);
-    return absl::OkStatus();
+  // The rows re-read replace those they cover; the earliest of them not seen before (one another
+  // replica wrote late, or a new one) is where judging starts again.
+  const auto by_iteration = [](const RowFigures& a, const RowFigures& b) {
+    return a.iteration < b.iteration;
+  };
+  const auto replaced =
+      std::lower_bound(memory.rows.begin(), memory.rows.end(), fetched.front(), by_iteration);
+  std::optional<int64_t> first_new;
+  for (const RowFigures& row : fetched) {
+    if (!std::binary_search(replaced, memory.rows.end(), row, by_iteration)) {
+      first_new = row.iteration;
+      break;
+    }
   }
-  if (fetched.empty()) return absl::OkStatus();
-  // The rows re-read replace those they cover: one another replica wrote late among them counts.
-  const int64_t from = fetched.front().iteration;
-  std::erase_if(memory.rows, [from](const RowFigures& row) { return row.iteration >= from; });
+  memory.rows.erase(replaced, memory.rows.end());
   memory.rows.insert(memory.rows.end(), std::make_move_iterator(fetched.begin()),
                      std::make_move_iterator(fetched.end()));
   if (memory.rows.size() > kRowsPerCheck) {
@@ -307,7 +319,7 @@ absl::Status HealthMonitor::readRows(const storage::RunKey& key, RunMemory& memo
         memory.rows.begin() + static_cast<std::ptrdiff_t>(memory.rows.size() - kRowsPerCheck));
     memory.from_run_start = false;
   }
-  return absl::OkStatus();
+  return first_new;
 }
 
 absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running,
@@ -315,13 +327,9 @@ absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running
                                      std::vector<HealthEvent>& found,
                                      std::optional<int64_t>& last_progress_us) {
   RunMemory& memory = runs_[runId(run.key)];
-  if (!running) {
-    // An ended run's last rows still count (the NaN before a crash), once: nothing is added after.
-    auto last = storage::lastIteration(database_, run.key);
-    if (!last.ok()) return last.status();
-    if (!*last || **last <= memory.judged_iteration) return absl::OkStatus();
-  }
-  TP_RETURN_IF_ERROR(readRows(run.key, memory));
+  // An ended run's rows are still judged: the NaN before a crash, rows written late.
+  auto first_new = readRows(run.key, memory);
+  if (!first_new.ok()) return first_new.status();
   const std::vector<RowFigures>& rows = memory.rows;
   if (!rows.empty()) last_progress_us = rows.back().time_us;
 
@@ -337,18 +345,23 @@ absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running
   }
   if (rows.empty()) return absl::OkStatus();
 
-  const auto first = std::find_if(rows.begin(), rows.end(), [&](const RowFigures& row) {
-    return row.iteration > memory.judged_iteration;
-  });
-  memory.judged_iteration = rows.back().iteration;
-  for (HealthEvent& event :
-       findAnomalies(anomaly_, run.key, rows, static_cast<size_t>(first - rows.begin()),
-                     memory.from_run_start, recorded)) {
-    // A drop's recovery is judged once the drop is recorded, from the rows after it.
-    if (event.type == HealthEventType::kThroughputDrop) {
-      memory.judged_iteration = std::min(memory.judged_iteration, event.occurrence);
+  // Rows are judged from the earliest new one (or again from a drop found last time, for its
+  // recovery), with the rows before it as their window.
+  std::optional<int64_t> judge_from = *first_new;
+  if (memory.rejudge_from) {
+    judge_from = std::min(judge_from.value_or(*memory.rejudge_from), *memory.rejudge_from);
+  }
+  memory.rejudge_from.reset();
+  if (judge_from) {
+    const auto first = std::find_if(rows.begin(), rows.end(), [&](const RowFigures& row) {
+      return row.iteration >= *judge_from;
+    });
+    for (HealthEvent& event :
+         findAnomalies(anomaly_, run.key, rows, static_cast<size_t>(first - rows.begin()),
+                       memory.from_run_start, recorded)) {
+      if (event.type == HealthEventType::kThroughputDrop) memory.rejudge_from = event.occurrence;
+      found.push_back(std::move(event));
     }
-    found.push_back(std::move(event));
   }
 
   if (!memory.rewind_judged && memory.from_run_start && run.key.serial > 1) {

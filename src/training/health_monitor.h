@@ -74,9 +74,9 @@ class HealthMonitor {
 
  private:
   struct RunMemory {
-    std::vector<RowFigures> rows;   // the run's newest, at most kRowsPerCheck
-    bool from_run_start = false;    // rows begins with the run's first row
-    int64_t judged_iteration = -1;  // anomalies are judged for rows after it
+    std::vector<RowFigures> rows;         // the run's newest, at most kRowsPerCheck
+    bool from_run_start = false;          // rows begins with the run's first row
+    std::optional<int64_t> rejudge_from;  // a drop found: its recovery is judged from there
     bool rewind_judged = false;
   };
   struct WorkloadGoodput {
@@ -91,7 +91,8 @@ class HealthMonitor {
 
   void run();
   // Brings memory.rows up to date: all newest rows the first time, then the newest kRereadRows.
-  absl::Status readRows(const storage::RunKey& key, RunMemory& memory);
+  // Returns the earliest iteration among them not seen before; nullopt when all were.
+  absl::StatusOr<std::optional<int64_t>> readRows(const storage::RunKey& key, RunMemory& memory);
   // Judges one run (for stalls only when `running`: running or stalled): adds what it found to
   // `found`, and its last row's time to `last_progress_us`.
   absl::Status checkRun(const storage::HealthRun& run, bool running,

@@ -106,7 +106,6 @@ class TrainingRunsTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     vm_ = std::make_unique<testing::VictoriaMetrics>(dir_.path() / "vm");
-    vm_->start();
     server_ = testing::startDatabase(GetParam());
     auto database = storage::Database::create(server_->dbConfig());
     ASSERT_TRUE(database.ok()) << database.status();

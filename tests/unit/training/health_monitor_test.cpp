@@ -281,6 +281,28 @@ TEST_F(HealthMonitorTest, AnomaliesAndARewindAreRecordedOnce) {
   EXPECT_EQ(events().size(), 5u);
 }
 
+TEST_F(HealthMonitorTest, RowsAnotherReplicaWritesLateAreJudged) {
+  // One replica has written every other batch of five when the first check runs.
+  for (int64_t first = 1; first <= 60; first += 10) {
+    rows(1, first, first + 4, kStart + first * kSecond, kSecond);
+  }
+  auto detector = monitor();
+  at(kStart + 70 * kSecond);
+  ASSERT_TRUE(detector->check().ok());
+  EXPECT_TRUE(events().empty());
+  // The other replica's batches arrive: a NaN among them, below the newest iteration judged.
+  for (int64_t first = 6; first <= 60; first += 10) {
+    if (first != 26) rows(1, first, first + 4, kStart + first * kSecond, kSecond);
+  }
+  rows(1, 26, 26, kStart + 26 * kSecond);
+  row(1, 27, kStart + 27 * kSecond, R"({"lm_loss":"NaN","tflops":100})");
+  rows(1, 28, 30, kStart + 28 * kSecond, kSecond);
+  ASSERT_TRUE(detector->check().ok());
+  const auto nan = events(HealthEventType::kNanIterations);
+  ASSERT_EQ(nan.size(), 1u);
+  EXPECT_EQ(nan[0].occurrence, 27);
+}
+
 // The decoded series of what a sink was given, by name and then by their labels but __name__.
 std::map<std::string, std::map<std::string, double>> seriesOf(testing::RecordingSink& sink) {
   ::prompb::WriteRequest request;
