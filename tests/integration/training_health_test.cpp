@@ -243,7 +243,10 @@ TEST_P(TrainingHealthTest, ARunWhoseLogStopsStallsOnceAndResumesOnce) {
   EXPECT_EQ(events("TrainingResumed"), 1);
   EXPECT_EQ(events("TrainingStalled"), 1);
   const rapidjson::Document resumption = detail("TrainingResumed");
-  EXPECT_EQ(resumption["iteration"].GetInt64(), 21);
+  // The first iteration after the stall that was in the database when a replica checked: the
+  // batches of 21..25 reach the two replicas' writers in either order.
+  EXPECT_GE(resumption["iteration"].GetInt64(), 21);
+  EXPECT_LE(resumption["iteration"].GetInt64(), 25);
   EXPECT_EQ(resumption["stalled_iteration"].GetInt64(), 20);
 }
 
@@ -285,7 +288,9 @@ TEST_P(TrainingHealthTest, EachAnomalyIsOneEventAndGoodputIsTheFigureByHand) {
   EXPECT_EQ(detail("LossSpike")["iteration"].GetInt64(), 35);
   EXPECT_DOUBLE_EQ(detail("ThroughputDrop")["baseline"].GetDouble(), 400);
   EXPECT_EQ(detail("ThroughputDrop")["iteration"].GetInt64(), 45);
-  EXPECT_EQ(detail("ThroughputRecovered")["iteration"].GetInt64(), 51);
+  // The first stretch back at full throughput that was in the database when a replica checked.
+  EXPECT_GE(detail("ThroughputRecovered")["iteration"].GetInt64(), 51);
+  EXPECT_LE(detail("ThroughputRecovered")["iteration"].GetInt64(), 56);
   EXPECT_EQ(detail("IterationRewind")["previous_last_iteration"].GetInt64(), 60);
   EXPECT_EQ(detail("IterationRewind")["redone_iterations"].GetInt64(), 20);
 
