@@ -191,7 +191,7 @@ void App::addRoutes() {
   addDebugRoutes(router_, *cache_,
                  {.max_output_bytes = config_.http.max_enriched_bytes,
                   .max_series_label_bytes = config_.http.max_series_label_bytes},
-                 tracer_, active_metrics_);
+                 *extractor_, tracer_, active_metrics_);
 }
 
 http::Response App::readiness(const http::RequestContext& context) const {

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "common/json_writer.h"
+#include "common/product.h"
 #include "common/strings.h"
 #include "http/envelope.h"
 #include "ingest/remote_write/write_request.h"
 #include "prompb/series.h"
+#include "training/log_batch_analyzer.h"
 
 namespace tp::app {
 namespace {
@@ -186,7 +188,9 @@ absl::Status parseSamples(simdjson::dom::element element, int64_t now_ms, Series
   return absl::OkStatus();
 }
 
-absl::Status parseExplainBody(std::string_view body, int64_t now_ms, SeriesInput* out) {
+// The body's "record", as the JSON text the logs path would receive; empty when there is none.
+absl::Status parseExplainBody(std::string_view body, int64_t now_ms, SeriesInput* out,
+                              std::string* record) {
   if (body.size() > kMaxExplainBodyBytes) {
     return invalid(common::concat("body over ", kMaxExplainBodyBytes, " bytes"));
   }
@@ -205,7 +209,7 @@ absl::Status parseExplainBody(std::string_view body, int64_t now_ms, SeriesInput
   std::optional<simdjson::dom::element> samples;
   for (auto [key, value] : object) {
     if (key == "series" || key == "labels") {
-      if (have_series) return invalid("give one of \"series\" and \"labels\"");
+      if (have_series) return invalid("give one of \"series\", \"labels\" and \"record\"");
       have_series = true;
     }
     if (key == "series") {
@@ -231,13 +235,21 @@ absl::Status parseExplainBody(std::string_view body, int64_t now_ms, SeriesInput
     } else if (key == "samples") {
       samples = value;
     } else if (key == "record") {
-      return invalid("record: explaining Fluent Bit records is not supported; give a series");
+      if (have_series) return invalid("give one of \"series\", \"labels\" and \"record\"");
+      have_series = true;
+      if (!value.is_object()) return invalid("record: must be a Fluent Bit record (an object)");
+      *record = simdjson::minify(value);
     } else {
       return invalid(common::concat("unknown field '", key, "'"));
     }
   }
-  if (!have_series) return invalid("give \"series\" (text form) or \"labels\" (an object)");
-  if (samples) return parseSamples(*samples, now_ms, out);
+  if (!have_series) {
+    return invalid("give \"series\" (text form), \"labels\" (an object) or \"record\"");
+  }
+  if (samples) {
+    if (!record->empty()) return invalid("samples: only with a series");
+    return parseSamples(*samples, now_ms, out);
+  }
   return absl::OkStatus();
 }
 
@@ -366,13 +378,7 @@ std::string ruleDetail(const Capture& capture, const cache::ClusterSnapshot& sna
   return noRuleDetail(capture, snapshot);
 }
 
-void writeExplanation(common::JsonWriter& writer, const SeriesInput& input, const Capture& capture,
-                      std::vector<DecodedOutput>& forwarded, const absl::Status& refused,
-                      const ExplainInput& context) {
-  const cache::SnapshotOrigin& origin = context.origin;
-  writer.StartObject();
-  writer.Key("kind");
-  writer.String("series");
+void writeCache(common::JsonWriter& writer, const cache::SnapshotOrigin& origin) {
   writer.Key("cache");
   writer.StartObject();
   writer.Key("generation");
@@ -382,6 +388,16 @@ void writeExplanation(common::JsonWriter& writer, const SeriesInput& input, cons
   writer.Key("source");
   common::writeString(writer, cache::sourceName(origin.source));
   writer.EndObject();
+}
+
+void writeExplanation(common::JsonWriter& writer, const SeriesInput& input, const Capture& capture,
+                      std::vector<DecodedOutput>& forwarded, const absl::Status& refused,
+                      const ExplainInput& context) {
+  const cache::SnapshotOrigin& origin = context.origin;
+  writer.StartObject();
+  writer.Key("kind");
+  writer.String("series");
+  writeCache(writer, origin);
   writer.Key("input");
   writer.StartObject();
   writer.Key("labels");
@@ -489,13 +505,223 @@ http::Response ok(const http::RequestContext& context,
   return http::jsonResponse(context.request, 200, http::envelopeOkWriting(write));
 }
 
+// Sees the record the parser hands the analyzer, and passes it on.
+class RecordCapture final : public ingest::LogRecordSink {
+ public:
+  explicit RecordCapture(training::LogBatchAnalyzer& analyzer) : analyzer_(analyzer) {}
+  void onRecord(const ingest::LogRecord& record) override {
+    seen = true;
+    time_us = record.time_us;
+    message = record.message;
+    has_kubernetes = record.has_kubernetes;
+    pod_name = record.pod_name;
+    pod_uid = record.pod_uid;
+    namespace_name = record.namespace_name;
+    host = record.host;
+    analyzer_.onRecord(record);
+  }
+  void onSkipped(size_t index, ingest::SkipReason reason) override {
+    skipped = reason;
+    analyzer_.onSkipped(index, reason);
+  }
+
+  bool seen = false;
+  std::optional<ingest::SkipReason> skipped;
+  int64_t time_us = 0;
+  std::string message, pod_name, pod_uid, namespace_name, host;
+  bool has_kubernetes = false;
+
+ private:
+  training::LogBatchAnalyzer& analyzer_;
+};
+
+// Words that performance lines carry: a line with one that no format matched is a near miss.
+bool looksLikeIterationLine(std::string_view message) {
+  for (std::string_view word : {"iteration", "step", "consumed samples", "lm loss", "loss:"}) {
+    if (message.find(word) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+void writeSeriesLabels(common::JsonWriter& writer, const training::SeriesLabels& labels) {
+  writer.StartObject();
+  writer.Key("workload_name");
+  common::writeString(writer, labels.workload_name);
+  writer.Key("pod_name");
+  common::writeString(writer, labels.pod_name);
+  writer.Key("namespace");
+  common::writeString(writer, labels.namespace_name);
+  writer.Key("node");
+  common::writeString(writer, labels.node);
+  writer.Key("rank");
+  common::writeString(writer, labels.rank);
+  writer.EndObject();
+}
+
+void writeWorkloadKeys(common::JsonWriter& writer, std::string_view workload_uid,
+                       std::string_view nearest_uid, std::string_view pod_uid, int64_t time_us) {
+  writer.Key("workload_uid");
+  common::writeString(writer, workload_uid);
+  writer.Key("nearest_workload_uid");
+  common::writeString(writer, nearest_uid);
+  writer.Key("pod_uid");
+  common::writeString(writer, pod_uid);
+  writer.Key("time_us");
+  writer.Int64(time_us);
+}
+
+absl::StatusOr<std::string> explainRecord(const std::string& record, const ExplainInput& input) {
+  if (input.extractor == nullptr) return invalid("record: no log analysis here; give a series");
+  // One record as json_lines, padded as the logs path pads its bodies.
+  std::string padded = record;
+  padded.append(ingest::kLogBatchPadding, ' ');
+  training::LogBatchAnalyzer analyzer(input.snapshot, *input.extractor, input.client_address,
+                                      input.now_ms * 1000);
+  RecordCapture capture(analyzer);
+  if (absl::Status parsed = ingest::parseLogBatch(std::string_view(padded.data(), record.size()),
+                                                  ingest::LogBatchFormat::kJsonLines, {}, capture);
+      !parsed.ok()) {
+    return invalid(common::concat("record: ", common::message(parsed)));
+  }
+  const training::TrainingItems& items = analyzer.items();
+  rapidjson::StringBuffer buffer;
+  common::JsonWriter writer(buffer);
+  writer.StartObject();
+  writer.Key("kind");
+  writer.String("record");
+  writeCache(writer, input.origin);
+  if (capture.skipped) {
+    writer.Key("analysed");
+    writer.Bool(false);
+    writer.Key("skipped");
+    common::writeString(writer, ingest::kSkipReasonNames[static_cast<size_t>(*capture.skipped)]);
+    writer.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize());
+  }
+  writer.Key("node_label");
+  common::writeString(writer, capture.host.empty() ? input.client_address : capture.host);
+  writer.Key("message");
+  common::writeString(writer, capture.message);
+  writer.Key("pod");
+  writer.StartObject();
+  writer.Key("name");
+  common::writeString(writer, capture.pod_name);
+  writer.Key("uid");
+  common::writeString(writer, capture.pod_uid);
+  writer.Key("namespace");
+  common::writeString(writer, capture.namespace_name);
+  writer.EndObject();
+  // The analyzer's own tests, in its order (training/log_batch_analyzer.cpp).
+  const char* not_analysed = !capture.has_kubernetes ? "no_kubernetes"
+                             : capture.pod_name.find(common::kProcessorName) != std::string::npos
+                                 ? "own_pod"
+                                 : nullptr;
+  writer.Key("analysed");
+  writer.Bool(not_analysed == nullptr);
+  if (not_analysed != nullptr) {
+    writer.Key("not_analysed_reason");
+    writer.String(not_analysed);
+  } else {
+    training::Performance performance;
+    bool bad_iteration = false;
+    const training::LineKind kind =
+        input.extractor->extract(capture.message, &performance, &bad_iteration);
+    writer.Key("line_kind");
+    common::writeString(writer, training::lineKindName(kind));
+    if (kind != training::LineKind::kNone) {
+      writer.Key("format");
+      common::writeString(writer, performance.format);
+      writer.Key("fields");
+      training::writePerformanceJson(writer, performance);
+    } else if (bad_iteration) {
+      writer.Key("near_miss");
+      writer.String("a format matched, but its iteration is not an integer that fits int64");
+    } else if (looksLikeIterationLine(capture.message)) {
+      writer.Key("near_miss");
+      common::writeString(
+          writer,
+          "the line looks like an iteration line, but no format matched it; formats "
+          "tried: configured patterns first, then the built-in ones");
+      writer.Key("formats");
+      writer.StartArray();
+      for (std::string_view name : input.extractor->formatNames()) {
+        common::writeString(writer, name);
+      }
+      writer.EndArray();
+    }
+    const cache::WorkloadList* workloads =
+        capture.pod_uid.empty() ? nullptr : input.snapshot.workloadsOfPodUid(capture.pod_uid);
+    if (kind != training::LineKind::kNone && items.empty()) {
+      writer.Key("not_attributed");
+      common::writeString(
+          writer, workloads == nullptr
+                      ? common::concat("pod uid '", capture.pod_uid,
+                                       "' (kubernetes.pod_id) has no running workload in the cache")
+                      : std::string("no row or event for this kind of line"));
+    }
+  }
+  writer.Key("rows");
+  writer.StartArray();
+  for (const training::PendingPerformance& row : items.performances) {
+    writer.StartObject();
+    writeWorkloadKeys(writer, row.workload_uid, row.nearest_workload_uid, row.pod_uid, row.time_us);
+    writer.Key("iteration");
+    writer.Int64(row.iteration);
+    writer.Key("performance");
+    writer.RawValue(row.performance_json.data(), row.performance_json.size(),
+                    rapidjson::kObjectType);
+    writer.Key("series_labels");
+    writeSeriesLabels(writer, row.labels);
+    writer.EndObject();
+  }
+  writer.EndArray();
+  writer.Key("events");
+  writer.StartArray();
+  for (const training::PendingStart& start : items.starts) {
+    writer.StartObject();
+    writer.Key("type");
+    writer.String("StartTrain");
+    writeWorkloadKeys(writer, start.workload_uid, start.nearest_workload_uid, start.pod_uid,
+                      start.time_us);
+    writer.EndObject();
+  }
+  for (const training::PendingLifecycle& event : items.lifecycles) {
+    writer.StartObject();
+    writer.Key("type");
+    common::writeString(writer,
+                        training::kLifecycleTypeNames[training::lifecycleIndex(event.kind)]);
+    writeWorkloadKeys(writer, event.workload_uid, event.nearest_workload_uid, event.pod_uid,
+                      event.time_us);
+    if (event.iteration) {
+      writer.Key("iteration");
+      writer.Int64(*event.iteration);
+    }
+    if (!event.path.empty()) {
+      writer.Key("path");
+      common::writeString(writer, event.path);
+    }
+    if (event.duration_ms) {
+      writer.Key("duration_ms");
+      writer.Int64(*event.duration_ms);
+    }
+    writer.Key("series_labels");
+    writeSeriesLabels(writer, event.labels);
+    writer.EndObject();
+  }
+  writer.EndArray();
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> explainRequest(std::string_view body, const ExplainInput& input) {
   SeriesInput series;
-  if (absl::Status parsed = parseExplainBody(body, input.now_ms, &series); !parsed.ok()) {
+  std::string record;
+  if (absl::Status parsed = parseExplainBody(body, input.now_ms, &series, &record); !parsed.ok()) {
     return parsed;
   }
+  if (!record.empty()) return explainRecord(record, input);
   // The series goes the hot path's way: encoded as a remote-write 1.0 body, decoded, enriched.
   std::vector<prompb::LabelPair> pairs;
   for (const auto& [name, value] : series.labels) pairs.push_back({name, value});
@@ -577,24 +803,28 @@ absl::StatusOr<enrich::TraceConfig> parseTraceConfig(std::string_view body) {
 }
 
 void addDebugRoutes(http::Router& router, const cache::CacheRefresher& cache,
-                    enrich::EnrichLimits limits, enrich::SeriesTracer& tracer,
-                    enrich::ActiveMetrics& active) {
-  router.add(
-      "/explain", {beast_http::verb::post}, [&cache, limits](const http::RequestContext& context) {
-        const auto snapshot = cache.snapshot();
-        const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
-        auto data = explainRequest(
-            context.request.body(),
-            {.snapshot = *snapshot, .origin = cache.origin(), .limits = limits, .now_ms = now_ms});
-        if (!data.ok()) {
-          return http::errorResponse(context.request,
-                                     absl::IsInvalidArgument(data.status()) ? 400 : 500,
-                                     common::message(data.status()));
-        }
-        return http::jsonResponse(context.request, 200, http::envelopeOk(*data));
-      });
+                    enrich::EnrichLimits limits, const training::PerformanceExtractor& extractor,
+                    enrich::SeriesTracer& tracer, enrich::ActiveMetrics& active) {
+  router.add("/explain", {beast_http::verb::post},
+             [&cache, limits, &extractor](const http::RequestContext& context) {
+               const auto snapshot = cache.snapshot();
+               const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count();
+               auto data = explainRequest(context.request.body(),
+                                          {.snapshot = *snapshot,
+                                           .origin = cache.origin(),
+                                           .limits = limits,
+                                           .now_ms = now_ms,
+                                           .extractor = &extractor,
+                                           .client_address = context.remote_address});
+               if (!data.ok()) {
+                 return http::errorResponse(context.request,
+                                            absl::IsInvalidArgument(data.status()) ? 400 : 500,
+                                            common::message(data.status()));
+               }
+               return http::jsonResponse(context.request, 200, http::envelopeOk(*data));
+             });
   router.add("/metrics/debug/config", {beast_http::verb::post, beast_http::verb::get},
              [&tracer](const http::RequestContext& context) {
                if (context.request.method() == beast_http::verb::post) {

@@ -3,7 +3,10 @@
 //   POST /explain: one series (Prometheus text form or JSON labels) run through the remote-write
 //     decoder and the enricher against the current snapshot, into a scratch buffer: the rule
 //     that found the pod, the pod, its workloads, the series as they would be forwarded (decoded
-//     from what the enricher wrote) or the drop reason, and the snapshot's generation and age;
+//     from what the enricher wrote) or the drop reason, and the snapshot's generation and age.
+//     Or one Fluent Bit record run through the batch parser and the logs path's analyzer, whose
+//     rows and events are read instead of journaled: analysed or why not, the node label, the
+//     format that matched, its fields, the rows and events;
 //   POST /metrics/debug/config, GET /metrics/debug/config, GET|DELETE /metrics/debug/records,
 //     POST /metrics/debug/disable: the per-series tracer (enrich/series_tracer.h), Lens's shapes;
 //   GET /metrics/active: the metric names received lately (enrich/active_metrics.h).
@@ -18,6 +21,7 @@
 #include "enrich/series_enricher.h"
 #include "enrich/series_tracer.h"
 #include "http/router.h"
+#include "training/performance_extractor.h"
 
 namespace tp::app {
 
@@ -29,6 +33,8 @@ struct ExplainInput {
   cache::SnapshotOrigin origin;
   enrich::EnrichLimits limits;
   int64_t now_ms = 0;  // the sample's timestamp when the body gives none
+  const training::PerformanceExtractor* extractor = nullptr;  // null: records are refused
+  std::string_view client_address;  // a record's node label when it names no host
 };
 
 // The explanation's JSON (the envelope's data), or InvalidArgument naming what is wrong with
@@ -38,7 +44,7 @@ absl::StatusOr<std::string> explainRequest(std::string_view body, const ExplainI
 absl::StatusOr<enrich::TraceConfig> parseTraceConfig(std::string_view body);
 
 void addDebugRoutes(http::Router& router, const cache::CacheRefresher& cache,
-                    enrich::EnrichLimits limits, enrich::SeriesTracer& tracer,
-                    enrich::ActiveMetrics& active);
+                    enrich::EnrichLimits limits, const training::PerformanceExtractor& extractor,
+                    enrich::SeriesTracer& tracer, enrich::ActiveMetrics& active);
 
 }  // namespace tp::app

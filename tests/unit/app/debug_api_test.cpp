@@ -1,5 +1,6 @@
 // The explain route's answers on the golden enrichment cases (the rule each file names, and
-// exactly the series it expects), and its refusals of bad bodies; the tracer configuration's.
+// exactly the series it expects) and on Fluent Bit records, and its refusals of bad bodies; the
+// tracer configuration's.
 
 #include "app/debug_api.h"
 
@@ -149,7 +150,9 @@ TEST(Explain, BadBodiesAreRefusedNamingTheProblem) {
       {R"({"series":"up","samples":[{"value":"x"}]})", "samples[0].value"},
       {R"({"series":"up","samples":[{"timestamp":1.5}]})", "samples[0].timestamp"},
       {R"({"series":"up","samples":[{"when":1}]})", "unknown field 'when'"},
-      {R"({"record":{"log":"x"}})", "record:"},
+      {R"({"record":[1]})", "record: must be a Fluent Bit record"},
+      {R"({"record":{"log":"x"},"series":"up"})", "one of"},
+      {R"({"record":{"log":"x"},"samples":[]})", "samples: only with a series"},
       {std::string(kMaxExplainBodyBytes + 1, ' '), "body over"},
   };
   for (const auto& [body, problem] : cases) {
@@ -171,6 +174,100 @@ TEST(Explain, TooManyLabelsIsRefused) {
                                {.snapshot = *snapshot, .origin = {}, .now_ms = 1});
   ASSERT_FALSE(answer.ok());
   EXPECT_NE(answer.status().message().find("labels"), std::string::npos) << answer.status();
+}
+
+// A Fluent Bit record as Fluent Bit's kubernetes filter writes it.
+std::string recordBody(std::string_view message, std::string_view pod_uid = "uid-t0",
+                       std::string_view pod = "train-0") {
+  rapidjson::StringBuffer buffer;
+  common::JsonWriter writer(buffer);
+  writer.StartObject();
+  writer.Key("record");
+  writer.StartObject();
+  writer.Key("date");
+  writer.Double(1761223152.5);
+  writer.Key("log");
+  common::writeString(writer, message);
+  writer.Key("kubernetes");
+  writer.StartObject();
+  writer.Key("pod_name");
+  common::writeString(writer, pod);
+  writer.Key("pod_id");
+  common::writeString(writer, pod_uid);
+  writer.Key("namespace_name");
+  writer.String("team");
+  writer.Key("host");
+  writer.String("node-a");
+  writer.EndObject();
+  writer.EndObject();
+  writer.EndObject();
+  return buffer.GetString();
+}
+
+class ExplainRecord : public ::testing::Test {
+ protected:
+  ExplainRecord() {
+    builder_.addWorkloadPod({"train-0", "uid-t0", "pretrain", "w-pretrain", ""});
+    snapshot_ = builder_.build();
+  }
+  simdjson::dom::element explain(const std::string& body) {
+    auto answer = explainRequest(body, {.snapshot = *snapshot_,
+                                        .origin = {},
+                                        .now_ms = 1761223153000,
+                                        .extractor = &extractor_,
+                                        .client_address = "10.0.0.9"});
+    EXPECT_TRUE(answer.ok()) << answer.status();
+    answer_ = answer.ok() ? *answer : "{}";
+    return parser_.parse(answer_);
+  }
+
+  cache::SnapshotBuilder builder_;
+  std::shared_ptr<const cache::ClusterSnapshot> snapshot_;
+  training::PerformanceExtractor extractor_;
+  simdjson::dom::parser parser_;
+  std::string answer_;
+};
+
+TEST_F(ExplainRecord, PerformanceLineGivesItsFormatFieldsAndRows) {
+  const auto answer = explain(recordBody(
+      " iteration      424/   40000 | consumed samples:        27136 | elapsed time per iteration "
+      "(ms): 16601.3/17219.3 | learning rate: 9.997254E-06 | global batch size:    64 | lm loss: "
+      "4.447942E+00 | loss scale: 1.0 | grad norm: 6.142 | number of skipped iterations:   0 | "
+      "number of nan iterations:   0 |"));
+  EXPECT_TRUE(bool(answer["analysed"]));
+  EXPECT_EQ(std::string_view(answer["node_label"]), "node-a");
+  EXPECT_EQ(std::string_view(answer["line_kind"]), "performance");
+  EXPECT_FALSE(std::string_view(answer["format"]).empty());
+  EXPECT_EQ(int64_t(answer["fields"]["current_iteration"]), 424);
+  ASSERT_EQ(simdjson::dom::array(answer["rows"]).size(), 1u);
+  EXPECT_EQ(std::string_view(answer["rows"].at(0)["workload_uid"]), "w-pretrain");
+  EXPECT_EQ(int64_t(answer["rows"].at(0)["iteration"]), 424);
+  EXPECT_TRUE(simdjson::dom::array(answer["events"]).size() == 0);
+}
+
+TEST_F(ExplainRecord, NearMissAndUnattributedAndNotAnalysed) {
+  auto answer = explain(recordBody("iteration 5 went fine, loss: low"));
+  EXPECT_EQ(std::string_view(answer["line_kind"]), "none");
+  EXPECT_NE(std::string_view(answer["near_miss"]).find("looks like an iteration line"),
+            std::string_view::npos);
+  EXPECT_GT(simdjson::dom::array(answer["formats"]).size(), 0u);
+
+  answer = explain(recordBody("training ...", "uid-unknown"));
+  EXPECT_EQ(std::string_view(answer["line_kind"]), "start");
+  EXPECT_NE(std::string_view(answer["not_attributed"]).find("uid-unknown"), std::string_view::npos);
+  EXPECT_EQ(simdjson::dom::array(answer["events"]).size(), 0u);
+
+  answer = explain(recordBody("training ..."));
+  ASSERT_EQ(simdjson::dom::array(answer["events"]).size(), 1u);
+  EXPECT_EQ(std::string_view(answer["events"].at(0)["type"]), "StartTrain");
+
+  answer = explain(R"({"record":{"date":1761223152,"log":"training ..."}})");
+  EXPECT_FALSE(bool(answer["analysed"]));
+  EXPECT_EQ(std::string_view(answer["not_analysed_reason"]), "no_kubernetes");
+  EXPECT_EQ(std::string_view(answer["node_label"]), "10.0.0.9");
+
+  answer = explain(R"({"record":{"date":"yesterday","log":"x"}})");
+  EXPECT_EQ(std::string_view(answer["skipped"]), "invalid_date");
 }
 
 TEST(TraceConfig, ParsesLensShapeAndRefusesWrongTypes) {
