@@ -60,7 +60,7 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   std::optional<enrich::SeriesTracer::Session> trace;
   if (tracer_.enabled()) trace.emplace(tracer_.session());
   // The active names always, the tracer while enabled.
-  enrich::ObserverPair observers(active, trace ? &*trace : nullptr);
+  enrich::RequestObservers observers(active, trace ? &*trace : nullptr);
   enricher.setObserver(&observers);
   ingest::DecodeCounts received;
   if (absl::Status status = ingest::decodeWriteRequest(*body, *version, enricher, &received);

@@ -7,9 +7,8 @@
 // metrics table, and its series to the tracer while that is enabled.
 
 #include "cache/cache_refresher.h"
-#include "enrich/active_metrics.h"
+#include "enrich/request_observers.h"
 #include "enrich/series_enricher.h"
-#include "enrich/series_tracer.h"
 #include "forward/forwarder.h"
 #include "http/router.h"
 #include "ingest/remote_write/decompress.h"

@@ -61,22 +61,17 @@ uint64_t ActiveMetrics::untracked() const {
   return total;
 }
 
-void ActiveMetrics::Batch::onResolved(const SeriesResolution& resolution) {
-  const std::string_view name = resolution.metric_name;
-  if (name.empty()) return;
-  // Senders group a family's series together: most series repeat the previous name.
-  if (last_count_ == nullptr || name != last_name_) {
-    last_name_ = name;
-    last_count_ = &names_[common::toAbsl(name)];
-  }
-  ++*last_count_;
+void ActiveMetrics::Batch::spill(Slot& slot) {
+  if (slot.count != 0) names_[common::toAbsl(slot.name)] += slot.count;
+  slot.count = 0;
 }
 
 void ActiveMetrics::Batch::commit() {
-  for (const auto& [name, count] : names_)
+  for (Slot& slot : slots_) spill(slot);
+  for (const auto& [name, count] : names_) {
     metrics_.record(std::string_view(name.data(), name.size()), count);
+  }
   names_.clear();
-  last_count_ = nullptr;
 }
 
 }  // namespace tp::enrich

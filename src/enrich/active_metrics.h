@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -49,13 +50,58 @@ class ActiveMetrics {
   class Batch final : public SeriesObserver {
    public:
     explicit Batch(ActiveMetrics& metrics) : metrics_(metrics) {}
-    void onResolved(const SeriesResolution& resolution) override;
+    // Inline: called for every series of every request.
+    void onResolved(const SeriesResolution& resolution) override {
+      const std::string_view name = resolution.metric_name;
+      if (name.empty()) return;
+      const size_t home = slotOf(name);
+      for (size_t probe = 0; probe < kProbes; ++probe) {
+        Slot& slot = slots_[(home + probe) % kSlots];
+        if (slot.count == 0) slot.name = name;
+        if (slot.name == name) {
+          ++slot.count;
+          return;
+        }
+      }
+      Slot& slot = slots_[home];
+      spill(slot);
+      slot.name = name;
+      slot.count = 1;
+    }
     void commit();
 
    private:
+    // Exporters interleave names (every metric of one device, then the next device), so the
+    // previous name rarely repeats: a small open-addressed table, indexed by a few bytes of the
+    // name and probed a few slots on, counts the names of a request; the map holds what does not
+    // fit.
+    static constexpr size_t kSlots = 64;
+    static constexpr size_t kProbes = 4;
+    struct Slot {
+      std::string_view name;
+      uint64_t count = 0;
+    };
+    static size_t slotOf(std::string_view name) {
+      // The length and two 8-byte words (names share prefixes and suffixes such as "gpu_" and
+      // "_temperature", not both); the full compare decides.
+      uint64_t key = name.size();
+      if (name.size() >= 8) {
+        key ^= load8(name.data() + name.size() - 8) * 0xC2B2AE3D27D4EB4FULL;
+        key ^= load8(name.data() + (name.size() - 8) / 2) * 0x165667B19E3779F9ULL;
+      } else {
+        for (char c : name) key = key * 131 + static_cast<unsigned char>(c);
+      }
+      return static_cast<size_t>((key * 0x9E3779B97F4A7C15ULL) >> 58);
+    }
+    static uint64_t load8(const char* at) {
+      uint64_t word;
+      std::memcpy(&word, at, sizeof(word));
+      return word;
+    }
+    void spill(Slot& slot);
+
     ActiveMetrics& metrics_;
-    std::string_view last_name_;
-    uint64_t* last_count_ = nullptr;
+    std::array<Slot, kSlots> slots_{};
     absl::flat_hash_map<absl::string_view, uint64_t> names_;
   };
 

@@ -74,20 +74,6 @@ class SeriesObserver {
   virtual void onResolved(const SeriesResolution& resolution) = 0;
 };
 
-// Hands every resolution to a first observer and, when not null, a second.
-class ObserverPair final : public SeriesObserver {
- public:
-  ObserverPair(SeriesObserver& first, SeriesObserver* second) : first_(first), second_(second) {}
-  void onResolved(const SeriesResolution& resolution) override {
-    first_.onResolved(resolution);
-    if (second_ != nullptr) second_->onResolved(resolution);
-  }
-
- private:
-  SeriesObserver& first_;
-  SeriesObserver* second_;
-};
-
 // Beyond either limit the request is refused whole (ResourceExhausted, 413) naming the key.
 struct EnrichLimits {
   size_t max_output_bytes = config::HttpConfig{}.max_enriched_bytes;  // one request's output

@@ -72,5 +72,21 @@ TEST(ActiveMetrics, BatchAddsEachDistinctNameOnceOnCommit) {
   EXPECT_EQ(list[1].seen_count, 1u);
 }
 
+TEST(ActiveMetrics, BatchCountsInterleavedNamesBeyondItsTable) {
+  testing::SimulatedClock clock;
+  ActiveMetrics metrics({}, clock);
+  ActiveMetrics::Batch batch(metrics);
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i) names.push_back("gpu_metric_" + std::to_string(i) + "_total");
+  const ingest::DecodedSeries series;
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& name : names) batch.onResolved({.series = series, .metric_name = name});
+  }
+  batch.commit();
+  const std::vector<ActiveMetric> list = metrics.list();
+  ASSERT_EQ(list.size(), names.size());
+  for (const ActiveMetric& metric : list) EXPECT_EQ(metric.seen_count, 3u) << metric.name;
+}
+
 }  // namespace
 }  // namespace tp::enrich
