@@ -63,10 +63,10 @@ absl::Status parseSeriesText(std::string_view text, int64_t now_ms, SeriesInput*
   const auto at = [&](std::string_view what) {
     return invalid(common::concat("series: ", what, " at offset ", pos));
   };
-  const auto skipSpace = [&] {
+  const auto skip_space = [&] {
     while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t')) ++pos;
   };
-  skipSpace();
+  skip_space();
   const size_t name_start = pos;
   while (pos < text.size() && (isNameChar(text[pos]) || text[pos] == ':')) ++pos;
   if (pos > name_start) {
@@ -78,7 +78,7 @@ absl::Status parseSeriesText(std::string_view text, int64_t now_ms, SeriesInput*
   if (pos < text.size() && text[pos] == '{') {
     ++pos;
     while (true) {
-      skipSpace();
+      skip_space();
       if (pos >= text.size()) return at("unterminated label set");
       if (text[pos] == '}') {
         ++pos;
@@ -88,10 +88,10 @@ absl::Status parseSeriesText(std::string_view text, int64_t now_ms, SeriesInput*
       while (pos < text.size() && isNameChar(text[pos])) ++pos;
       if (pos == label_start || !isNameStart(text[label_start])) return at("expected a label name");
       std::string name(text.substr(label_start, pos - label_start));
-      skipSpace();
+      skip_space();
       if (pos >= text.size() || text[pos] != '=') return at("expected '=' after a label name");
       ++pos;
-      skipSpace();
+      skip_space();
       if (pos >= text.size() || text[pos] != '"') return at("expected '\"' to open a label value");
       ++pos;
       std::string value;
@@ -117,21 +117,21 @@ absl::Status parseSeriesText(std::string_view text, int64_t now_ms, SeriesInput*
       if (out->labels.size() > ingest::kMaxLabelsPerSeries) {
         return at(common::concat("more than ", ingest::kMaxLabelsPerSeries, " labels"));
       }
-      skipSpace();
+      skip_space();
       if (pos < text.size() && text[pos] == ',') ++pos;
     }
   }
   if (out->labels.empty()) return at("expected a metric name or '{'");
-  skipSpace();
+  skip_space();
   const auto word = [&] {
     const size_t start = pos;
     while (pos < text.size() && text[pos] != ' ' && text[pos] != '\t') ++pos;
     return text.substr(start, pos - start);
   };
   const std::string_view value_text = word();
-  skipSpace();
+  skip_space();
   const std::string_view timestamp_text = word();
-  skipSpace();
+  skip_space();
   if (pos < text.size()) return at("unexpected text after the timestamp");
   prompb::SamplePoint sample{.timestamp_ms = now_ms, .value = 1};
   if (!value_text.empty()) {

@@ -198,8 +198,6 @@ void SeriesEnricher::observe(const ingest::DecodedSeries& series, const KeyLabel
   SeriesResolution resolution{.series = series,
                               .metric_name = keys.name,
                               .node = keys.node,
-                              .pod_label = keys.pod,
-                              .uid_label = keys.uid,
                               .rule = pod.rule,
                               .device_label = pod.device_label,
                               .device = pod.device,

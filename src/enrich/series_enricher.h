@@ -53,8 +53,6 @@ struct SeriesResolution {
   const ingest::DecodedSeries& series;
   std::string_view metric_name;  // the input's __name__; empty when missing
   std::string_view node;         // the input's primus_lens_node_name
-  std::string_view pod_label;    // the input's pod and uid labels
-  std::string_view uid_label;
   PodRule rule = PodRule::kNone;
   size_t device_label = 0;  // index into cache::kDeviceLabelNames, with PodRule::kDevice
   std::string_view device;  // that label's value

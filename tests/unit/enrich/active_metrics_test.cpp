@@ -77,6 +77,7 @@ TEST(ActiveMetrics, BatchCountsInterleavedNamesBeyondItsTable) {
   ActiveMetrics metrics({}, clock);
   ActiveMetrics::Batch batch(metrics);
   std::vector<std::string> names;
+  names.reserve(300);
   for (int i = 0; i < 300; ++i) names.push_back("gpu_metric_" + std::to_string(i) + "_total");
   const ingest::DecodedSeries series;
   for (int round = 0; round < 3; ++round) {

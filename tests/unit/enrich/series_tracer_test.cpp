@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <thread>
 
 #include "support/enrich_golden.h"
 #include "support/simulated_clock.h"
@@ -155,6 +156,7 @@ struct TracedRequest {
 
 std::vector<std::string> podsOf(const std::vector<TraceRecord>& records) {
   std::vector<std::string> pods;
+  pods.reserve(records.size());
   for (const TraceRecord& record : records) pods.push_back(record.pod_name);
   return pods;
 }
@@ -216,6 +218,25 @@ TEST(SeriesTracer, DisableKeepsTheRecords) {
   EXPECT_FALSE(tracer.config().enabled);
   EXPECT_EQ(tracer.config().metric_pattern, "gpu");
   EXPECT_EQ(tracer.records().size(), 3u);
+}
+
+TEST(SeriesTracer, ConcurrentRequestsAllCount) {
+  SeriesTracer tracer;
+  ASSERT_TRUE(tracer.configure({.enabled = true, .max_records = 50}).ok());
+  constexpr int kThreads = 4;
+  constexpr int kRequests = 25;
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&tracer] {
+      for (int i = 0; i < kRequests; ++i) TracedRequest().run(tracer);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const TraceStats stats = tracer.stats();
+  EXPECT_EQ(stats.total_matched, uint64_t{kThreads} * kRequests * 3);
+  EXPECT_EQ(stats.total_passed, uint64_t{kThreads} * kRequests * 2);
+  EXPECT_EQ(tracer.records().size(), 50u);
 }
 
 TEST(SeriesTracer, RefusesBadConfigurations) {
