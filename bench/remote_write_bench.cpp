@@ -12,8 +12,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <optional>
 
 #include "cache/cache_refresher.h"
+#include "enrich/request_observers.h"
 #include "enrich/series_enricher.h"
 #include "ingest/remote_write/decompress.h"
 #include "ingest/remote_write/write_request.h"
@@ -173,9 +176,82 @@ void BM_PipelineLanes(benchmark::State& state, const char* name) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * input.samples));
 }
 
+// Decode + enrich + encode with what the remote-write handler adds per request: the tracer's
+// check alone (disabled: one atomic load), then with the active-names batch observing every
+// series, then with the tracer enabled on a selector matching about 1 % of the series (the label
+// value of the body closest to 1 % of its series).
+std::pair<std::string, std::string> onePercentSelector(const std::string& raw) {
+  class LabelCounter : public ingest::SeriesSink {
+   public:
+    absl::Status onSeries(const ingest::DecodedSeries& series) override {
+      ++series_count;
+      for (const ingest::LabelView& label : series.labels) {
+        if (label.name != "__name__") ++counts[{std::string(label.name), std::string(label.value)}];
+      }
+      return absl::OkStatus();
+    }
+    absl::Status onMetadata(const ingest::MetadataView&) override { return absl::OkStatus(); }
+    std::map<std::pair<std::string, std::string>, size_t> counts;
+    size_t series_count = 0;
+  } counter;
+  ingest::decodeWriteRequest(raw, ingest::RemoteWriteVersion::kV1, counter, nullptr).IgnoreError();
+  const double target = static_cast<double>(counter.series_count) / 100;
+  std::pair<std::string, std::string> best;
+  double best_distance = 1e300;
+  for (const auto& [label, count] : counter.counts) {
+    const double distance = std::abs(static_cast<double>(count) - target);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = label;
+    }
+  }
+  return best;
+}
+
+enum class Observed { kTracerCheck, kActiveNames, kTraced };
+
+void BM_DecodeEnrichObserved(benchmark::State& state, const char* name, Observed observed) {
+  const Body& input = body(name);
+  const cache::ClusterSnapshot& cluster = snapshot();
+  enrich::ActiveMetrics active;
+  enrich::SeriesTracer tracer;
+  const bool tracing = observed == Observed::kTraced;
+  if (tracing) {
+    const auto selector = onePercentSelector(input.raw);
+    if (!tracer.configure({.enabled = true, .label_selectors = {selector}}).ok()) {
+      state.SkipWithError("tracer configuration");
+      return;
+    }
+  }
+  prompb::OutputBuffer out;
+  for (auto _ : state) {
+    out.clear();
+    enrich::SeriesEnricher enricher(cluster, out);
+    enrich::ActiveMetrics::Batch batch(active);
+    std::optional<enrich::SeriesTracer::Session> trace;
+    if (tracer.enabled()) trace.emplace(tracer.session());
+    enrich::RequestObservers observers(batch, trace ? &*trace : nullptr);
+    if (observed != Observed::kTracerCheck) enricher.setObserver(&observers);
+    ingest::decodeWriteRequest(input.raw, ingest::RemoteWriteVersion::kV1, enricher, nullptr)
+        .IgnoreError();
+    batch.commit();
+    if (trace) trace->commit();
+    benchmark::DoNotOptimize(out.view().data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * input.samples));
+  if (tracing) {
+    state.counters["traced_per_request"] =
+        benchmark::Counter(static_cast<double>(tracer.stats().total_matched) /
+                           static_cast<double>(state.iterations()));
+  }
+}
+
 BENCHMARK_CAPTURE(BM_Decompress, b2k, "b2k");
 BENCHMARK_CAPTURE(BM_Decode, b2k, "b2k");
 BENCHMARK_CAPTURE(BM_DecodeEnrichEncode, b2k, "b2k");
+BENCHMARK_CAPTURE(BM_DecodeEnrichObserved, b2k_tracer_off, "b2k", Observed::kTracerCheck);
+BENCHMARK_CAPTURE(BM_DecodeEnrichObserved, b2k_tracer_off_active, "b2k", Observed::kActiveNames);
+BENCHMARK_CAPTURE(BM_DecodeEnrichObserved, b2k_tracer_1pct_active, "b2k", Observed::kTraced);
 BENCHMARK_CAPTURE(BM_PipelineLanes, b2k, "b2k")->Arg(1)->Arg(4);
 BENCHMARK_CAPTURE(BM_Pipeline, b500, "b500");
 BENCHMARK_CAPTURE(BM_Pipeline, b2k, "b2k");

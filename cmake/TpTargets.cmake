@@ -17,6 +17,11 @@ if(TP_SANITIZE)
     # Debian's SOCI does not export the typeinfo the vptr check needs.
     target_compile_options(tp_build_flags INTERFACE -fno-sanitize=vptr)
     target_link_options(tp_build_flags INTERFACE -fno-sanitize=vptr)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+      # Debian's RapidJSON (1.1) adds to its stack's null pointer on a writer's first push, which
+      # clang reports and GCC does not (fixed upstream); every JSON answer would stop a fuzzer.
+      target_compile_options(tp_build_flags INTERFACE -fno-sanitize=pointer-overflow)
+    endif()
   endif()
 endif()
 

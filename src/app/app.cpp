@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "app/debug_api.h"
 #include "app/training_api.h"
 #include "cache/cache_json.h"
 #include "common/strings.h"
@@ -102,7 +103,7 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
       *app->cache_, app->forwarder_.get(), config.http.max_decoded_bytes,
       enrich::EnrichLimits{.max_output_bytes = config.http.max_enriched_bytes,
                            .max_series_label_bytes = config.http.max_series_label_bytes},
-      app->telemetry_.remoteWriteMetrics(drop_reasons));
+      app->telemetry_.remoteWriteMetrics(drop_reasons), app->tracer_, app->active_metrics_);
   auto extractor = training::PerformanceExtractor::create(config.training.patterns);
   if (!extractor.ok()) return extractor.status();
   app->extractor_ = std::move(*extractor);
@@ -187,6 +188,10 @@ void App::addRoutes() {
                               telemetry_.exposition());
   });
   addTrainingRoutes(router_, *database_);
+  addDebugRoutes(router_, *cache_,
+                 {.max_output_bytes = config_.http.max_enriched_bytes,
+                  .max_series_label_bytes = config_.http.max_series_label_bytes},
+                 *extractor_, tracer_, active_metrics_);
 }
 
 http::Response App::readiness(const http::RequestContext& context) const {

@@ -44,6 +44,8 @@ class App {
   std::unique_ptr<storage::SchemaMaintainer> schema_;
   std::unique_ptr<cache::CacheRefresher> cache_;
   std::unique_ptr<forward::Forwarder> forwarder_;
+  enrich::SeriesTracer tracer_;
+  enrich::ActiveMetrics active_metrics_;
   std::unique_ptr<RemoteWriteHandler> remote_write_;
   std::unique_ptr<training::PerformanceExtractor> extractor_;
   std::unique_ptr<training::TrainingWriter> training_writer_;

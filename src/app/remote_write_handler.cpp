@@ -1,5 +1,6 @@
 #include "app/remote_write_handler.h"
 
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -15,12 +16,15 @@ namespace beast_http = boost::beast::http;
 RemoteWriteHandler::RemoteWriteHandler(const cache::CacheRefresher& cache,
                                        forward::Forwarder* forwarder, size_t max_decoded_bytes,
                                        enrich::EnrichLimits enrich_limits,
-                                       telemetry::RemoteWriteMetrics metrics)
+                                       telemetry::RemoteWriteMetrics metrics,
+                                       enrich::SeriesTracer& tracer, enrich::ActiveMetrics& active)
     : cache_(cache),
       forwarder_(forwarder),
       max_decoded_bytes_(max_decoded_bytes),
       enrich_limits_(enrich_limits),
-      metrics_(std::move(metrics)) {}
+      metrics_(std::move(metrics)),
+      tracer_(tracer),
+      active_(active) {}
 
 http::Response RemoteWriteHandler::reject(const http::RequestContext& context,
                                           const absl::Status& status) {
@@ -52,6 +56,12 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
   const auto snapshot = cache_.snapshot();
   for (prompb::OutputBuffer& lane : encoded) lane.clear();
   enrich::SeriesEnricher enricher(*snapshot, std::span(encoded.data(), lanes), enrich_limits_);
+  enrich::ActiveMetrics::Batch active(active_);
+  std::optional<enrich::SeriesTracer::Session> trace;
+  if (tracer_.enabled()) trace.emplace(tracer_.session());
+  // The active names always, the tracer while enabled.
+  enrich::RequestObservers observers(active, trace ? &*trace : nullptr);
+  enricher.setObserver(&observers);
   ingest::DecodeCounts received;
   if (absl::Status status = ingest::decodeWriteRequest(*body, *version, enricher, &received);
       !status.ok()) {
@@ -68,6 +78,8 @@ http::Response RemoteWriteHandler::handle(const http::RequestContext& context) {
     }
   }
 
+  active.commit();
+  if (trace) trace->commit();
   metrics_.series_received->Increment(static_cast<double>(received.series));
   metrics_.samples_received->Increment(static_cast<double>(received.samples));
   metrics_.histograms_received->Increment(static_cast<double>(received.histograms));

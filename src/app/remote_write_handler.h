@@ -3,9 +3,11 @@
 // or 2.0, enrich against the current cluster snapshot, hand the result to the forwarder.
 // 204 when accepted (2.0 also gets the X-Prometheus-Remote-Write-*-Written headers); 400 for an
 // undecodable body, 413 over the size limits, 415 for an unsupported type or encoding. A
-// rejected request contributes nothing.
+// rejected request contributes nothing. Each accepted request's metric names go to the active
+// metrics table, and its series to the tracer while that is enabled.
 
 #include "cache/cache_refresher.h"
+#include "enrich/request_observers.h"
 #include "enrich/series_enricher.h"
 #include "forward/forwarder.h"
 #include "http/router.h"
@@ -19,7 +21,8 @@ class RemoteWriteHandler {
  public:
   RemoteWriteHandler(const cache::CacheRefresher& cache, forward::Forwarder* forwarder,
                      size_t max_decoded_bytes, enrich::EnrichLimits enrich_limits,
-                     telemetry::RemoteWriteMetrics metrics);
+                     telemetry::RemoteWriteMetrics metrics, enrich::SeriesTracer& tracer,
+                     enrich::ActiveMetrics& active);
 
   http::Response handle(const http::RequestContext& context);
 
@@ -31,6 +34,8 @@ class RemoteWriteHandler {
   size_t max_decoded_bytes_;
   enrich::EnrichLimits enrich_limits_;
   telemetry::RemoteWriteMetrics metrics_;
+  enrich::SeriesTracer& tracer_;
+  enrich::ActiveMetrics& active_;
 };
 
 }  // namespace tp::app

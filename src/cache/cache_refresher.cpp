@@ -51,7 +51,8 @@ SnapshotOrigin CacheRefresher::origin() const {
   if (source_ == SnapshotSource::kNone) return {};
   // A file written on a machine whose clock ran ahead must not show a negative age.
   const auto age = std::chrono::duration_cast<std::chrono::seconds>(clock_.wallNow() - read_at_);
-  return {.source = source_, .age = std::max(age, std::chrono::seconds(0))};
+  return {
+      .source = source_, .age = std::max(age, std::chrono::seconds(0)), .generation = generation_};
 }
 
 SnapshotSource CacheRefresher::source() const {
@@ -124,6 +125,7 @@ void CacheRefresher::publish(std::shared_ptr<const ClusterSnapshot> snapshot, Sn
     std::lock_guard lock(origin_mutex_);
     source_ = source;
     read_at_ = read_at;
+    ++generation_;
   }
   loaded_.store(true, std::memory_order_release);
   if (source == previous) return;  // logged when the state starts coming from somewhere new

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -26,10 +27,12 @@ namespace tp::cache {
 enum class SnapshotSource { kNone, kDatabase, kFile };
 std::string_view sourceName(SnapshotSource source);  // "none", "database", "file"
 
-// Where the current snapshot came from, and how long ago its data was read from the database.
+// Where the current snapshot came from, how long ago its data was read from the database, and
+// how many snapshots were published before it (0: none loaded yet).
 struct SnapshotOrigin {
   SnapshotSource source = SnapshotSource::kNone;
   std::chrono::seconds age{0};
+  uint64_t generation = 0;
 };
 
 class CacheRefresher {
@@ -84,6 +87,7 @@ class CacheRefresher {
   mutable std::mutex origin_mutex_;
   SnapshotSource source_ = SnapshotSource::kNone;
   std::chrono::system_clock::time_point read_at_;
+  uint64_t generation_ = 0;
 
   std::mutex stop_mutex_;
   std::condition_variable stop_requested_;

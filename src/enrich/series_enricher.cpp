@@ -170,8 +170,14 @@ bool SeriesEnricher::resolvePod(const KeyLabels& keys, ResolvedPod* pod) const {
         const auto it = map.find(absl::string_view(key.data(), key.size()));
         if (it == map.end()) continue;
         const cache::PodRef* ref = it->second;
-        *pod = {ref->name, ref->uid,
-                ref->workloads_by_uid != nullptr ? ref->workloads_by_uid : ref->workloads_by_name};
+        const bool by_uid = ref->workloads_by_uid != nullptr;
+        *pod = {.name = ref->name,
+                .uid = ref->uid,
+                .workloads = by_uid ? ref->workloads_by_uid : ref->workloads_by_name,
+                .rule = PodRule::kDevice,
+                .device_label = label,
+                .device = key,
+                .workloads_by_uid = by_uid};
         return true;
       }
     }
@@ -179,24 +185,46 @@ bool SeriesEnricher::resolvePod(const KeyLabels& keys, ResolvedPod* pod) const {
   if (keys.pod.empty()) return false;
   pod->name = keys.pod;
   pod->uid = keys.uid.empty() ? kUnknownUid : keys.uid;
+  pod->rule = keys.uid.empty() ? PodRule::kPod : PodRule::kPodAndUid;
   pod->workloads = keys.uid.empty() ? nullptr : snapshot_.workloadsOfPodUid(keys.uid);
+  pod->workloads_by_uid = pod->workloads != nullptr;
   if (pod->workloads == nullptr) pod->workloads = snapshot_.workloadsOfPodName(keys.pod);
   return true;
+}
+
+void SeriesEnricher::observe(const ingest::DecodedSeries& series, const KeyLabels& keys,
+                             const ResolvedPod& pod, const DropReason* drop,
+                             size_t samples_out) const {
+  SeriesResolution resolution{.series = series,
+                              .metric_name = keys.name,
+                              .node = keys.node,
+                              .rule = pod.rule,
+                              .device_label = pod.device_label,
+                              .device = pod.device,
+                              .pod_name = pod.name,
+                              .pod_uid = pod.uid,
+                              .workloads = pod.workloads,
+                              .workloads_by_uid = pod.workloads_by_uid,
+                              .dropped = drop != nullptr,
+                              .drop_reason = drop != nullptr ? *drop : DropReason::kNoPod,
+                              .samples_out = samples_out};
+  observer_->onResolved(resolution);
 }
 
 absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
   thread_local std::vector<LabelView> labels;
   thread_local std::string metric_name;
   ++series_seen_;
-  const auto drop = [this, &series](DropReason reason) {
+  const KeyLabels found = findKeyLabels(series.labels);
+  ResolvedPod pod;
+  const auto drop = [&](DropReason reason) {
     counts_.dropped_series[static_cast<size_t>(reason)]++;
     counts_.dropped_samples[static_cast<size_t>(reason)] += series.samples.size();
+    if (observer_ != nullptr) observe(series, found, pod, &reason, 0);
     return absl::OkStatus();
   };
 
-  const KeyLabels found = findKeyLabels(series.labels);
   if (found.name.empty()) return drop(DropReason::kNoMetricName);
-  ResolvedPod pod;
   if (!resolvePod(found, &pod)) return drop(DropReason::kNoPod);
   if (pod.workloads == nullptr || pod.workloads->empty()) return drop(DropReason::kNoWorkload);
 
@@ -206,6 +234,10 @@ absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
   counts_.dropped_samples[static_cast<size_t>(DropReason::kNegativeValue)] += negative;
   if (kept_samples == 0 && series.histograms.empty()) {
     counts_.dropped_series[static_cast<size_t>(DropReason::kNegativeValue)]++;
+    if (observer_ != nullptr) {
+      const DropReason reason = DropReason::kNegativeValue;
+      observe(series, found, pod, &reason, 0);
+    }
     return absl::OkStatus();
   }
 
@@ -254,6 +286,7 @@ absl::Status SeriesEnricher::onSeries(const ingest::DecodedSeries& series) {
     counts_.histograms_out += series.histograms.size();
     counts_.exemplars_out += series.exemplars.size();
   }
+  if (observer_ != nullptr) observe(series, found, pod, nullptr, kept_samples);
   // 2.0 carries metadata on every series; forward it once per family and request.
   if (series.has_metadata && metadata_written_.insert(metric_name).second) {
     return writeMetadata(series.metadata, metric_name);

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +43,35 @@ struct EnrichCounts {
   std::array<size_t, static_cast<size_t>(DropReason::kCount)> dropped_samples{};
 };
 
+// The rule that found a series' pod, in the order they are tried.
+enum class PodRule : uint8_t { kNone = 0, kDevice, kPodAndUid, kPod };
+inline constexpr std::array<const char*, 4> kPodRuleNames = {"none", "device", "pod_uid", "pod"};
+
+// What the enricher decided for one input series, as it decided it. Views point into the series
+// and the snapshot: valid during SeriesObserver::onResolved only.
+struct SeriesResolution {
+  const ingest::DecodedSeries& series;
+  std::string_view metric_name;  // the input's __name__; empty when missing
+  std::string_view node;         // the input's primus_lens_node_name
+  PodRule rule = PodRule::kNone;
+  size_t device_label = 0;  // index into cache::kDeviceLabelNames, with PodRule::kDevice
+  std::string_view device;  // that label's value
+  std::string_view pod_name;
+  std::string_view pod_uid;
+  const cache::WorkloadList* workloads = nullptr;
+  bool workloads_by_uid = false;  // false: looked up by pod name
+  bool dropped = false;
+  DropReason drop_reason = DropReason::kNoPod;
+  size_t samples_out = 0;  // samples written per workload
+};
+
+// Sees every series the enricher finishes (not those of a request it refuses).
+class SeriesObserver {
+ public:
+  virtual ~SeriesObserver() = default;
+  virtual void onResolved(const SeriesResolution& resolution) = 0;
+};
+
 // Beyond either limit the request is refused whole (ResourceExhausted, 413) naming the key.
 struct EnrichLimits {
   size_t max_output_bytes = config::HttpConfig{}.max_enriched_bytes;  // one request's output
@@ -61,6 +91,9 @@ class SeriesEnricher : public ingest::SeriesSink {
   absl::Status onSeries(const ingest::DecodedSeries& series) override;
   absl::Status onMetadata(const ingest::MetadataView& metadata) override;
 
+  // Told of every series after it was written or dropped; null (the default) costs a branch.
+  void setObserver(SeriesObserver* observer) { observer_ = observer; }
+
   const EnrichCounts& counts() const { return counts_; }
   // The samples written to each lane (they add up to counts().samples_out).
   std::span<const size_t> laneSamples() const {
@@ -72,6 +105,10 @@ class SeriesEnricher : public ingest::SeriesSink {
     std::string_view name;
     std::string_view uid;
     const cache::WorkloadList* workloads = nullptr;
+    PodRule rule = PodRule::kNone;
+    size_t device_label = 0;
+    std::string_view device;
+    bool workloads_by_uid = false;
   };
   // The input labels the rules look at, found in one pass over the series.
   struct KeyLabels {
@@ -83,6 +120,9 @@ class SeriesEnricher : public ingest::SeriesSink {
   };
   static KeyLabels findKeyLabels(const std::vector<ingest::LabelView>& labels);
   bool resolvePod(const KeyLabels& keys, ResolvedPod* pod) const;
+  // `drop`: null when the series was written.
+  void observe(const ingest::DecodedSeries& series, const KeyLabels& keys, const ResolvedPod& pod,
+               const DropReason* drop, size_t samples_out) const;
   absl::Status writeSeries(const ingest::DecodedSeries& series,
                            const std::vector<ingest::LabelView>& labels, size_t kept_samples);
   absl::Status writeMetadata(const ingest::MetadataView& metadata, std::string_view family_name);
@@ -97,6 +137,7 @@ class SeriesEnricher : public ingest::SeriesSink {
   EnrichCounts counts_;
   size_t series_seen_ = 0;
   absl::flat_hash_set<std::string> metadata_written_;
+  SeriesObserver* observer_ = nullptr;
 };
 
 }  // namespace tp::enrich

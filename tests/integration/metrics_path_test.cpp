@@ -434,5 +434,66 @@ TEST_F(MetricsPathTest, AmplifyingV2BodiesGet413AndMemoryStaysBounded) {
       204u);
 }
 
+// The troubleshooting routes on the real binary: the tracer's records and the active names say
+// what the request did, and what reached storage agrees; explain answers for the same series.
+TEST_F(MetricsPathTest, TracerActiveNamesAndExplainAgreeWithStorage) {
+  testing::HttpClient client(processor_port_);
+  const auto configured = client.request(
+      boost::beast::http::verb::post, "/v1/metrics/debug/config",
+      R"({"enabled":true,"metric_pattern":"^gpu_","label_selectors":{"primus_lens_node_name":"node-*"}})");
+  ASSERT_EQ(configured.status, 200u) << configured.body;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  prompb::WriteRequest request;
+  for (const char* gpu : {"0", "7"}) {
+    auto* series = request.add_timeseries();
+    for (const auto& [name, label_value] :
+         std::vector<std::pair<std::string, std::string>>{{"__name__", "gpu_utilization"},
+                                                          {"gpu_id", gpu},
+                                                          {"primus_lens_node_name", "node-a"}}) {
+      auto* label = series->add_labels();
+      label->set_name(name);
+      label->set_value(label_value);
+    }
+    auto* sample = series->add_samples();
+    sample->set_value(42);
+    sample->set_timestamp(now_ms);
+  }
+  ASSERT_EQ(remoteWrite(processor_port_, request.SerializeAsString()).status, 204u);
+
+  const std::string exported = waitForWorkloadSeries();
+  EXPECT_THAT(exported, HasSubstr(R"("pod_name":"train-0")"));
+  EXPECT_THAT(exported, ::testing::Not(HasSubstr(R"("gpu_id":"7")")));
+
+  const auto records = client.get("/v1/metrics/debug/records");
+  ASSERT_EQ(records.status, 200u);
+  EXPECT_THAT(records.body,
+              HasSubstr(R"("pod_name":"train-0","pod_uid":"pod-uid-0","status":"passed")"));
+  EXPECT_THAT(records.body, HasSubstr(R"("status":"filtered","reason":"missing_pod_info: )"));
+  EXPECT_THAT(records.body, HasSubstr(R"("total_matched":2,"total_passed":1,"total_filtered":1)"));
+
+  const auto active = client.get("/v1/metrics/active");
+  ASSERT_EQ(active.status, 200u);
+  EXPECT_THAT(active.body, HasSubstr(R"("metric_name":"gpu_utilization")"));
+  EXPECT_THAT(active.body, HasSubstr(R"("seen_count":2)"));
+
+  const auto explained = client.request(
+      boost::beast::http::verb::post, "/v1/explain",
+      R"({"series":"gpu_utilization{gpu_id=\"0\",primus_lens_node_name=\"node-a\"} 42"})");
+  ASSERT_EQ(explained.status, 200u) << explained.body;
+  EXPECT_THAT(explained.body, HasSubstr(R"("rule":"device")"));
+  EXPECT_THAT(explained.body, HasSubstr(R"("workload_name":"pretrain")"));
+  const auto bad = client.request(boost::beast::http::verb::post, "/v1/explain", R"({"series":)");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_THAT(bad.body, HasSubstr("body is not JSON"));
+
+  EXPECT_EQ(client.request(boost::beast::http::verb::delete_, "/v1/metrics/debug/records").status,
+            200u);
+  EXPECT_THAT(client.get("/v1/metrics/debug/records").body, HasSubstr(R"("records":[])"));
+  const auto disabled = client.request(boost::beast::http::verb::post, "/v1/metrics/debug/disable");
+  EXPECT_THAT(disabled.body, HasSubstr(R"("enabled":false)"));
+}
+
 }  // namespace
 }  // namespace tp

@@ -81,9 +81,11 @@ TEST_F(CacheRefresherTest, StartsFromTheSavedSnapshotUntilTheDatabaseAnswers) {
   CacheRefresher second(*away, 1h, metrics, file_, clock_);
   EXPECT_FALSE(second.loaded());
   EXPECT_EQ(second.origin().source, SnapshotSource::kNone);
+  EXPECT_EQ(second.origin().generation, 0u);
   EXPECT_FALSE(second.refreshNow().ok());
   ASSERT_TRUE(second.loaded());
   EXPECT_EQ(second.origin().source, SnapshotSource::kFile);
+  EXPECT_EQ(second.origin().generation, 1u);
   EXPECT_EQ(second.origin().age, 90s);
   EXPECT_TRUE(resolvesTrainingPod(second));
   EXPECT_EQ(metrics.refresh_failures->Value(), 1);
@@ -103,6 +105,7 @@ TEST_F(CacheRefresherTest, StartsFromTheSavedSnapshotUntilTheDatabaseAnswers) {
   ASSERT_TRUE(second.refreshNow().ok());
   EXPECT_EQ(second.origin().source, SnapshotSource::kDatabase);
   EXPECT_EQ(second.origin().age, 0s);
+  EXPECT_EQ(second.origin().generation, 2u);  // a failed refresh publishes nothing
   EXPECT_FALSE(resolvesTrainingPod(second));
   EXPECT_EQ(metrics.last_success_timestamp->Value(),
             std::chrono::duration<double>(clock_.wallNow().time_since_epoch()).count());

@@ -1,13 +1,7 @@
-// Golden tests of the enrichment rules: each file in tests/golden/enrich/ holds a cluster
-// state, input series and the exact expected output series (in any order). Plus histograms,
-// exemplars and metadata, which the text format does not carry.
-//
-// File format, one item per line ('#' starts a comment):
-//   device NODE POD POD_UID TYPE NAME NUMBER|-
-//   workload POD POD_UID WORKLOAD WORKLOAD_UID [PARENT_UID]
-//   input {name="value",...} VALUE@TIMESTAMP ...
-//   expect {name="value",...} VALUE@TIMESTAMP ...
-//   dropped REASON SERIES SAMPLES
+// Golden tests of the enrichment rules (support/enrich_golden.h): each file in
+// tests/golden/enrich/ holds a cluster state, input series, the rule that finds each one's pod
+// and the exact expected output series (in any order). Plus histograms, exemplars and metadata,
+// which the text format does not carry.
 
 #include "enrich/series_enricher.h"
 
@@ -24,26 +18,14 @@
 #include "prompb/lane.h"
 #include "remote_v1.pb.h"
 #include "remote_v2.pb.h"
+#include "support/enrich_golden.h"
 #include "support/remote_write_bodies.h"
 
 namespace tp::enrich {
 namespace {
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
-
-Labels parseLabels(const std::string& text) {
-  Labels labels;
-  size_t pos = 1;  // after '{'
-  while (pos < text.size() && text[pos] != '}') {
-    const size_t equals = text.find('=', pos);
-    const std::string name = text.substr(pos, equals - pos);
-    const size_t close = text.find('"', equals + 2);
-    labels.emplace_back(name, text.substr(equals + 2, close - equals - 2));
-    pos = close + 1;
-    if (pos < text.size() && text[pos] == ',') ++pos;
-  }
-  return labels;
-}
+using Labels = testing::GoldenLabels;
+using testing::GoldenCase;
 
 std::string canonical(const ::prompb::TimeSeries& series) {
   std::ostringstream out;
@@ -55,63 +37,6 @@ std::string canonical(const ::prompb::TimeSeries& series) {
   for (const auto& sample : series.samples())
     out << " " << sample.value() << "@" << sample.timestamp();
   return out.str();
-}
-
-struct GoldenCase {
-  cache::SnapshotBuilder builder;
-  ::prompb::WriteRequest input;
-  std::vector<std::string> expected;
-  std::vector<std::tuple<std::string, size_t, size_t>> dropped;
-};
-
-void parseGolden(const std::filesystem::path& path, GoldenCase& golden) {
-  std::ifstream file(path);
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream words(line);
-    std::string kind;
-    words >> kind;
-    if (kind == "device") {
-      std::string node, pod, uid, type, name, number;
-      words >> node >> pod >> uid >> type >> name >> number;
-      golden.builder.addDevice(
-          {node, pod, uid, type, name,
-           number == "-" ? std::nullopt : std::optional<int>(std::stoi(number))});
-    } else if (kind == "workload") {
-      std::string pod, pod_uid, workload, workload_uid, parent;
-      words >> pod >> pod_uid >> workload >> workload_uid >> parent;
-      golden.builder.addWorkloadPod({pod, pod_uid, workload, workload_uid, parent});
-    } else if (kind == "input" || kind == "expect") {
-      std::string labels_text, sample_text;
-      words >> labels_text;
-      if (kind == "expect") {
-        std::string rest;
-        std::getline(words, rest);
-        golden.expected.push_back(labels_text + rest);
-        continue;
-      }
-      auto* series = golden.input.add_timeseries();
-      for (const auto& [name, value] : parseLabels(labels_text)) {
-        auto* label = series->add_labels();
-        label->set_name(name);
-        label->set_value(value);
-      }
-      while (words >> sample_text) {
-        const size_t at = sample_text.find('@');
-        auto* sample = series->add_samples();
-        sample->set_value(std::stod(sample_text.substr(0, at)));
-        sample->set_timestamp(std::stoll(sample_text.substr(at + 1)));
-      }
-    } else if (kind == "dropped") {
-      std::string reason;
-      size_t series = 0, samples = 0;
-      words >> reason >> series >> samples;
-      golden.dropped.emplace_back(reason, series, samples);
-    } else {
-      FAIL() << path << ": unknown line kind '" << kind << "'";
-    }
-  }
 }
 
 ::prompb::WriteRequest enrichV1(const cache::ClusterSnapshot& snapshot, const std::string& body,
@@ -129,14 +54,11 @@ void parseGolden(const std::filesystem::path& path, GoldenCase& golden) {
 }
 
 TEST(EnrichGolden, EveryFileMatches) {
-  const std::filesystem::path dir = std::filesystem::path(TP_GOLDEN_DIR) / "enrich";
   size_t files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() != ".txt") continue;
+  for (auto& [file, golden_case] : testing::goldenEnrichCases(TP_GOLDEN_DIR)) {
     ++files;
-    SCOPED_TRACE(entry.path().filename().string());
-    GoldenCase golden;
-    parseGolden(entry.path(), golden);
+    SCOPED_TRACE(file);
+    GoldenCase& golden = *golden_case;
     const auto snapshot = golden.builder.build();
     EnrichCounts counts;
     const ::prompb::WriteRequest output =
