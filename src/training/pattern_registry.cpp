@@ -75,7 +75,6 @@ PatternRegistry::PatternRegistry(storage::Database& database,
 PatternRegistry::~PatternRegistry() { stop(); }
 
 void PatternRegistry::start() {
-  reload();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -93,6 +92,8 @@ void PatternRegistry::stop() {
 }
 
 void PatternRegistry::run() {
+  // On this thread: an unreachable database must not hold up the start.
+  reload();
   common::Clock::TimePoint next_reload = clock_.now() + options_.reload_interval;
   const auto step = std::min(options_.reload_interval, options_.hit_flush_interval);
   std::unique_lock lock(wait_mutex_);

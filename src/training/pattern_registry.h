@@ -64,7 +64,7 @@ class PatternRegistry {
   PatternRegistry(const PatternRegistry&) = delete;
   PatternRegistry& operator=(const PatternRegistry&) = delete;
 
-  // Reads the table once, then keeps reading it on its thread.
+  // Starts the thread, which reads the table at once and then every reload interval.
   void start();
   // Stops the thread and writes the hit counts not yet written.
   void stop();

@@ -3,7 +3,8 @@
 // reload that starts after it (each replica's training_pattern_reloads_total tells), and so is
 // a row changed or deleted; an invalid row is counted and skipped while the others work; an
 // autodiscovered blacklist row writes nothing but is counted; the replicas' hit counts add up
-// in the row. The dry run answers what each replica would do with a line.
+// in the row. The dry run answers what each replica would do with a line. On PostgreSQL, the
+// table as Lens creates it is used as it is.
 
 #include <gtest/gtest.h>
 
@@ -15,6 +16,7 @@
 #include "rapidjson/writer.h"
 #include "soci/soci.h"
 #include "storage/database.h"
+#include "storage/log_patterns.h"
 #include "storage/schema.h"
 #include "support/cluster_rows.h"
 #include "support/database_servers.h"
@@ -281,6 +283,49 @@ TEST_P(LogPatternsTest, TheDryRunRefusesBadBodiesNamingTheProblem) {
   EXPECT_EQ(long_status, 200u);
   EXPECT_NE(long_body.find(R"("log_length":524288)"), std::string::npos);
   EXPECT_EQ(status(R"({"log":")" + std::string(2 << 20, 'x') + R"("})").first, 413u);
+}
+
+// A Lens database whose training_log_pattern Lens created (its patch071 DDL, with the unique key
+// on md5(pattern)): migration 6 leaves it as it is, and the rows, Lens's group names and the hit
+// counts work on it.
+TEST(LensPatternTable, TheTableLensCreatedIsUsedAsItIs) {
+  testing::PostgresServer server;
+  auto database = storage::Database::create(server.dbConfig());
+  ASSERT_TRUE(database.ok()) << database.status();
+  const absl::Status created = (*database)->run([](soci::session& sql) {
+    sql << "CREATE TABLE training_log_pattern (id BIGSERIAL PRIMARY KEY, pattern TEXT NOT NULL, "
+           "pattern_type TEXT NOT NULL DEFAULT 'performance', event_subtype TEXT, source TEXT NOT "
+           "NULL DEFAULT 'manual', source_workload_uid TEXT, framework TEXT, name TEXT, "
+           "description TEXT, sample_line TEXT, enabled BOOLEAN NOT NULL DEFAULT false, priority "
+           "INTEGER NOT NULL DEFAULT 50, confidence FLOAT8 NOT NULL DEFAULT 0.5, hit_count BIGINT "
+           "NOT NULL DEFAULT 0, last_hit_at TIMESTAMPTZ, created_at TIMESTAMPTZ NOT NULL DEFAULT "
+           "NOW(), updated_at TIMESTAMPTZ NOT NULL DEFAULT NOW())";
+    sql << "CREATE UNIQUE INDEX idx_training_log_pattern_unique_pattern ON training_log_pattern "
+           "(pattern_type, md5(pattern))";
+    sql << "INSERT INTO training_log_pattern (pattern, pattern_type, event_subtype, source, "
+           "framework, name, enabled, priority, confidence) VALUES ('saving checkpoint at "
+           "iteration (?P<Iteration>\\d+) to (?P<Path>\\S+)', 'checkpoint_event', "
+           "'start_saving', 'migration', 'primus', 'primus-checkpoint-start', true, 80, 0.95)";
+  });
+  ASSERT_TRUE(created.ok()) << created;
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(storage::ensureSchema(**database, &warnings).ok());
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  auto rows = storage::readEnabledLogPatterns(**database);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].pattern,
+            R"(saving checkpoint at iteration (?P<Iteration>\d+) to (?P<Path>\S+))");
+  EXPECT_EQ((*rows)[0].priority, 80);
+  EXPECT_EQ((*rows)[0].source, "migration");
+  const storage::LogPatternHits hits[] = {{(*rows)[0].id, 7, 1761223152000000}};
+  ASSERT_TRUE(storage::addLogPatternHits(**database, hits).ok());
+  ASSERT_TRUE(storage::addLogPatternHits(**database, hits).ok());
+  EXPECT_EQ(testing::queryNumber(**database, "SELECT hit_count FROM training_log_pattern"), 14);
+  EXPECT_EQ(testing::queryNumber(**database,
+                                 "SELECT count(*) FROM training_log_pattern WHERE last_hit_at = "
+                                 "'2025-10-23 12:39:12+00'"),
+            1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LogPatternsTest,

@@ -52,6 +52,13 @@ class PatternRegistryTest : public ::testing::Test {
     return testing::queryNumber(*database_, "SELECT max(id) FROM training_log_pattern");
   }
 
+  // Starts the registry and waits for its first read of the table.
+  void start() {
+    registry_->start();
+    ASSERT_TRUE(testing::waitFor(
+        [&] { return registry_->state().last_loaded.time_since_epoch().count() != 0; }));
+  }
+
   std::string formatOf(std::string_view line) {
     Performance performance;
     const LineKind kind = registry_->current()->extract(line, &performance);
@@ -67,7 +74,7 @@ class PatternRegistryTest : public ::testing::Test {
 };
 
 TEST_F(PatternRegistryTest, RowsAddedChangedDisabledAndDeletedTakeEffectAtTheNextReload) {
-  registry_->start();
+  start();
   EXPECT_EQ(formatOf(kIterationLine), "megatron");
   const long long id =
       insert("pattern, name", R"('iteration\s+(?P<CurrentIteration>\d+)/', 'lens-iterations')");
@@ -155,7 +162,7 @@ TEST_F(PatternRegistryTest, ShadowRowsCountButDecideNothingUntilMadeManual) {
 
 TEST_F(PatternRegistryTest, HitsAreAddedToTheRowAtMostOncePerFlushInterval) {
   const long long id = insert("pattern, name", R"('step (?P<current_iteration>\d+)', 'steps')");
-  registry_->start();
+  start();
   const auto extractor = registry_->current();
   ASSERT_EQ(extractor->storedCount(), 1u);
   const std::string hit_count =
