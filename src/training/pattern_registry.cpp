@@ -87,7 +87,8 @@ void PatternRegistry::stop() {
   wakeup_.notify_all();
   if (thread_.joinable()) {
     thread_.join();
-    flushHits(true);
+    // A database that failed the last read or write would hold the shutdown up for db.timeout.
+    if (database_answered_.load()) flushHits(true);
   }
 }
 
@@ -134,6 +135,7 @@ bool PatternRegistry::reload() {
   metrics_.reloads->Increment();
   absl::StatusOr<std::vector<storage::LogPatternRow>> rows =
       storage::readEnabledLogPatterns(database_);
+  database_answered_.store(rows.ok());
   if (!rows.ok()) {
     metrics_.reload_failures->Increment();
     failure_log_.log(spdlog::level::warn,
@@ -233,6 +235,7 @@ bool PatternRegistry::flushHits(bool all) {
   }
   if (due.empty()) return true;
   const absl::Status written = storage::addLogPatternHits(database_, due);
+  database_answered_.store(written.ok());
   if (written.ok()) return true;
   metrics_.hit_flush_failures->Increment();
   failure_log_.log(spdlog::level::warn, "cannot write training_log_pattern hit counts: {}",

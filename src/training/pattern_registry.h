@@ -66,7 +66,8 @@ class PatternRegistry {
 
   // Starts the thread, which reads the table at once and then every reload interval.
   void start();
-  // Stops the thread and writes the hit counts not yet written.
+  // Stops the thread and writes the hit counts not yet written, unless the database failed the
+  // last read or write (an outage would hold the shutdown up).
   void stop();
 
   // The extractor to use for one batch.
@@ -108,6 +109,7 @@ class PatternRegistry {
   common::LogThrottle failure_log_;
 
   std::atomic<std::shared_ptr<const PerformanceExtractor>> current_;
+  std::atomic<bool> database_answered_{true};
 
   // The reload thread's own; state_ copies what the API shows.
   std::mutex reload_mutex_;
