@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "app/debug_api.h"
+#include "app/pattern_debug_api.h"
 #include "app/training_api.h"
 #include "cache/cache_json.h"
 #include "common/strings.h"
@@ -106,7 +107,14 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
       app->telemetry_.remoteWriteMetrics(drop_reasons), app->tracer_, app->active_metrics_);
   auto extractor = training::PerformanceExtractor::create(config.training.patterns);
   if (!extractor.ok()) return extractor.status();
-  app->extractor_ = std::move(*extractor);
+  const std::vector<std::string_view> formats = (*extractor)->formatNames();
+  app->patterns_ = std::make_unique<training::PatternRegistry>(
+      *app->database_, std::shared_ptr<const training::PerformanceExtractor>(*std::move(extractor)),
+      training::PatternRegistryOptions{
+          .reload_interval = config.training.pattern_reload_interval,
+          .hit_flush_interval = config.training.pattern_hit_flush_interval,
+          .shadow_sources = config.training.pattern_shadow_sources},
+      app->telemetry_.trainingPatternMetrics());
   training::SeriesOutput series;
   if (seriesEnabled(config)) {
     series = {app->forwarder_.get(), app->telemetry_.trainingSeriesMetrics()};
@@ -123,9 +131,9 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
   std::vector<std::string> skip_reasons(ingest::kSkipReasonNames.begin(),
                                         ingest::kSkipReasonNames.end());
   app->logs_ = std::make_unique<LogsHandler>(
-      *app->cache_, *app->extractor_, *app->training_writer_,
+      *app->cache_, *app->patterns_, *app->training_writer_,
       LogsHandlerOptions{.max_decoded_bytes = config.http.max_decoded_bytes, .limits = {}},
-      app->telemetry_.logsMetrics(skip_reasons, app->extractor_->formatNames(),
+      app->telemetry_.logsMetrics(skip_reasons, formats,
                                   static_cast<size_t>(config.logs.max_node_labels),
                                   std::vector<std::string>(training::kLifecycleTypeNames.begin(),
                                                            training::kLifecycleTypeNames.end())));
@@ -191,7 +199,8 @@ void App::addRoutes() {
   addDebugRoutes(router_, *cache_,
                  {.max_output_bytes = config_.http.max_enriched_bytes,
                   .max_series_label_bytes = config_.http.max_series_label_bytes},
-                 *extractor_, tracer_, active_metrics_);
+                 *patterns_, tracer_, active_metrics_);
+  addPatternDebugRoutes(router_, *patterns_);
 }
 
 http::Response App::readiness(const http::RequestContext& context) const {
@@ -220,6 +229,8 @@ void App::start() {
   // Before the first cache read, so that a new database has its tables by then.
   schema_->start();
   cache_->start();
+  // After the schema's first pass, which creates training_log_pattern where it is missing.
+  patterns_->start();
   if (forwarder_) forwarder_->start();
   training_writer_->start();
   health_->start();
@@ -257,6 +268,7 @@ bool App::stop() {
   // The health detector and the writer first: they hand series to the forwarder until they stop,
   // and the forwarder syncs its queues once, when it stops.
   health_->stop();
+  patterns_->stop();  // its last hit counts, once no batch is in flight
   training_writer_->stop(remaining());
   if (forwarder_) forwarder_->stop(remaining());
   cache_->stop();

@@ -17,6 +17,7 @@
 #include "storage/schema_maintainer.h"
 #include "telemetry/telemetry.h"
 #include "training/health_monitor.h"
+#include "training/pattern_registry.h"
 
 namespace tp::app {
 
@@ -47,7 +48,7 @@ class App {
   enrich::SeriesTracer tracer_;
   enrich::ActiveMetrics active_metrics_;
   std::unique_ptr<RemoteWriteHandler> remote_write_;
-  std::unique_ptr<training::PerformanceExtractor> extractor_;
+  std::unique_ptr<training::PatternRegistry> patterns_;
   std::unique_ptr<training::TrainingWriter> training_writer_;
   std::unique_ptr<training::HealthMonitor> health_;
   std::unique_ptr<LogsHandler> logs_;

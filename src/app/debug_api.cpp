@@ -803,11 +803,13 @@ absl::StatusOr<enrich::TraceConfig> parseTraceConfig(std::string_view body) {
 }
 
 void addDebugRoutes(http::Router& router, const cache::CacheRefresher& cache,
-                    enrich::EnrichLimits limits, const training::PerformanceExtractor& extractor,
+                    enrich::EnrichLimits limits, const training::PatternRegistry& patterns,
                     enrich::SeriesTracer& tracer, enrich::ActiveMetrics& active) {
   router.add("/explain", {beast_http::verb::post},
-             [&cache, limits, &extractor](const http::RequestContext& context) {
+             [&cache, limits, &patterns](const http::RequestContext& context) {
                const auto snapshot = cache.snapshot();
+               // The patterns the logs path uses now, the database's included.
+               const auto extractor = patterns.current();
                const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count();
@@ -816,7 +818,7 @@ void addDebugRoutes(http::Router& router, const cache::CacheRefresher& cache,
                                            .origin = cache.origin(),
                                            .limits = limits,
                                            .now_ms = now_ms,
-                                           .extractor = &extractor,
+                                           .extractor = extractor.get(),
                                            .client_address = context.remote_address});
                if (!data.ok()) {
                  return http::errorResponse(context.request,

@@ -21,6 +21,7 @@
 #include "enrich/series_enricher.h"
 #include "enrich/series_tracer.h"
 #include "http/router.h"
+#include "training/pattern_registry.h"
 #include "training/performance_extractor.h"
 
 namespace tp::app {
@@ -44,7 +45,7 @@ absl::StatusOr<std::string> explainRequest(std::string_view body, const ExplainI
 absl::StatusOr<enrich::TraceConfig> parseTraceConfig(std::string_view body);
 
 void addDebugRoutes(http::Router& router, const cache::CacheRefresher& cache,
-                    enrich::EnrichLimits limits, const training::PerformanceExtractor& extractor,
+                    enrich::EnrichLimits limits, const training::PatternRegistry& patterns,
                     enrich::SeriesTracer& tracer, enrich::ActiveMetrics& active);
 
 }  // namespace tp::app

@@ -18,12 +18,11 @@ namespace beast_http = boost::beast::http;
 
 }  // namespace
 
-LogsHandler::LogsHandler(const cache::CacheRefresher& cache,
-                         const training::PerformanceExtractor& extractor,
+LogsHandler::LogsHandler(const cache::CacheRefresher& cache, training::PatternRegistry& patterns,
                          training::TrainingWriter& writer, LogsHandlerOptions options,
                          telemetry::LogsMetrics metrics, const common::Clock& clock)
     : cache_(cache),
-      extractor_(extractor),
+      patterns_(patterns),
       writer_(writer),
       options_(options),
       metrics_(std::move(metrics)),
@@ -65,7 +64,8 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
   if (!format.ok()) return reject(context, format.status());
 
   const auto snapshot = cache_.snapshot();
-  training::LogBatchAnalyzer analyzer(*snapshot, extractor_, context.remote_address,
+  const std::shared_ptr<const training::PerformanceExtractor> extractor = patterns_.current();
+  training::LogBatchAnalyzer analyzer(*snapshot, *extractor, context.remote_address,
                                       common::microsSinceEpoch(clock_.wallNow()));
   if (absl::Status status = ingest::parseLogBatch(body, *format, options_.limits, analyzer);
       !status.ok()) {
@@ -78,6 +78,7 @@ http::Response LogsHandler::handle(const http::RequestContext& context) {
     return deferRequest(context, journaled, metrics_.requests_deferred);
   }
   analyzer.commit(metrics_);
+  patterns_.recordHits(*extractor, analyzer.storedHits());
   return http::jsonResponse(
       request, 200,
       http::envelopeOk(common::concat(R"({"records":)", analyzer.records(), R"(,"skipped":)",

@@ -13,7 +13,7 @@
 #include "http/router.h"
 #include "ingest/fluentbit/log_batch.h"
 #include "telemetry/telemetry.h"
-#include "training/performance_extractor.h"
+#include "training/pattern_registry.h"
 #include "training/training_writer.h"
 
 namespace tp::app {
@@ -26,7 +26,8 @@ struct LogsHandlerOptions {
 class LogsHandler {
  public:
   // `clock`'s wall time is what the records' latency is measured against.
-  LogsHandler(const cache::CacheRefresher& cache, const training::PerformanceExtractor& extractor,
+  // Each batch is read with the extractor `patterns` holds when it starts.
+  LogsHandler(const cache::CacheRefresher& cache, training::PatternRegistry& patterns,
               training::TrainingWriter& writer, LogsHandlerOptions options,
               telemetry::LogsMetrics metrics, const common::Clock& clock = common::systemClock());
 
@@ -36,7 +37,7 @@ class LogsHandler {
   http::Response reject(const http::RequestContext& context, const absl::Status& status);
 
   const cache::CacheRefresher& cache_;
-  const training::PerformanceExtractor& extractor_;
+  training::PatternRegistry& patterns_;
   training::TrainingWriter& writer_;
   LogsHandlerOptions options_;
   telemetry::LogsMetrics metrics_;

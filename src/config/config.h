@@ -166,6 +166,11 @@ struct TrainingConfig {
   TrainingSeriesConfig series;
   TrainingStallConfig stall;
   TrainingAnomalyConfig anomaly;
+  // The training_log_pattern table (docs/TRAINING.md, "Patterns in the database").
+  milliseconds pattern_reload_interval{30'000};
+  milliseconds pattern_hit_flush_interval{10'000};  // per pattern, at most this often
+  // Rows of these sources are evaluated and counted but decide nothing (shadow mode).
+  std::vector<std::string> pattern_shadow_sources = {"autodiscovered"};
 };
 
 struct LogsConfig {

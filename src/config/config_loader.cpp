@@ -507,6 +507,27 @@ const std::vector<KeyDef>& keyDefs() {
           "training.anomaly.consecutive",
           "Logged iterations in a row below the throughput threshold that make a ThroughputDrop",
           [](auto& c) -> auto& { return c.training.anomaly.consecutive; }, 1, 10'000),
+      durationKey(
+          "training.patternReloadInterval",
+          "How often the enabled rows of training_log_pattern are read again (added, changed and "
+          "deleted rows take effect)",
+          [](auto& c) -> auto& { return c.training.pattern_reload_interval; }, milliseconds(100)),
+      durationKey(
+          "training.patternHitFlushInterval",
+          "How often a pattern's hit_count and last_hit_at are written back, at most",
+          [](auto& c) -> auto& { return c.training.pattern_hit_flush_interval; },
+          milliseconds(100)),
+      listKey(
+          "training.patternShadowSources",
+          "training_log_pattern sources whose rows are only evaluated and counted (shadow mode) "
+          "until an operator sets their source to manual: manual, autodiscovered, migration",
+          [](auto& c) -> auto& { return c.training.pattern_shadow_sources; },
+          [](const std::string& item) {
+            return item == "manual" || item == "autodiscovered" || item == "migration"
+                       ? absl::OkStatus()
+                       : absl::InvalidArgumentError(common::concat(
+                             "'", item, "' is not a source (manual, autodiscovered, migration)"));
+          }),
       listKey(
           "auth.bearerTokens",
           "Accepted bearer tokens (list, or comma-separated); with auth.basicUsers empty too, no "

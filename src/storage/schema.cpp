@@ -23,7 +23,8 @@ enum class Type {
   kZonelessTimestamp,
   kJson,
   kVarchar,
-  kText
+  kText,
+  kDouble
 };
 
 struct Column {
@@ -31,6 +32,7 @@ struct Column {
   Type type;
   int length = 0;     // for kVarchar
   int migration = 0;  // the migration that adds it to an existing table; 0: its table's
+  const char* default_value = nullptr;  // SQL of the DEFAULT clause, for rows written by others
 };
 
 struct Table {
@@ -145,6 +147,30 @@ const std::vector<Table>& knownTables() {
         {"holder", Type::kVarchar, 256},
         {"expires_us", Type::kBigInt}},
        5},
+      // Lens's log pattern registry (its patch071), read by training/pattern_registry.cpp. The
+      // defaults are Lens's, for rows that operators insert naming only some columns.
+      {"training_log_pattern",
+       {{"id", Type::kBigSerial},
+        {"pattern", Type::kText},
+        {.name = "pattern_type",
+         .type = Type::kVarchar,
+         .length = 32,
+         .default_value = "'performance'"},
+        {"event_subtype", Type::kVarchar, 32},
+        {.name = "source", .type = Type::kVarchar, .length = 32, .default_value = "'manual'"},
+        {"source_workload_uid", Type::kVarchar, 256},
+        {"framework", Type::kVarchar, 64},
+        {"name", Type::kVarchar, 256},
+        {"description", Type::kText},
+        {"sample_line", Type::kText},
+        {.name = "enabled", .type = Type::kBoolean, .default_value = "FALSE"},
+        {.name = "priority", .type = Type::kInteger, .default_value = "50"},
+        {.name = "confidence", .type = Type::kDouble, .default_value = "0.5"},
+        {.name = "hit_count", .type = Type::kBigInt, .default_value = "0"},
+        {"last_hit_at", Type::kTimestamp},
+        {.name = "created_at", .type = Type::kTimestamp, .default_value = "CURRENT_TIMESTAMP"},
+        {.name = "updated_at", .type = Type::kTimestamp, .default_value = "CURRENT_TIMESTAMP"}},
+       6},
   };
   return kTables;
 }
@@ -202,8 +228,21 @@ std::string columnType(const Dialect& dialect, const Column& column) {
       return common::concat("VARCHAR(", column.length, ")");
     case Type::kText:
       return "TEXT";
+    case Type::kDouble:
+      return "DOUBLE PRECISION";
   }
   return "TEXT";
+}
+
+// The column's type and its DEFAULT clause, if it has one.
+std::string columnDefinition(const Dialect& dialect, const Column& column) {
+  std::string definition = columnType(dialect, column);
+  if (column.default_value != nullptr) {
+    // MySQL wants the default's precision to be the column's, DATETIME(6).
+    const bool fractional = dialect.driver == Driver::kMysql && column.type == Type::kTimestamp;
+    definition += common::concat(" DEFAULT ", column.default_value, fractional ? "(6)" : "");
+  }
+  return definition;
 }
 
 const Table& tableNamed(std::string_view name) {
@@ -258,7 +297,7 @@ void createTables(soci::session& sql, const Dialect& dialect, int migration,
       std::string_view separator;
       for (const Column& column : table.columns) {
         if (migrationOf(table, column) != migration) continue;
-        ddl += common::concat(separator, column.name, " ", columnType(dialect, column));
+        ddl += common::concat(separator, column.name, " ", columnDefinition(dialect, column));
         separator = ", ";
       }
       ddl += ")";
@@ -273,7 +312,7 @@ void createTables(soci::session& sql, const Dialect& dialect, int migration,
       }
       attempt(warnings, common::concat("cannot add column ", table.name, ".", column.name), [&] {
         sql << common::concat("ALTER TABLE ", table.name, " ADD COLUMN ", column.name, " ",
-                              columnType(dialect, column));
+                              columnDefinition(dialect, column));
       });
     }
   }
@@ -354,6 +393,10 @@ const std::vector<Migration>& migrations() {
        [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
          createTables(sql, dialect, 5, warnings);
          createIndexes(sql, dialect, kUniqueKeys, 5, warnings);
+       }},
+      {6, "training_log_pattern",
+       [](soci::session& sql, const Dialect& dialect, std::vector<std::string>& warnings) {
+         createTables(sql, dialect, 6, warnings);
        }},
   };
   return kMigrations;

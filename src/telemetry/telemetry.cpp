@@ -437,6 +437,35 @@ TrainingSeriesMetrics Telemetry::trainingSeriesMetrics() {
   };
 }
 
+TrainingPatternMetrics Telemetry::trainingPatternMetrics() {
+  auto counter = [this](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  auto gauge = [this](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  return {
+      .loaded = gauge("training_patterns_loaded",
+                      "Enabled training_log_pattern rows in use, shadow ones included"),
+      .shadow =
+          gauge("training_patterns_shadow",
+                "Rows in use that are only evaluated and counted (training.patternShadowSources)"),
+      .invalid = gauge("training_patterns_invalid",
+                       "Enabled training_log_pattern rows refused: the regex does not compile, a "
+                       "group names no known field, or the sample_line does not match"),
+      .reloads = counter("training_pattern_reloads_total", "Reads of training_log_pattern"),
+      .reload_failures = counter("training_pattern_reload_failures_total",
+                                 "Reads of training_log_pattern a database error cut short"),
+      .hit_flush_failures =
+          counter("training_pattern_hit_flush_failures_total",
+                  "Writes of hit counts to training_log_pattern that failed; retried later"),
+      .hits = &prometheus::BuildCounter()
+                   .Name("training_log_pattern_hits_total")
+                   .Help("Lines each training_log_pattern row matched, by id; shadow rows too")
+                   .Register(*registry_),
+  };
+}
+
 TrainingHealthMetrics Telemetry::trainingHealthMetrics(
     const std::vector<std::string_view>& event_types,
     const std::vector<std::string_view>& run_states) {

@@ -184,6 +184,18 @@ struct TrainingHealthMetrics {
   prometheus::Counter* submit_failures;      // batches of health samples the forwarder refused
 };
 
+// The training_log_pattern registry (training/pattern_registry.h).
+struct TrainingPatternMetrics {
+  prometheus::Gauge* loaded;                // rows in use, shadow ones included
+  prometheus::Gauge* shadow;                // of those, rows that only count
+  prometheus::Gauge* invalid;               // enabled rows refused: bad regex, group or sample line
+  prometheus::Counter* reloads;             // reads of the table
+  prometheus::Counter* reload_failures;     // reads a database error cut short
+  prometheus::Counter* hit_flush_failures;  // writes of hit counts that failed (kept for later)
+  // Lines each row matched, shadow rows too, by pattern_id; never by the regex text.
+  prometheus::Family<prometheus::Counter>* hits;
+};
+
 class Telemetry {
  public:
   explicit Telemetry(std::string_view version);
@@ -203,6 +215,7 @@ class Telemetry {
   TrainingSeriesMetrics trainingSeriesMetrics();
   TrainingHealthMetrics trainingHealthMetrics(const std::vector<std::string_view>& event_types,
                                               const std::vector<std::string_view>& run_states);
+  TrainingPatternMetrics trainingPatternMetrics();
 
   // Prometheus text exposition of everything registered.
   std::string exposition() const;

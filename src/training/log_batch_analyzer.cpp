@@ -18,7 +18,8 @@ LogBatchAnalyzer::LogBatchAnalyzer(const cache::ClusterSnapshot& snapshot,
     : snapshot_(snapshot),
       extractor_(extractor),
       client_address_(client_address),
-      now_us_(now_us) {}
+      now_us_(now_us),
+      stored_hits_(extractor.storedCount(), 0) {}
 
 std::vector<double>& LogBatchAnalyzer::latenciesOf(std::string_view node) {
   // A batch comes from one Fluent Bit, usually one node: try the last one first.
@@ -51,7 +52,8 @@ void LogBatchAnalyzer::onRecord(const ingest::LogRecord& record) {
     return;
   }
   bool bad_iteration = false;
-  const training::LineKind kind = extractor_.extract(record.message, &performance_, &bad_iteration);
+  const training::LineKind kind =
+      extractor_.extract(record.message, &performance_, &bad_iteration, stored_hits_);
   bad_iteration_lines_ += bad_iteration;
   if (kind == training::LineKind::kNone) return;
 

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,8 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
 
   // The rows and events to hand to the training writer.
   TrainingItems& items() { return items_; }
+  // Lines each of the extractor's stored patterns matched (PerformanceExtractor::extract).
+  std::span<const uint64_t> storedHits() const { return stored_hits_; }
 
   size_t records() const { return records_; }
   size_t skipped() const;
@@ -76,6 +79,7 @@ class LogBatchAnalyzer : public ingest::LogRecordSink {
   size_t bad_iteration_lines_ = 0;
   size_t iteration_beyond_column_lines_ = 0;
   absl::flat_hash_map<absl::string_view, size_t> pattern_hits_;
+  std::vector<uint64_t> stored_hits_;
 };
 
 }  // namespace tp::training

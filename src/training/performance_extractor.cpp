@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/status.h"
 #include "common/strings.h"
 #include "re2/re2.h"
 
@@ -17,14 +18,17 @@ namespace tp::training {
 struct Pattern {
   std::string name;     // the format reported
   std::string literal;  // must occur in the line before the regex runs; empty: always runs
-  LineKind kind = LineKind::kPerformance;  // kNone: an `ignore` pattern
-  std::unique_ptr<re2::RE2> regex;
+  LineKind kind = LineKind::kPerformance;           // kNone: an `ignore` pattern
+  std::shared_ptr<const re2::RE2> regex;            // shared by the copies withStored() makes
   std::vector<std::pair<int, Field>> fields;        // capture group index -> field
   std::vector<std::pair<int, std::string>> custom;  // capture group index -> custom field name
   int iteration = -1;  // capture group indexes of the lifecycle details; -1: none
   int path = -1;
   int duration_ms = -1;
   int duration_s = -1;
+  int64_t stored_id = 0;  // stored patterns only
+  std::string framework;
+  bool shadow = false;
 };
 
 namespace {
@@ -543,13 +547,45 @@ bool isCustomFieldName(std::string_view name) {
                      [](char c) { return isDigit(c) || (c >= 'a' && c <= 'z') || c == '_'; });
 }
 
+// The group as this extractor names it: Lens's patterns spell the fields in CamelCase
+// (CurrentIteration, ElapsedTimePerIterationMS, TFLOPS, TokensPerGPU, Path, DurationMs), which
+// matches our name without its underscores, case aside; Lens's MemUsage is mem_usages. Other
+// names stay as they are.
+std::string translateGroup(const std::string& group) {
+  if (std::none_of(group.begin(), group.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return group;
+  }
+  std::string folded;
+  for (const char c : group) {
+    if (c != '_') folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (folded == "memusage") return "mem_usages";
+  const auto unfolded = [&folded](std::string_view name) {
+    std::string without;
+    for (const char c : name) {
+      if (c != '_') without += c;
+    }
+    return without == folded;
+  };
+  for (const std::string_view name : kFieldNames) {
+    if (unfolded(name)) return std::string(name);
+  }
+  for (const std::string_view name : {"iteration", "path", "duration_ms"}) {
+    if (unfolded(name)) return std::string(name);
+  }
+  return group;
+}
+
 // Binds the named groups of a configured pattern, or says which one its type does not take.
-absl::Status bindGroups(const config::TrainingPattern& configured, Pattern* pattern) {
+// `lens_names`: Lens's spelling of the groups is accepted too.
+absl::Status bindGroups(const config::TrainingPattern& configured, bool lens_names,
+                        Pattern* pattern) {
   const std::string_view type = config::nameOf(config::kPatternTypeNames, configured.type);
-  for (const auto& [group, index] : pattern->regex->NamedCapturingGroups()) {
+  for (const auto& [named, index] : pattern->regex->NamedCapturingGroups()) {
+    const std::string group = lens_names ? translateGroup(named) : named;
     if (pattern->kind == LineKind::kNone) {
       return absl::InvalidArgumentError(
-          common::concat("group '", group, "': ignore patterns take no named groups"));
+          common::concat("group '", named, "': ignore patterns take no named groups"));
     }
     if (pattern->kind != LineKind::kPerformance) {
       if (group == "iteration") {
@@ -560,7 +596,7 @@ absl::Status bindGroups(const config::TrainingPattern& configured, Pattern* patt
         pattern->duration_ms = index;
       } else {
         return absl::InvalidArgumentError(
-            common::concat("group '", group, "' is not one of the groups ", type,
+            common::concat("group '", named, "' is not one of the groups ", type,
                            " patterns take: iteration, path, duration_ms"));
       }
       continue;
@@ -572,7 +608,7 @@ absl::Status bindGroups(const config::TrainingPattern& configured, Pattern* patt
       pattern->custom.emplace_back(index, group);
     } else {
       return absl::InvalidArgumentError(
-          common::concat("group '", group,
+          common::concat("group '", named,
                          "' is neither a performance field nor a custom field name (lower-case "
                          "letters, digits and '_', not starting with a digit)"));
     }
@@ -645,6 +681,34 @@ bool matchPattern(const Pattern& pattern, std::string_view text, Performance* pe
   return true;
 }
 
+absl::StatusOr<Pattern> compilePattern(const config::TrainingPattern& configured, bool lens_names) {
+  re2::RE2::Options options;
+  options.set_log_errors(false);
+  Pattern pattern{configured.name, configured.prefilter, kindOf(configured.type)};
+  pattern.regex = std::make_shared<re2::RE2>(configured.regex, options);
+  if (!pattern.regex->ok()) return absl::InvalidArgumentError(pattern.regex->error());
+  TP_RETURN_IF_ERROR(bindGroups(configured, lens_names, &pattern));
+  return pattern;
+}
+
+// The named groups a match sets, in the regex's order, for the dry run.
+std::vector<std::pair<std::string, std::string>> namedGroups(const Pattern& pattern,
+                                                             std::string_view text) {
+  const int count = pattern.regex->NumberOfCapturingGroups() + 1;
+  std::vector<re2::StringPiece> groups(static_cast<size_t>(count));
+  const re2::StringPiece input(text.data(), text.size());
+  std::vector<std::pair<std::string, std::string>> named;
+  if (!pattern.regex->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups.data(), count)) {
+    return named;
+  }
+  for (const auto& [index, name] : pattern.regex->CapturingGroupNames()) {
+    if (groups[static_cast<size_t>(index)].data() == nullptr) continue;
+    named.emplace_back(name, std::string(groups[static_cast<size_t>(index)].data(),
+                                         groups[static_cast<size_t>(index)].size()));
+  }
+  return named;
+}
+
 }  // namespace
 
 std::string_view lineKindName(LineKind kind) {
@@ -713,7 +777,7 @@ PerformanceExtractor::PerformanceExtractor() {
   options.set_log_errors(false);
   for (const BuiltInLine& line : builtInLines()) {
     Pattern pattern{std::string(line.format), std::string(line.literal), line.kind};
-    pattern.regex = std::make_unique<re2::RE2>(common::concat(kStandsAlone, line.regex), options);
+    pattern.regex = std::make_shared<re2::RE2>(common::concat(kStandsAlone, line.regex), options);
     pattern.iteration = groupIndex(*pattern.regex, "iteration");
     pattern.path = groupIndex(*pattern.regex, "path");
     pattern.duration_s = groupIndex(*pattern.regex, "duration_s");
@@ -727,21 +791,56 @@ absl::StatusOr<std::unique_ptr<PerformanceExtractor>> PerformanceExtractor::crea
     const std::vector<config::TrainingPattern>& patterns) {
   auto extractor = std::make_unique<PerformanceExtractor>();
   for (const config::TrainingPattern& configured : patterns) {
-    const auto invalid = [&configured](std::string_view problem) {
-      return absl::InvalidArgumentError(common::concat(
-          "config: invalid training.patterns: pattern '", configured.name, "': ", problem));
-    };
-    re2::RE2::Options options;
-    options.set_log_errors(false);
-    Pattern pattern{configured.name, configured.prefilter, kindOf(configured.type)};
-    pattern.regex = std::make_unique<re2::RE2>(configured.regex, options);
-    if (!pattern.regex->ok()) return invalid(pattern.regex->error());
-    if (const absl::Status bound = bindGroups(configured, &pattern); !bound.ok()) {
-      return invalid(common::message(bound));
+    absl::StatusOr<Pattern> pattern = compilePattern(configured, false);
+    if (!pattern.ok()) {
+      return absl::InvalidArgumentError(
+          common::concat("config: invalid training.patterns: pattern '", configured.name,
+                         "': ", common::message(pattern.status())));
     }
-    extractor->configured_.push_back(std::move(pattern));
+    extractor->configured_.push_back(*std::move(pattern));
   }
   return extractor;
+}
+
+absl::StatusOr<std::shared_ptr<const Pattern>> PerformanceExtractor::compileStored(
+    const StoredPattern& stored) {
+  absl::StatusOr<Pattern> pattern = compilePattern(stored.pattern, true);
+  if (!pattern.ok()) return pattern.status();
+  pattern->stored_id = stored.id;
+  pattern->framework = stored.framework;
+  pattern->shadow = stored.shadow;
+  return std::make_shared<const Pattern>(*std::move(pattern));
+}
+
+bool PerformanceExtractor::matches(const Pattern& pattern, std::string_view line) {
+  std::string clean_buffer;
+  Performance performance;
+  bool bad_iteration = false;
+  return matchPattern(pattern, common::trim(stripAnsi(line, clean_buffer)), &performance,
+                      bad_iteration);
+}
+
+std::shared_ptr<const PerformanceExtractor> PerformanceExtractor::withStored(
+    std::vector<std::shared_ptr<const Pattern>> stored) const {
+  auto copy = std::make_shared<PerformanceExtractor>(*this);
+  copy->stored_ = std::move(stored);
+  return copy;
+}
+
+int64_t storedIdOf(const Pattern& pattern) { return pattern.stored_id; }
+bool isShadow(const Pattern& pattern) { return pattern.shadow; }
+LineKind patternKind(const Pattern& pattern) { return pattern.kind; }
+
+std::string_view patternOriginName(PatternOrigin origin) {
+  switch (origin) {
+    case PatternOrigin::kConfigured:
+      return "configured";
+    case PatternOrigin::kStored:
+      return "database";
+    case PatternOrigin::kBuiltIn:
+      return "built-in";
+  }
+  return "built-in";
 }
 
 std::vector<std::string_view> PerformanceExtractor::formatNames() const {
@@ -752,9 +851,9 @@ std::vector<std::string_view> PerformanceExtractor::formatNames() const {
 }
 
 LineKind PerformanceExtractor::extract(std::string_view message, Performance* performance,
-                                       bool* bad_iteration) const {
+                                       bool* bad_iteration, std::span<uint64_t> stored_hits) const {
   bool bad = false;
-  const LineKind kind = classify(message, performance, bad);
+  const LineKind kind = classify(message, performance, bad, stored_hits);
   if (bad_iteration != nullptr) *bad_iteration = bad && kind == LineKind::kNone;
   return kind;
 }
@@ -768,7 +867,8 @@ LineKind PerformanceExtractor::matchGate(size_t gate, std::string_view text,
 }
 
 LineKind PerformanceExtractor::classify(std::string_view message, Performance* performance,
-                                        bool& bad_iteration) const {
+                                        bool& bad_iteration,
+                                        std::span<uint64_t> stored_hits) const {
   thread_local std::string clean_buffer;
   const std::string_view text = common::trim(stripAnsi(message, clean_buffer));
 
@@ -777,6 +877,23 @@ LineKind PerformanceExtractor::classify(std::string_view message, Performance* p
     if (pattern.kind == LineKind::kNone) bad_iteration = false;  // ignored, not a near miss
     return pattern.kind;
   }
+  for (size_t i = 0; i < stored_.size(); ++i) {
+    const Pattern& pattern = *stored_[i];
+    // A shadow pattern's near miss is no near miss of the line.
+    bool shadow_bad = false;
+    if (!matchPattern(pattern, text, performance, pattern.shadow ? shadow_bad : bad_iteration)) {
+      continue;
+    }
+    if (i < stored_hits.size()) ++stored_hits[i];
+    if (pattern.shadow) continue;
+    if (pattern.kind == LineKind::kNone) bad_iteration = false;
+    return pattern.kind;
+  }
+  return classifyBuiltIn(text, performance, bad_iteration);
+}
+
+LineKind PerformanceExtractor::classifyBuiltIn(std::string_view text, Performance* performance,
+                                               bool& bad_iteration) const {
   // "training ..." as the whole message after the logger's prefix; not inside a longer word or
   // an argument dump ("..._during_training ........ False").
   if (text.ends_with("training ...")) return matchGate(kDotsGate, text, performance, bad_iteration);
@@ -815,6 +932,49 @@ LineKind PerformanceExtractor::classify(std::string_view message, Performance* p
     kind = matchGate(kDatetimeGate, text, performance, bad_iteration);
   }
   return kind;
+}
+
+Explanation PerformanceExtractor::explain(std::string_view message) const {
+  Explanation explanation;
+  std::string clean_buffer;
+  explanation.cleaned = std::string(common::trim(stripAnsi(message, clean_buffer)));
+  const std::string_view text = explanation.cleaned;
+  const auto add = [&](const Pattern& pattern, PatternOrigin origin) {
+    PatternMatch match{.origin = origin,
+                       .name = pattern.name,
+                       .id = pattern.stored_id,
+                       .regex = pattern.regex->pattern(),
+                       .framework = pattern.framework,
+                       .kind = pattern.kind,
+                       .shadow = pattern.shadow};
+    bool bad_iteration = false;
+    if (!matchPattern(pattern, text, &match.performance, bad_iteration)) return;
+    match.groups = namedGroups(pattern, text);
+    if (!explanation.winner && !match.shadow) explanation.winner = explanation.matches.size();
+    explanation.matches.push_back(std::move(match));
+  };
+  for (const Pattern& pattern : configured_) add(pattern, PatternOrigin::kConfigured);
+  for (const auto& pattern : stored_) add(*pattern, PatternOrigin::kStored);
+  PatternMatch built_in{.origin = PatternOrigin::kBuiltIn};
+  bool bad_iteration = false;
+  built_in.kind = classifyBuiltIn(text, &built_in.performance, bad_iteration);
+  if (built_in.kind != LineKind::kNone) {
+    built_in.name = built_in.performance.format;
+    built_in.framework = built_in.performance.format;
+    for (const auto& gate : built_in_) {
+      for (const Pattern& pattern : gate) {
+        if (pattern.name != built_in.name || pattern.kind != built_in.kind) continue;
+        if (!matchPattern(pattern, text, &built_in.performance, bad_iteration)) continue;
+        built_in.regex = pattern.regex->pattern();
+        built_in.groups = namedGroups(pattern, text);
+        break;
+      }
+      if (!built_in.regex.empty()) break;
+    }
+    if (!explanation.winner) explanation.winner = explanation.matches.size();
+    explanation.matches.push_back(std::move(built_in));
+  }
+  return explanation;
 }
 
 void writePerformanceJson(common::JsonWriter& writer, const Performance& performance) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -135,8 +136,40 @@ inline constexpr std::array<std::string_view, 7> kBuiltInFormats = {
     kPrimusHipFormat,  kPrimusRocmFormat, kPrimusLegacyFormat, kMegatronFormat,
     kTorchtitanFormat, kNemoFormat,       kPrimusFormat};
 
-// A compiled pattern: a configured one, or a built-in lifecycle line (performance_extractor.cpp).
+// A compiled pattern: a configured one, a stored one, or a built-in lifecycle line
+// (performance_extractor.cpp).
 struct Pattern;
+
+// A row of the training_log_pattern table as a pattern (training/pattern_registry.cpp translates
+// the row). A shadow pattern is evaluated and counted, but never decides what a line is.
+struct StoredPattern {
+  int64_t id = 0;
+  config::TrainingPattern pattern;  // name: the row's name, else "pattern-<id>"
+  std::string framework;            // informational, as the row has it
+  bool shadow = false;
+};
+
+enum class PatternOrigin { kConfigured, kStored, kBuiltIn };
+std::string_view patternOriginName(PatternOrigin origin);  // "configured", "database", "built-in"
+
+// One pattern that matched a line, for the dry run (PerformanceExtractor::explain).
+struct PatternMatch {
+  PatternOrigin origin = PatternOrigin::kBuiltIn;
+  std::string_view name;   // the format reported; views into the extractor
+  int64_t id = 0;          // of stored patterns
+  std::string_view regex;  // empty for the built-in performance formats, which are no regex
+  std::string_view framework;
+  LineKind kind = LineKind::kNone;  // kNone: an ignore (blacklist) pattern
+  bool shadow = false;
+  std::vector<std::pair<std::string, std::string>> groups;  // named groups, as the regex has them
+  Performance performance;
+};
+
+struct Explanation {
+  std::string cleaned;  // the line without colour codes, trimmed: what the patterns see
+  std::vector<PatternMatch> matches;  // every pattern that matched, in the order they are tried
+  std::optional<size_t> winner;       // the match that decides the line; none: nothing did
+};
 
 class PerformanceExtractor {
  public:
@@ -152,27 +185,56 @@ class PerformanceExtractor {
   static absl::StatusOr<std::unique_ptr<PerformanceExtractor>> create(
       const std::vector<config::TrainingPattern>& patterns);
 
+  // Compiles a stored pattern under the rules of create(), its groups also spelled as Lens's
+  // patterns spell them (CurrentIteration, LmLoss, TFLOPS, MemUsage, Iteration, Path,
+  // DurationMs, ...); InvalidArgument naming the problem.
+  static absl::StatusOr<std::shared_ptr<const Pattern>> compileStored(const StoredPattern& stored);
+  // Whether a compiled pattern matches `line` (the dry run's test of a row's sample_line).
+  static bool matches(const Pattern& pattern, std::string_view line);
+
+  // A copy of this extractor with `stored` tried after the configured patterns and before the
+  // built-in formats, in this order (each extractor's stored patterns replace the last ones).
+  std::shared_ptr<const PerformanceExtractor> withStored(
+      std::vector<std::shared_ptr<const Pattern>> stored) const;
+
   // Classifies one log message; fills `performance` for every kind but kNone. A line that a
   // format matches but whose iteration is not an int64 (70 digits, 2^64, "1.5") is kNone and sets
-  // *bad_iteration, when given, so that the near miss can be counted.
+  // *bad_iteration, when given, so that the near miss can be counted. stored_hits[i], when given
+  // (storedCount() entries), counts the lines stored pattern i matched, shadow ones included.
   LineKind extract(std::string_view message, Performance* performance,
-                   bool* bad_iteration = nullptr) const;
+                   bool* bad_iteration = nullptr, std::span<uint64_t> stored_hits = {}) const;
 
-  // Every name Performance::format can take: configured patterns, then the built-in ones.
+  // Every pattern that matches `message` and the one that decides it, without side effects.
+  Explanation explain(std::string_view message) const;
+
+  // Every name Performance::format can take: configured patterns, then the built-in ones (stored
+  // patterns are counted by id instead).
   std::vector<std::string_view> formatNames() const;
+
+  size_t storedCount() const { return stored_.size(); }
+  const std::vector<std::shared_ptr<const Pattern>>& stored() const { return stored_; }
 
  private:
   // The built-in start, end and checkpoint lines fall in groups ("gates"), each admitted by one
   // literal test (performance_extractor.cpp).
   static constexpr size_t kGateCount = 4;
 
-  LineKind classify(std::string_view message, Performance* performance, bool& bad_iteration) const;
+  LineKind classify(std::string_view message, Performance* performance, bool& bad_iteration,
+                    std::span<uint64_t> stored_hits) const;
+  LineKind classifyBuiltIn(std::string_view text, Performance* performance,
+                           bool& bad_iteration) const;
   LineKind matchGate(size_t gate, std::string_view text, Performance* performance,
                      bool& bad_iteration) const;
 
   std::array<std::vector<Pattern>, kGateCount> built_in_;
   std::vector<Pattern> configured_;
+  std::vector<std::shared_ptr<const Pattern>> stored_;
 };
+
+// What a stored pattern is, for the registry and the dry run.
+int64_t storedIdOf(const Pattern& pattern);
+bool isShadow(const Pattern& pattern);
+LineKind patternKind(const Pattern& pattern);
 
 // Writes the fields present as a JSON object, the known fields first, then the custom ones;
 // integral fields as integers, non-finite values as the strings "NaN", "+Inf", "-Inf". mfu and

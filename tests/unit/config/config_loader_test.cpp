@@ -470,5 +470,34 @@ TEST_F(ConfigLoaderTest, TrainingHealthKeys) {
               HasSubstr("is below the minimum of 10ms"));
 }
 
+TEST_F(ConfigLoaderTest, TrainingPatternTableKeys) {
+  auto defaults = load(std::nullopt, {}, {});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->training.pattern_reload_interval, std::chrono::seconds(30));
+  EXPECT_EQ(defaults->training.pattern_hit_flush_interval, std::chrono::seconds(10));
+  EXPECT_EQ(defaults->training.pattern_shadow_sources, std::vector<std::string>{"autodiscovered"});
+
+  const std::string file = writeFile(
+      "training:\n  patternReloadInterval: 5s\n  patternHitFlushInterval: 1m\n"
+      "  patternShadowSources: [autodiscovered, migration]\n");
+  auto configured = load(file, {}, {});
+  ASSERT_TRUE(configured.ok()) << configured.status();
+  EXPECT_EQ(configured->training.pattern_reload_interval, std::chrono::seconds(5));
+  EXPECT_EQ(configured->training.pattern_hit_flush_interval, std::chrono::minutes(1));
+  EXPECT_EQ(configured->training.pattern_shadow_sources,
+            (std::vector<std::string>{"autodiscovered", "migration"}));
+  // Empty: no source is held in shadow.
+  auto none = load(std::nullopt, {}, {{"training.patternShadowSources", ""}});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->training.pattern_shadow_sources.empty());
+
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.patternShadowSources", "autodiscoverd"}})),
+              HasSubstr("'autodiscoverd' is not a source (manual, autodiscovered, migration)"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.patternReloadInterval", "10ms"}})),
+              HasSubstr("is below the minimum of 100ms"));
+  EXPECT_THAT(errorOf(load(std::nullopt, {}, {{"training.patternHitFlushInterval", "soon"}})),
+              HasSubstr("invalid training.patternHitFlushInterval"));
+}
+
 }  // namespace
 }  // namespace tp::config

@@ -437,5 +437,153 @@ TEST(ConfiguredPatterns, CatastrophicPatternRunsInLinearTime) {
   EXPECT_EQ((*extractor)->extract(input, &performance), LineKind::kNone);
 }
 
+// Stored patterns as the registry makes them; aborts the test on a refused one.
+std::shared_ptr<const Pattern> stored(int64_t id, config::TrainingPattern pattern,
+                                      bool shadow = false) {
+  auto compiled = PerformanceExtractor::compileStored(
+      {.id = id, .pattern = std::move(pattern), .framework = "jax", .shadow = shadow});
+  EXPECT_TRUE(compiled.ok()) << compiled.status();
+  return compiled.ok() ? *compiled : nullptr;
+}
+
+TEST(StoredPatterns, LensGroupNamesAreTheFields) {
+  auto pattern =
+      stored(7, {"lens-steps", R"(step (?P<CurrentIteration>\d+)/(?P<TargetIteration>\d+) )"
+                               R"(loss=(?P<LmLoss>\S+) tflops=(?P<TFLOPS>\S+) )"
+                               R"(tokens=(?P<TokensPerGPU>\S+) mem=(?P<MemUsage>\S+) )"
+                               R"(ms=(?P<ElapsedTimePerIterationMS>\S+))"});
+  ASSERT_NE(pattern, nullptr);
+  const auto extractor = PerformanceExtractor().withStored({pattern});
+  EXPECT_EQ(render(*extractor, "step 3/10 loss=2.5 tflops=300 tokens=1200 mem=50 ms=900"),
+            R"({"format":"lens-steps","fields":{"current_iteration":3,"target_iteration":10,)"
+            R"("elapsed_time_per_iteration_ms":900.0,"mem_usages":50.0,"tflops":300.0,)"
+            R"("tokens_per_gpu":1200.0,"lm_loss":2.5}})");
+  auto checkpoint = stored(8, {"lens-save",
+                               R"(saved checkpoint at iteration (?P<Iteration>\d+) to )"
+                               R"((?P<Path>\S+) took (?P<DurationMs>\d+) ms)",
+                               "", PatternType::kCheckpointSaveEnd});
+  ASSERT_NE(checkpoint, nullptr);
+  EXPECT_EQ(render(*PerformanceExtractor().withStored({checkpoint}),
+                   "saved checkpoint at iteration 40 to /ckpt/iter_0000040 took 1500 ms"),
+            R"({"kind":"checkpoint_save_end","format":"lens-save","iteration":40,)"
+            R"("path":"/ckpt/iter_0000040","duration_ms":1500})");
+}
+
+TEST(StoredPatterns, RowsNamingNoKnownFieldOrNotCompilingAreRefused) {
+  for (const config::TrainingPattern& pattern : std::vector<config::TrainingPattern>{
+           {"camel-custom", R"(Throughput: (?P<SamplesPerSecond>\d+))"},
+           {"no-iteration", R"(loss=(?P<LmLoss>\S+))"},
+           {"unbalanced", R"(step (?P<CurrentIteration>\d+)"},
+           {"blacklist-group", R"(noise (?P<CurrentIteration>\d+))", "", PatternType::kIgnore},
+           {"event-field", R"(saving (?P<LmLoss>\d+))", "", PatternType::kCheckpointSaveStart},
+       }) {
+    EXPECT_FALSE(PerformanceExtractor::compileStored({.id = 1, .pattern = pattern}).ok())
+        << pattern.name;
+  }
+}
+
+TEST(StoredPatterns, TriedAfterTheConfiguredAndBeforeTheBuiltInsInTheirOrder) {
+  auto extractor =
+      PerformanceExtractor::create({{"configured", R"(^cfg step (?P<current_iteration>\d+))", ""}});
+  ASSERT_TRUE(extractor.ok());
+  const auto with_stored =
+      (*extractor)
+          ->withStored({
+              stored(1, {"first", R"(step (?P<current_iteration>\d+) a)"}),
+              stored(2, {"second", R"(step (?P<current_iteration>\d+))"}),
+              stored(3, {"megatron-override", R"(iteration\s+(?P<CurrentIteration>\d+)/ +\d+ \|)"}),
+          });
+  std::vector<uint64_t> hits(with_stored->storedCount(), 0);
+  Performance performance;
+  EXPECT_EQ(with_stored->extract("cfg step 4 a", &performance, nullptr, hits),
+            LineKind::kPerformance);
+  EXPECT_EQ(performance.format, "configured");
+  EXPECT_EQ(with_stored->extract("step 4 a", &performance, nullptr, hits), LineKind::kPerformance);
+  EXPECT_EQ(performance.format, "first");
+  EXPECT_EQ(with_stored->extract("step 4 b", &performance, nullptr, hits), LineKind::kPerformance);
+  EXPECT_EQ(performance.format, "second");
+  EXPECT_EQ(with_stored->extract(" iteration 5/ 10 | lm loss: 2.5 |", &performance, nullptr, hits),
+            LineKind::kPerformance);
+  EXPECT_EQ(performance.format, "megatron-override");
+  EXPECT_EQ(hits, (std::vector<uint64_t>{1, 1, 1}));
+  // The extractor it was made from is unchanged.
+  EXPECT_EQ((*extractor)->storedCount(), 0u);
+  EXPECT_EQ(render(**extractor, " iteration 5/ 10 | lm loss: 2.5 |"),
+            R"({"format":"megatron","fields":{"current_iteration":5,"target_iteration":10,)"
+            R"("lm_loss":2.5}})");
+}
+
+TEST(StoredPatterns, ABlacklistEndsTheAnalysisAndAShadowOneOnlyCounts) {
+  const std::string line = " iteration 5/ 10 | lm loss: 2.5 |";
+  const auto blacklist = [](bool shadow) {
+    return stored(4, {"all-iterations", R"(iteration)", "", PatternType::kIgnore}, shadow);
+  };
+  std::vector<uint64_t> hits(1, 0);
+  Performance performance;
+  EXPECT_EQ(PerformanceExtractor()
+                .withStored({blacklist(false)})
+                ->extract(line, &performance, nullptr, hits),
+            LineKind::kNone);
+  EXPECT_EQ(hits[0], 1u);
+  EXPECT_EQ(PerformanceExtractor()
+                .withStored({blacklist(true)})
+                ->extract(line, &performance, nullptr, hits),
+            LineKind::kPerformance);
+  EXPECT_EQ(performance.format, "megatron");
+  EXPECT_EQ(hits[0], 2u);
+  // A shadow performance pattern neither decides the line nor makes its near miss.
+  const auto shadow_steps = PerformanceExtractor().withStored(
+      {stored(5, {"steps", R"(step (?P<current_iteration>\S+))"}, true)});
+  bool bad_iteration = false;
+  EXPECT_EQ(shadow_steps->extract("step x", &performance, &bad_iteration, hits), LineKind::kNone);
+  EXPECT_FALSE(bad_iteration);
+  EXPECT_EQ(shadow_steps->extract("step 9", &performance, &bad_iteration, hits), LineKind::kNone);
+  EXPECT_EQ(hits[0], 3u);
+}
+
+TEST(StoredPatterns, ExplainListsEveryMatchInOrderAndTheWinner) {
+  auto extractor =
+      PerformanceExtractor::create({{"never", R"(^never (?P<current_iteration>\d+))", ""}});
+  ASSERT_TRUE(extractor.ok());
+  const auto with_stored =
+      (*extractor)
+          ->withStored({
+              stored(11, {"shadow-blacklist", R"(lm loss)", "", PatternType::kIgnore}, true),
+              stored(12, {"lens",
+                          R"(iteration\s+(?P<CurrentIteration>\d+)/\s*(?P<TargetIteration>\d+))"}),
+          });
+  const Explanation explanation =
+      with_stored->explain("\x1b[32m iteration 5/ 10 | lm loss: 2.5 |\x1b[0m");
+  EXPECT_EQ(explanation.cleaned, "iteration 5/ 10 | lm loss: 2.5 |");
+  ASSERT_EQ(explanation.matches.size(), 3u);
+  EXPECT_EQ(explanation.matches[0].id, 11);
+  EXPECT_TRUE(explanation.matches[0].shadow);
+  EXPECT_EQ(explanation.matches[0].kind, LineKind::kNone);
+  EXPECT_EQ(explanation.matches[1].name, "lens");
+  EXPECT_EQ(explanation.matches[1].origin, PatternOrigin::kStored);
+  EXPECT_EQ(explanation.matches[1].framework, "jax");
+  EXPECT_EQ(explanation.matches[1].groups,
+            (std::vector<std::pair<std::string, std::string>>{{"CurrentIteration", "5"},
+                                                              {"TargetIteration", "10"}}));
+  EXPECT_EQ(explanation.matches[1].performance[Field::kTargetIteration], 10);
+  EXPECT_EQ(explanation.matches[2].origin, PatternOrigin::kBuiltIn);
+  EXPECT_EQ(explanation.matches[2].name, "megatron");
+  EXPECT_EQ(explanation.winner, 1u);
+  EXPECT_FALSE(with_stored->explain("nothing to see").winner.has_value());
+  // A built-in lifecycle line reports its regex's groups.
+  const Explanation save = PerformanceExtractor().explain(
+      "saving checkpoint at iteration     100 to /ckpt in torch_dist format");
+  ASSERT_TRUE(save.winner.has_value());
+  EXPECT_EQ(save.matches[*save.winner].kind, LineKind::kCheckpointSaveStart);
+  EXPECT_FALSE(save.matches[*save.winner].regex.empty());
+}
+
+TEST(StoredPatterns, SampleLineTestMatchesTheCleanedLine) {
+  auto pattern = stored(9, {"steps", R"(^step (?P<current_iteration>\d+)$)"});
+  ASSERT_NE(pattern, nullptr);
+  EXPECT_TRUE(PerformanceExtractor::matches(*pattern, "\x1b[1m step 3 \x1b[0m"));
+  EXPECT_FALSE(PerformanceExtractor::matches(*pattern, "step three"));
+}
+
 }  // namespace
 }  // namespace tp::training
