@@ -28,6 +28,10 @@
 namespace tp {
 namespace {
 
+// The writer's events: health events come as time passes (a run whose log stopped long ago is
+// found stalled), and are not what these tests count.
+constexpr const char* kRunEvents = "workload_event WHERE type IN ('StartTrain', 'EndTrain')";
+
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 namespace http = boost::beast::http;
@@ -149,7 +153,7 @@ TEST_P(LogsPathTest, BatchesBecomeRowsAndOneEventPerRunAlsoWhenRepeatedRacingOrR
   ASSERT_EQ(first.status, 200u) << first.body;
   EXPECT_EQ(first.body, R"({"meta":{"code":2000,"message":"OK"},"data":{"records":81,"skipped":1,)"
                         R"("events":128,"rows":20,"lifecycle_events":0},"tracing":null})");
-  expectCount("workload_event", 2);
+  expectCount(kRunEvents, 2);
   expectCount(
       "workload_event WHERE type = 'StartTrain' AND run_serial = 1 AND "
       "nearest_workload_uid = 'w-run1' AND workload_uid IN ('w-job', 'w-run1')",
@@ -206,7 +210,7 @@ TEST_P(LogsPathTest, BatchesBecomeRowsAndOneEventPerRunAlsoWhenRepeatedRacingOrR
       [&] { EXPECT_EQ(post(lines(trainingBatch(4, 8)), "application/x-ndjson").status, 200u); });
   EXPECT_EQ(post(lines(trainingBatch(6, 10)), "application/x-ndjson").status, 200u);
   racer.join();
-  expectCount("workload_event", 2);
+  expectCount(kRunEvents, 2);
   expectCount("training_performance", 20);
 
   // The job restarts: a new leaf workload and a new pod. Its rows are run 2 of the job and run 1
@@ -223,7 +227,7 @@ TEST_P(LogsPathTest, BatchesBecomeRowsAndOneEventPerRunAlsoWhenRepeatedRacingOrR
   const std::string restart = "[" + record("train-2", "pod-2", startLine(0)) + "," +
                               record("train-2", "pod-2", performanceLine(1)) + "]";
   ASSERT_EQ(post(restart).status, 200u);
-  expectCount("workload_event", 4);
+  expectCount(kRunEvents, 4);
   expectCount(
       "workload_event WHERE workload_uid = 'w-job' AND nearest_workload_uid = 'w-run2' "
       "AND run_serial = 2",
@@ -302,7 +306,7 @@ TEST_P(LogsPathTest, MalformedBodiesAreRefusedWithAReasonAndChangeNothing) {
   EXPECT_EQ(client.get("/healthz").status, 200u);
   // Every refusal was answered; had one been journaled, it would show as pending until written.
   ASSERT_TRUE(allWritten());
-  EXPECT_EQ(count("workload_event"), 0);
+  EXPECT_EQ(count(kRunEvents), 0);
   EXPECT_EQ(count("training_performance"), 0);
   EXPECT_THAT(testing::metricLines(client.get("/metrics").body, "log_records_received_total"),
               HasSubstr("log_records_received_total 0"));
@@ -324,8 +328,8 @@ TEST_P(LogsPathTest, TwoReplicasOnOneDatabaseWriteOneEventPerRun) {
     EXPECT_EQ(post(trainingBatch(1, 5)).status, 200u);
     other.join();
   }
-  expectCount("workload_event", 2, {replica_port});
-  expectCount("workload_event WHERE run_serial = 1", 2, {replica_port});
+  expectCount(kRunEvents, 2, {replica_port});
+  expectCount(std::string(kRunEvents) + " AND run_serial = 1", 2, {replica_port});
   expectCount("training_performance", 10, {replica_port});
   testing::stopProcessor(*replica);
 }
@@ -353,7 +357,7 @@ TEST_P(LogsDuringOutageTest, RowsWaitForTheDatabaseAndArriveOnceItIsBack) {
 
   server_->start();
   (void)database_->run([](soci::session& sql) { sql << "SELECT 1"; });  // drops a stale connection
-  expectCount("workload_event", 2);
+  expectCount(kRunEvents, 2);
   expectCount("training_performance", 20);
   expectCount("training_performance WHERE iteration BETWEEN 11 AND 15", 0);
   testing::HttpClient client(port_);
@@ -386,7 +390,7 @@ TEST_P(LogsPathTest, RowsStreamedThroughADatabaseOutageArriveExactlyOnce) {
   server_->start();
   (void)database_->run([](soci::session& sql) { sql << "SELECT 1"; });  // drops a stale connection
   expectCount("training_performance", 10LL * batches);  // 5 iterations x 2 workloads per batch
-  expectCount("workload_event", 2);
+  expectCount(kRunEvents, 2);
   std::cout << GetParam() << ": " << batches << " batches (" << 10 * batches
             << " rows) accepted during a " << outage.count()
             << " s outage, all written once afterwards\n";

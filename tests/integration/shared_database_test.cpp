@@ -144,7 +144,7 @@ TEST_P(SharedDatabaseTest, TwoReplicasTakeRunSerialsFromTheDatabase) {
   expectCount("training_performance WHERE workload_uid = 'w-job' AND serial = 3", 3);
   expectCount("training_performance WHERE workload_uid = 'w-job' AND serial = 2", 3);
   expectCount("training_performance WHERE workload_uid = 'w-job'", 8);
-  expectCount("workload_event WHERE workload_uid = 'w-job'", 3);
+  expectCount("workload_event WHERE workload_uid = 'w-job' AND type = 'StartTrain'", 3);
 }
 
 // The Lens baseline's columns for the tables the processor writes and reads, in each backend's
@@ -243,7 +243,7 @@ TEST_P(SharedDatabaseTest, LensBaselineTablesWithDuplicatesGetNewRowsOnceAndDedu
     ASSERT_EQ(answer.status, 200u) << answer.body;
   }
   expectCount("training_performance WHERE workload_uid = 'w-run1'", 3);
-  expectCount("workload_event WHERE workload_uid = 'w-run1'", 1);
+  expectCount("workload_event WHERE workload_uid = 'w-run1' AND type = 'StartTrain'", 1);
   // The iteration and the run already present (twice) got no third copy. (The run's log time is
   // long past, so the health detector finds it stalled: its event is not the writer's.)
   EXPECT_EQ(count("training_performance WHERE workload_uid = 'w-job' AND iteration = 1"), 2);
@@ -299,7 +299,7 @@ TEST_P(SharedDatabaseTest, ARoleThatDoesNotOwnTheTablesStillIngests) {
   for (const std::string& line : iterations(1, 1, 3)) batch.push_back(line);
   ASSERT_EQ(postLogs(port, batch).status, 200u);
   expectCount("training_performance WHERE workload_uid = 'w-job'", 3);
-  expectCount("workload_event WHERE workload_uid = 'w-job'", 1);
+  expectCount("workload_event WHERE workload_uid = 'w-job' AND type = 'StartTrain'", 1);
   EXPECT_TRUE(processors_.back()->waitForOutput("must be owner of table", 10s))
       << "the refused migration step is logged";
 }
