@@ -9,10 +9,15 @@
 
 #include "http/auth.h"
 #include "rapidjson/document.h"
+#include "storage/database.h"
+#include "storage/schema.h"
+#include "support/cluster_rows.h"
+#include "support/fluentbit_records.h"
 #include "support/http_client.h"
 #include "support/metrics_text.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace tp {
 namespace {
@@ -414,6 +419,46 @@ TEST_F(ProcessorTest, SighupReloadsAndAnInvalidFileKeepsTheRunningConfiguration)
   EXPECT_EQ(reloads(kept, "token-b", "failure"), 1);
   process_->signal(SIGTERM);
   EXPECT_EQ(process_->waitForExit(15s), 0) << process_->output();
+}
+
+TEST_F(ProcessorTest, AReloadedPatternTurnsItsLinesIntoRows) {
+  config::DbConfig db;
+  db.path = (work_dir_ / "lens.db").string();
+  auto database = storage::Database::create(db);
+  ASSERT_TRUE(database.ok()) << database.status();
+  ASSERT_TRUE(storage::ensureSchema(**database, nullptr).ok());
+  testing::insertTrainingPod(**database);
+  const auto config = work_dir_ / "reload.yaml";
+  std::ofstream(config) << "log:\n  level: info\n";
+  const uint16_t port = start({"--config=" + config.string(), "--cache.refreshInterval=200ms",
+                               "--training.flushInterval=20ms"});
+  ASSERT_NE(port, 0);
+  HttpClient client(port);
+  ASSERT_TRUE(testing::waitFor([&] { return client.get("/readyz").status == 200u; }));
+  const auto post = [&](const std::string& line, double date) {
+    const auto result =
+        client.request(boost::beast::http::verb::post, "/logs",
+                       "[" + testing::fluentBitRecord("train-0", "pod-0", line, date) + "]",
+                       {{"Content-Type", "application/json"}});
+    ASSERT_EQ(result.status, 200u) << result.body;
+    ASSERT_TRUE(testing::waitFor([&] {
+      return testing::metricValue(client.get("/metrics").body, "training_rows_pending") == 0;
+    }));
+  };
+  const auto rows = [&](int iteration) {
+    return testing::queryNumber(**database,
+                                "SELECT count(*) FROM training_performance WHERE workload_uid = "
+                                "'w-job' AND iteration = " +
+                                    std::to_string(iteration));
+  };
+  post(testing::startLine(0), 1761223152.0);
+  post("jax step 120 loss=2.5", 1761223153.0);
+  EXPECT_EQ(rows(120), 0);
+
+  std::ofstream(config) << "training:\n" << kJaxPattern;
+  ASSERT_EQ(client.request(boost::beast::http::verb::post, "/-/reload").status, 200u);
+  post("jax step 121 loss=2.4", 1761223154.0);
+  EXPECT_EQ(rows(121), 1);
 }
 
 }  // namespace
