@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <filesystem>
@@ -77,11 +78,18 @@ std::vector<std::string_view> runStateNames() {
 
 }  // namespace
 
-App::App(const config::Config& config)
-    : config_(config), telemetry_(common::kVersion), router_(telemetry_) {}
+App::App(const config::Config& config, config::ConfigSources sources)
+    : config_(config),
+      sources_(std::move(sources)),
+      telemetry_(common::kVersion),
+      router_(telemetry_),
+      authenticator_(config.auth.bearer_tokens, config.auth.basic_users, config.auth.exempt_paths),
+      reload_metrics_(telemetry_.reloadMetrics()),
+      applied_(config) {}
 
-absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
-  std::unique_ptr<App> app(new App(config));
+absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config,
+                                                 config::ConfigSources sources) {
+  std::unique_ptr<App> app(new App(config, std::move(sources)));
   auto database = storage::Database::create(config.db);
   if (!database.ok()) return database.status();
   app->database_ = std::move(*database);
@@ -148,8 +156,7 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config) {
       .body_timeout = config.http.body_timeout,
       .idle_timeout = config.http.idle_timeout,
       .max_connections = config.http.max_connections,
-      .authenticator = http::Authenticator(config.auth.bearer_tokens, config.auth.basic_users,
-                                           config.auth.exempt_paths),
+      .authenticator = app->authenticator_,
   };
   if (!config.http.tls_cert_file.empty()) {
     auto tls = http::loadTlsContext(config.http.tls_cert_file, config.http.tls_key_file);
@@ -201,6 +208,82 @@ void App::addRoutes() {
                   .max_series_label_bytes = config_.http.max_series_label_bytes},
                  *patterns_, tracer_, active_metrics_);
   addPatternDebugRoutes(router_, *patterns_);
+  router_.add("/-/reload", {beast_http::verb::post},
+              [this](const http::RequestContext& ctx) { return reloadResponse(ctx); });
+}
+
+http::Response App::reloadResponse(const http::RequestContext& context) {
+  const absl::StatusOr<ReloadResult> result = reload();
+  if (!result.ok()) {
+    return http::errorResponse(context.request, 400, common::message(result.status()));
+  }
+  return http::jsonResponse(
+      context.request, 200, http::envelopeOkWriting([&result](common::JsonWriter& writer) {
+        const auto write_keys = [&writer](const std::vector<std::string>& keys) {
+          writer.StartArray();
+          for (const std::string& key : keys) common::writeString(writer, key);
+          writer.EndArray();
+        };
+        writer.StartObject();
+        writer.Key("reloaded");
+        writer.Bool(true);
+        writer.Key("changed");
+        write_keys(result->changed);
+        writer.Key("restart_needed");
+        write_keys(result->restart_needed);
+        writer.EndObject();
+      }));
+}
+
+absl::StatusOr<ReloadResult> App::reload() {
+  std::lock_guard lock(reload_mutex_);
+  absl::StatusOr<ReloadResult> result = applyReload();
+  if (!result.ok()) {
+    reload_metrics_.failure->Increment();
+    spdlog::error("configuration reload refused, the running configuration stays: {}",
+                  common::message(result.status()));
+    return result;
+  }
+  reload_metrics_.success->Increment();
+  spdlog::info("configuration reloaded; changed: [{}]; needing a restart: [{}]",
+               fmt::join(result->changed, ", "), fmt::join(result->restart_needed, ", "));
+  return result;
+}
+
+absl::StatusOr<ReloadResult> App::applyReload() {
+  absl::StatusOr<config::Config> next = config::loadConfig(sources_);
+  if (!next.ok()) return next.status();
+  // Built before anything is applied, so that a pattern that does not compile changes nothing.
+  auto extractor = training::PerformanceExtractor::create(next->training.patterns);
+  if (!extractor.ok()) {
+    return absl::InvalidArgumentError(
+        common::concat("config: invalid training.patterns: ", common::message(extractor.status())));
+  }
+  ReloadResult result;
+  for (std::string& key : config::changedKeys(applied_, *next)) {
+    if (config::isReloadable(key)) result.changed.push_back(std::move(key));
+  }
+  for (std::string& key : config::changedKeys(config_, *next)) {
+    if (!config::isReloadable(key)) result.restart_needed.push_back(std::move(key));
+  }
+  const auto changed = [&result](std::string_view prefix) {
+    return std::any_of(result.changed.begin(), result.changed.end(),
+                       [prefix](const std::string& key) { return key.starts_with(prefix); });
+  };
+  if (changed("auth.")) {
+    authenticator_.replace(next->auth.bearer_tokens, next->auth.basic_users,
+                           next->auth.exempt_paths);
+  }
+  if (changed("log.level")) spdlog::set_level(spdlogLevel(next->log.level));
+  if (changed("training.patterns")) {
+    patterns_->replaceBase(
+        std::shared_ptr<const training::PerformanceExtractor>(*std::move(extractor)));
+  }
+  if (changed("training.stall.") || changed("training.anomaly.")) {
+    health_->setThresholds(next->training.stall, next->training.anomaly);
+  }
+  applied_ = *std::move(next);
+  return result;
 }
 
 http::Response App::readiness(const http::RequestContext& context) const {
@@ -279,19 +362,44 @@ bool App::stop() {
 
 uint16_t App::port() const { return server_->localEndpoint().port(); }
 
-void blockStopSignals() {
+spdlog::level::level_enum spdlogLevel(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::kTrace:
+      return spdlog::level::trace;
+    case config::LogLevel::kDebug:
+      return spdlog::level::debug;
+    case config::LogLevel::kInfo:
+      return spdlog::level::info;
+    case config::LogLevel::kWarn:
+      return spdlog::level::warn;
+    case config::LogLevel::kError:
+      return spdlog::level::err;
+    case config::LogLevel::kOff:
+      return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+namespace {
+
+sigset_t handledSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
+}  // namespace
+
+void blockStopSignals() {
+  const sigset_t signals = handledSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
-int waitForStopSignal() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+int waitForSignal() {
+  const sigset_t signals = handledSignals();
   int received = 0;
   sigwait(&signals, &received);
   return received;

@@ -4,15 +4,20 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "app/logs_handler.h"
 #include "app/remote_write_handler.h"
 #include "cache/cache_refresher.h"
 #include "config/config.h"
+#include "config/config_loader.h"
 #include "forward/forwarder.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "spdlog/common.h"
 #include "storage/database.h"
 #include "storage/schema_maintainer.h"
 #include "telemetry/telemetry.h"
@@ -21,9 +26,17 @@
 
 namespace tp::app {
 
+// What a configuration reload did, by key path.
+struct ReloadResult {
+  std::vector<std::string> changed;         // reloadable keys now in effect
+  std::vector<std::string> restart_needed;  // changed keys that keep their value until a restart
+};
+
 class App {
  public:
-  static absl::StatusOr<std::unique_ptr<App>> create(const config::Config& config);
+  // `sources` are read again by reload(): the same file, environment and flags.
+  static absl::StatusOr<std::unique_ptr<App>> create(const config::Config& config,
+                                                     config::ConfigSources sources = {});
 
   // Starts serving; logs the bound address.
   void start();
@@ -33,12 +46,20 @@ class App {
 
   uint16_t port() const;
 
+  // Reads the configuration sources again and applies the reloadable keys (auth.*, log.level,
+  // training.patterns, training.stall.*, training.anomaly.*) without dropping a connection. A
+  // configuration that does not load changes nothing; the error says why.
+  absl::StatusOr<ReloadResult> reload();
+
  private:
-  explicit App(const config::Config& config);
+  App(const config::Config& config, config::ConfigSources sources);
   void addRoutes();
   http::Response readiness(const http::RequestContext& context) const;
+  http::Response reloadResponse(const http::RequestContext& context);
+  absl::StatusOr<ReloadResult> applyReload();
 
-  config::Config config_;
+  const config::Config config_;  // as started: what restart_needed compares with
+  const config::ConfigSources sources_;
   telemetry::Telemetry telemetry_;
   http::Router router_;
   std::unique_ptr<storage::Database> database_;
@@ -54,11 +75,18 @@ class App {
   std::unique_ptr<LogsHandler> logs_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> serving_{false};
+
+  http::Authenticator authenticator_;  // shares its credentials with the server's copy
+  telemetry::ReloadMetrics reload_metrics_;
+  std::mutex reload_mutex_;  // one reload at a time; guards applied_
+  config::Config applied_;   // the last configuration loaded
 };
 
-// Blocks SIGTERM and SIGINT in the calling thread (and the threads it starts later) so that
-// waitForStopSignal() can receive them synchronously.
+spdlog::level::level_enum spdlogLevel(config::LogLevel level);
+
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the threads it starts later) so
+// that waitForSignal() can receive them synchronously.
 void blockStopSignals();
-int waitForStopSignal();
+int waitForSignal();
 
 }  // namespace tp::app

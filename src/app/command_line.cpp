@@ -91,6 +91,7 @@ absl::StatusOr<CommandLine> parseCommandLine(int argc, const char* const* argv) 
   auto config = config::loadConfig(sources);
   if (!config.ok()) return config.status();
   result.config = std::move(*config);
+  result.sources = std::move(sources);
   if (seed_demo->parsed()) result.command = Command::kSeedDemo;
   if (dedupe->parsed()) {
     result.command = Command::kDbDedupe;

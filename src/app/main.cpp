@@ -1,3 +1,4 @@
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -10,28 +11,6 @@
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "storage/demo_data.h"
-
-namespace {
-
-spdlog::level::level_enum spdlogLevel(tp::config::LogLevel level) {
-  switch (level) {
-    case tp::config::LogLevel::kTrace:
-      return spdlog::level::trace;
-    case tp::config::LogLevel::kDebug:
-      return spdlog::level::debug;
-    case tp::config::LogLevel::kInfo:
-      return spdlog::level::info;
-    case tp::config::LogLevel::kWarn:
-      return spdlog::level::warn;
-    case tp::config::LogLevel::kError:
-      return spdlog::level::err;
-    case tp::config::LogLevel::kOff:
-      return spdlog::level::off;
-  }
-  return spdlog::level::info;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   auto command_line = tp::app::parseCommandLine(argc, argv);
@@ -65,7 +44,7 @@ int main(int argc, char** argv) {
 
   auto logger = spdlog::stderr_color_mt("telemetry-processor");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
-  logger->set_level(spdlogLevel(config.log.level));
+  logger->set_level(tp::app::spdlogLevel(config.log.level));
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::info);
 
@@ -94,13 +73,18 @@ int main(int argc, char** argv) {
   }
 
   tp::app::blockStopSignals();
-  auto app = tp::app::App::create(config);
+  auto app = tp::app::App::create(config, command_line->sources);
   if (!app.ok()) {
     spdlog::critical("cannot start: {}", tp::common::message(app.status()));
     return 1;
   }
   (*app)->start();
-  const int signal = tp::app::waitForStopSignal();
+  int signal = 0;
+  while ((signal = tp::app::waitForSignal()) == SIGHUP) {
+    spdlog::info("received SIGHUP: reloading the configuration");
+    // reload() logs the outcome.
+    (*app)->reload().IgnoreError();
+  }
   spdlog::info("received signal {}", signal);
   (*app)->stop();
   return 0;

@@ -1,5 +1,7 @@
 #include "config/config_loader.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -713,6 +715,21 @@ const std::vector<KeyInfo>& configKeys() {
     return info;
   }();
   return kInfo;
+}
+
+std::vector<std::string> changedKeys(const Config& before, const Config& after) {
+  std::vector<std::string> changed;
+  for (const KeyDef& key : keyDefs()) {
+    if (key.print(before) != key.print(after)) changed.push_back(key.path);
+  }
+  return changed;
+}
+
+bool isReloadable(std::string_view key_path) {
+  static constexpr std::array<std::string_view, 5> kReloadable = {
+      "training.patterns", "auth.bearerTokens", "auth.basicUsers", "auth.exemptPaths", "log.level"};
+  return std::find(kReloadable.begin(), kReloadable.end(), key_path) != kReloadable.end() ||
+         key_path.starts_with("training.stall.") || key_path.starts_with("training.anomaly.");
 }
 
 absl::StatusOr<Config> loadConfig(const ConfigSources& sources) {

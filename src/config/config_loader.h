@@ -37,6 +37,12 @@ std::string envNameForKey(std::string_view key_path);
 
 absl::StatusOr<Config> loadConfig(const ConfigSources& sources);
 
+// The keys whose values differ between two configurations, in documentation order.
+std::vector<std::string> changedKeys(const Config& before, const Config& after);
+
+// Whether a running process can take a new value of `key_path` without a restart.
+bool isReloadable(std::string_view key_path);
+
 // Parses YAML/JSON text as if it were the config file `origin`; the fuzz target's entry point.
 absl::StatusOr<Config> loadConfigText(std::string_view text, std::string_view origin);
 

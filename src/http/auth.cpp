@@ -52,26 +52,41 @@ std::string base64Encode(std::string_view data) {
 
 Authenticator::Authenticator(const std::vector<std::string>& bearer_tokens,
                              const std::vector<std::string>& basic_users,
-                             std::vector<std::string> exempt_paths)
-    : bearer_(bearer_tokens), exempt_paths_(std::move(exempt_paths)) {
-  for (const std::string& user : basic_users) basic_.push_back(base64Encode(user));
-  if (!bearer_.empty()) challenge_ = R"(Bearer realm="telemetry-processor")";
-  if (!basic_.empty()) {
-    if (!challenge_.empty()) challenge_ += ", ";
-    challenge_ += R"(Basic realm="telemetry-processor", charset="UTF-8")";
+                             const std::vector<std::string>& exempt_paths)
+    : slot_(std::make_shared<Slot>(build(bearer_tokens, basic_users, exempt_paths))) {}
+
+void Authenticator::replace(const std::vector<std::string>& bearer_tokens,
+                            const std::vector<std::string>& basic_users,
+                            const std::vector<std::string>& exempt_paths) {
+  slot_->store(build(bearer_tokens, basic_users, exempt_paths), std::memory_order_release);
+}
+
+std::shared_ptr<const Authenticator::Credentials> Authenticator::build(
+    const std::vector<std::string>& bearer_tokens, const std::vector<std::string>& basic_users,
+    const std::vector<std::string>& exempt_paths) {
+  auto credentials = std::make_shared<Credentials>();
+  credentials->bearer = bearer_tokens;
+  credentials->exempt_paths = exempt_paths;
+  for (const std::string& user : basic_users) credentials->basic.push_back(base64Encode(user));
+  if (!credentials->bearer.empty())
+    credentials->challenge = R"(Bearer realm="telemetry-processor")";
+  if (!credentials->basic.empty()) {
+    if (!credentials->challenge.empty()) credentials->challenge += ", ";
+    credentials->challenge += R"(Basic realm="telemetry-processor", charset="UTF-8")";
   }
+  return credentials;
 }
 
 bool Authenticator::allows(std::string_view path, std::string_view authorization) const {
-  if (!enabled()) return true;
-  if (std::find(exempt_paths_.begin(), exempt_paths_.end(), path) != exempt_paths_.end()) {
-    return true;
+  const std::shared_ptr<const Credentials> credentials = load();
+  if (!credentials->enabled()) return true;
+  const std::vector<std::string>& exempt = credentials->exempt_paths;
+  if (std::find(exempt.begin(), exempt.end(), path) != exempt.end()) return true;
+  if (!credentials->bearer.empty() && schemeIs(authorization, "Bearer")) {
+    return anyEquals(credentials->bearer, authorization.substr(7));
   }
-  if (!bearer_.empty() && schemeIs(authorization, "Bearer")) {
-    return anyEquals(bearer_, authorization.substr(7));
-  }
-  if (!basic_.empty() && schemeIs(authorization, "Basic")) {
-    return anyEquals(basic_, authorization.substr(6));
+  if (!credentials->basic.empty() && schemeIs(authorization, "Basic")) {
+    return anyEquals(credentials->basic, authorization.substr(6));
   }
   return false;
 }

@@ -4,6 +4,8 @@
 // against the configured user:password pairs. Credentials are compared in constant time.
 // Paths such as the Kubernetes probes can be exempt.
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,19 +16,38 @@ class Authenticator {
  public:
   // `basic_users` entries are "user:password". With no tokens and no users, everything passes.
   Authenticator(const std::vector<std::string>& bearer_tokens,
-                const std::vector<std::string>& basic_users, std::vector<std::string> exempt_paths);
+                const std::vector<std::string>& basic_users,
+                const std::vector<std::string>& exempt_paths);
 
-  bool enabled() const { return !bearer_.empty() || !basic_.empty(); }
+  // Copies share their credentials: replace() on one is seen by all, from the next request on.
+  void replace(const std::vector<std::string>& bearer_tokens,
+               const std::vector<std::string>& basic_users,
+               const std::vector<std::string>& exempt_paths);
+
+  bool enabled() const { return load()->enabled(); }
   // `path` is the route path without "/v1"; `authorization` the header value (may be empty).
   bool allows(std::string_view path, std::string_view authorization) const;
   // The WWW-Authenticate value of a 401 answer.
-  const std::string& challenge() const { return challenge_; }
+  std::string challenge() const { return load()->challenge; }
 
  private:
-  std::vector<std::string> bearer_;  // accepted credentials after "Bearer "
-  std::vector<std::string> basic_;   // accepted credentials after "Basic " (base64)
-  std::vector<std::string> exempt_paths_;
-  std::string challenge_;
+  struct Credentials {
+    std::vector<std::string> bearer;  // accepted credentials after "Bearer "
+    std::vector<std::string> basic;   // accepted credentials after "Basic " (base64)
+    std::vector<std::string> exempt_paths;
+    std::string challenge;
+
+    bool enabled() const { return !bearer.empty() || !basic.empty(); }
+  };
+  using Slot = std::atomic<std::shared_ptr<const Credentials>>;
+
+  static std::shared_ptr<const Credentials> build(const std::vector<std::string>& bearer_tokens,
+                                                  const std::vector<std::string>& basic_users,
+                                                  const std::vector<std::string>& exempt_paths);
+  std::shared_ptr<const Credentials> load() const { return slot_->load(std::memory_order_acquire); }
+
+  // Requests read it without a lock; a reload swaps it whole.
+  std::shared_ptr<Slot> slot_;
 };
 
 std::string base64Encode(std::string_view data);

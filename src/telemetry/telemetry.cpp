@@ -141,6 +141,17 @@ CacheMetrics Telemetry::cacheMetrics() {
   };
 }
 
+ReloadMetrics Telemetry::reloadMetrics() {
+  auto& family = prometheus::BuildCounter()
+                     .Name("config_reloads_total")
+                     .Help(
+                         "Configuration reloads (SIGHUP, POST /-/reload) by result; a failed "
+                         "one leaves the running configuration in place")
+                     .Register(*registry_);
+  return ReloadMetrics{.success = &family.Add({{"result", "success"}}),
+                       .failure = &family.Add({{"result", "failure"}})};
+}
+
 SchemaMetrics Telemetry::schemaMetrics() {
   return SchemaMetrics{
       .migration_failures =

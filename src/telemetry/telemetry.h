@@ -196,6 +196,12 @@ struct TrainingPatternMetrics {
   prometheus::Family<prometheus::Counter>* hits;
 };
 
+// config_reloads_total{result}: reloads applied, and refused (the running configuration stays).
+struct ReloadMetrics {
+  prometheus::Counter* success;
+  prometheus::Counter* failure;
+};
+
 class Telemetry {
  public:
   explicit Telemetry(std::string_view version);
@@ -216,6 +222,7 @@ class Telemetry {
   TrainingHealthMetrics trainingHealthMetrics(const std::vector<std::string_view>& event_types,
                                               const std::vector<std::string_view>& run_states);
   TrainingPatternMetrics trainingPatternMetrics();
+  ReloadMetrics reloadMetrics();
 
   // Prometheus text exposition of everything registered.
   std::string exposition() const;

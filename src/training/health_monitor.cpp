@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <tuple>
 
 #include "common/status.h"
 #include "common/strings.h"
@@ -131,7 +132,20 @@ void HealthMonitor::run() {
   }
 }
 
+void HealthMonitor::setThresholds(const config::TrainingStallConfig& stall,
+                                  const config::TrainingAnomalyConfig& anomaly) {
+  std::lock_guard lock(thresholds_mutex_);
+  next_thresholds_.emplace(stall, anomaly);
+}
+
 absl::Status HealthMonitor::check() {
+  {
+    std::lock_guard lock(thresholds_mutex_);
+    if (next_thresholds_) {
+      std::tie(stall_, anomaly_) = *next_thresholds_;
+      next_thresholds_.reset();
+    }
+  }
   const auto started = clock_.now();
   const int64_t now_us = common::microsSinceEpoch(clock_.wallNow());
   absl::Status status = [&]() -> absl::Status {

@@ -72,6 +72,11 @@ class HealthMonitor {
   // One check of every run: what the thread does each interval.
   absl::Status check();
 
+  // New stall and anomaly thresholds (a configuration reload), taken at the start of the next
+  // check; the wait before it keeps the old check interval.
+  void setThresholds(const config::TrainingStallConfig& stall,
+                     const config::TrainingAnomalyConfig& anomaly);
+
  private:
   struct RunMemory {
     std::vector<RowFigures> rows;         // the run's newest, at most kRowsPerCheck
@@ -111,8 +116,9 @@ class HealthMonitor {
   void submit(Outgoing& out);
 
   storage::Database& database_;
-  const config::TrainingStallConfig stall_;
-  const config::TrainingAnomalyConfig anomaly_;
+  // Written by check() only, from next_thresholds_, so that one check sees one set.
+  config::TrainingStallConfig stall_;
+  config::TrainingAnomalyConfig anomaly_;
   forward::BatchSink* const sink_;
   const std::string replica_;
   const telemetry::TrainingHealthMetrics metrics_;
@@ -125,6 +131,10 @@ class HealthMonitor {
   RowReader reader_;
   common::LogThrottle failure_log_{std::chrono::minutes(5), clock_};
   common::LogThrottle refused_log_{std::chrono::minutes(5), clock_};
+
+  std::mutex thresholds_mutex_;
+  std::optional<std::pair<config::TrainingStallConfig, config::TrainingAnomalyConfig>>
+      next_thresholds_;
 
   std::mutex mutex_;
   std::condition_variable wakeup_;

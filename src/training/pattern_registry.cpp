@@ -130,6 +130,17 @@ PatternRegistry::Compiled PatternRegistry::compile(const storage::LogPatternRow&
   return compiled;
 }
 
+void PatternRegistry::replaceBase(std::shared_ptr<const PerformanceExtractor> base) {
+  std::lock_guard reload_lock(reload_mutex_);
+  base_ = std::move(base);
+  std::vector<std::shared_ptr<const Pattern>> stored;
+  for (const storage::LogPatternRow& row : rows_) {
+    const auto entry = compiled_.find(row.id);
+    if (entry != compiled_.end() && entry->second.pattern) stored.push_back(entry->second.pattern);
+  }
+  current_.store(base_->withStored(stored), std::memory_order_release);
+}
+
 bool PatternRegistry::reload() {
   std::lock_guard reload_lock(reload_mutex_);
   metrics_.reloads->Increment();

@@ -80,6 +80,10 @@ class PatternRegistry {
 
   PatternRegistryState state() const;
 
+  // Replaces the configured formats (a configuration reload): the current extractor becomes
+  // `base` with the database rows in use.
+  void replaceBase(std::shared_ptr<const PerformanceExtractor> base);
+
   // One read of the table (what the thread does every reload interval); false when it failed.
   bool reload();
   // Writes the hit counts due (all of them with `all`); false when a write failed.
@@ -102,7 +106,7 @@ class PatternRegistry {
   Compiled compile(const storage::LogPatternRow& row) const;
 
   storage::Database& database_;
-  const std::shared_ptr<const PerformanceExtractor> base_;
+  std::shared_ptr<const PerformanceExtractor> base_;  // guarded by reload_mutex_
   const PatternRegistryOptions options_;
   telemetry::TrainingPatternMetrics metrics_;
   const common::Clock& clock_;

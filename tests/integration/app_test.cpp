@@ -9,9 +9,15 @@
 
 #include "http/auth.h"
 #include "rapidjson/document.h"
+#include "storage/database.h"
+#include "storage/schema.h"
+#include "support/cluster_rows.h"
+#include "support/fluentbit_records.h"
 #include "support/http_client.h"
+#include "support/metrics_text.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "support/wait.h"
 
 namespace tp {
 namespace {
@@ -283,6 +289,176 @@ TEST_F(ProcessorTest, HelpListsEveryKeyAndVersionPrints) {
   ASSERT_EQ(version.waitForExit(kStartTimeout), 0);
   EXPECT_THAT(version.output(),
               ::testing::MatchesRegex("telemetry-processor [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+}
+
+// A configuration file for the reload tests: credentials, log level, one stall threshold, and
+// the lines after them as they are.
+void writeReloadConfig(const std::filesystem::path& file, const std::string& token,
+                       const std::string& level, const std::string& stall_factor,
+                       const std::string& more = {}) {
+  std::ofstream(file) << "auth:\n  bearerTokens: [" << token << "]\nlog:\n  level: " << level
+                      << "\ntraining:\n  stall:\n    factor: " << stall_factor << "\n"
+                      << more;
+}
+
+constexpr const char* kJaxPattern =
+    "  patterns:\n    - name: jax\n"
+    "      regex: 'jax step (?P<current_iteration>\\d+) loss=(?P<lm_loss>\\S+)'\n";
+
+std::vector<std::pair<std::string, std::string>> bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
+
+std::vector<std::string> stringsOf(const rapidjson::Value& array) {
+  std::vector<std::string> out;
+  for (const auto& item : array.GetArray()) out.emplace_back(item.GetString());
+  return out;
+}
+
+// Whether the dry run on `client` finds the configured jax format for a jax line.
+bool jaxLineMatches(HttpClient& client, const std::string& token) {
+  const auto result = client.request(boost::beast::http::verb::post, "/v1/debug/test-log-match",
+                                     R"({"log":"jax step 120 loss=2.5"})", bearer(token));
+  EXPECT_EQ(result.status, 200u) << result.body;
+  rapidjson::Document body;
+  body.Parse(result.body.c_str());
+  if (body.HasParseError() || !body.HasMember("data")) return false;
+  const auto& data = body["data"];
+  return data["matched"].GetBool() && std::string_view(data["name"].GetString()) == "jax";
+}
+
+double reloads(HttpClient& client, const std::string& token, const std::string& result) {
+  const auto metrics =
+      client.request(boost::beast::http::verb::get, "/metrics", {}, bearer(token)).body;
+  return testing::metricValue(metrics, R"(config_reloads_total\{result=")" + result + R"("\})")
+      .value_or(0);
+}
+
+TEST_F(ProcessorTest, ReloadAppliesReloadableKeysOnAKeptConnection) {
+  const auto config = work_dir_ / "reload.yaml";
+  writeReloadConfig(config, "old-token", "info", "10");
+  const uint16_t port = start({"--config=" + config.string()});
+  ASSERT_NE(port, 0);
+  // Opened before the reload, used after it: the server keeps its connections.
+  HttpClient kept(port);
+  EXPECT_EQ(kept.request(boost::beast::http::verb::get, "/metrics", {}, bearer("old-token")).status,
+            200u);
+  EXPECT_FALSE(jaxLineMatches(kept, "old-token"));
+
+  writeReloadConfig(config, "new-token", "warn", "20",
+                    std::string(kJaxPattern) + "cache:\n  refreshInterval: 5s\n");
+  EXPECT_EQ(HttpClient(port).request(boost::beast::http::verb::post, "/-/reload").status, 401u);
+  const auto reloaded =
+      kept.request(boost::beast::http::verb::post, "/v1/-/reload", {}, bearer("old-token"));
+  ASSERT_EQ(reloaded.status, 200u) << reloaded.body;
+  rapidjson::Document answer;
+  answer.Parse(reloaded.body.c_str());
+  ASSERT_FALSE(answer.HasParseError()) << reloaded.body;
+  EXPECT_EQ(answer["meta"]["code"].GetInt(), 2000);
+  EXPECT_TRUE(answer["data"]["reloaded"].GetBool());
+  EXPECT_THAT(stringsOf(answer["data"]["changed"]),
+              ::testing::ElementsAre("training.patterns", "training.stall.factor",
+                                     "auth.bearerTokens", "log.level"));
+  EXPECT_THAT(stringsOf(answer["data"]["restart_needed"]),
+              ::testing::ElementsAre("cache.refreshInterval"));
+
+  EXPECT_EQ(kept.request(boost::beast::http::verb::get, "/metrics", {}, bearer("old-token")).status,
+            401u);
+  EXPECT_EQ(reloads(kept, "new-token", "success"), 1);
+  EXPECT_TRUE(jaxLineMatches(kept, "new-token"));
+
+  // A value out of range: refused with the key, nothing applied.
+  writeReloadConfig(config, "third-token", "info", "0");
+  const auto refused =
+      kept.request(boost::beast::http::verb::post, "/-/reload", {}, bearer("new-token"));
+  EXPECT_EQ(refused.status, 400u);
+  EXPECT_THAT(refused.body, HasSubstr("invalid training.stall.factor"));
+  EXPECT_THAT(refused.body, HasSubstr(R"("code":4001)"));
+  EXPECT_EQ(reloads(kept, "new-token", "failure"), 1);
+  EXPECT_TRUE(jaxLineMatches(kept, "new-token"));
+  ASSERT_TRUE(
+      process_->waitForOutput("configuration reload refused, the running configuration "
+                              "stays: config: invalid training.stall.factor",
+                              kStartTimeout))
+      << process_->output();
+  // log.level warn was in effect: the first reload's own info line was not written.
+  EXPECT_THAT(process_->output(), ::testing::Not(HasSubstr("configuration reloaded")));
+}
+
+TEST_F(ProcessorTest, SighupReloadsAndAnInvalidFileKeepsTheRunningConfiguration) {
+  const auto config = work_dir_ / "reload.yaml";
+  writeReloadConfig(config, "token-a", "info", "10");
+  const uint16_t port = start({"--config=" + config.string()});
+  ASSERT_NE(port, 0);
+  HttpClient kept(port);
+  EXPECT_EQ(kept.request(boost::beast::http::verb::get, "/metrics", {}, bearer("token-a")).status,
+            200u);
+
+  writeReloadConfig(config, "token-b", "info", "10");
+  process_->signal(SIGHUP);
+  ASSERT_TRUE(process_->waitForOutput(
+      R"(configuration reloaded; changed: \[auth\.bearerTokens\]; needing a restart: \[\])",
+      kStartTimeout))
+      << process_->output();
+  EXPECT_EQ(kept.request(boost::beast::http::verb::get, "/metrics", {}, bearer("token-b")).status,
+            200u);
+  EXPECT_EQ(kept.request(boost::beast::http::verb::get, "/metrics", {}, bearer("token-a")).status,
+            401u);
+
+  writeReloadConfig(config, "token-c", "loud", "10");
+  process_->signal(SIGHUP);
+  ASSERT_TRUE(process_->waitForOutput(
+      "configuration reload refused, the running configuration stays: config: invalid log.level",
+      kStartTimeout))
+      << process_->output();
+  EXPECT_EQ(kept.request(boost::beast::http::verb::get, "/metrics", {}, bearer("token-b")).status,
+            200u);
+  EXPECT_EQ(kept.request(boost::beast::http::verb::get, "/metrics", {}, bearer("token-c")).status,
+            401u);
+  EXPECT_EQ(reloads(kept, "token-b", "success"), 1);
+  EXPECT_EQ(reloads(kept, "token-b", "failure"), 1);
+  process_->signal(SIGTERM);
+  EXPECT_EQ(process_->waitForExit(15s), 0) << process_->output();
+}
+
+TEST_F(ProcessorTest, AReloadedPatternTurnsItsLinesIntoRows) {
+  config::DbConfig db;
+  db.path = (work_dir_ / "lens.db").string();
+  auto database = storage::Database::create(db);
+  ASSERT_TRUE(database.ok()) << database.status();
+  ASSERT_TRUE(storage::ensureSchema(**database, nullptr).ok());
+  testing::insertTrainingPod(**database);
+  const auto config = work_dir_ / "reload.yaml";
+  std::ofstream(config) << "log:\n  level: info\n";
+  const uint16_t port = start({"--config=" + config.string(), "--cache.refreshInterval=200ms",
+                               "--training.flushInterval=20ms"});
+  ASSERT_NE(port, 0);
+  HttpClient client(port);
+  ASSERT_TRUE(testing::waitFor([&] { return client.get("/readyz").status == 200u; }));
+  const auto post = [&](const std::string& line, double date) {
+    const auto result =
+        client.request(boost::beast::http::verb::post, "/logs",
+                       "[" + testing::fluentBitRecord("train-0", "pod-0", line, date) + "]",
+                       {{"Content-Type", "application/json"}});
+    ASSERT_EQ(result.status, 200u) << result.body;
+    ASSERT_TRUE(testing::waitFor([&] {
+      return testing::metricValue(client.get("/metrics").body, "training_rows_pending") == 0;
+    }));
+  };
+  const auto rows = [&](int iteration) {
+    return testing::queryNumber(**database,
+                                "SELECT count(*) FROM training_performance WHERE workload_uid = "
+                                "'w-job' AND iteration = " +
+                                    std::to_string(iteration));
+  };
+  post(testing::startLine(0), 1761223152.0);
+  post("jax step 120 loss=2.5", 1761223153.0);
+  EXPECT_EQ(rows(120), 0);
+
+  std::ofstream(config) << "training:\n" << kJaxPattern;
+  ASSERT_EQ(client.request(boost::beast::http::verb::post, "/-/reload").status, 200u);
+  post("jax step 121 loss=2.4", 1761223154.0);
+  EXPECT_EQ(rows(121), 1);
 }
 
 }  // namespace

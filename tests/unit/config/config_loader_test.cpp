@@ -499,5 +499,35 @@ TEST_F(ConfigLoaderTest, TrainingPatternTableKeys) {
               HasSubstr("invalid training.patternHitFlushInterval"));
 }
 
+TEST(ConfigDiff, NamesTheChangedKeysInDocumentationOrder) {
+  const Config before;
+  EXPECT_THAT(changedKeys(before, before), ::testing::IsEmpty());
+  auto after = loadConfigText(
+      "httpPort: 9000\nlog:\n  level: debug\nauth:\n  bearerTokens: [t]\n"
+      "training:\n  stall:\n    factor: 20\n  patterns:\n    - name: jax\n"
+      "      regex: 'step (?P<current_iteration>\\d+)'\n",
+      "reload.yaml");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_THAT(changedKeys(before, *after),
+              ::testing::ElementsAre("httpPort", "training.patterns", "training.stall.factor",
+                                     "auth.bearerTokens", "log.level"));
+}
+
+TEST(ConfigDiff, ReloadableKeysAreAuthLogLevelPatternsAndHealthThresholds) {
+  for (const char* key : {"auth.bearerTokens", "auth.basicUsers", "auth.exemptPaths", "log.level",
+                          "training.patterns", "training.stall.factor",
+                          "training.stall.checkInterval", "training.anomaly.window"}) {
+    EXPECT_TRUE(isReloadable(key)) << key;
+  }
+  for (const char* key : {"httpPort", "db.driver", "db.path", "http.threads", "queue.dir",
+                          "training.series.enabled", "training.patternReloadInterval"}) {
+    EXPECT_FALSE(isReloadable(key)) << key;
+  }
+  // Every reloadable name is a real key.
+  size_t reloadable = 0;
+  for (const KeyInfo& key : configKeys()) reloadable += isReloadable(key.path) ? 1 : 0;
+  EXPECT_EQ(reloadable, 13u);
+}
+
 }  // namespace
 }  // namespace tp::config

@@ -42,5 +42,19 @@ TEST(Authenticator, ChallengeNamesOnlyTheConfiguredSchemes) {
             R"(Basic realm="telemetry-processor", charset="UTF-8")");
 }
 
+TEST(Authenticator, ReplacedCredentialsAreSeenByEveryCopy) {
+  Authenticator auth({"old"}, {}, {"/healthz"});
+  const Authenticator server_copy = auth;
+  auth.replace({"new"}, {"u:p"}, {});
+  EXPECT_FALSE(server_copy.allows("/logs", "Bearer old"));
+  EXPECT_TRUE(server_copy.allows("/logs", "Bearer new"));
+  EXPECT_TRUE(server_copy.allows("/logs", "Basic " + base64Encode("u:p")));
+  EXPECT_FALSE(server_copy.allows("/healthz", ""));
+  EXPECT_EQ(server_copy.challenge(), R"(Bearer realm="telemetry-processor", )"
+                                     R"(Basic realm="telemetry-processor", charset="UTF-8")");
+  auth.replace({}, {}, {});
+  EXPECT_FALSE(server_copy.enabled());
+}
+
 }  // namespace
 }  // namespace tp::http

@@ -176,6 +176,23 @@ TEST_F(HealthMonitorTest, AStallIsRecordedOnceAndItsResumptionWhenIterationsRetu
   EXPECT_EQ(events().size(), 2u);
 }
 
+TEST_F(HealthMonitorTest, NewThresholdsTakeEffectAtTheNextCheck) {
+  rows(1, 1, 20, kStart + 10 * kSecond);  // the last at 200 s
+  const int64_t last = kStart + 200 * kSecond;
+  auto detector = monitor();
+  at(last + 4 * kMinute);
+  ASSERT_TRUE(detector->check().ok());
+  EXPECT_TRUE(events().empty());
+
+  config::TrainingStallConfig stall = training_.stall;
+  stall.minimum = std::chrono::minutes(2);
+  detector->setThresholds(stall, training_.anomaly);
+  ASSERT_TRUE(detector->check().ok());
+  const auto stalled = events(HealthEventType::kTrainingStalled);
+  ASSERT_EQ(stalled.size(), 1u);
+  EXPECT_EQ(stalled[0].time_us, last + 2 * kMinute);
+}
+
 TEST_F(HealthMonitorTest, NoStallAfterEndTrain) {
   rows(1, 1, 20, kStart + 10 * kSecond);
   endRun(1, "leaf-1", kStart + 205 * kSecond);

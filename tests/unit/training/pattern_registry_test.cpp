@@ -100,6 +100,23 @@ TEST_F(PatternRegistryTest, RowsAddedChangedDisabledAndDeletedTakeEffectAtTheNex
   registry_->stop();
 }
 
+TEST_F(PatternRegistryTest, ReplacedConfiguredFormatsKeepTheRowsInUse) {
+  insert("pattern, name", R"('iteration\s+(?P<CurrentIteration>\d+)/', 'lens-iterations')");
+  start();
+  constexpr std::string_view kJaxLine = "I1024 step 120/5000 loss=2.5";
+  EXPECT_EQ(formatOf(kIterationLine), "lens-iterations");
+  EXPECT_EQ(formatOf(kJaxLine), "none");
+  auto extractor = PerformanceExtractor::create(
+      {{.name = "jax",
+        .regex = R"(step (?P<current_iteration>\d+)/(?P<target_iteration>\d+) )"
+                 R"(loss=(?P<lm_loss>\S+))"}});
+  ASSERT_TRUE(extractor.ok()) << extractor.status();
+  registry_->replaceBase(*std::move(extractor));
+  EXPECT_EQ(formatOf(kJaxLine), "jax");
+  EXPECT_EQ(formatOf(kIterationLine), "lens-iterations");
+  registry_->stop();
+}
+
 TEST_F(PatternRegistryTest, PriorityOrdersTheRowsAndLensTypesMapToOurs) {
   insert("pattern, name, priority", R"('step (?P<current_iteration>\d+)', 'low', 10)");
   insert("pattern, name, priority", R"('step (?P<current_iteration>\d+)', 'high', 90)");
