@@ -159,8 +159,8 @@ class TrainingRunsTest : public ::testing::TestWithParam<std::string> {
     // year ago, is found stalled).
     for (const char* table :
          {"training_performance", "workload_event WHERE type IN ('StartTrain', 'EndTrain')",
-          "workload_event WHERE type = 'EndTrain'",
-          "checkpoint_event", "checkpoint_event WHERE status = 'success'"}) {
+          "workload_event WHERE type = 'EndTrain'", "checkpoint_event",
+          "checkpoint_event WHERE status = 'success'"}) {
       out += std::string(table) + ": " + std::to_string(count(table)) + "\n";
     }
     // Storage may hold a replayed sample twice (VictoriaMetrics without deduplication keeps
