@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <mutex>
 
 namespace tp::http {
 namespace {
@@ -53,12 +54,16 @@ std::string base64Encode(std::string_view data) {
 Authenticator::Authenticator(const std::vector<std::string>& bearer_tokens,
                              const std::vector<std::string>& basic_users,
                              const std::vector<std::string>& exempt_paths)
-    : slot_(std::make_shared<Slot>(build(bearer_tokens, basic_users, exempt_paths))) {}
+    : slot_(std::make_shared<Slot>()) {
+  slot_->credentials = build(bearer_tokens, basic_users, exempt_paths);
+}
 
 void Authenticator::replace(const std::vector<std::string>& bearer_tokens,
                             const std::vector<std::string>& basic_users,
                             const std::vector<std::string>& exempt_paths) {
-  slot_->store(build(bearer_tokens, basic_users, exempt_paths), std::memory_order_release);
+  std::shared_ptr<const Credentials> credentials = build(bearer_tokens, basic_users, exempt_paths);
+  std::unique_lock lock(slot_->mutex);
+  slot_->credentials = std::move(credentials);
 }
 
 std::shared_ptr<const Authenticator::Credentials> Authenticator::build(
