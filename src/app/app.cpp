@@ -206,7 +206,9 @@ void App::addRoutes() {
   addDebugRoutes(router_, *cache_,
                  {.max_output_bytes = config_.http.max_enriched_bytes,
                   .max_series_label_bytes = config_.http.max_series_label_bytes},
-                 *patterns_, tracer_, active_metrics_);
+                 *patterns_, *database_,
+                 seriesEnabled(config_) ? std::optional(config_.training.series) : std::nullopt,
+                 tracer_, active_metrics_);
   addPatternDebugRoutes(router_, *patterns_);
   router_.add("/-/reload", {beast_http::verb::post},
               [this](const http::RequestContext& ctx) { return reloadResponse(ctx); });

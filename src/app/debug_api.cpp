@@ -15,7 +15,10 @@
 #include "http/envelope.h"
 #include "ingest/remote_write/write_request.h"
 #include "prompb/series.h"
+#include "storage/training_rows.h"
 #include "training/log_batch_analyzer.h"
+#include "training/run_serials.h"
+#include "training/training_series.h"
 
 namespace tp::app {
 namespace {
@@ -390,6 +393,23 @@ void writeCache(common::JsonWriter& writer, const cache::SnapshotOrigin& origin)
   writer.EndObject();
 }
 
+void writeSeriesList(common::JsonWriter& writer, const std::vector<DecodedOutput>& list) {
+  writer.StartArray();
+  for (const DecodedOutput& series : list) {
+    writer.StartObject();
+    writer.Key("labels");
+    writeLabels(writer, series.labels);
+    writer.Key("samples");
+    writer.StartArray();
+    for (const ingest::Sample& sample : series.samples) {
+      writeSample(writer, sample.value, sample.timestamp);
+    }
+    writer.EndArray();
+    writer.EndObject();
+  }
+  writer.EndArray();
+}
+
 void writeExplanation(common::JsonWriter& writer, const SeriesInput& input, const Capture& capture,
                       std::vector<DecodedOutput>& forwarded, const absl::Status& refused,
                       const ExplainInput& context) {
@@ -459,20 +479,7 @@ void writeExplanation(common::JsonWriter& writer, const SeriesInput& input, cons
     common::writeString(writer, capture.reason);
   }
   writer.Key("forwarded");
-  writer.StartArray();
-  for (DecodedOutput& series : forwarded) {
-    writer.StartObject();
-    writer.Key("labels");
-    writeLabels(writer, series.labels);
-    writer.Key("samples");
-    writer.StartArray();
-    for (const ingest::Sample& sample : series.samples) {
-      writeSample(writer, sample.value, sample.timestamp);
-    }
-    writer.EndArray();
-    writer.EndObject();
-  }
-  writer.EndArray();
+  writeSeriesList(writer, forwarded);
   writer.EndObject();
 }
 
@@ -543,6 +550,38 @@ bool looksLikeIterationLine(std::string_view message) {
   return false;
 }
 
+// The formats a near miss comes closest to, best first: what of each it has, and what it lacks.
+void writeNearestFormats(common::JsonWriter& writer,
+                         const std::vector<training::FormatCandidate>& candidates) {
+  writer.Key("nearest_formats");
+  writer.StartArray();
+  for (const training::FormatCandidate& candidate : candidates) {
+    writer.StartObject();
+    writer.Key("format");
+    common::writeString(writer, candidate.name);
+    writer.Key("origin");
+    common::writeString(writer, training::patternOriginName(candidate.origin));
+    if (candidate.origin == training::PatternOrigin::kStored) {
+      writer.Key("pattern_id");
+      writer.Int64(candidate.id);
+      writer.Key("shadow");
+      writer.Bool(candidate.shadow);
+    }
+    writer.Key("parts_found");
+    writer.Uint64(candidate.parts_found);
+    writer.Key("parts");
+    writer.Uint64(candidate.parts);
+    writer.Key("missing");
+    common::writeString(writer, candidate.missing);
+    if (!candidate.at.empty()) {
+      writer.Key("looked_for_at");
+      common::writeString(writer, candidate.at);
+    }
+    writer.EndObject();
+  }
+  writer.EndArray();
+}
+
 void writeSeriesLabels(common::JsonWriter& writer, const training::SeriesLabels& labels) {
   writer.StartObject();
   writer.Key("workload_name");
@@ -568,6 +607,76 @@ void writeWorkloadKeys(common::JsonWriter& writer, std::string_view workload_uid
   common::writeString(writer, pod_uid);
   writer.Key("time_us");
   writer.Int64(time_us);
+}
+
+// The workload_training_* series a record's rows and completed saves become: encoded by the
+// training writer's encoder and read back by the decoder storage meets. The run label is the
+// serial the database would give the run now (read, not taken).
+absl::StatusOr<std::vector<DecodedOutput>> recordSeries(const training::TrainingItems& items,
+                                                        const ExplainInput& input) {
+  training::RunSerials serials;
+  const auto serial_of = [&](std::string_view workload_uid,
+                             std::string_view nearest_uid) -> absl::StatusOr<int> {
+    if (!serials.loaded(workload_uid)) {
+      auto runs = storage::loadRuns(*input.database, workload_uid);
+      if (!runs.ok()) return runs.status();
+      serials.load(workload_uid, *runs);
+    }
+    return serials.serialFor(workload_uid, nearest_uid);
+  };
+  std::vector<training::RowOfRun> rows;
+  for (const training::PendingPerformance& row : items.performances) {
+    auto serial = serial_of(row.workload_uid, row.nearest_workload_uid);
+    if (!serial.ok()) return serial.status();
+    rows.push_back({&row, *serial});
+  }
+  std::vector<training::SaveOfRun> saves;
+  for (const training::PendingLifecycle& event : items.lifecycles) {
+    if (event.kind != training::LifecycleKind::kCheckpointSaveEnd || !event.duration_ms) continue;
+    auto serial = serial_of(event.workload_uid, event.nearest_workload_uid);
+    if (!serial.ok()) return serial.status();
+    saves.push_back({&event, *serial, *event.duration_ms});
+  }
+  training::TrainingSeriesEncoder encoder(*input.series, {});
+  std::array<prompb::OutputBuffer, 1> lanes;
+  std::array<size_t, 1> lane_samples{};
+  encoder.encode(rows, saves, lanes, lane_samples);
+  OutputCollector collector;
+  if (absl::Status decoded = ingest::decodeWriteRequest(
+          lanes[0].view(), ingest::RemoteWriteVersion::kV1, collector, nullptr);
+      !decoded.ok()) {
+    return absl::InternalError(
+        common::concat("cannot decode the training series: ", common::message(decoded)));
+  }
+  return std::move(collector.series());
+}
+
+void writeRecordSeries(common::JsonWriter& writer, const training::TrainingItems& items,
+                       const ExplainInput& input) {
+  if (input.series == nullptr || input.database == nullptr) {
+    writer.Key("series_off");
+    writer.String(
+        "the training series are off: training.series.enabled, or no metricsWrite.endpoints");
+    return;
+  }
+  const auto series = recordSeries(items, input);
+  if (!series.ok()) {
+    writer.Key("series_error");
+    common::writeString(writer, common::message(series.status()));
+    return;
+  }
+  writer.Key("series");
+  writeSeriesList(writer, *series);
+  const bool unmeasured_save =
+      std::any_of(items.lifecycles.begin(), items.lifecycles.end(), [](const auto& event) {
+        return event.kind == training::LifecycleKind::kCheckpointSaveEnd && !event.duration_ms;
+      });
+  if (unmeasured_save) {
+    writer.Key("series_note");
+    writer.String(
+        "a save whose line prints no duration gets workload_training_checkpoint_seconds when "
+        "written: end minus the start the database holds");
+  }
 }
 
 absl::StatusOr<std::string> explainRecord(const std::string& record, const ExplainInput& input) {
@@ -648,6 +757,7 @@ absl::StatusOr<std::string> explainRecord(const std::string& record, const Expla
         common::writeString(writer, name);
       }
       writer.EndArray();
+      writeNearestFormats(writer, input.extractor->nearestFormats(capture.message));
     }
     const cache::WorkloadList* workloads =
         capture.pod_uid.empty() ? nullptr : input.snapshot.workloadsOfPodUid(capture.pod_uid);
@@ -709,6 +819,7 @@ absl::StatusOr<std::string> explainRecord(const std::string& record, const Expla
     writer.EndObject();
   }
   writer.EndArray();
+  writeRecordSeries(writer, items, input);
   writer.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -804,22 +915,25 @@ absl::StatusOr<enrich::TraceConfig> parseTraceConfig(std::string_view body) {
 
 void addDebugRoutes(http::Router& router, const cache::CacheRefresher& cache,
                     enrich::EnrichLimits limits, const training::PatternRegistry& patterns,
+                    storage::Database& database, std::optional<config::TrainingSeriesConfig> series,
                     enrich::SeriesTracer& tracer, enrich::ActiveMetrics& active) {
   router.add("/explain", {beast_http::verb::post},
-             [&cache, limits, &patterns](const http::RequestContext& context) {
+             [&cache, limits, &patterns, &database, series](const http::RequestContext& context) {
                const auto snapshot = cache.snapshot();
                // The patterns the logs path uses now, the database's included.
                const auto extractor = patterns.current();
                const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count();
-               auto data = explainRequest(context.request.body(),
-                                          {.snapshot = *snapshot,
-                                           .origin = cache.origin(),
-                                           .limits = limits,
-                                           .now_ms = now_ms,
-                                           .extractor = extractor.get(),
-                                           .client_address = context.remote_address});
+               auto data =
+                   explainRequest(context.request.body(), {.snapshot = *snapshot,
+                                                           .origin = cache.origin(),
+                                                           .limits = limits,
+                                                           .now_ms = now_ms,
+                                                           .extractor = extractor.get(),
+                                                           .client_address = context.remote_address,
+                                                           .database = &database,
+                                                           .series = series ? &*series : nullptr});
                if (!data.ok()) {
                  return http::errorResponse(context.request,
                                             absl::IsInvalidArgument(data.status()) ? 400 : 500,

@@ -239,7 +239,21 @@ struct IterationHeader {
   size_t end = 0;  // just past the '|'
 };
 
-std::optional<IterationHeader> findIterationHeader(std::string_view text, size_t from) {
+// The parts of "iteration N/ M |", in order, as a near miss names the first one a line lacks.
+constexpr std::array<std::string_view, 6> kHeaderParts = {
+    "the word 'iteration'",           "a space after 'iteration'",
+    "the current iteration (digits)", "'/' after the current iteration",
+    "the target iteration (digits)",  "'|' after the target iteration"};
+
+// How far a line came into kHeaderParts (or kTorchtitanParts): at its best attempt, the parts it
+// has in a row and where the next one was looked for.
+struct FormatProgress {
+  size_t parts = 0;
+  size_t at = 0;
+};
+
+std::optional<IterationHeader> findIterationHeader(std::string_view text, size_t from,
+                                                   FormatProgress* progress = nullptr) {
   static constexpr char kWord[] = "iteration";
   for (size_t at = findLiteral(text, kWord, from); at != std::string_view::npos;
        at = findLiteral(text, kWord, at + 1)) {
@@ -250,19 +264,39 @@ std::optional<IterationHeader> findIterationHeader(std::string_view text, size_t
       while (i < text.size() && part(text[i])) ++i;
       return i - start;
     };
-    if (skip(isRegexSpace) == 0) continue;
+    // Counts a part the line lacks: the attempt that got furthest is the one reported.
+    const auto lacks = [progress, &i](size_t parts) {
+      if (progress != nullptr && parts > progress->parts) *progress = {parts, i};
+    };
+    if (skip(isRegexSpace) == 0) {
+      lacks(1);
+      continue;
+    }
     const size_t current = i;
-    if (skip(isDigit) == 0) continue;
+    if (skip(isDigit) == 0) {
+      lacks(2);
+      continue;
+    }
     const size_t current_end = i;
     skip(isRegexSpace);
-    if (i == text.size() || text[i] != '/') continue;
+    if (i == text.size() || text[i] != '/') {
+      lacks(3);
+      continue;
+    }
     ++i;
     skip(isRegexSpace);
     const size_t target = i;
-    if (skip(isDigit) == 0) continue;
+    if (skip(isDigit) == 0) {
+      lacks(4);
+      continue;
+    }
     const size_t target_end = i;
     skip(isRegexSpace);
-    if (i == text.size() || text[i] != '|') continue;
+    if (i == text.size() || text[i] != '|') {
+      lacks(5);
+      continue;
+    }
+    lacks(kHeaderParts.size());
     return IterationHeader{text.substr(current, current_end - current),
                            text.substr(target, target_end - target), i + 1};
   }
@@ -357,12 +391,23 @@ bool readIterationLine(std::string_view text, const IterationHeader& header, dou
 // 13.70GiB(7.14%)  tps: 2,635  tflops: 3.98  mfu: 0.31%" (torchtitan/components/metrics.py),
 // and its older forms (wps for tps, no grad_norm or tflops, "peak_memory: 45.2%"): "key: value"
 // pairs, "step" first and "loss" second, the message of its own ("validate step: ..." is not).
-bool readTorchtitanLine(std::string_view text, Performance* performance, bool& bad_iteration) {
+// The parts of a TorchTitan step line, in order, as a near miss names the first one it lacks
+// (the last is the test classifyBuiltIn makes first).
+constexpr std::array<std::string_view, 4> kTorchtitanParts = {
+    "'step:' at the start of the message", "the step after 'step:'", "'loss:' right after the step",
+    "a '%' (TorchTitan prints mfu and the memory share in percent)"};
+
+bool readTorchtitanLine(std::string_view text, Performance* performance, bool& bad_iteration,
+                        FormatProgress* progress = nullptr) {
   constexpr std::string_view kStep = "step:";
   size_t at = text.find(kStep);
   while (at != std::string_view::npos && !standsAlone(text, at)) at = text.find(kStep, at + 1);
   if (at == std::string_view::npos) return false;
+  const auto reached = [&](size_t parts, std::string_view rest) {
+    if (progress != nullptr) *progress = {parts, static_cast<size_t>(rest.data() - text.data())};
+  };
   std::string_view rest = text.substr(at);
+  reached(1, rest.substr(kStep.size()));
   // The next "key: value": a key of word characters, then a value without spaces.
   const auto next = [&rest](std::string_view* key, std::string_view* value) {
     size_t i = 0;
@@ -380,7 +425,10 @@ bool readTorchtitanLine(std::string_view text, Performance* performance, bool& b
     return !value->empty();
   };
   std::string_view key, step, loss;
-  if (!next(&key, &step) || !next(&key, &loss) || key != "loss") return false;
+  if (!next(&key, &step)) return false;
+  reached(2, rest);
+  if (!next(&key, &loss) || key != "loss") return false;
+  reached(3, rest);
   const std::optional<double> iteration = parseIteration(step);
   if (!iteration) {
     bad_iteration = true;
@@ -975,6 +1023,101 @@ Explanation PerformanceExtractor::explain(std::string_view message) const {
     explanation.matches.push_back(std::move(built_in));
   }
   return explanation;
+}
+
+namespace {
+
+// The words (two letters or more) of a regex outside named groups' names, escapes and
+// character classes, lower case, each once.
+std::vector<std::string> regexWords(std::string_view regex) {
+  std::vector<std::string> words;
+  std::string word;
+  const auto flush = [&] {
+    if (word.size() >= 2 && std::find(words.begin(), words.end(), word) == words.end()) {
+      words.push_back(word);
+    }
+    word.clear();
+  };
+  for (size_t i = 0; i < regex.size(); ++i) {
+    const char c = regex[i];
+    if (c == '\\') {
+      flush();
+      ++i;  // \d, \s, \b, or an escaped punctuation mark: no letter of the line
+    } else if (c == '[' || c == '{' || regex.substr(i).starts_with("(?P<") ||
+               regex.substr(i).starts_with("(?<")) {
+      flush();  // a character class, a repetition count or a group's name: skipped whole
+      const size_t end = regex.find(c == '[' ? ']' : c == '{' ? '}' : '>', i + 1);
+      i = end == std::string_view::npos ? regex.size() : end;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      word.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return words;
+}
+
+FormatCandidate builtInCandidate(std::string_view name, std::span<const std::string_view> parts,
+                                 const FormatProgress& progress, std::string_view text) {
+  FormatCandidate candidate{.name = name, .parts_found = progress.parts, .parts = parts.size()};
+  if (progress.parts < parts.size()) {
+    candidate.missing = std::string(parts[progress.parts]);
+    constexpr size_t kExcerpt = 32;
+    if (progress.parts > 0) candidate.at = std::string(text.substr(progress.at, kExcerpt));
+  }
+  return candidate;
+}
+
+}  // namespace
+
+std::vector<FormatCandidate> PerformanceExtractor::nearestFormats(std::string_view message) const {
+  std::string clean_buffer;
+  std::string text(common::trim(stripAnsi(message, clean_buffer)));
+  lowerInto(text, text.data(), text.size());
+  std::vector<FormatCandidate> candidates;
+  const auto add_pattern = [&](const Pattern& pattern, PatternOrigin origin) {
+    if (pattern.kind != LineKind::kPerformance) return;
+    FormatCandidate candidate{
+        .origin = origin, .name = pattern.name, .id = pattern.stored_id, .shadow = pattern.shadow};
+    for (const std::string& word : regexWords(pattern.regex->pattern())) {
+      ++candidate.parts;
+      if (text.find(word) != std::string::npos) {
+        ++candidate.parts_found;
+      } else {
+        candidate.missing += common::concat(candidate.missing.empty() ? "'" : ", '", word, "'");
+      }
+    }
+    candidates.push_back(std::move(candidate));
+  };
+  for (const Pattern& pattern : configured_) add_pattern(pattern, PatternOrigin::kConfigured);
+  for (const auto& pattern : stored_) add_pattern(*pattern, PatternOrigin::kStored);
+
+  // The built-in readers on the cleaned line as it is (their words are lower case already).
+  const std::string_view original = common::trim(stripAnsi(message, clean_buffer));
+  FormatProgress header;
+  findIterationHeader(original, 0, &header);
+  candidates.push_back(builtInCandidate(kMegatronFormat, kHeaderParts, header, original));
+  FormatProgress step;
+  Performance scratch;
+  bool bad_iteration = false;
+  readTorchtitanLine(original, &scratch, bad_iteration, &step);
+  if (step.parts == kTorchtitanParts.size() - 1 && original.find('%') != std::string_view::npos) {
+    step.parts = kTorchtitanParts.size();
+  }
+  candidates.push_back(builtInCandidate(kTorchtitanFormat, kTorchtitanParts, step, original));
+
+  // A pattern can have every word and still not match (its numbers); a built-in format cannot.
+  std::erase_if(candidates, [](const FormatCandidate& candidate) {
+    return candidate.parts_found == 0 || (candidate.origin == PatternOrigin::kBuiltIn &&
+                                          candidate.parts_found == candidate.parts);
+  });
+  std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+    return a.parts_found * b.parts > b.parts_found * a.parts;
+  });
+  constexpr size_t kMostCandidates = 3;
+  if (candidates.size() > kMostCandidates) candidates.resize(kMostCandidates);
+  return candidates;
 }
 
 void writePerformanceJson(common::JsonWriter& writer, const Performance& performance) {

@@ -171,6 +171,21 @@ struct Explanation {
   std::optional<size_t> winner;       // the match that decides the line; none: nothing did
 };
 
+// How close a line comes to one performance format, for the explain route: the share of the
+// format's parts the line has. For the built-in formats, the parts of the layout in order and
+// where the first one it lacks was looked for; for a pattern, the words of its regex outside
+// groups and escapes (an estimate: a regex has no parts in order).
+struct FormatCandidate {
+  PatternOrigin origin = PatternOrigin::kBuiltIn;
+  std::string_view name;  // views into the extractor
+  int64_t id = 0;         // of stored patterns
+  bool shadow = false;
+  size_t parts_found = 0;
+  size_t parts = 0;
+  std::string missing;  // the first part the line lacks, or the words it lacks
+  std::string at;       // built-in formats: the text from where that part was looked for
+};
+
 class PerformanceExtractor {
  public:
   // The built-in formats only.
@@ -206,6 +221,10 @@ class PerformanceExtractor {
 
   // Every pattern that matches `message` and the one that decides it, without side effects.
   Explanation explain(std::string_view message) const;
+
+  // The performance formats `message` comes closest to, best first (at most 3; the order tried
+  // breaks ties), for a line that none of them matched. Formats it has no part of are left out.
+  std::vector<FormatCandidate> nearestFormats(std::string_view message) const;
 
   // Every name Performance::format can take: configured patterns, then the built-in ones (stored
   // patterns are counted by id instead).

@@ -468,7 +468,7 @@ void TrainingSeriesEncoder::encode(std::span<const RowOfRun> rows, std::span<con
   admit(lanes, now);
   sortSamples();
   write(lanes, lane_samples);
-  metrics_.series->Set(static_cast<double>(tracked_));
+  if (metrics_.series != nullptr) metrics_.series->Set(static_cast<double>(tracked_));
 }
 
 }  // namespace tp::training

@@ -52,6 +52,7 @@ struct SaveOfRun {
 
 class TrainingSeriesEncoder {
  public:
+  // Empty `metrics` count nothing: the explain route's encoders, whose output is only shown.
   TrainingSeriesEncoder(const config::TrainingSeriesConfig& config,
                         telemetry::TrainingSeriesMetrics metrics,
                         const common::Clock& clock = common::systemClock());

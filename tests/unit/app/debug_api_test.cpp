@@ -8,9 +8,13 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <map>
 
 #include "common/json_writer.h"
+#include "storage/schema.h"
+#include "storage/training_rows.h"
 #include "support/enrich_golden.h"
+#include "support/temp_dir.h"
 
 namespace tp::app {
 namespace {
@@ -210,12 +214,15 @@ class ExplainRecord : public ::testing::Test {
     builder_.addWorkloadPod({"train-0", "uid-t0", "pretrain", "w-pretrain", ""});
     snapshot_ = builder_.build();
   }
-  simdjson::dom::element explain(const std::string& body) {
+  simdjson::dom::element explain(const std::string& body, storage::Database* database = nullptr,
+                                 const config::TrainingSeriesConfig* series = nullptr) {
     auto answer = explainRequest(body, {.snapshot = *snapshot_,
                                         .origin = {},
                                         .now_ms = 1761223153000,
                                         .extractor = &extractor_,
-                                        .client_address = "10.0.0.9"});
+                                        .client_address = "10.0.0.9",
+                                        .database = database,
+                                        .series = series});
     EXPECT_TRUE(answer.ok()) << answer.status();
     answer_ = answer.ok() ? *answer : "{}";
     return parser_.parse(answer_);
@@ -245,12 +252,56 @@ TEST_F(ExplainRecord, PerformanceLineGivesItsFormatFieldsAndRows) {
   EXPECT_TRUE(simdjson::dom::array(answer["events"]).size() == 0);
 }
 
+TEST_F(ExplainRecord, RowsShowTheSeriesTheyBecomeWithTheRunTheDatabaseWouldGiveThem) {
+  testing::TempDir dir;
+  config::DbConfig db_config;
+  db_config.path = (dir.path() / "lens.db").string();
+  auto database = storage::Database::create(db_config);
+  ASSERT_TRUE(database.ok()) << database.status();
+  ASSERT_TRUE(storage::ensureSchema(**database, nullptr).ok());
+  // An earlier run of the workload under another leaf: this line's run is the next one.
+  const storage::RunEvent earlier{"w-pretrain", "w-earlier-leaf", "uid-old", 3, 1761220000000000};
+  ASSERT_TRUE(storage::insertStartTrainEvents(**database, std::span(&earlier, 1)).ok());
+  const std::string line =
+      "iteration      424/   40000 | elapsed time per iteration (ms): 16601.3 | lm loss: "
+      "4.447942E+00 |";
+
+  const config::TrainingSeriesConfig series;
+  const auto answer = explain(recordBody(line), database->get(), &series);
+  std::map<std::string, std::string, std::less<>>
+      values;  // sample values as the answer spells them
+  for (simdjson::dom::element one : simdjson::dom::array(answer["series"])) {
+    const simdjson::dom::element labels = one["labels"];
+    EXPECT_EQ(std::string_view(labels["run"]), "4");
+    EXPECT_EQ(std::string_view(labels["workload_uid"]), "w-pretrain");
+    EXPECT_EQ(std::string_view(labels["pod_name"]), "train-0");
+    ASSERT_EQ(simdjson::dom::array(one["samples"]).size(), 1u);
+    EXPECT_EQ(int64_t(one["samples"].at(0)["timestamp"]), 1761223152500);
+    values[std::string(std::string_view(labels["__name__"]))] =
+        std::string_view(one["samples"].at(0)["value"]);
+  }
+  EXPECT_EQ(values, (std::map<std::string, std::string, std::less<>>{
+                        {"workload_training_iteration", "424"},
+                        {"workload_training_loss", "4.447942"},
+                        {"workload_training_step_seconds", "16.6013"},
+                        {"workload_training_target_iterations", "40000"}}));
+
+  EXPECT_NE(std::string_view(explain(recordBody(line))["series_off"]).find("training.series"),
+            std::string_view::npos);
+}
+
 TEST_F(ExplainRecord, NearMissAndUnattributedAndNotAnalysed) {
   auto answer = explain(recordBody("iteration 5 went fine, loss: low"));
   EXPECT_EQ(std::string_view(answer["line_kind"]), "none");
   EXPECT_NE(std::string_view(answer["near_miss"]).find("looks like an iteration line"),
             std::string_view::npos);
   EXPECT_GT(simdjson::dom::array(answer["formats"]).size(), 0u);
+  const simdjson::dom::element nearest = answer["nearest_formats"].at(0);
+  EXPECT_EQ(std::string_view(nearest["format"]), "megatron");
+  EXPECT_EQ(std::string_view(nearest["origin"]), "built-in");
+  EXPECT_EQ(uint64_t(nearest["parts_found"]), 3u);
+  EXPECT_EQ(std::string_view(nearest["missing"]), "'/' after the current iteration");
+  EXPECT_EQ(std::string_view(nearest["looked_for_at"]), "went fine, loss: low");
 
   answer = explain(recordBody("training ...", "uid-unknown"));
   EXPECT_EQ(std::string_view(answer["line_kind"]), "start");

@@ -585,5 +585,71 @@ TEST(StoredPatterns, SampleLineTestMatchesTheCleanedLine) {
   EXPECT_FALSE(PerformanceExtractor::matches(*pattern, "step three"));
 }
 
+TEST(NearestFormats, NameThePartTheLineLacksAndWhereItWasLookedFor) {
+  const PerformanceExtractor extractor;
+  auto nearest = extractor.nearestFormats("iteration 10 | loss 3.2");
+  ASSERT_FALSE(nearest.empty());
+  EXPECT_EQ(nearest[0].name, kMegatronFormat);
+  EXPECT_EQ(nearest[0].parts_found, 3u);
+  EXPECT_EQ(nearest[0].parts, 6u);
+  EXPECT_EQ(nearest[0].missing, "'/' after the current iteration");
+  EXPECT_EQ(nearest[0].at, "| loss 3.2");
+
+  // The attempt that got furthest is the one reported.
+  nearest = extractor.nearestFormats("iteration: warmup | iteration 5/ x |");
+  ASSERT_FALSE(nearest.empty());
+  EXPECT_EQ(nearest[0].parts_found, 4u);
+  EXPECT_EQ(nearest[0].missing, "the target iteration (digits)");
+  EXPECT_EQ(nearest[0].at, "x |");
+
+  nearest = extractor.nearestFormats("\x1b[32mstep: 10  loss:  7.87  grad_norm:  1.23\x1b[0m");
+  ASSERT_FALSE(nearest.empty());
+  EXPECT_EQ(nearest[0].name, kTorchtitanFormat);
+  EXPECT_EQ(nearest[0].parts_found, 3u);
+  EXPECT_EQ(nearest[0].parts, 4u);
+  EXPECT_NE(nearest[0].missing.find("'%'"), std::string::npos);
+
+  nearest = extractor.nearestFormats("step: 10  lr: 2e-05  loss: 7.8  mfu: 3%");
+  ASSERT_FALSE(nearest.empty());
+  EXPECT_EQ(nearest[0].name, kTorchtitanFormat);
+  EXPECT_EQ(nearest[0].parts_found, 2u);
+  EXPECT_EQ(nearest[0].missing, "'loss:' right after the step");
+  EXPECT_EQ(nearest[0].at, "  lr: 2e-05  loss: 7.8  mfu: 3%");
+
+  // A line with no part of any format has no candidate; one that matches is none either.
+  EXPECT_TRUE(extractor.nearestFormats("all good here").empty());
+  EXPECT_TRUE(extractor.nearestFormats("step: 10  loss: 7.8  mfu: 3%").empty());
+}
+
+TEST(NearestFormats, PatternsAreRankedByTheWordsOfTheirRegexTheLineHas) {
+  auto extractor = PerformanceExtractor::create(
+      {{"jax-steps",
+        R"((?i)Throughput:\s*(?P<tflops>[\d.]+) TFLOPS at step (?P<current_iteration>\d+))", ""}});
+  ASSERT_TRUE(extractor.ok()) << extractor.status();
+  const auto with_stored =
+      (*extractor)
+          ->withStored({stored(
+              4, {"lens-steps", R"(global step (?P<CurrentIteration>\d+) loss=(?P<LmLoss>\S+))"},
+              /*shadow=*/true)});
+  // Group names and escapes are no words: "tflops" counts once, from the literal text.
+  const auto nearest = with_stored->nearestFormats("throughput: 312 tflops at iteration 7");
+  ASSERT_EQ(nearest.size(), 2u);
+  EXPECT_EQ(nearest[0].name, "jax-steps");
+  EXPECT_EQ(nearest[0].origin, PatternOrigin::kConfigured);
+  EXPECT_EQ(nearest[0].parts_found, 3u);  // throughput, tflops, at
+  EXPECT_EQ(nearest[0].parts, 4u);
+  EXPECT_EQ(nearest[0].missing, "'step'");
+  EXPECT_EQ(nearest[1].name, kMegatronFormat);  // "iteration 7", then no '/'
+  EXPECT_EQ(nearest[1].parts_found, 3u);
+
+  const auto lens = with_stored->nearestFormats("global step seven, loss unknown");
+  ASSERT_FALSE(lens.empty());
+  EXPECT_EQ(lens[0].name, "lens-steps");
+  EXPECT_EQ(lens[0].origin, PatternOrigin::kStored);
+  EXPECT_EQ(lens[0].id, 4);
+  EXPECT_TRUE(lens[0].shadow);
+  EXPECT_EQ(lens[0].parts_found, lens[0].parts);  // every word is there; the numbers are not
+}
+
 }  // namespace
 }  // namespace tp::training
