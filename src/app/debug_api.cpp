@@ -632,10 +632,11 @@ absl::StatusOr<std::vector<DecodedOutput>> recordSeries(const training::Training
   }
   std::vector<training::SaveOfRun> saves;
   for (const training::PendingLifecycle& event : items.lifecycles) {
-    if (event.kind != training::LifecycleKind::kCheckpointSaveEnd || !event.duration_ms) continue;
+    const std::optional<int64_t> duration = training::plausibleDuration(event.duration_ms);
+    if (event.kind != training::LifecycleKind::kCheckpointSaveEnd || !duration) continue;
     auto serial = serial_of(event.workload_uid, event.nearest_workload_uid);
     if (!serial.ok()) return serial.status();
-    saves.push_back({&event, *serial, *event.duration_ms});
+    saves.push_back({&event, *serial, *duration});
   }
   training::TrainingSeriesEncoder encoder(*input.series, {});
   std::array<prompb::OutputBuffer, 1> lanes;
@@ -669,13 +670,15 @@ void writeRecordSeries(common::JsonWriter& writer, const training::TrainingItems
   writeSeriesList(writer, *series);
   const bool unmeasured_save =
       std::any_of(items.lifecycles.begin(), items.lifecycles.end(), [](const auto& event) {
-        return event.kind == training::LifecycleKind::kCheckpointSaveEnd && !event.duration_ms;
+        return event.kind == training::LifecycleKind::kCheckpointSaveEnd &&
+               !training::plausibleDuration(event.duration_ms);
       });
   if (unmeasured_save) {
     writer.Key("series_note");
     writer.String(
-        "a save whose line prints no duration gets workload_training_checkpoint_seconds when "
-        "written: end minus the start the database holds");
+        "a save whose line prints no duration (or an implausible one) gets "
+        "workload_training_checkpoint_seconds when written: end minus the start the database "
+        "holds");
   }
 }
 

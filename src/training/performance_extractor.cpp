@@ -394,7 +394,8 @@ bool readIterationLine(std::string_view text, const IterationHeader& header, dou
 // The parts of a TorchTitan step line, in order, as a near miss names the first one it lacks
 // (the last is the test classifyBuiltIn makes first).
 constexpr std::array<std::string_view, 4> kTorchtitanParts = {
-    "'step:' at the start of the message", "the step after 'step:'", "'loss:' right after the step",
+    "'step:' at the start of the message", "the step (an integer) after 'step:'",
+    "'loss:' right after the step",
     "a '%' (TorchTitan prints mfu and the memory share in percent)"};
 
 bool readTorchtitanLine(std::string_view text, Performance* performance, bool& bad_iteration,
@@ -426,9 +427,11 @@ bool readTorchtitanLine(std::string_view text, Performance* performance, bool& b
   };
   std::string_view key, step, loss;
   if (!next(&key, &step)) return false;
-  reached(2, rest);
+  // The near miss's account: a step that is no integer is where the line went wrong.
+  const bool counts = progress != nullptr && parseIteration(step);
+  if (counts) reached(2, rest);
   if (!next(&key, &loss) || key != "loss") return false;
-  reached(3, rest);
+  if (counts) reached(3, rest);
   const std::optional<double> iteration = parseIteration(step);
   if (!iteration) {
     bad_iteration = true;
@@ -1038,17 +1041,46 @@ std::vector<std::string> regexWords(std::string_view regex) {
     }
     word.clear();
   };
+  const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  // Where what starts at `i` ends (its last byte), when it is no text of the line: a character
+  // class, a repetition count, a group's name or a group's flags. npos: it is text.
+  const auto skipped = [&regex, &letter](size_t i) -> size_t {
+    const std::string_view rest = regex.substr(i);
+    if (rest.starts_with('[')) {
+      size_t j = i + 1;
+      if (j < regex.size() && regex[j] == '^') ++j;
+      if (j < regex.size() && regex[j] == ']') ++j;  // a ']' first is a member
+      for (; j < regex.size() && regex[j] != ']'; ++j) {
+        if (regex[j] == '\\') ++j;
+      }
+      return std::min(j, regex.size() - 1);
+    }
+    if (rest.starts_with('{')) {
+      const size_t close = rest.find_first_not_of("0123456789,", 1);
+      return close != std::string_view::npos && close > 1 && rest[close] == '}'
+                 ? i + close
+                 : std::string_view::npos;
+    }
+    if (rest.starts_with("(?P<") || rest.starts_with("(?<")) {
+      const size_t close = regex.find('>', i);
+      return close == std::string_view::npos ? regex.size() - 1 : close;
+    }
+    if (rest.starts_with("(?")) {
+      size_t j = i + 2;
+      while (j < regex.size() && (letter(regex[j]) || regex[j] == '-')) ++j;
+      return j - 1;  // the flags, up to the ':' or ')' that ends them
+    }
+    return std::string_view::npos;
+  };
   for (size_t i = 0; i < regex.size(); ++i) {
     const char c = regex[i];
     if (c == '\\') {
       flush();
       ++i;  // \d, \s, \b, or an escaped punctuation mark: no letter of the line
-    } else if (c == '[' || c == '{' || regex.substr(i).starts_with("(?P<") ||
-               regex.substr(i).starts_with("(?<")) {
-      flush();  // a character class, a repetition count or a group's name: skipped whole
-      const size_t end = regex.find(c == '[' ? ']' : c == '{' ? '}' : '>', i + 1);
-      i = end == std::string_view::npos ? regex.size() : end;
-    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+    } else if (const size_t end = skipped(i); end != std::string_view::npos) {
+      flush();
+      i = end;
+    } else if (letter(c)) {
       word.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
     } else {
       flush();
@@ -1058,13 +1090,34 @@ std::vector<std::string> regexWords(std::string_view regex) {
   return words;
 }
 
+// Whether `word` is in `text` (both lower case) as a whole word: letters on neither side.
+bool hasWord(std::string_view text, std::string_view word) {
+  const auto letter = [](char c) { return c >= 'a' && c <= 'z'; };
+  for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const size_t end = at + word.size();
+    if ((at == 0 || !letter(text[at - 1])) && (end == text.size() || !letter(text[end]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Up to `size` bytes of `text` from `at`, not cutting a UTF-8 character in two.
+std::string_view excerpt(std::string_view text, size_t at, size_t size) {
+  size_t end = std::min(text.size(), at + size);
+  while (end > at && end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return text.substr(at, end - at);
+}
+
 FormatCandidate builtInCandidate(std::string_view name, std::span<const std::string_view> parts,
                                  const FormatProgress& progress, std::string_view text) {
   FormatCandidate candidate{.name = name, .parts_found = progress.parts, .parts = parts.size()};
   if (progress.parts < parts.size()) {
     candidate.missing = std::string(parts[progress.parts]);
     constexpr size_t kExcerpt = 32;
-    if (progress.parts > 0) candidate.at = std::string(text.substr(progress.at, kExcerpt));
+    if (progress.parts > 0) candidate.at = std::string(excerpt(text, progress.at, kExcerpt));
   }
   return candidate;
 }
@@ -1082,11 +1135,15 @@ std::vector<FormatCandidate> PerformanceExtractor::nearestFormats(std::string_vi
         .origin = origin, .name = pattern.name, .id = pattern.stored_id, .shadow = pattern.shadow};
     for (const std::string& word : regexWords(pattern.regex->pattern())) {
       ++candidate.parts;
-      if (text.find(word) != std::string::npos) {
+      if (hasWord(text, word)) {
         ++candidate.parts_found;
       } else {
         candidate.missing += common::concat(candidate.missing.empty() ? "'" : ", '", word, "'");
       }
+    }
+    if (candidate.parts_found == candidate.parts) {
+      candidate.missing =
+          "every word of the pattern is in the line: its numbers or punctuation differ";
     }
     candidates.push_back(std::move(candidate));
   };

@@ -89,4 +89,11 @@ struct TrainingItems {
   }
 };
 
+// A printed duration beyond a month (or negative) is a misread line, not a checkpoint: unknown.
+inline std::optional<int64_t> plausibleDuration(std::optional<int64_t> duration_ms) {
+  constexpr int64_t kLongestMs = int64_t{31} * 24 * 3600 * 1000;
+  if (!duration_ms || *duration_ms < 0 || *duration_ms > kLongestMs) return std::nullopt;
+  return duration_ms;
+}
+
 }  // namespace tp::training

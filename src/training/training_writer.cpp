@@ -112,13 +112,6 @@ std::string performanceJson(const storage::PerformanceRow& row) {
   return buffer.GetString();
 }
 
-// A printed duration beyond a month (or negative) is a misread line, not a checkpoint: unknown.
-std::optional<int64_t> plausibleDuration(std::optional<int64_t> duration_ms) {
-  constexpr int64_t kLongestMs = int64_t{31} * 24 * 3600 * 1000;
-  if (!duration_ms || *duration_ms < 0 || *duration_ms > kLongestMs) return std::nullopt;
-  return duration_ms;
-}
-
 std::string checkpointJson(const storage::CheckpointLine& line) {
   rapidjson::StringBuffer buffer;
   common::JsonWriter json(buffer);

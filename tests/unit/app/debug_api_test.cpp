@@ -288,6 +288,25 @@ TEST_F(ExplainRecord, RowsShowTheSeriesTheyBecomeWithTheRunTheDatabaseWouldGiveT
 
   EXPECT_NE(std::string_view(explain(recordBody(line))["series_off"]).find("training.series"),
             std::string_view::npos);
+
+  // A save that prints its duration becomes its checkpoint sample; one that prints none says
+  // when it gets one.
+  const auto saved = explain(
+      recordBody("[titan] 2025-10-23 12:40:03,220 - root - INFO - Finished saving the checkpoint "
+                 "in 3.22 seconds."),
+      database->get(), &series);
+  ASSERT_EQ(simdjson::dom::array(saved["series"]).size(), 1u);
+  const simdjson::dom::element checkpoint = saved["series"].at(0);
+  EXPECT_EQ(std::string_view(checkpoint["labels"]["__name__"]),
+            "workload_training_checkpoint_seconds");
+  EXPECT_EQ(std::string_view(checkpoint["samples"].at(0)["value"]), "3.22");
+  EXPECT_TRUE(saved["series_note"].error() == simdjson::NO_SUCH_FIELD);
+  const auto unmeasured = explain(
+      recordBody("successfully saved checkpoint from iteration     100 to /ckpt [ t 1/1, p 1/1 ]"),
+      database->get(), &series);
+  EXPECT_EQ(simdjson::dom::array(unmeasured["series"]).size(), 0u);
+  EXPECT_NE(std::string_view(unmeasured["series_note"]).find("end minus the start"),
+            std::string_view::npos);
 }
 
 TEST_F(ExplainRecord, NearMissAndUnattributedAndNotAnalysed) {

@@ -649,6 +649,33 @@ TEST(NearestFormats, PatternsAreRankedByTheWordsOfTheirRegexTheLineHas) {
   EXPECT_EQ(lens[0].id, 4);
   EXPECT_TRUE(lens[0].shadow);
   EXPECT_EQ(lens[0].parts_found, lens[0].parts);  // every word is there; the numbers are not
+  EXPECT_NE(lens[0].missing.find("numbers or punctuation"), std::string::npos);
+}
+
+TEST(NearestFormats, RegexWordsLeaveOutFlagsCountsClassesAndWordsInsideWords) {
+  auto extractor = PerformanceExtractor::create(
+      {{"dict", R"((?is)\{'step': (?P<current_iteration>\d{1,9}), 'loss': (?P<lm_loss>[^,}\]]+)\})",
+        ""},
+       {"at-step", R"(at step (?P<current_iteration>\d+))", ""}});
+  ASSERT_TRUE(extractor.ok()) << extractor.status();
+  auto nearest = (*extractor)->nearestFormats("{'step': 'warmup', 'loss': 2.5}");
+  ASSERT_FALSE(nearest.empty());
+  EXPECT_EQ(nearest[0].name, "dict");
+  EXPECT_EQ(nearest[0].parts, 2u);  // step, loss: not "is", nor what the class and count hold
+  EXPECT_EQ(nearest[0].parts_found, 2u);
+  // "at" inside "iteration" is no word of the line.
+  nearest = (*extractor)->nearestFormats("iteration 5, step 3");
+  const auto at_step = std::find_if(nearest.begin(), nearest.end(), [](const FormatCandidate& one) {
+    return one.name == "at-step";
+  });
+  ASSERT_NE(at_step, nearest.end());
+  EXPECT_EQ(at_step->parts_found, 1u);
+  EXPECT_EQ(at_step->missing, "'at'");
+  // An excerpt never cuts a character in two.
+  nearest =
+      PerformanceExtractor().nearestFormats("iteration 5 " + std::string(29, 'x') + "\u00e9\u00e9");
+  ASSERT_FALSE(nearest.empty());
+  EXPECT_EQ(nearest[0].at, std::string(29, 'x') + "\u00e9");
 }
 
 }  // namespace
