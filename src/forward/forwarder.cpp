@@ -192,6 +192,16 @@ class Forwarder::Endpoint {
 
   const std::string& url() const { return url_; }
 
+  // The oldest batch waiting in any lane.
+  std::optional<queue::OldestRecord> oldestRecord() const {
+    std::optional<queue::OldestRecord> oldest;
+    for (const auto& lane : lanes_) {
+      const std::optional<queue::OldestRecord> record = lane->queue->oldestRecord();
+      if (record && (!oldest || record->appended < oldest->appended)) oldest = record;
+    }
+    return oldest;
+  }
+
   void start() {
     for (size_t i = 0; i < lanes_.size(); ++i) {
       lanes_[i]->sender = std::thread([this, i] { sendLoop(*lanes_[i], i); });
@@ -480,6 +490,14 @@ absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::create(
 }
 
 Forwarder::~Forwarder() { stop(std::chrono::milliseconds(0)); }
+
+std::vector<EndpointBacklog> Forwarder::backlog() const {
+  std::vector<EndpointBacklog> backlog;
+  for (const auto& endpoint : endpoints_) {
+    backlog.push_back({.url = endpoint->url(), .oldest = endpoint->oldestRecord()});
+  }
+  return backlog;
+}
 
 void Forwarder::start() {
   for (auto& endpoint : endpoints_) endpoint->start();

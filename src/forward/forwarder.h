@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,6 +56,12 @@ class BatchSink {
   virtual size_t lanes() const = 0;
 };
 
+// What waits for one endpoint: since when its oldest batch has been queued.
+struct EndpointBacklog {
+  std::string url;
+  std::optional<queue::OldestRecord> oldest;  // none: nothing waits
+};
+
 class Forwarder : public BatchSink {
  public:
   // Opens (or resumes) each endpoint's queue under queue.dir.
@@ -72,6 +79,9 @@ class Forwarder : public BatchSink {
   absl::Status submit(std::span<const LanePart> parts) override;
   // The parts submit() takes: metricsWrite.concurrency.
   size_t lanes() const override { return static_cast<size_t>(config_.concurrency); }
+
+  // Per endpoint, in configuration order. Thread-safe.
+  std::vector<EndpointBacklog> backlog() const;
 
   void start();
   // Lets senders deliver until `grace` has passed, then cuts off retry waits and sends in

@@ -309,6 +309,7 @@ absl::Status DiskQueue::append(std::string_view payload, uint32_t items, uint64_
   segment_sizes_[write_segment_] = write_offset_;
   bytes_on_disk_ += size;
   ++pending_records_;
+  append_times_.push_back({{write_segment_, write_offset_}, clock_.wallNow()});
   dirty_ = true;
   const uint64_t sequence = ++appended_;
   lock.unlock();
@@ -366,6 +367,7 @@ absl::Status DiskQueue::dropOldestLocked(uint64_t needed, uint64_t* dropped_item
     read_segment_ = segment_sizes_.begin()->first;
     read_offset_ = 0;
   }
+  forgetDeliveredLocked();
   return saveCursorLocked();
 }
 
@@ -486,7 +488,31 @@ absl::Status DiskQueue::commit(const QueuePosition& end) {
     read_offset_ = 0;
   }
   if (pending_records_ > 0) --pending_records_;
+  forgetDeliveredLocked();
   return saveCursorLocked();
+}
+
+void DiskQueue::forgetDeliveredLocked() {
+  while (!append_times_.empty() && !holdsLocked(append_times_.front().end)) {
+    append_times_.pop_front();
+  }
+}
+
+std::optional<OldestRecord> DiskQueue::oldestRecord() const {
+  std::lock_guard lock(mutex_);
+  if (pending_records_ == 0) return std::nullopt;
+  if (read_segment_ < first_own_segment_) {
+    struct stat status {};
+    if (stat(segmentPath(read_segment_).c_str(), &status) != 0) return std::nullopt;
+    const auto written = std::chrono::seconds(status.st_mtim.tv_sec) +
+                         std::chrono::nanoseconds(status.st_mtim.tv_nsec);
+    return OldestRecord{
+        .appended = std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(written)),
+        .estimated = true};
+  }
+  if (append_times_.empty()) return std::nullopt;
+  return OldestRecord{.appended = append_times_.front().appended, .estimated = false};
 }
 
 absl::Status DiskQueue::saveCursorLocked() {

@@ -20,10 +20,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -59,6 +61,14 @@ struct QueueRecovery {
 struct QueuePosition {
   uint64_t segment = 0;
   uint64_t end_offset = 0;
+};
+
+// When the oldest record not yet delivered was appended. For a record an earlier run left, the
+// time is its segment file's last write (`estimated`): no earlier than its append, so the age it
+// gives is at most the true one.
+struct OldestRecord {
+  std::chrono::system_clock::time_point appended;
+  bool estimated = false;
 };
 
 struct QueuedRecord {
@@ -103,6 +113,8 @@ class DiskQueue {
   void setMaxBytes(uint64_t max_bytes);
   uint64_t bytesOnDisk() const;
   uint64_t pendingRecords() const;
+  // None while nothing waits.
+  std::optional<OldestRecord> oldestRecord() const;
   // Segments whose directory entry was synced before their first append (fsync_always).
   uint64_t directorySyncs() const;
   // Periodic syncs (fsync_always off) that failed: records appended meanwhile may be lost with
@@ -122,6 +134,8 @@ class DiskQueue {
   absl::Status dropOldestLocked(uint64_t needed, uint64_t* dropped_items);
   void deleteSegmentLocked(uint64_t segment);
   bool holdsLocked(const QueuePosition& end) const;
+  // Forgets the append times of records no longer held.
+  void forgetDeliveredLocked();
   // A descriptor of `segment` for reading, kept open while reads stay in that segment.
   int readFdLocked(uint64_t segment);
   // Reads the record at `*offset` of `segment`; false at the end. With `verify`, checksums are
@@ -152,6 +166,13 @@ class DiskQueue {
   int lock_fd_ = -1;              // holds an exclusive flock while the queue is open
   uint64_t cursor_sequence_ = 0;  // of the newest cursor slot
   uint64_t appended_ = 0;         // appends so far: their sequence numbers
+  // This run's records not yet delivered, oldest first: where each ends and when it was
+  // appended (a few tens of bytes per batch waiting).
+  struct AppendTime {
+    QueuePosition end;
+    std::chrono::system_clock::time_point appended;
+  };
+  std::deque<AppendTime> append_times_;
 
   std::mutex sync_mutex_;  // group commit (fsync_always)
   std::condition_variable sync_done_;

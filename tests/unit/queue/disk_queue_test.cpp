@@ -43,6 +43,8 @@ class LogCapture {
       std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
 };
 
+using namespace std::string_literals;
+
 class DiskQueueTest : public ::testing::Test {
  protected:
   std::unique_ptr<DiskQueue> open(QueueRecovery* recovery = nullptr,
@@ -327,4 +329,49 @@ TEST_F(DiskQueueTest, ADirectoryIsOpenInOneQueueAtATime) {
 }
 
 }  // namespace
+TEST_F(DiskQueueTest, TheOldestWaitingRecordIsTheEarliestAppendNotDeliveredOrDropped) {
+  testing::SimulatedClock clock;
+  const auto start = clock.wallNow();
+  {
+    auto queue = open(nullptr, clock);
+    EXPECT_FALSE(queue->oldestRecord().has_value());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(queue->append(payload(i), 1, nullptr).ok());
+      clock.advance(std::chrono::seconds(10));
+    }
+    ASSERT_TRUE(queue->oldestRecord().has_value());
+    EXPECT_EQ(queue->oldestRecord()->appended, start);
+    EXPECT_FALSE(queue->oldestRecord()->estimated);
+    QueuedRecord record;
+    ASSERT_TRUE(queue->next(nullptr, &record));
+    ASSERT_TRUE(queue->commit(record.end).ok());
+    EXPECT_EQ(queue->oldestRecord()->appended, start + std::chrono::seconds(10));
+  }
+  // Reopened, the records left from before carry their segment's last write: an upper bound.
+  auto queue = open(nullptr, clock);
+  ASSERT_TRUE(queue->oldestRecord().has_value());
+  EXPECT_TRUE(queue->oldestRecord()->estimated);
+  ASSERT_TRUE(queue->append(payload(9), 1, nullptr).ok());
+  EXPECT_EQ(drain(*queue).size(), 3u);
+  EXPECT_FALSE(queue->oldestRecord().has_value());
+
+  // Dropped to make room, a record no longer waits.
+  options_.max_bytes = 3 * (payload(0).size() + 16) + 1;
+  options_.when_full = WhenFull::kDropOldest;
+  options_.dir = dir_.path() / "dropping";
+  auto dropping = open(nullptr, clock);
+  const auto first = clock.wallNow();
+  for (int i = 0; i < 5; ++i) {
+    uint64_t dropped = 0;
+    ASSERT_TRUE(dropping->append(payload(i), 1, &dropped).ok());
+    clock.advance(std::chrono::seconds(1));
+  }
+  QueuedRecord oldest;
+  ASSERT_TRUE(dropping->next(nullptr, &oldest));
+  const int index = oldest.payload["record-"s.size()] - '0';
+  EXPECT_GT(index, 0) << "records were dropped";
+  ASSERT_TRUE(dropping->oldestRecord().has_value());
+  EXPECT_EQ(dropping->oldestRecord()->appended, first + std::chrono::seconds(index));
+}
+
 }  // namespace tp::queue
