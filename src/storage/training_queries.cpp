@@ -40,8 +40,25 @@ std::vector<RunSummary> readRunKeys(soci::session& sql, Driver driver, const Run
       "SELECT runs.workload_uid, runs.run_serial, runs.nearest_workload_uid, runs.started_us, "
       "runs.workload_name, ",
       state, ", ", stateSinceExpression(), " FROM ", runTimesTable(driver, condition));
-  // The state is filtered here, before the limit, so that pages hold `limit` runs of it.
-  if (query.state) text += common::concat(" WHERE ", state, " = ", static_cast<int>(*query.state));
+  // The state and the name are filtered here, before the limit, so that pages hold `limit` runs
+  // of them.
+  std::vector<std::string> filters;
+  if (query.state) filters.push_back(common::concat(state, " = ", static_cast<int>(*query.state)));
+  if (query.name_contains) {
+    // '!' escapes LIKE's wildcards the same way on every backend (a backslash would not).
+    std::string pattern = "%";
+    for (const char c : *query.name_contains) {
+      if (c == '%' || c == '_' || c == '!') pattern += '!';
+      pattern += c;
+    }
+    pattern += '%';
+    filters.push_back(common::concat("LOWER(runs.workload_name) LIKE LOWER(",
+                                     placeholder(driver, next), ") ESCAPE '!'"));
+    binder.ownText(std::move(pattern));
+  }
+  for (size_t i = 0; i < filters.size(); ++i) {
+    text += common::concat(i == 0 ? " WHERE " : " AND ", filters[i]);
+  }
   text += common::concat(" ORDER BY runs.workload_uid, runs.run_serial LIMIT ", query.limit + 1);
 
   std::string workload_uid, nearest, name;
@@ -222,7 +239,12 @@ absl::Status readPerformance(Database& database, const PerformanceQuery& query,
         text += common::concat(" AND created_at <= ", placeholder(driver, next, "TIMESTAMPTZ"));
         binder.ownText(formatTimestamp(driver, *query.to_us));
       }
-      if (after) {
+      if (after && query.serial) {
+        // One run: a range of its (workload, serial, iteration) index, where the general form's
+        // OR makes every page scan the workload's rows from the start.
+        text += common::concat(" AND iteration > ", placeholder(driver, next));
+        binder.integer(after->second);
+      } else if (after) {
         const std::string serial = placeholder(driver, next);
         const std::string same_serial = placeholder(driver, next);
         const std::string iteration = placeholder(driver, next);
