@@ -18,8 +18,10 @@ build_packages=(
   libsoci-dev libsqlite3-dev libpq-dev libmariadb-dev
   libyaml-cpp-dev libcli11-dev libabsl-dev libspdlog-dev libfmt-dev
   prometheus-cpp-dev
+  libjs-dygraphs
 )
-# The tests, the checks, the benchmarks and the fuzz targets, and the real peers they start.
+# The tests, the checks, the benchmarks and the fuzz targets, and the real peers they start
+# (the web console's test drives headless Chromium).
 test_packages=(
   git curl ca-certificates procps
   clang-14 libclang-rt-14-dev clang-format clang-tidy
@@ -28,6 +30,7 @@ test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 sqlite3
   postgresql mariadb-server victoria-metrics prometheus
+  chromium chromium-driver python3-selenium
 )
 # scripts/image-test.sh (label image): podman builds the Dockerfile with chroot isolation on a
 # base made by mmdebstrap; the deploy tests (label deploy): kubectl renders deploy/, node runs

@@ -16,6 +16,11 @@
 #include "cache/cache_json.h"
 #include "common/strings.h"
 #include "common/version.h"
+#include "console/cache_search.h"
+#include "console/overview_api.h"
+#include "console/patterns_api.h"
+#include "console/run_chart.h"
+#include "console/static_assets.h"
 #include "fmt/ranges.h"
 #include "http/envelope.h"
 #include "http/tls.h"
@@ -76,6 +81,16 @@ std::vector<std::string_view> runStateNames() {
   return names;
 }
 
+// The console's files hold no data: with bearer tokens only they are open, and the page asks for
+// the token. With basic users, the browser's own prompt guards them.
+std::vector<std::string> exemptPaths(const config::AuthConfig& auth) {
+  std::vector<std::string> paths = auth.exempt_paths;
+  if (auth.basic_users.empty()) {
+    for (std::string& path : console::assetPaths()) paths.push_back(std::move(path));
+  }
+  return paths;
+}
+
 }  // namespace
 
 App::App(const config::Config& config, config::ConfigSources sources)
@@ -83,8 +98,10 @@ App::App(const config::Config& config, config::ConfigSources sources)
       sources_(std::move(sources)),
       telemetry_(common::kVersion),
       router_(telemetry_),
-      authenticator_(config.auth.bearer_tokens, config.auth.basic_users, config.auth.exempt_paths),
+      authenticator_(config.auth.bearer_tokens, config.auth.basic_users, exemptPaths(config.auth)),
       reload_metrics_(telemetry_.reloadMetrics()),
+      rates_(telemetry::overviewFlows()),
+      rate_sampler_(telemetry_, rates_),
       applied_(config) {}
 
 absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config,
@@ -124,7 +141,8 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config,
           .shadow_sources = config.training.pattern_shadow_sources},
       app->telemetry_.trainingPatternMetrics());
   training::SeriesOutput series;
-  if (seriesEnabled(config)) {
+  app->series_enabled_ = seriesEnabled(config);
+  if (app->series_enabled_) {
     series = {app->forwarder_.get(), app->telemetry_.trainingSeriesMetrics()};
   }
   auto training_writer = training::TrainingWriter::create(
@@ -207,9 +225,20 @@ void App::addRoutes() {
                  {.max_output_bytes = config_.http.max_enriched_bytes,
                   .max_series_label_bytes = config_.http.max_series_label_bytes},
                  *patterns_, *database_,
-                 seriesEnabled(config_) ? std::optional(config_.training.series) : std::nullopt,
-                 tracer_, active_metrics_);
+                 series_enabled_ ? std::optional(config_.training.series) : std::nullopt, tracer_,
+                 active_metrics_);
   addPatternDebugRoutes(router_, *patterns_);
+  console::addStaticRoutes(router_);
+  console::addCacheSearchRoute(router_, *cache_);
+  console::addPatternsRoute(router_, *patterns_, *database_, telemetry_);
+  console::addRunChartRoute(router_, *database_);
+  console::addOverviewRoute(
+      router_, {.telemetry = telemetry_,
+                .rates = rates_,
+                .cache = *cache_,
+                .forwarder = forwarder_.get(),
+                .not_ready_reasons = [this] { return notReadyReasons(); },
+                .training_buffer_rows = static_cast<size_t>(config_.training.buffer_rows)});
   router_.add("/-/reload", {beast_http::verb::post},
               [this](const http::RequestContext& ctx) { return reloadResponse(ctx); });
 }
@@ -274,7 +303,7 @@ absl::StatusOr<ReloadResult> App::applyReload() {
   };
   if (changed("auth.")) {
     authenticator_.replace(next->auth.bearer_tokens, next->auth.basic_users,
-                           next->auth.exempt_paths);
+                           exemptPaths(next->auth));
   }
   if (changed("log.level")) spdlog::set_level(spdlogLevel(next->log.level));
   if (changed("training.patterns")) {
@@ -288,18 +317,21 @@ absl::StatusOr<ReloadResult> App::applyReload() {
   return result;
 }
 
-http::Response App::readiness(const http::RequestContext& context) const {
-  if (!serving_.load(std::memory_order_acquire)) {
-    return http::errorResponse(context.request, 503, "not ready: shutting down");
-  }
+std::vector<std::string> App::notReadyReasons() const {
+  std::vector<std::string> reasons;
+  if (!serving_.load(std::memory_order_acquire)) reasons.emplace_back("shutting down");
   if (!cache_->loaded()) {
-    return http::errorResponse(
-        context.request, 503,
-        "not ready: cluster state not loaded yet (database unreachable, no saved state)");
+    reasons.emplace_back("cluster state not loaded yet (database unreachable, no saved state)");
   }
   if (training_writer_->pending() >= static_cast<size_t>(config_.training.buffer_rows)) {
-    return http::errorResponse(context.request, 503,
-                               "not ready: training row buffer full (database unavailable?)");
+    reasons.emplace_back("training row buffer full (database unavailable?)");
+  }
+  return reasons;
+}
+
+http::Response App::readiness(const http::RequestContext& context) const {
+  if (const std::vector<std::string> reasons = notReadyReasons(); !reasons.empty()) {
+    return http::errorResponse(context.request, 503, common::concat("not ready: ", reasons[0]));
   }
   const cache::SnapshotOrigin origin = cache_->origin();
   return http::jsonResponse(
@@ -319,6 +351,7 @@ void App::start() {
   if (forwarder_) forwarder_->start();
   training_writer_->start();
   health_->start();
+  rate_sampler_.start();
   server_->start();
   serving_.store(true, std::memory_order_release);
   const auto endpoint = server_->localEndpoint();
@@ -358,6 +391,7 @@ bool App::stop() {
   if (forwarder_) forwarder_->stop(remaining());
   cache_->stop();
   schema_->stop();
+  rate_sampler_.stop();
   spdlog::info("stopped");
   return drained;
 }

@@ -55,6 +55,8 @@ class App {
   App(const config::Config& config, config::ConfigSources sources);
   void addRoutes();
   http::Response readiness(const http::RequestContext& context) const;
+  // Every reason the processor is not ready, in the order readiness() tests them; empty: ready.
+  std::vector<std::string> notReadyReasons() const;
   http::Response reloadResponse(const http::RequestContext& context);
   absl::StatusOr<ReloadResult> applyReload();
 
@@ -75,9 +77,12 @@ class App {
   std::unique_ptr<LogsHandler> logs_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> serving_{false};
+  bool series_enabled_ = false;  // training series go to the forwarder
 
   http::Authenticator authenticator_;  // shares its credentials with the server's copy
   telemetry::ReloadMetrics reload_metrics_;
+  telemetry::RateRing rates_;  // the console's Overview
+  telemetry::RateSampler rate_sampler_;
   std::mutex reload_mutex_;  // one reload at a time; guards applied_
   config::Config applied_;   // the last configuration loaded
 };

@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
   if (command_line->command == tp::app::Command::kSeedDemo) {
     auto database = tp::storage::Database::create(config.db);
     absl::Status status =
-        database.ok() ? tp::storage::seedDemoCluster(**database) : database.status();
+        database.ok() ? tp::storage::seedDemoCluster(**database, std::chrono::system_clock::now())
+                      : database.status();
     if (!status.ok()) {
       spdlog::critical("seed-demo failed: {}", tp::common::message(status));
       return 1;

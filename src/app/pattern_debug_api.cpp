@@ -171,18 +171,7 @@ void writeFrameworks(common::JsonWriter& writer, const training::PerformanceExtr
   writer.Key("shadow_patterns");
   writer.Uint64(shadow);
   writer.Key("invalid_patterns");
-  writer.StartArray();
-  for (const training::InvalidPattern& invalid : state.invalid) {
-    writer.StartObject();
-    writer.Key("id");
-    writer.Int64(invalid.id);
-    writer.Key("name");
-    common::writeString(writer, invalid.name);
-    writer.Key("error");
-    common::writeString(writer, invalid.problem);
-    writer.EndObject();
-  }
-  writer.EndArray();
+  training::writeInvalidPatterns(writer, state.invalid);
   std::vector<std::string_view> formats = extractor.formatNames();
   names("formats", formats);
   writer.EndObject();

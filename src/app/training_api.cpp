@@ -141,6 +141,11 @@ http::Response listRuns(storage::Database& database, const http::RequestContext&
     query.state = storage::runStateNamed(*state);
     if (!query.state) return invalid(context, common::concat("state: must be ", stateNames()));
   }
+  if (const auto name = parameters.get("q"); name && !name->empty()) {
+    constexpr size_t kMaxNameBytes = 253;  // a Kubernetes name
+    if (name->size() > kMaxNameBytes) return invalid(context, "q: longer than 253 bytes");
+    query.name_contains = std::string(*name);
+  }
   if (const auto limit = parameters.get("limit"); limit && !limit->empty()) {
     const std::optional<int64_t> value = parseInteger(*limit);
     if (!value || *value < 1 || *value > static_cast<int64_t>(kMaxRunLimit)) {

@@ -67,6 +67,9 @@ class ClusterSnapshot {
   const absl::flat_hash_map<std::string, WorkloadList>& workloadsByPodName() const {
     return workloads_by_pod_name_;
   }
+  const absl::flat_hash_map<std::string, WorkloadList>& workloadsByPodUid() const {
+    return workloads_by_pod_uid_;
+  }
 
  private:
   friend class SnapshotBuilder;

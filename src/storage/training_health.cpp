@@ -302,6 +302,16 @@ absl::StatusOr<std::optional<int64_t>> lastIteration(Database& database, const R
   return readRunValue(database, run, "MAX(iteration)", "training_performance", "");
 }
 
+absl::StatusOr<RunExtent> runExtent(Database& database, const RunKey& run) {
+  auto rows = readRunValue(database, run, "COUNT(*)", "training_performance", "");
+  if (!rows.ok()) return rows.status();
+  auto first = readRunValue(database, run, "MIN(iteration)", "training_performance", "");
+  if (!first.ok()) return first.status();
+  auto last = lastIteration(database, run);
+  if (!last.ok()) return last.status();
+  return RunExtent{.rows = rows->value_or(0), .first_iteration = *first, .last_iteration = *last};
+}
+
 absl::StatusOr<CheckpointActivity> checkpointActivity(Database& database, const RunKey& run) {
   const Driver driver = database.dialect().driver;
   auto in_progress = readRunValue(database, run, epochMicros(driver, "MAX(start_time)"),

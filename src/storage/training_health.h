@@ -109,6 +109,14 @@ absl::StatusOr<std::vector<ProgressRow>> readNewestRows(Database& database, cons
 // The highest iteration of the run's rows; nullopt without rows.
 absl::StatusOr<std::optional<int64_t>> lastIteration(Database& database, const RunKey& run);
 
+// How many training_performance rows a run has, and its lowest and highest iteration.
+struct RunExtent {
+  int64_t rows = 0;
+  std::optional<int64_t> first_iteration;
+  std::optional<int64_t> last_iteration;
+};
+absl::StatusOr<RunExtent> runExtent(Database& database, const RunKey& run);
+
 // What the run's checkpoint_event rows say of its checkpoints now: the latest start of a save or
 // load still in_progress (one whose end was never logged stays so for good, hence the latest),
 // and the latest end of one that completed. Either nullopt when there is none.

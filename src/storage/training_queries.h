@@ -37,6 +37,8 @@ struct RunKey {
 struct RunQuery {
   std::optional<std::string> workload_uid;
   std::optional<RunState> state;
+  // Runs whose workload name holds this text, in any case (ASCII).
+  std::optional<std::string> name_contains;
   std::optional<RunKey> after;  // the page starts after this run
   size_t limit = 100;
 };

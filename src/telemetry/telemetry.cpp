@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "prometheus/text_serializer.h"
@@ -525,6 +526,126 @@ TrainingHealthMetrics Telemetry::trainingHealthMetrics(
     metrics.runs.push_back(&runs.Add({{"state", std::string(state)}}));
   }
   return metrics;
+}
+
+std::vector<FlowSpec> overviewFlows() {
+  return {
+      {.group = "metrics",
+       .kind = "received",
+       .family = "remote_write_received_total",
+       .name = "samples",
+       .where_label = "kind",
+       .where_value = "samples"},
+      {.group = "metrics",
+       .kind = "forwarded",
+       .family = "remote_write_forwarded_total",
+       .name = "samples",
+       .where_label = "kind",
+       .where_value = "samples"},
+      {.group = "metrics",
+       .kind = "dropped",
+       .family = "remote_write_dropped_samples_total",
+       .split_by = "reason"},
+      {.group = "metrics",
+       .kind = "refused",
+       .family = "remote_write_rejected_requests_total",
+       .split_by = "status"},
+      {.group = "endpoints",
+       .kind = "sent",
+       .family = "remote_write_sent_samples_total",
+       .split_by = "endpoint"},
+      {.group = "endpoints",
+       .kind = "dropped",
+       .family = "remote_write_send_dropped_samples_total",
+       .split_by = "endpoint"},
+      {.group = "logs",
+       .kind = "received",
+       .family = "log_records_received_total",
+       .name = "records"},
+      {.group = "logs",
+       .kind = "recognised",
+       .family = "log_analysis_consume_count",
+       .split_by = "type"},
+      {.group = "logs",
+       .kind = "dropped",
+       .family = "log_records_skipped_total",
+       .split_by = "reason"},
+      {.group = "logs",
+       .kind = "not_analysed",
+       .family = "log_records_not_analysed_total",
+       .split_by = "reason"},
+      {.group = "logs",
+       .kind = "not_attributed",
+       .family = "training_lines_unattributed_total",
+       .name = "training lines"},
+      {.group = "logs",
+       .kind = "refused",
+       .family = "log_rejected_requests_total",
+       .split_by = "status"},
+      {.group = "training",
+       .kind = "written",
+       .family = "training_performance_rows_total",
+       .name = "performance_rows",
+       .where_label = "outcome",
+       .where_value = "written"},
+      {.group = "training",
+       .kind = "rejected",
+       .family = "training_rows_rejected_total",
+       .split_by = "table"},
+  };
+}
+
+OverviewGauges overviewGauges(const std::vector<prometheus::MetricFamily>& families) {
+  OverviewGauges gauges;
+  const auto label = [](const prometheus::ClientMetric& metric, std::string_view name) {
+    for (const auto& one : metric.label) {
+      if (one.name == name) return one.value;
+    }
+    return std::string();
+  };
+  const auto queue = [&gauges](const std::string& endpoint) -> EndpointQueue& {
+    for (EndpointQueue& known : gauges.queues) {
+      if (known.endpoint == endpoint) return known;
+    }
+    return gauges.queues.emplace_back(EndpointQueue{.endpoint = endpoint});
+  };
+  for (const prometheus::MetricFamily& family : families) {
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      if (family.name == "remote_write_queue_bytes") {
+        queue(label(metric, "endpoint")).bytes = metric.gauge.value;
+      } else if (family.name == "remote_write_pending_batches") {
+        queue(label(metric, "endpoint")).pending_batches = metric.gauge.value;
+      } else if (family.name == "training_rows_pending") {
+        gauges.training_rows_pending = metric.gauge.value;
+      } else if (family.name == "training_rows_rejected_total") {
+        gauges.training_rows_rejected.emplace_back(label(metric, "table"), metric.counter.value);
+      } else if (family.name == "cache_last_refresh_success_timestamp_seconds") {
+        gauges.cache_last_refresh_success = metric.gauge.value;
+      } else if (family.name == "cache_refresh_failures_total") {
+        gauges.cache_refresh_failures = metric.counter.value;
+      }
+    }
+  }
+  return gauges;
+}
+
+PatternHits patternHits(const std::vector<prometheus::MetricFamily>& families) {
+  PatternHits hits;
+  for (const prometheus::MetricFamily& family : families) {
+    const bool by_format = family.name == "training_pattern_hits_total";
+    if (!by_format && family.name != "training_log_pattern_hits_total") continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const auto& label : metric.label) {
+        if (by_format && label.name == "format") {
+          hits.by_format.emplace_back(label.value, metric.counter.value);
+        } else if (!by_format && label.name == "pattern_id") {
+          hits.by_stored_id.emplace_back(std::strtoll(label.value.c_str(), nullptr, 10),
+                                         metric.counter.value);
+        }
+      }
+    }
+  }
+  return hits;
 }
 
 std::string Telemetry::exposition() const {

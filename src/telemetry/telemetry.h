@@ -17,6 +17,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "prometheus/summary.h"
+#include "telemetry/rate_ring.h"
 
 namespace tp::telemetry {
 
@@ -202,6 +203,34 @@ struct ReloadMetrics {
   prometheus::Counter* failure;
 };
 
+// The flows of data the web console's Overview shows per second (RateRing): received,
+// forwarded, dropped by reason and refused by status, for metrics, logs, storage endpoints and
+// training rows.
+std::vector<FlowSpec> overviewFlows();
+
+// What the Overview shows as it stands, read from `families` (Telemetry::collect()).
+struct EndpointQueue {
+  std::string endpoint;
+  double bytes = 0;            // remote_write_queue_bytes
+  double pending_batches = 0;  // remote_write_pending_batches
+};
+struct OverviewGauges {
+  std::vector<EndpointQueue> queues;
+  double training_rows_pending = 0;
+  std::vector<std::pair<std::string, double>> training_rows_rejected;  // by table, since start
+  double cache_last_refresh_success = 0;                               // Unix seconds; 0: never
+  double cache_refresh_failures = 0;
+};
+OverviewGauges overviewGauges(const std::vector<prometheus::MetricFamily>& families);
+
+// Lines each pattern matched in this process: performance lines by format name, and database
+// patterns by id (shadow ones too).
+struct PatternHits {
+  std::vector<std::pair<std::string, double>> by_format;
+  std::vector<std::pair<int64_t, double>> by_stored_id;
+};
+PatternHits patternHits(const std::vector<prometheus::MetricFamily>& families);
+
 class Telemetry {
  public:
   explicit Telemetry(std::string_view version);
@@ -226,6 +255,8 @@ class Telemetry {
 
   // Prometheus text exposition of everything registered.
   std::string exposition() const;
+  // Everything registered, as the exposition shows it (without the process collector's).
+  std::vector<prometheus::MetricFamily> collect() const { return registry_->Collect(); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -6,6 +6,21 @@
 #include "spdlog/spdlog.h"
 
 namespace tp::training {
+
+void writeInvalidPatterns(common::JsonWriter& writer, const std::vector<InvalidPattern>& invalid) {
+  writer.StartArray();
+  for (const InvalidPattern& pattern : invalid) {
+    writer.StartObject();
+    writer.Key("id");
+    writer.Int64(pattern.id);
+    writer.Key("name");
+    common::writeString(writer, pattern.name);
+    writer.Key("error");
+    common::writeString(writer, pattern.problem);
+    writer.EndObject();
+  }
+  writer.EndArray();
+}
 namespace {
 
 using config::PatternType;

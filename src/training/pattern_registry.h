@@ -20,6 +20,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "common/clock.h"
+#include "common/json_writer.h"
 #include "common/log_throttle.h"
 #include "config/config.h"
 #include "storage/database.h"
@@ -48,6 +49,9 @@ struct InvalidPattern {
   std::string name;
   std::string problem;
 };
+
+// The rows left out as an array of {"id","name","error"} (the frameworks API and the console).
+void writeInvalidPatterns(common::JsonWriter& writer, const std::vector<InvalidPattern>& invalid);
 
 struct PatternRegistryState {
   std::chrono::system_clock::time_point last_loaded;  // epoch: never

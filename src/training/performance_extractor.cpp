@@ -894,6 +894,29 @@ std::string_view patternOriginName(PatternOrigin origin) {
   return "built-in";
 }
 
+std::vector<PatternInfo> PerformanceExtractor::describe() const {
+  std::vector<PatternInfo> patterns;
+  const auto add = [&patterns](const Pattern& pattern, PatternOrigin origin) {
+    patterns.push_back({.origin = origin,
+                        .name = pattern.name,
+                        .id = pattern.stored_id,
+                        .regex = pattern.regex->pattern(),
+                        .framework = pattern.framework,
+                        .kind = pattern.kind,
+                        .shadow = pattern.shadow});
+  };
+  for (const Pattern& pattern : configured_) add(pattern, PatternOrigin::kConfigured);
+  for (const auto& pattern : stored_) add(*pattern, PatternOrigin::kStored);
+  for (std::string_view format : {kPrimusHipFormat, kPrimusRocmFormat, kPrimusLegacyFormat,
+                                  kMegatronFormat, kNemoFormat, kTorchtitanFormat}) {
+    patterns.push_back({.name = format, .framework = format, .kind = LineKind::kPerformance});
+  }
+  for (const auto& gate : built_in_) {
+    for (const Pattern& pattern : gate) add(pattern, PatternOrigin::kBuiltIn);
+  }
+  return patterns;
+}
+
 std::vector<std::string_view> PerformanceExtractor::formatNames() const {
   std::vector<std::string_view> names;
   for (const Pattern& pattern : configured_) names.push_back(pattern.name);

@@ -186,6 +186,17 @@ struct FormatCandidate {
   std::string at;       // built-in formats: the text from where that part was looked for
 };
 
+// One pattern of the extractor as the console lists it.
+struct PatternInfo {
+  PatternOrigin origin = PatternOrigin::kBuiltIn;
+  std::string_view name;   // views into the extractor
+  int64_t id = 0;          // of stored patterns
+  std::string_view regex;  // empty for the built-in performance formats, which are no regex
+  std::string_view framework;
+  LineKind kind = LineKind::kNone;  // kNone: an ignore (blacklist) pattern
+  bool shadow = false;
+};
+
 class PerformanceExtractor {
  public:
   // The built-in formats only.
@@ -225,6 +236,10 @@ class PerformanceExtractor {
   // The performance formats `message` comes closest to, best first (at most 3; the order tried
   // breaks ties), for a line that none of them matched. Formats it has no part of are left out.
   std::vector<FormatCandidate> nearestFormats(std::string_view message) const;
+
+  // Every pattern, in the order lines meet them: configured, stored, then the built-in
+  // performance formats and lifecycle lines.
+  std::vector<PatternInfo> describe() const;
 
   // Every name Performance::format can take: configured patterns, then the built-in ones (stored
   // patterns are counted by id instead).

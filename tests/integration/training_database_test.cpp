@@ -379,6 +379,13 @@ TEST_P(TrainingDatabaseTest, TheHealthReadsAsOnSqlite) {
   ASSERT_TRUE(page.ok()) << page.status();
   ASSERT_EQ(page->runs.size(), 1u);
   EXPECT_EQ(page->runs[0].serial, 2);
+  // The name filter is the same on every backend: any case, wildcards taken literally.
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, size_t>>{
+           {"JO", 2}, {"ol", 1}, {"o", 3}, {"j_b", 0}, {"%", 0}}) {
+    page = storage::listRuns(*b_, {.name_contains = text});
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->runs.size(), expected) << text;
+  }
 
   auto health_runs = storage::listHealthRuns(*b_, kT0 + 61 * kSecond, 10);
   ASSERT_TRUE(health_runs.ok()) << health_runs.status();

@@ -5,9 +5,11 @@
 
 #include <filesystem>
 
+#include "common/clock.h"
 #include "soci/soci.h"
 #include "storage/demo_data.h"
 #include "storage/schema.h"
+#include "storage/training_queries.h"
 #include "support/temp_dir.h"
 
 namespace tp::storage {
@@ -98,13 +100,27 @@ TEST_F(SqliteDatabaseTest, UnwritableLocationIsReported) {
 TEST_F(SqliteDatabaseTest, DemoClusterIsInsertedOnce) {
   auto database = Database::create(config_);
   ASSERT_TRUE(database.ok());
-  ASSERT_TRUE(seedDemoCluster(**database).ok());
-  ASSERT_TRUE(seedDemoCluster(**database).ok());
-  EXPECT_EQ(count(**database, "gpu_workload"), 2);
-  EXPECT_EQ(count(**database, "gpu_pods"), 3);
-  EXPECT_EQ(count(**database, "node_container"), 3);
-  EXPECT_EQ(count(**database, "node_container_devices"), 2 * (8 + 2) + 8);
-  EXPECT_EQ(count(**database, "workload_pod_reference"), 3);
+  const auto now = std::chrono::system_clock::time_point(std::chrono::hours(492'000));
+  ASSERT_TRUE(seedDemoCluster(**database, now).ok());
+  // Seeded again an hour later: the run's rows, saves and events stay those of the first time.
+  ASSERT_TRUE(seedDemoCluster(**database, now + std::chrono::hours(1)).ok());
+  EXPECT_EQ(count(**database, "gpu_workload"), 3);
+  EXPECT_EQ(count(**database, "gpu_pods"), 4);
+  EXPECT_EQ(count(**database, "node_container"), 4);
+  EXPECT_EQ(count(**database, "node_container_devices"), 2 * (8 + 2) + 8 + 8);
+  EXPECT_EQ(count(**database, "workload_pod_reference"), 4);
+  EXPECT_EQ(count(**database, "training_performance"), 600);
+  EXPECT_EQ(count(**database, "checkpoint_event"), 3);
+  EXPECT_EQ(count(**database, "workload_event"), 2);  // StartTrain and EndTrain
+  auto runs = listRuns(**database, {});
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  ASSERT_EQ(runs->runs.size(), 1u);
+  EXPECT_EQ(runs->runs[0].workload_name, "demo-finetune");
+  EXPECT_EQ(runs->runs[0].state, RunState::kEnded);
+  EXPECT_EQ(runs->runs[0].last_iteration, 600);
+  EXPECT_EQ(runs->runs[0].checkpoints.count, 3);
+  // It ended five minutes before the first seeding's `now`.
+  EXPECT_EQ(runs->runs[0].since_us, common::microsSinceEpoch(now - std::chrono::minutes(5)));
 }
 
 }  // namespace

@@ -305,6 +305,21 @@ TEST_F(HealthStorageTest, RunsHaveTheFirstStateThatHoldsAndItsStart) {
   EXPECT_THAT(filtered(RunState::kSuperseded), ElementsAre("w-next/1"));
   EXPECT_THAT(filtered(RunState::kGone), ElementsAre("w-gone-untimed/1", "w-gone/1"));
 
+  // By workload name, in any case; LIKE's wildcards are the characters themselves.
+  const auto named = [&](const std::string& text, std::optional<RunState> wanted = {}) {
+    std::vector<std::string> found;
+    for (const auto& [key, run] : runsByKey({.state = wanted, .name_contains = text})) {
+      found.push_back(key);
+    }
+    return found;
+  };
+  EXPECT_THAT(named("GONE"), ElementsAre("w-gone-untimed/1", "w-gone/1"));
+  EXPECT_THAT(named("-untimed", RunState::kGone), ElementsAre("w-gone-untimed/1"));
+  EXPECT_THAT(named("-untimed", RunState::kRunning), ElementsAre());
+  EXPECT_THAT(named("w_gone"), ElementsAre());
+  EXPECT_THAT(named("%"), ElementsAre());
+  EXPECT_THAT(named("!"), ElementsAre());
+
   // Pages of one state hold `limit` runs of it.
   auto page = listRuns(*database_, {.state = RunState::kRunning, .limit = 2});
   ASSERT_TRUE(page.ok());
