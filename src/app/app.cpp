@@ -98,10 +98,10 @@ App::App(const config::Config& config, config::ConfigSources sources)
       sources_(std::move(sources)),
       telemetry_(common::kVersion),
       router_(telemetry_),
-      authenticator_(config.auth.bearer_tokens, config.auth.basic_users, exemptPaths(config.auth)),
-      reload_metrics_(telemetry_.reloadMetrics()),
       rates_(telemetry::overviewFlows()),
       rate_sampler_(telemetry_, rates_),
+      authenticator_(config.auth.bearer_tokens, config.auth.basic_users, exemptPaths(config.auth)),
+      reload_metrics_(telemetry_.reloadMetrics()),
       applied_(config) {}
 
 absl::StatusOr<std::unique_ptr<App>> App::create(const config::Config& config,

@@ -70,6 +70,9 @@ class App {
   std::unique_ptr<forward::Forwarder> forwarder_;
   enrich::SeriesTracer tracer_;
   enrich::ActiveMetrics active_metrics_;
+  // The console's Overview; declared before the server, whose handlers read it.
+  telemetry::RateRing rates_;
+  telemetry::RateSampler rate_sampler_;
   std::unique_ptr<RemoteWriteHandler> remote_write_;
   std::unique_ptr<training::PatternRegistry> patterns_;
   std::unique_ptr<training::TrainingWriter> training_writer_;
@@ -81,8 +84,6 @@ class App {
 
   http::Authenticator authenticator_;  // shares its credentials with the server's copy
   telemetry::ReloadMetrics reload_metrics_;
-  telemetry::RateRing rates_;  // the console's Overview
-  telemetry::RateSampler rate_sampler_;
   std::mutex reload_mutex_;  // one reload at a time; guards applied_
   config::Config applied_;   // the last configuration loaded
 };

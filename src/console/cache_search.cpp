@@ -48,8 +48,9 @@ std::vector<std::pair<std::string_view, const cache::PodRef*>> sortedDevices(
 
 }  // namespace
 
-SnapshotIndex::SnapshotIndex(std::shared_ptr<const cache::ClusterSnapshot> snapshot)
-    : snapshot_(std::move(snapshot)) {
+SnapshotIndex::SnapshotIndex(std::shared_ptr<const cache::ClusterSnapshot> snapshot,
+                             uint64_t generation)
+    : snapshot_(std::move(snapshot)), generation_(generation) {
   const cache::ClusterSnapshot& state = *snapshot_;
   for (const auto& [node, devices] : state.nodes()) {
     nodes_.push_back({node, {}});
@@ -247,7 +248,7 @@ std::shared_ptr<const SnapshotIndex> CacheSearch::index() const {
   const auto snapshot = cache_.snapshot();
   std::lock_guard lock(mutex_);
   if (index_ == nullptr || generation != generation_) {
-    index_ = std::make_shared<const SnapshotIndex>(snapshot);
+    index_ = std::make_shared<const SnapshotIndex>(snapshot, generation);
     generation_ = generation;
   }
   return index_;
@@ -298,7 +299,7 @@ void addCacheSearchRoute(http::Router& router, const cache::CacheRefresher& cach
                    context.request, 200, http::envelopeOkWriting([&](common::JsonWriter& writer) {
                      writer.StartObject();
                      writer.Key("generation");
-                     writer.Uint64(origin.generation);
+                     writer.Uint64(index->generation());
                      writer.Key("age_seconds");
                      writer.Int64(origin.age.count());
                      writer.Key("by");

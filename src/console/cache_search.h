@@ -40,7 +40,10 @@ inline constexpr size_t kMaxPodsShown = 100;
 // The snapshot's keys in order, and what a result needs that the snapshot has no index for.
 class SnapshotIndex {
  public:
-  explicit SnapshotIndex(std::shared_ptr<const cache::ClusterSnapshot> snapshot);
+  explicit SnapshotIndex(std::shared_ptr<const cache::ClusterSnapshot> snapshot,
+                         uint64_t generation = 0);
+  // The generation of the snapshot the results come from.
+  uint64_t generation() const { return generation_; }
 
   // The page of results as JSON: {"results":[...],"next_cursor"?}, without the envelope.
   void write(common::JsonWriter& writer, const CacheQuery& query) const;
@@ -55,6 +58,7 @@ class SnapshotIndex {
   void writeWorkload(common::JsonWriter& writer, std::string_view name, std::string_view uid) const;
 
   std::shared_ptr<const cache::ClusterSnapshot> snapshot_;
+  uint64_t generation_;
   std::vector<Key> nodes_, pods_by_name_, pods_by_uid_, workloads_;
   absl::flat_hash_map<std::string_view, std::string_view> node_of_pod_uid_;
   absl::flat_hash_map<std::string_view, std::string_view> name_of_pod_uid_;

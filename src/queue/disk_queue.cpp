@@ -501,9 +501,19 @@ void DiskQueue::forgetDeliveredLocked() {
 std::optional<OldestRecord> DiskQueue::oldestRecord() const {
   std::lock_guard lock(mutex_);
   if (pending_records_ == 0) return std::nullopt;
-  if (read_segment_ < first_own_segment_) {
+  // The first segment from an earlier run that still holds unread bytes: the read segment may
+  // have been read to its end before the restart.
+  std::optional<uint64_t> earlier;
+  for (const auto& [segment, size] : segment_sizes_) {
+    if (segment >= first_own_segment_) break;
+    if (size > (segment == read_segment_ ? read_offset_ : 0)) {
+      earlier = segment;
+      break;
+    }
+  }
+  if (earlier) {
     struct stat status {};
-    if (stat(segmentPath(read_segment_).c_str(), &status) != 0) return std::nullopt;
+    if (stat(segmentPath(*earlier).c_str(), &status) != 0) return std::nullopt;
     const auto written = std::chrono::seconds(status.st_mtim.tv_sec) +
                          std::chrono::nanoseconds(status.st_mtim.tv_nsec);
     return OldestRecord{

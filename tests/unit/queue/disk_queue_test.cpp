@@ -354,6 +354,15 @@ TEST_F(DiskQueueTest, TheOldestWaitingRecordIsTheEarliestAppendNotDeliveredOrDro
   ASSERT_TRUE(queue->append(payload(9), 1, nullptr).ok());
   EXPECT_EQ(drain(*queue).size(), 3u);
   EXPECT_FALSE(queue->oldestRecord().has_value());
+  // Everything delivered before a restart: what is appended after it is timed exactly.
+  queue.reset();
+  queue = open(nullptr, clock);
+  clock.advance(std::chrono::seconds(5));
+  const auto restarted = clock.wallNow();
+  ASSERT_TRUE(queue->append(payload(10), 1, nullptr).ok());
+  ASSERT_TRUE(queue->oldestRecord().has_value());
+  EXPECT_FALSE(queue->oldestRecord()->estimated);
+  EXPECT_EQ(queue->oldestRecord()->appended, restarted);
 
   // Dropped to make room, a record no longer waits.
   options_.max_bytes = 3 * (payload(0).size() + 16) + 1;
