@@ -22,6 +22,6 @@ image_test=(--label-exclude "^image$")
 [ "${TP_TEST_IMAGE:-0}" = 1 ] && image_test=()
 ctest --preset dev --parallel "$(nproc)" "${image_test[@]}" "$@"
 
-cmake --preset tsan -DTP_WERROR=ON -DTP_BUILD_BENCH=OFF >/dev/null
+cmake --preset tsan -DTP_WERROR=ON -DTP_BUILD_BENCH=OFF -DTP_FUZZ_REPLAY=OFF >/dev/null
 cmake --build --preset tsan
 ctest --preset tsan --parallel "$(nproc)" -L 'unit|integration' "$@"
