@@ -561,7 +561,11 @@ http::Response healthEvents(storage::Database& database, const http::RequestCont
                 writer.Int(event.run_serial);
                 writer.Key("type");
                 common::writeString(writer, storage::nameOf(event.type));
+                // Where it happened (its detail's iteration); the occurrence is its key, which
+                // for a rewind is the previous run and for a resumption or recovery what it ends.
                 writer.Key("iteration");
+                writer.Int64(training::eventIteration(event));
+                writer.Key("occurrence");
                 writer.Int64(event.occurrence);
                 writer.Key("time");
                 common::writeString(writer, rfc3339(event.time_us));

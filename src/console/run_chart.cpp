@@ -10,6 +10,7 @@
 #include "http/query.h"
 #include "storage/training_health.h"
 #include "storage/training_queries.h"
+#include "training/health_rules.h"
 
 namespace tp::console {
 namespace {
@@ -171,118 +172,108 @@ void RunChartBuilder::write(common::JsonWriter& writer) const {
 }
 
 void addRunChartRoute(http::Router& router, storage::Database& database) {
-  router.add(
-      "/ui/api/training/{workload_uid}/chart", {http::beast_http::verb::get},
-      [&database](const http::RequestContext& context) {
-        const http::QueryParameters query(http::toStd(context.request.target()));
-        const std::string workload_uid(context.parameters.get("workload_uid"));
-        constexpr size_t kMaxUidBytes = 253;
-        if (workload_uid.size() > kMaxUidBytes) {
-          return http::errorResponse(context.request, 400, "workload_uid: longer than 253 bytes");
-        }
-        const std::optional<int64_t> serial = parseNumber(query.get("run"));
-        if (!serial || *serial < 1 || *serial > std::numeric_limits<int>::max()) {
-          return http::errorResponse(context.request, 400,
-                                     "run: must be a run's serial (1, 2, ...)");
-        }
-        size_t points = kDefaultChartPoints;
-        if (const auto given = query.get("points")) {
-          const std::optional<int64_t> value = parseNumber(given);
-          if (!value || *value < static_cast<int64_t>(kMinChartPoints) ||
-              *value > static_cast<int64_t>(kMaxChartPoints)) {
-            return http::errorResponse(context.request, 400,
-                                       "points: must be an integer from 50 to 2000");
-          }
-          points = static_cast<size_t>(*value);
-        }
-        const storage::RunKey run{workload_uid, static_cast<int>(*serial)};
-        auto page = storage::listRuns(
-            database, {.workload_uid = workload_uid,
-                       .after = storage::RunKey{workload_uid, static_cast<int>(*serial) - 1},
-                       .limit = 1});
-        if (!page.ok()) {
-          return http::errorResponse(context.request, 503, common::message(page.status()));
-        }
-        if (page->runs.empty() || page->runs.front().serial != run.serial) {
-          return http::errorResponse(
-              context.request, 404,
-              common::concat("workload ", workload_uid, " has no run ", run.serial));
-        }
-        const storage::RunSummary& summary = page->runs.front();
-        auto extent = storage::runExtent(database, run);
-        if (!extent.ok()) {
-          return http::errorResponse(context.request, 503, common::message(extent.status()));
-        }
-        RunChartBuilder chart(extent->first_iteration.value_or(0),
-                              extent->last_iteration.value_or(0), points);
-        int64_t rows_read = 0;
-        if (extent->rows > 0) {
-          const absl::Status read = storage::readPerformance(
-              database, {.workload_uid = workload_uid, .serial = run.serial},
-              [&chart, &rows_read](const storage::PerformanceRecord& row) {
-                if (chart.add(row.iteration, row.time_us, row.performance_json)) ++rows_read;
-                return true;
-              });
-          if (!read.ok()) {
-            return http::errorResponse(context.request, 503, common::message(read));
-          }
-        }
-        std::vector<Marker> markers;
-        markers.push_back({.type = "StartTrain", .time_us = summary.started_us});
-        if (summary.state == storage::RunState::kEnded) {
-          markers.push_back({.type = "EndTrain", .time_us = summary.since_us});
-        }
-        auto saves = storage::readCompletedSaves(database, workload_uid);
-        auto events = storage::readHealthEvents(database, workload_uid, run.serial);
-        if (!saves.ok() || !events.ok()) {
-          return http::errorResponse(
-              context.request, 503,
-              common::message(!saves.ok() ? saves.status() : events.status()));
-        }
-        for (const storage::CompletedSave& save : *saves) {
-          if (save.serial != run.serial) continue;
-          markers.push_back(
-              {.type = "checkpoint_save",
-               .iteration = save.iteration,
-               .time_us = save.end_us,
-               .detail_json = common::concat(R"({"duration_ms":)", save.duration_ms, "}")});
-        }
-        simdjson::dom::parser detail_parser;
-        for (storage::HealthEvent& event : *events) {
-          // A recovery or a resumption is keyed by what it ends; its detail names where it
-          // is.
-          int64_t iteration = event.occurrence;
-          simdjson::dom::element detail;
-          if (detail_parser.parse(event.detail_json).get(detail) == simdjson::SUCCESS) {
-            if (int64_t at = 0; detail["iteration"].get_int64().get(at) == simdjson::SUCCESS) {
-              iteration = at;
-            }
-          }
-          markers.push_back({.type = storage::nameOf(event.type),
-                             .iteration = iteration,
-                             .time_us = event.time_us,
-                             .detail_json = std::move(event.detail_json)});
-        }
-        return http::jsonResponse(context.request, 200,
-                                  http::envelopeOkWriting([&](common::JsonWriter& writer) {
-                                    writer.StartObject();
-                                    writer.Key("workload_uid");
-                                    common::writeString(writer, workload_uid);
-                                    writer.Key("workload_name");
-                                    common::writeString(writer, summary.workload_name);
-                                    writer.Key("run");
-                                    writer.Int(run.serial);
-                                    writer.Key("state");
-                                    common::writeString(writer, storage::nameOf(summary.state));
-                                    writer.Key("rows_read");
-                                    writer.Int64(rows_read);
-                                    writer.Key("bucket_iterations");
-                                    writer.Int64(chart.bucketIterations());
-                                    chart.write(writer);
-                                    writeMarkers(writer, markers);
-                                    writer.EndObject();
-                                  }));
-      });
+  router.add("/ui/api/training/{workload_uid}/chart", {http::beast_http::verb::get},
+             [&database](const http::RequestContext& context) {
+               const http::QueryParameters query(http::toStd(context.request.target()));
+               const std::string workload_uid(context.parameters.get("workload_uid"));
+               constexpr size_t kMaxUidBytes = 253;
+               if (workload_uid.size() > kMaxUidBytes) {
+                 return http::errorResponse(context.request, 400,
+                                            "workload_uid: longer than 253 bytes");
+               }
+               const std::optional<int64_t> serial = parseNumber(query.get("run"));
+               if (!serial || *serial < 1 || *serial > std::numeric_limits<int>::max()) {
+                 return http::errorResponse(context.request, 400,
+                                            "run: must be a run's serial (1, 2, ...)");
+               }
+               size_t points = kDefaultChartPoints;
+               if (const auto given = query.get("points")) {
+                 const std::optional<int64_t> value = parseNumber(given);
+                 if (!value || *value < static_cast<int64_t>(kMinChartPoints) ||
+                     *value > static_cast<int64_t>(kMaxChartPoints)) {
+                   return http::errorResponse(context.request, 400,
+                                              "points: must be an integer from 50 to 2000");
+                 }
+                 points = static_cast<size_t>(*value);
+               }
+               const storage::RunKey run{workload_uid, static_cast<int>(*serial)};
+               auto page = storage::listRuns(
+                   database, {.workload_uid = workload_uid,
+                              .after = storage::RunKey{workload_uid, static_cast<int>(*serial) - 1},
+                              .limit = 1});
+               if (!page.ok()) {
+                 return http::errorResponse(context.request, 503, common::message(page.status()));
+               }
+               if (page->runs.empty() || page->runs.front().serial != run.serial) {
+                 return http::errorResponse(
+                     context.request, 404,
+                     common::concat("workload ", workload_uid, " has no run ", run.serial));
+               }
+               const storage::RunSummary& summary = page->runs.front();
+               auto extent = storage::runExtent(database, run);
+               if (!extent.ok()) {
+                 return http::errorResponse(context.request, 503, common::message(extent.status()));
+               }
+               RunChartBuilder chart(extent->first_iteration.value_or(0),
+                                     extent->last_iteration.value_or(0), points);
+               int64_t rows_read = 0;
+               if (extent->rows > 0) {
+                 const absl::Status read = storage::readPerformance(
+                     database, {.workload_uid = workload_uid, .serial = run.serial},
+                     [&chart, &rows_read](const storage::PerformanceRecord& row) {
+                       if (chart.add(row.iteration, row.time_us, row.performance_json)) ++rows_read;
+                       return true;
+                     });
+                 if (!read.ok()) {
+                   return http::errorResponse(context.request, 503, common::message(read));
+                 }
+               }
+               std::vector<Marker> markers;
+               markers.push_back({.type = "StartTrain", .time_us = summary.started_us});
+               if (summary.state == storage::RunState::kEnded) {
+                 markers.push_back({.type = "EndTrain", .time_us = summary.since_us});
+               }
+               auto saves = storage::readCompletedSaves(database, workload_uid);
+               auto events = storage::readHealthEvents(database, workload_uid, run.serial);
+               if (!saves.ok() || !events.ok()) {
+                 return http::errorResponse(
+                     context.request, 503,
+                     common::message(!saves.ok() ? saves.status() : events.status()));
+               }
+               for (const storage::CompletedSave& save : *saves) {
+                 if (save.serial != run.serial) continue;
+                 markers.push_back(
+                     {.type = "checkpoint_save",
+                      .iteration = save.iteration,
+                      .time_us = save.end_us,
+                      .detail_json = common::concat(R"({"duration_ms":)", save.duration_ms, "}")});
+               }
+               for (storage::HealthEvent& event : *events) {
+                 markers.push_back({.type = storage::nameOf(event.type),
+                                    .iteration = training::eventIteration(event),
+                                    .time_us = event.time_us,
+                                    .detail_json = std::move(event.detail_json)});
+               }
+               return http::jsonResponse(
+                   context.request, 200, http::envelopeOkWriting([&](common::JsonWriter& writer) {
+                     writer.StartObject();
+                     writer.Key("workload_uid");
+                     common::writeString(writer, workload_uid);
+                     writer.Key("workload_name");
+                     common::writeString(writer, summary.workload_name);
+                     writer.Key("run");
+                     writer.Int(run.serial);
+                     writer.Key("state");
+                     common::writeString(writer, storage::nameOf(summary.state));
+                     writer.Key("rows_read");
+                     writer.Int64(rows_read);
+                     writer.Key("bucket_iterations");
+                     writer.Int64(chart.bucketIterations());
+                     chart.write(writer);
+                     writeMarkers(writer, markers);
+                     writer.EndObject();
+                   }));
+             });
 }
 
 }  // namespace tp::console

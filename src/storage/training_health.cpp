@@ -302,6 +302,12 @@ absl::StatusOr<std::optional<int64_t>> lastIteration(Database& database, const R
   return readRunValue(database, run, "MAX(iteration)", "training_performance", "");
 }
 
+absl::StatusOr<int64_t> countIterations(Database& database, const RunKey& run) {
+  auto count = readRunValue(database, run, "COUNT(iteration)", "training_performance", "");
+  if (!count.ok()) return count.status();
+  return count->value_or(0);
+}
+
 absl::StatusOr<RunExtent> runExtent(Database& database, const RunKey& run) {
   auto rows = readRunValue(database, run, "COUNT(*)", "training_performance", "");
   if (!rows.ok()) return rows.status();

@@ -46,7 +46,7 @@ struct HealthEvent {
   std::string workload_uid;
   int run_serial = 0;
   HealthEventType type = HealthEventType::kTrainingStalled;
-  int64_t occurrence = 0;   // the iteration that names it
+  int64_t occurrence = 0;   // its key: the iteration that names it (a rewind: the previous run)
   int64_t time_us = 0;      // created_at: when it happened (see docs/TRAINING.md per type)
   std::string pod_uid;      // may be empty
   std::string detail_json;  // an object: iteration, value, baseline, ... per type
@@ -108,6 +108,9 @@ absl::StatusOr<std::vector<ProgressRow>> readNewestRows(Database& database, cons
 
 // The highest iteration of the run's rows; nullopt without rows.
 absl::StatusOr<std::optional<int64_t>> lastIteration(Database& database, const RunKey& run);
+
+// How many of the run's rows have an iteration (those readNewestRows reads).
+absl::StatusOr<int64_t> countIterations(Database& database, const RunKey& run);
 
 // How many training_performance rows a run has, and its lowest and highest iteration.
 struct RunExtent {

@@ -344,6 +344,32 @@ absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running
   // An ended run's rows are still judged: the NaN before a crash, rows written late.
   auto first_new = readRows(run.key, memory);
   if (!first_new.ok()) return first_new.status();
+
+  // A young run's rows are all in memory: one written late anywhere among them (not only among
+  // the newest, which each check re-reads) changes their count, and the run is read again whole.
+  if (memory.from_run_start && !memory.rows.empty()) {
+    auto count = storage::countIterations(database_, run.key);
+    if (!count.ok()) return count.status();
+    if (*count != static_cast<int64_t>(memory.rows.size())) {
+      memory.rows.clear();
+      first_new = readRows(run.key, memory);
+      if (!first_new.ok()) return first_new.status();
+    }
+  }
+  // A young run with no rewind recorded is judged for one at every check, from its first row and
+  // the previous run's last as the database has them now (the previous run's rows may be written
+  // after this run's).
+  std::optional<int64_t> previous_last;
+  const bool rewind_recorded =
+      std::any_of(recorded.begin(), recorded.end(), [&](const HealthEvent& event) {
+        return event.run_serial == run.key.serial &&
+               event.type == HealthEventType::kIterationRewind;
+      });
+  if (memory.from_run_start && run.key.serial > 1 && !rewind_recorded) {
+    auto last = storage::lastIteration(database_, {run.key.workload_uid, run.key.serial - 1});
+    if (!last.ok()) return last.status();
+    previous_last = *last;  // nullopt until the previous run's rows are written
+  }
   const std::vector<RowFigures>& rows = memory.rows;
   if (!rows.empty()) last_progress_us = rows.back().time_us;
 
@@ -352,43 +378,30 @@ absl::Status HealthMonitor::checkRun(const storage::HealthRun& run, bool running
     auto checkpoints = storage::checkpointActivity(database_, run.key);
     if (!checkpoints.ok()) return checkpoints.status();
     verdict = findStall(stall_, rows, *checkpoints, now_us);
+    // The end of a save or load after the last row is progress, as the stall rule counts it.
+    if (last_progress_us && checkpoints->last_end_us) {
+      last_progress_us = std::max(*last_progress_us, *checkpoints->last_end_us);
+    }
   }
   // A run that ended after its iterations came back still resumed.
   for (HealthEvent& event : stallEvents(run, verdict, rows, recorded, now_us)) {
     found.push_back(std::move(event));
   }
-  if (rows.empty()) return absl::OkStatus();
-
-  // Rows are judged from the earliest new one (or again from a drop found last time, for its
-  // recovery), with the rows before it as their window.
-  std::optional<int64_t> judge_from = *first_new;
-  if (memory.rejudge_from) {
-    judge_from = std::min(judge_from.value_or(*memory.rejudge_from), *memory.rejudge_from);
-  }
-  memory.rejudge_from.reset();
-  if (judge_from) {
-    const auto first = std::find_if(rows.begin(), rows.end(), [&](const RowFigures& row) {
-      return row.iteration >= *judge_from;
-    });
-    for (HealthEvent& event :
-         findAnomalies(anomaly_, run.key, rows, static_cast<size_t>(first - rows.begin()),
-                       memory.from_run_start, recorded)) {
-      if (event.type == HealthEventType::kThroughputDrop) memory.rejudge_from = event.occurrence;
-      found.push_back(std::move(event));
+  if (previous_last && !rows.empty()) {
+    if (auto rewind = findRewind(run.key, rows.front(), run.key.serial - 1, *previous_last)) {
+      found.push_back(std::move(*rewind));
     }
   }
+  if (rows.empty() || !*first_new) return absl::OkStatus();
 
-  if (!memory.rewind_judged && memory.from_run_start && run.key.serial > 1) {
-    const storage::RunKey previous{run.key.workload_uid, run.key.serial - 1};
-    auto previous_last = storage::lastIteration(database_, previous);
-    if (!previous_last.ok()) return previous_last.status();
-    // Judged once the previous run's rows are there (another replica may write them late).
-    if (*previous_last) {
-      if (auto rewind = findRewind(run.key, rows.front(), previous.serial, **previous_last)) {
-        found.push_back(std::move(*rewind));
-      }
-      memory.rewind_judged = true;
-    }
+  // Rows are judged from the earliest new one, with the rows before it as their window.
+  const auto first = std::find_if(rows.begin(), rows.end(), [&](const RowFigures& row) {
+    return row.iteration >= **first_new;
+  });
+  for (HealthEvent& event :
+       findAnomalies(anomaly_, run.key, rows, static_cast<size_t>(first - rows.begin()),
+                     memory.from_run_start, recorded)) {
+    found.push_back(std::move(event));
   }
   return absl::OkStatus();
 }
@@ -422,7 +435,7 @@ absl::Status HealthMonitor::record(const std::vector<HealthEvent>& found,
     metrics_.events[indexOf(event.type)]->Increment();
     spdlog::info("training health: {} of workload {} run {} at iteration {}: {}",
                  storage::nameOf(event.type), event.workload_uid, event.run_serial,
-                 event.occurrence, event.detail_json);
+                 eventIteration(event), event.detail_json);
     if (sink_ == nullptr) continue;
     // Whoever recorded the event marks it in the series, once.
     const storage::HealthRun& named = runs.front();

@@ -79,10 +79,8 @@ class HealthMonitor {
 
  private:
   struct RunMemory {
-    std::vector<RowFigures> rows;         // the run's newest, at most kRowsPerCheck
-    bool from_run_start = false;          // rows begins with the run's first row
-    std::optional<int64_t> rejudge_from;  // a drop found: its recovery is judged from there
-    bool rewind_judged = false;
+    std::vector<RowFigures> rows;  // the run's newest, at most kRowsPerCheck
+    bool from_run_start = false;   // rows begins with the run's first row
   };
   struct WorkloadGoodput {
     GoodputCalculator settled;  // rows up to `cursor`
@@ -99,7 +97,8 @@ class HealthMonitor {
   // Returns the earliest iteration among them not seen before; nullopt when all were.
   absl::StatusOr<std::optional<int64_t>> readRows(const storage::RunKey& key, RunMemory& memory);
   // Judges one run (for stalls only when `running`: running or stalled): adds what it found to
-  // `found`, and its last row's time to `last_progress_us`.
+  // `found`, and its last progress (its last row's time, or a checkpoint's end after it while it
+  // runs) to `last_progress_us`.
   absl::Status checkRun(const storage::HealthRun& run, bool running,
                         const std::vector<storage::HealthEvent>& recorded, int64_t now_us,
                         std::vector<storage::HealthEvent>& found,

@@ -182,11 +182,32 @@ class AnomalyFinder {
   // Row i has the rows a rule looks back at: `back` of them, or all since the run began.
   bool judgeable(size_t i, size_t back) const { return i >= back || from_run_start_; }
 
+  // The latest event of `type` recorded in the stretch of rows `in_stretch` accepts from row
+  // `start` on. A replica that saw the stretch before its first rows were written (by another
+  // replica's writer, late) recorded it from a later row: the same occurrence, recorded once.
+  // The latest, as openDropBefore takes it.
+  template <typename InStretch>
+  const HealthEvent* recordedWithin(HealthEventType type, size_t start,
+                                    const InStretch& in_stretch) const {
+    size_t end = start;
+    while (end + 1 < rows_.size() && in_stretch(end + 1)) ++end;
+    const HealthEvent* latest = nullptr;
+    for (const HealthEvent& event : recorded_) {
+      if (event.run_serial == run_.serial && event.type == type &&
+          event.occurrence >= rows_[start].iteration && event.occurrence <= rows_[end].iteration &&
+          (latest == nullptr || event.occurrence > latest->occurrence)) {
+        latest = &event;
+      }
+    }
+    return latest;
+  }
+
   // The first row of a stretch of rows `matches` accepts, keyed by its iteration.
   template <typename Matches>
   void counted(std::vector<HealthEvent>& events, size_t i, HealthEventType type,
                const Matches& matches, const char* count_field) {
     if (!judgeable(i, 1) || !matches(rows_[i]) || (i > 0 && matches(rows_[i - 1]))) return;
+    if (recordedWithin(type, i, [&](size_t j) { return matches(rows_[j]); })) return;
     const RowFigures& row = rows_[i];
     DetailWriter detail;
     detail.integer("iteration", row.iteration);
@@ -227,6 +248,10 @@ class AnomalyFinder {
   void lossSpike(std::vector<HealthEvent>& events, size_t i) {
     double baseline = 0;
     if (!judgeable(i, window_ + 1) || !isSpike(i, &baseline) || isSpike(i - 1, nullptr)) return;
+    if (recordedWithin(HealthEventType::kLossSpike, i,
+                       [&](size_t j) { return isSpike(j, nullptr); })) {
+      return;
+    }
     const RowFigures& row = rows_[i];
     events.push_back(eventOf(run_, HealthEventType::kLossSpike, row.iteration, row,
                              DetailWriter()
@@ -255,37 +280,68 @@ class AnomalyFinder {
     return value && *value < (1 - config_.throughput_drop) * baseline;
   }
 
+  struct OpenDrop {
+    int64_t occurrence = 0;
+    double baseline = 0;
+  };
+
+  // The drop still open where the scan's first stretch begins (at row `start`): the latest one
+  // recorded before it whose recovery, if recorded, the scan meets again.
+  std::optional<OpenDrop> openDropBefore(size_t start) const {
+    const int64_t from = rows_[start].iteration;
+    const HealthEvent* latest = nullptr;
+    for (const HealthEvent& event : recorded_) {
+      if (event.run_serial == run_.serial && event.type == HealthEventType::kThroughputDrop &&
+          event.occurrence < from && (latest == nullptr || event.occurrence > latest->occurrence)) {
+        latest = &event;
+      }
+    }
+    if (latest == nullptr) return std::nullopt;
+    if (const HealthEvent* recovered = findRecorded(
+            recorded_, run_.serial, HealthEventType::kThroughputRecovered, latest->occurrence)) {
+      if (detailNumber(*recovered, "iteration").value_or(0) < static_cast<double>(from)) {
+        return std::nullopt;
+      }
+    }
+    const std::optional<double> baseline = detailNumber(*latest, "baseline");
+    if (!baseline) return std::nullopt;
+    return OpenDrop{latest->occurrence, *baseline};
+  }
+
   // ThroughputDrop at the `consecutive`-th row of a stretch below the baseline of the rows before
   // it (the row before the stretch is not below); while a drop is open, ThroughputRecovered at
-  // the `consecutive`-th row of a stretch back at or above the drop's own baseline.
+  // the `consecutive`-th row of a stretch back at or above the drop's own baseline. One drop is
+  // open at a time; a drop already recorded in a stretch is followed, not found again.
   void throughput(std::vector<HealthEvent>& events, size_t first) {
-    const std::vector<const HealthEvent*> open =
-        openEvents(recorded_, run_.serial, HealthEventType::kThroughputDrop,
-                   HealthEventType::kThroughputRecovered);
-    const HealthEvent* drop = open.empty() ? nullptr : open.back();
-    std::optional<double> drop_baseline;
-    if (drop != nullptr) drop_baseline = detailNumber(*drop, "baseline");
-    for (size_t i = std::max(first, consecutive_ - 1); i < rows_.size(); ++i) {
+    const size_t first_end = std::max(first, consecutive_ - 1);
+    if (first_end >= rows_.size()) return;
+    std::optional<OpenDrop> open = openDropBefore(first_end + 1 - consecutive_);
+    for (size_t i = first_end; i < rows_.size(); ++i) {
       const size_t start = i + 1 - consecutive_;
-      if (drop != nullptr) {
-        if (!drop_baseline || rows_[start].iteration <= drop->occurrence) continue;
-        const auto recovered = [&](size_t j) {
-          const auto value = throughputValue(rows_[j], throughput_);
-          return value && *value >= (1 - config_.throughput_drop) * *drop_baseline;
-        };
+      if (open) {
+        if (rows_[start].iteration <= open->occurrence) continue;
+        const double floor = (1 - config_.throughput_drop) * open->baseline;
         bool all = true;
-        for (size_t j = start; j <= i && all; ++j) all = recovered(j);
-        // Keyed by the drop: the first replica to see a recovered stretch records it.
+        for (size_t j = start; j <= i && all; ++j) {
+          const auto value = throughputValue(rows_[j], throughput_);
+          all = value && *value >= floor;
+        }
         if (!all) continue;
-        const RowFigures& row = rows_[start];
-        events.push_back(eventOf(run_, HealthEventType::kThroughputRecovered, drop->occurrence, row,
-                                 DetailWriter()
-                                     .integer("iteration", row.iteration)
-                                     .text("field", throughputName(throughput_))
-                                     .number("value", *throughputValue(row, throughput_))
-                                     .number("baseline", *drop_baseline)
-                                     .done()));
-        return;
+        // Keyed by the drop: the first replica to see a recovered stretch records it.
+        if (findRecorded(recorded_, run_.serial, HealthEventType::kThroughputRecovered,
+                         open->occurrence) == nullptr) {
+          const RowFigures& row = rows_[start];
+          events.push_back(eventOf(run_, HealthEventType::kThroughputRecovered, open->occurrence,
+                                   row,
+                                   DetailWriter()
+                                       .integer("iteration", row.iteration)
+                                       .text("field", throughputName(throughput_))
+                                       .number("value", *throughputValue(row, throughput_))
+                                       .number("baseline", open->baseline)
+                                       .done()));
+        }
+        open.reset();
+        continue;
       }
       if (!judgeable(start, window_)) continue;
       const double baseline = throughputBaseline(start);
@@ -293,6 +349,11 @@ class AnomalyFinder {
       bool all = true;
       for (size_t j = start; j <= i && all; ++j) all = below(j, baseline);
       if (!all) continue;
+      if (const HealthEvent* known = recordedWithin(HealthEventType::kThroughputDrop, start,
+                                                    [&](size_t j) { return below(j, baseline); })) {
+        open = OpenDrop{known->occurrence, detailNumber(*known, "baseline").value_or(baseline)};
+        continue;
+      }
       scratch_.clear();
       for (size_t j = start; j <= i; ++j)
         scratch_.push_back(*throughputValue(rows_[j], throughput_));
@@ -305,7 +366,7 @@ class AnomalyFinder {
                                    .number("baseline", baseline)
                                    .integer("consecutive", config_.consecutive)
                                    .done()));
-      return;  // one drop open at a time; its recovery is judged once it is recorded
+      open = OpenDrop{row.iteration, baseline};
     }
   }
 
@@ -451,13 +512,24 @@ std::optional<HealthEvent> findRewind(const storage::RunKey& run, const RowFigur
                                       int previous_serial, int64_t previous_last_iteration) {
   if (first_row.iteration > previous_last_iteration) return std::nullopt;
   return eventOf(
-      run, HealthEventType::kIterationRewind, first_row.iteration, first_row,
+      run, HealthEventType::kIterationRewind, previous_serial, first_row,
       DetailWriter()
           .integer("iteration", first_row.iteration)
           .integer("previous_run", previous_serial)
           .integer("previous_last_iteration", previous_last_iteration)
           .integer("redone_iterations", previous_last_iteration - first_row.iteration + 1)
           .done());
+}
+
+int64_t eventIteration(const HealthEvent& event) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element detail;
+  int64_t iteration = 0;
+  if (parser.parse(event.detail_json).get(detail) == simdjson::SUCCESS &&
+      detail["iteration"].get_int64().get(iteration) == simdjson::SUCCESS) {
+    return iteration;
+  }
+  return event.occurrence;
 }
 
 void GoodputCalculator::add(int serial, int64_t iteration, int64_t time_us,
@@ -538,7 +610,11 @@ Goodput GoodputCalculator::finish(std::span<const storage::RunPhase> runs,
 
     // A stall without its TrainingResumed lasts until the run ended, was superseded or went, or
     // until now.
+    // A save after the run's last row is the run's too: neither a restart's time nor a stall's.
     int64_t run_end_us = rows.last_time_us;
+    for (const storage::CompletedSave& save : saves) {
+      if (save.serial == rows.serial) run_end_us = std::max(run_end_us, save.end_us);
+    }
     for (const HealthEvent& stall : recorded) {
       // A stall with rows after it was ended by the first of them (add() took its wait), whether
       // its TrainingResumed is recorded yet or not.

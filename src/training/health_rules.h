@@ -85,7 +85,9 @@ std::vector<storage::HealthEvent> stallEvents(const storage::HealthRun& run,
 // The anomaly events (NanIterations, SkippedIterations, LossSpike, ThroughputDrop,
 // ThroughputRecovered) among rows[first..]: each rule needs the rows before the one it judges,
 // so a row is judged only with its full window before it, or when `rows` starts at the run's
-// first row. Each occurrence is keyed by the first iteration of its stretch.
+// first row. Each occurrence is keyed by the first iteration of its stretch in the rows (a
+// recovery by its drop's); a stretch with an event of its type recorded at any of its iterations
+// (judged before its first rows were written) is not found again.
 std::vector<storage::HealthEvent> findAnomalies(const config::TrainingAnomalyConfig& config,
                                                 const storage::RunKey& run,
                                                 std::span<const RowFigures> rows, size_t first,
@@ -93,10 +95,16 @@ std::vector<storage::HealthEvent> findAnomalies(const config::TrainingAnomalyCon
                                                 std::span<const storage::HealthEvent> recorded);
 
 // IterationRewind: the run's first row is at or below the previous run's last iteration, so the
-// iterations from there up to it are done again. nullopt otherwise.
+// iterations from there up to it are done again. One per run: keyed by the previous run's serial,
+// so a replica that judged the run before its first rows were written records no second one.
+// nullopt otherwise.
 std::optional<storage::HealthEvent> findRewind(const storage::RunKey& run,
                                                const RowFigures& first_row, int previous_serial,
                                                int64_t previous_last_iteration);
+
+// Where a health event happened: its detail's iteration, else its occurrence. The occurrence is
+// its key: a resumption or a recovery is keyed by what it ends, a rewind by the previous run.
+int64_t eventIteration(const storage::HealthEvent& event);
 
 // A workload's goodput (docs/TRAINING.md defines every figure with a worked example).
 struct Goodput {

@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "rapidjson/document.h"
 #include "storage/schema.h"
+#include "storage/training_health.h"
 #include "storage/training_rows.h"
 #include "support/cluster_rows.h"
 #include "support/temp_dir.h"
@@ -365,6 +366,45 @@ TEST_F(TrainingApiTest, DataIsCappedAtWholeRowsAndContinuesByCursor) {
   EXPECT_EQ(answer.data()["points"][0]["iteration"].GetInt64(), static_cast<int64_t>(row_count));
   EXPECT_FALSE(answer.data().HasMember("truncated"));
   EXPECT_FALSE(answer.data().HasMember("next_cursor"));
+}
+
+// An event's iteration is where it happened; its occurrence is its key, which for a resumption is
+// the stall it ends and for a rewind the previous run.
+TEST_F(TrainingApiTest, HealthEventsShowWhereTheyHappenedAndTheirKey) {
+  twoRuns();
+  const std::vector<storage::HealthEvent> events = {
+      {.workload_uid = "w-job",
+       .run_serial = 1,
+       .type = storage::HealthEventType::kTrainingResumed,
+       .occurrence = 2,
+       .time_us = kT0 + 3 * kSecond,
+       .pod_uid = "pod-1",
+       .detail_json = R"({"iteration":3,"stalled_iteration":2,"stalled_seconds":400})"},
+      {.workload_uid = "w-job",
+       .run_serial = 2,
+       .type = storage::HealthEventType::kIterationRewind,
+       .occurrence = 1,
+       .time_us = kT0 + 3601 * kSecond,
+       .pod_uid = "pod-2",
+       .detail_json = R"({"iteration":1,"previous_run":1,"previous_last_iteration":3})"}};
+  ASSERT_TRUE(storage::insertHealthEvents(*database_, events).ok());
+  auto answer = get("/v1/training/w-job/events?run=2");
+  ASSERT_EQ(answer.status, 200u) << answer.body;
+  ASSERT_EQ(answer.data()["events"].Size(), 1u) << answer.body;
+  const auto& rewind = answer.data()["events"][0];
+  EXPECT_STREQ(rewind["type"].GetString(), "IterationRewind");
+  EXPECT_EQ(rewind["iteration"].GetInt64(), 1);
+  EXPECT_EQ(rewind["occurrence"].GetInt64(), 1);
+  EXPECT_EQ(rewind["detail"]["previous_last_iteration"].GetInt64(), 3);
+
+  answer = get("/v1/training/w-job/events?run=1");
+  ASSERT_EQ(answer.status, 200u) << answer.body;
+  ASSERT_EQ(answer.data()["events"].Size(), 1u) << answer.body;
+  const auto& resumed = answer.data()["events"][0];
+  EXPECT_EQ(resumed["iteration"].GetInt64(), 3);
+  EXPECT_EQ(resumed["occurrence"].GetInt64(), 2);
+  EXPECT_STREQ(resumed["time"].GetString(), "2025-10-23T12:39:15.123Z");
+  EXPECT_STREQ(resumed["pod_uid"].GetString(), "pod-1");
 }
 
 }  // namespace

@@ -193,23 +193,34 @@ TEST_F(HealthMonitorTest, NewThresholdsTakeEffectAtTheNextCheck) {
   EXPECT_EQ(stalled[0].time_us, last + 2 * kMinute);
 }
 
+// An ended or gone run is still judged (its NaN is recorded), for anomalies only.
 TEST_F(HealthMonitorTest, NoStallAfterEndTrain) {
   rows(1, 1, 20, kStart + 10 * kSecond);
+  // The last at 203 s: a stall would be due at 503 s.
+  row(1, 21, kStart + 203 * kSecond, R"({"lm_loss":"NaN","tflops":100})");
   endRun(1, "leaf-1", kStart + 205 * kSecond);
   auto detector = monitor();
-  at(kStart + 2 * 60 * kMinute);
+  at(kStart + 205 * kSecond + 10 * kMinute);
   ASSERT_TRUE(detector->check().ok());
-  EXPECT_TRUE(events().empty());
+  const auto judged = events();
+  ASSERT_EQ(judged.size(), 1u) << "the run was judged, and did not stall";
+  EXPECT_EQ(judged[0].type, HealthEventType::kNanIterations);
   EXPECT_EQ(stateOf(1), storage::RunState::kEnded);
 }
 
 TEST_F(HealthMonitorTest, NoStallWhenTheWorkloadIsGone) {
   rows(1, 1, 20, kStart + 10 * kSecond);
-  testing::exec(*database_, "UPDATE gpu_workload SET status = 'Failed' WHERE uid = 'w-job'");
+  row(1, 21, kStart + 203 * kSecond, R"({"lm_loss":"NaN","tflops":100})");
+  testing::exec(*database_, common::concat("UPDATE gpu_workload SET status = 'Failed', end_at = '",
+                                           storage::formatTimestamp(config::DbDriver::kSqlite,
+                                                                    kStart + 210 * kSecond),
+                                           "' WHERE uid = 'w-job'"));
   auto detector = monitor();
-  at(kStart + 2 * 60 * kMinute);
+  at(kStart + 210 * kSecond + 10 * kMinute);
   ASSERT_TRUE(detector->check().ok());
-  EXPECT_TRUE(events().empty());
+  const auto judged = events();
+  ASSERT_EQ(judged.size(), 1u) << "the run was judged, and did not stall";
+  EXPECT_EQ(judged[0].type, HealthEventType::kNanIterations);
   EXPECT_EQ(stateOf(1), storage::RunState::kGone);
 }
 
@@ -292,7 +303,8 @@ TEST_F(HealthMonitorTest, AnomaliesAndARewindAreRecordedOnce) {
   const auto rewind = events(HealthEventType::kIterationRewind);
   ASSERT_EQ(rewind.size(), 1u);
   EXPECT_EQ(rewind[0].run_serial, 2);
-  EXPECT_EQ(rewind[0].occurrence, 51);
+  EXPECT_EQ(rewind[0].occurrence, 1) << "keyed by the previous run";
+  EXPECT_NE(rewind[0].detail_json.find(R"("iteration":51)"), std::string::npos);
   EXPECT_NE(rewind[0].detail_json.find(R"("redone_iterations":12)"), std::string::npos)
       << rewind[0].detail_json;
   EXPECT_EQ(events().size(), 5u);
@@ -318,6 +330,71 @@ TEST_F(HealthMonitorTest, RowsAnotherReplicaWritesLateAreJudged) {
   const auto nan = events(HealthEventType::kNanIterations);
   ASSERT_EQ(nan.size(), 1u);
   EXPECT_EQ(nan[0].occurrence, 27);
+}
+
+// Run 2's first rows are written by another replica after this one judged the run from later
+// ones: the rewind is recorded once, from the run's real first row.
+TEST_F(HealthMonitorTest, ARewindWhoseFirstRowsCameLateIsRecordedOnce) {
+  rows(1, 1, 60, kStart + 10 * kSecond);
+  startRun(2, "leaf-2", kStart + 700 * kSecond);
+  rows(2, 45, 50, kStart + 800 * kSecond);
+  auto detector = monitor();
+  at(kStart + 900 * kSecond);
+  ASSERT_TRUE(detector->check().ok());
+  auto rewind = events(HealthEventType::kIterationRewind);
+  ASSERT_EQ(rewind.size(), 1u);
+  EXPECT_NE(rewind[0].detail_json.find(R"("iteration":45)"), std::string::npos);
+
+  // Iterations 41..44 arrive late, then 51..: no second rewind, by this replica or a fresh one.
+  rows(2, 41, 44, kStart + 760 * kSecond);
+  rows(2, 51, 53, kStart + 860 * kSecond);
+  at(kStart + 930 * kSecond);
+  ASSERT_TRUE(detector->check().ok());
+  ASSERT_TRUE(monitor(nullptr, "replica-b")->check().ok());
+  EXPECT_EQ(events(HealthEventType::kIterationRewind).size(), 1u);
+}
+
+// A young run's first rows written late, further below its newest than one check re-reads: the
+// run is read again whole, and its rewind found from its real first row.
+TEST_F(HealthMonitorTest, ARewindBelowTheRowsRememberedIsFound) {
+  rows(1, 1, 60, kStart + 10 * kSecond);
+  startRun(2, "leaf-2", kStart + 700 * kSecond);
+  rows(2, 61, 140, kStart + 800 * kSecond, kSecond);
+  auto detector = monitor();
+  at(kStart + 950 * kSecond);
+  ASSERT_TRUE(detector->check().ok());
+  EXPECT_TRUE(events(HealthEventType::kIterationRewind).empty()) << "61 follows 60";
+
+  rows(2, 55, 60, kStart + 760 * kSecond, kSecond);
+  at(kStart + 960 * kSecond);
+  ASSERT_TRUE(detector->check().ok());
+  const auto rewind = events(HealthEventType::kIterationRewind);
+  ASSERT_EQ(rewind.size(), 1u);
+  EXPECT_NE(rewind[0].detail_json.find(R"("iteration":55)"), std::string::npos);
+  EXPECT_NE(rewind[0].detail_json.find(R"("redone_iterations":6)"), std::string::npos);
+}
+
+// Another replica's batch with a NaN stretch's first rows is written after this replica recorded
+// the stretch from a later row: the stretch stays one event.
+TEST_F(HealthMonitorTest, AStretchWhoseFirstRowsCameLateIsRecordedOnce) {
+  rows(1, 1, 29, kStart + 10 * kSecond);
+  for (int64_t i = 33; i <= 40; ++i) {
+    row(1, i, kStart + 10 * i * kSecond, R"({"lm_loss":"NaN","tflops":100})");
+  }
+  auto detector = monitor();
+  at(kStart + 410 * kSecond);
+  ASSERT_TRUE(detector->check().ok());
+  auto nan = events(HealthEventType::kNanIterations);
+  ASSERT_EQ(nan.size(), 1u);
+  EXPECT_EQ(nan[0].occurrence, 33);
+
+  for (int64_t i = 30; i <= 32; ++i) {
+    row(1, i, kStart + 10 * i * kSecond, R"({"lm_loss":"NaN","tflops":100})");
+  }
+  at(kStart + 420 * kSecond);
+  ASSERT_TRUE(detector->check().ok());
+  ASSERT_TRUE(monitor(nullptr, "replica-b")->check().ok());
+  EXPECT_EQ(events(HealthEventType::kNanIterations).size(), 1u);
 }
 
 // The decoded series of what a sink was given, by name and then by their labels but __name__.
@@ -375,6 +452,28 @@ TEST_F(HealthMonitorTest, TheLeaseHolderSendsTheAlertingAndGoodputSeries) {
   at(kStart + 200 * kSecond + 6 * kMinute + 91 * kSecond);
   ASSERT_TRUE(replica_b->check().ok());
   EXPECT_GT(sink_b.samples(), 0u);
+}
+
+// A save that ended after the last iteration is progress for the series as for the stall rule.
+TEST_F(HealthMonitorTest, SecondsSinceProgressCountFromASaveAfterTheLastIteration) {
+  rows(1, 1, 20, kStart + 10 * kSecond);  // the last at 200 s
+  const storage::CheckpointLine save{.workload_uid = "w-job",
+                                     .pod_uid = "pod-0",
+                                     .serial = 1,
+                                     .iteration = 20,
+                                     .path = "/ckpt/iter_0000020",
+                                     .operation = storage::CheckpointOperation::kSave,
+                                     .time_us = kStart + 260 * kSecond,  // its end
+                                     .duration_ms = 50'000};
+  ASSERT_TRUE(storage::completeCheckpoints(*database_, std::span(&save, 1)).ok());
+  testing::RecordingSink sink(1);
+  auto detector = monitor(&sink);
+  at(kStart + 260 * kSecond + 2 * kMinute);
+  ASSERT_TRUE(detector->check().ok());
+  const auto series = seriesOf(sink);
+  const std::string run = "namespace=team,run=1,workload_name=job,workload_uid=w-job";
+  EXPECT_EQ(series.at("workload_training_seconds_since_progress").at(run), 120);
+  EXPECT_EQ(series.at("workload_training_stalled").at(run), 0);
 }
 
 TEST_F(HealthMonitorTest, GoodputOfTheWorkedExample) {

@@ -307,17 +307,88 @@ TEST(FindAnomalies, ThroughputDropAfterFiveLowIterationsThenRecovery) {
   EXPECT_EQ(drops[0].time_us, 40 * kSecond);
   EXPECT_EQ(detailNumber(drops[0], "value"), 60);
   EXPECT_EQ(detailNumber(drops[0], "baseline"), 100);
-  EXPECT_TRUE(ofType(events, HealthEventType::kThroughputRecovered).empty())
-      << "a recovery is judged once its drop is recorded";
-
-  // Recorded; iterations 51.. are back at 100: recovered at the fifth, keyed by the drop.
-  events = anomalies(rows, 0, drops);
-  EXPECT_TRUE(ofType(events, HealthEventType::kThroughputDrop).empty()) << "one drop at a time";
+  // Iterations 51.. are back at 100: recovered at the fifth, keyed by the drop, in the same scan.
   const auto recovered = ofType(events, HealthEventType::kThroughputRecovered);
   ASSERT_EQ(recovered.size(), 1u);
   EXPECT_EQ(recovered[0].occurrence, 40);
   EXPECT_EQ(detailNumber(recovered[0], "iteration"), 51);
   EXPECT_EQ(detailNumber(recovered[0], "baseline"), 100);
+
+  // Both recorded: judged again, from the start or from any row, nothing new.
+  const std::vector<HealthEvent> recorded = {drops[0], recovered[0]};
+  EXPECT_TRUE(anomalies(rows, 0, recorded).empty());
+  EXPECT_TRUE(anomalies(rows, 45, recorded).empty());
+  EXPECT_TRUE(anomalies(rows, 60, recorded).empty());
+  // Only the drop recorded: its recovery is found from a row inside it on.
+  const auto only_recovery = anomalies(rows, 45, {drops[0]});
+  ASSERT_EQ(only_recovery.size(), 1u);
+  EXPECT_EQ(only_recovery[0].type, HealthEventType::kThroughputRecovered);
+}
+
+TEST(FindAnomalies, ASecondDropAfterARecordedRecoveryIsFound) {
+  auto rows = steadyRows(160, kSecond);
+  for (size_t i = 39; i < 50; ++i) rows[i].tflops = 60;   // drop 1: iterations 40..50
+  for (size_t i = 99; i < 110; ++i) rows[i].tflops = 50;  // drop 2: iterations 100..110
+  const auto events = anomalies(rows);
+  const auto drops = ofType(events, HealthEventType::kThroughputDrop);
+  ASSERT_EQ(drops.size(), 2u);
+  EXPECT_EQ(drops[0].occurrence, 40);
+  EXPECT_EQ(drops[1].occurrence, 100);
+  const auto recovered = ofType(events, HealthEventType::kThroughputRecovered);
+  ASSERT_EQ(recovered.size(), 2u);
+  EXPECT_EQ(recovered[1].occurrence, 100);
+
+  // A replica starting with the first drop and its recovery recorded finds the second drop, judging
+  // from the start or from a row after the recovery (the first drop is closed there).
+  for (size_t first : {0, 100}) {
+    const auto later = anomalies(rows, first, {drops[0], recovered[0]});
+    ASSERT_EQ(ofType(later, HealthEventType::kThroughputDrop).size(), 1u) << first;
+    EXPECT_EQ(ofType(later, HealthEventType::kThroughputDrop)[0].occurrence, 100);
+    EXPECT_EQ(ofType(later, HealthEventType::kThroughputRecovered).size(), 1u);
+  }
+}
+
+// Replicas' writers commit rows out of order: a replica may judge a stretch before its first rows
+// are written, and record it from a later row. Once those rows are there, it is the same one.
+TEST(FindAnomalies, AStretchRecordedBeforeItsFirstRowsWereWrittenIsNotFoundAgain) {
+  auto rows = steadyRows(80, kSecond);
+  for (size_t i = 29; i < 40; ++i) rows[i].loss = std::numeric_limits<double>::quiet_NaN();
+  for (size_t i = 59; i < 70; ++i) rows[i].tflops = 40;
+  for (size_t i = 49; i < 53; ++i) rows[i].skipped_iterations = 1;
+  const auto events = anomalies(rows);
+  ASSERT_EQ(ofType(events, HealthEventType::kNanIterations).size(), 1u);
+  ASSERT_EQ(ofType(events, HealthEventType::kThroughputDrop).size(), 1u);
+  ASSERT_EQ(ofType(events, HealthEventType::kSkippedIterations).size(), 1u);
+
+  // What a replica that first saw iterations 33.., 53.. and 63.. recorded.
+  std::vector<HealthEvent> recorded;
+  for (HealthEvent event : events) {
+    if (event.type == HealthEventType::kThroughputRecovered) continue;
+    event.occurrence += 3;
+    recorded.push_back(event);
+  }
+  const auto again = anomalies(rows, 0, recorded);
+  EXPECT_TRUE(ofType(again, HealthEventType::kNanIterations).empty());
+  EXPECT_TRUE(ofType(again, HealthEventType::kSkippedIterations).empty());
+  EXPECT_TRUE(ofType(again, HealthEventType::kThroughputDrop).empty());
+  // The recovery of the drop as recorded, keyed by its occurrence.
+  const auto recovered = ofType(again, HealthEventType::kThroughputRecovered);
+  ASSERT_EQ(recovered.size(), 1u);
+  EXPECT_EQ(recovered[0].occurrence, 63);
+
+  // A loss spike the same way.
+  auto spiky = steadyRows(60, kSecond);
+  for (size_t i = 39; i < 44; ++i) spiky[i].loss = 9;  // iterations 40..44
+  const auto spikes = ofType(anomalies(spiky), HealthEventType::kLossSpike);
+  ASSERT_EQ(spikes.size(), 1u);
+  HealthEvent late = spikes[0];
+  late.occurrence = 42;
+  EXPECT_TRUE(ofType(anomalies(spiky, 0, {late}), HealthEventType::kLossSpike).empty());
+  // Another stretch of the same type is another occurrence.
+  spiky[54].loss = 9;
+  const auto second = ofType(anomalies(spiky, 0, {late}), HealthEventType::kLossSpike);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].occurrence, 55);
 }
 
 TEST(FindAnomalies, ALongDropKeepsItsOwnBaseline) {
@@ -360,7 +431,8 @@ TEST(FindRewind, ARunResumingBelowThePreviousRunsLastIteration) {
   ASSERT_TRUE(rewind);
   EXPECT_EQ(rewind->type, HealthEventType::kIterationRewind);
   EXPECT_EQ(rewind->run_serial, 2);
-  EXPECT_EQ(rewind->occurrence, 11);
+  EXPECT_EQ(rewind->occurrence, 1) << "one per run: keyed by the previous run";
+  EXPECT_EQ(detailNumber(*rewind, "iteration"), 11);
   EXPECT_EQ(rewind->time_us, 500 * kSecond);
   EXPECT_EQ(detailNumber(*rewind, "previous_last_iteration"), 15);
   EXPECT_EQ(detailNumber(*rewind, "redone_iterations"), 5);
@@ -401,6 +473,28 @@ TEST(Goodput, TheWorkedExample) {
   EXPECT_EQ(goodput.counted_iterations, 20);
   EXPECT_EQ(goodput.redone_iterations, 5);
   EXPECT_EQ(goodput.runs, 2);
+}
+
+// A run that saves after its last iteration and dies: the save is checkpoint time, and the restart
+// begins when it ended.
+TEST(Goodput, ASaveAfterARunsLastRowIsNotARestart) {
+  GoodputCalculator calculator;
+  for (int64_t i = 1; i <= 10; ++i) calculator.add(1, i, (60 + 10 * i) * kSecond, 10'000, {});
+  for (int64_t i = 11; i <= 20; ++i) calculator.add(2, i, (240 + 10 * i) * kSecond, 10'000, {});
+  const std::vector<storage::RunPhase> runs = {summary(1, 0, RunState::kSuperseded, 300),
+                                               summary(2, 300, RunState::kEnded, 450)};
+  // Iteration 10 at 160 s, then a save of 20 s ending at 180 s.
+  const std::vector<storage::CompletedSave> saves = {
+      {.serial = 1, .iteration = 10, .end_us = 180 * kSecond, .duration_ms = 20'000}};
+  const Goodput goodput = calculator.finish(runs, saves, {}, 1'000 * kSecond);
+  EXPECT_DOUBLE_EQ(goodput.wall_seconds, 450);
+  EXPECT_DOUBLE_EQ(goodput.productive_seconds, 200);
+  EXPECT_DOUBLE_EQ(goodput.checkpoints_seconds, 20);
+  EXPECT_DOUBLE_EQ(goodput.restarts_seconds, 160);  // 180 s → 340 s, not from 160 s
+  EXPECT_DOUBLE_EQ(goodput.other_seconds, 70);      // run 1's start-up, the end after 440 s
+  EXPECT_DOUBLE_EQ(goodput.wall_seconds, goodput.productive_seconds + goodput.redone_seconds +
+                                             goodput.stalls_seconds + goodput.checkpoints_seconds +
+                                             goodput.restarts_seconds + goodput.other_seconds);
 }
 
 TEST(Goodput, AResumedStallIsLostTimeNotStepTime) {
