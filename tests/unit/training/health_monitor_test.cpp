@@ -105,6 +105,19 @@ class HealthMonitorTest : public ::testing::Test {
                                       .time_us = time_us};
     ASSERT_TRUE(storage::insertPerformanceRows(*database_, std::span(&one, 1)).ok());
   }
+  // A save of run 1's `iteration` at `time_us`: its start to insertCheckpointStarts, its end to
+  // completeCheckpoints.
+  static storage::CheckpointLine save(int64_t iteration, int64_t time_us,
+                                      std::optional<int64_t> duration_ms = std::nullopt) {
+    return {.workload_uid = "w-job",
+            .pod_uid = "pod-0",
+            .serial = 1,
+            .iteration = iteration,
+            .path = common::concat("/ckpt/iter_", iteration),
+            .operation = storage::CheckpointOperation::kSave,
+            .time_us = time_us,
+            .duration_ms = duration_ms};
+  }
   // Moves the simulated wall clock to `time_us`.
   void at(int64_t time_us) {
     const int64_t now =
@@ -227,14 +240,8 @@ TEST_F(HealthMonitorTest, NoStallWhenTheWorkloadIsGone) {
 TEST_F(HealthMonitorTest, NoStallDuringALongCheckpointSaveUntilTheGraceRunsOut) {
   rows(1, 1, 20, kStart + 10 * kSecond);
   const int64_t save_start = kStart + 205 * kSecond;
-  const storage::CheckpointLine save{.workload_uid = "w-job",
-                                     .pod_uid = "pod-0",
-                                     .serial = 1,
-                                     .iteration = 20,
-                                     .path = "/ckpt/iter_0000020",
-                                     .operation = storage::CheckpointOperation::kSave,
-                                     .time_us = save_start};
-  ASSERT_TRUE(storage::insertCheckpointStarts(*database_, std::span(&save, 1)).ok());
+  const storage::CheckpointLine started = save(20, save_start);
+  ASSERT_TRUE(storage::insertCheckpointStarts(*database_, std::span(&started, 1)).ok());
   auto detector = monitor();
   at(save_start + 29 * kMinute);
   ASSERT_TRUE(detector->check().ok());
@@ -457,15 +464,8 @@ TEST_F(HealthMonitorTest, TheLeaseHolderSendsTheAlertingAndGoodputSeries) {
 // A save that ended after the last iteration is progress for the series as for the stall rule.
 TEST_F(HealthMonitorTest, SecondsSinceProgressCountFromASaveAfterTheLastIteration) {
   rows(1, 1, 20, kStart + 10 * kSecond);  // the last at 200 s
-  const storage::CheckpointLine save{.workload_uid = "w-job",
-                                     .pod_uid = "pod-0",
-                                     .serial = 1,
-                                     .iteration = 20,
-                                     .path = "/ckpt/iter_0000020",
-                                     .operation = storage::CheckpointOperation::kSave,
-                                     .time_us = kStart + 260 * kSecond,  // its end
-                                     .duration_ms = 50'000};
-  ASSERT_TRUE(storage::completeCheckpoints(*database_, std::span(&save, 1)).ok());
+  const storage::CheckpointLine saved = save(20, kStart + 260 * kSecond, 50'000);
+  ASSERT_TRUE(storage::completeCheckpoints(*database_, std::span(&saved, 1)).ok());
   testing::RecordingSink sink(1);
   auto detector = monitor(&sink);
   at(kStart + 260 * kSecond + 2 * kMinute);
@@ -480,15 +480,8 @@ TEST_F(HealthMonitorTest, GoodputOfTheWorkedExample) {
   // docs/TRAINING.md's example (see health_rules_test): two runs, a save, a rewind.
   rows(1, 1, 10, kStart + 70 * kSecond);
   rows(1, 11, 15, kStart + 190 * kSecond);
-  const storage::CheckpointLine save{.workload_uid = "w-job",
-                                     .pod_uid = "pod-0",
-                                     .serial = 1,
-                                     .iteration = 10,
-                                     .path = "/ckpt/iter_0000010",
-                                     .operation = storage::CheckpointOperation::kSave,
-                                     .time_us = kStart + 180 * kSecond,
-                                     .duration_ms = 20'000};
-  ASSERT_TRUE(storage::completeCheckpoints(*database_, std::span(&save, 1)).ok());
+  const storage::CheckpointLine saved = save(10, kStart + 180 * kSecond, 20'000);
+  ASSERT_TRUE(storage::completeCheckpoints(*database_, std::span(&saved, 1)).ok());
   startRun(2, "leaf-2", kStart + 300 * kSecond);
   rows(2, 11, 20, kStart + 350 * kSecond);
   endRun(2, "leaf-2", kStart + 450 * kSecond);
