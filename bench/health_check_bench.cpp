@@ -1,8 +1,11 @@
 // One training-health check (training::HealthMonitor::check) against a real PostgreSQL on
-// loopback, for a number of running runs, each with 512 rows logged every 10 s up to a minute
-// ago: the lease, the runs' list, per run its newest rows (the first check reads 512 of them, the
-// next ones 64), its checkpoint activity and events, and the goodput series of its workload. No
-// run stalls, so the figure is the steady cost every replica pays each check interval.
+// loopback, for a number of running runs, each with its rows logged every 10 s up to a minute
+// ago: the lease, the runs' list, per run its newest rows (the first check reads up to 512 of
+// them, the next ones 64), its checkpoint activity and events, and the goodput series of its
+// workload. A long run has 512 rows. A young run (fewer than 512 rows) is the second of its
+// workload, resumed after a first of 10 rows: each check also counts its rows and reads the
+// first run's last iteration (the rewind rule). No run stalls, so the figure is the steady cost
+// every replica pays each check interval.
 //
 //   build/release/bench/health_check_bench --benchmark_repetitions=5
 
@@ -26,7 +29,6 @@ namespace tp {
 namespace {
 
 constexpr int64_t kSecond = 1'000'000;
-constexpr int kRowsPerRun = 512;
 constexpr int64_t kLastRowUs = 1761223200 * kSecond;
 
 const std::string kDocument =
@@ -53,25 +55,35 @@ std::vector<std::string_view> stateNames() {
   return names;
 }
 
-bool insertRuns(storage::Database& database, int runs) {
+// `runs` workloads, each running run `serial` with `rows_per_run` rows; run 1 of a workload whose
+// running run is 2 has 10 rows before it.
+bool insertRuns(storage::Database& database, int runs, int rows_per_run, int serial) {
+  constexpr int kFirstRunRows = 10;
   std::vector<storage::RunEvent> starts;
   std::vector<storage::PerformanceRow> rows;
-  for (int run = 0; run < runs; ++run) {
-    const std::string workload = "w-" + std::to_string(run);
-    testing::insertWorkload(database, workload, workload, "", "Running");
+  const auto addRun = [&](const std::string& workload, int run_serial, int first, int count,
+                          int64_t last_us) {
     starts.push_back({.workload_uid = workload,
-                      .nearest_workload_uid = workload + "-run1",
-                      .pod_uid = "pod-" + std::to_string(run),
-                      .run_serial = 1,
-                      .time_us = kLastRowUs - (kRowsPerRun + 1) * 10 * kSecond});
-    for (int i = 1; i <= kRowsPerRun; ++i) {
+                      .nearest_workload_uid = workload + "-run" + std::to_string(run_serial),
+                      .pod_uid = workload + "-pod",
+                      .run_serial = run_serial,
+                      .time_us = last_us - count * 10 * kSecond});
+    for (int i = 0; i < count; ++i) {
       rows.push_back({.workload_uid = workload,
                       .pod_uid = starts.back().pod_uid,
                       .performance_json = kDocument,
-                      .iteration = i,
-                      .serial = 1,
-                      .time_us = kLastRowUs - (kRowsPerRun - i) * 10 * kSecond});
+                      .iteration = first + i,
+                      .serial = run_serial,
+                      .time_us = last_us - (count - 1 - i) * 10 * kSecond});
     }
+  };
+  for (int run = 0; run < runs; ++run) {
+    const std::string workload = "w-" + std::to_string(run);
+    testing::insertWorkload(database, workload, workload, "", "Running");
+    if (serial == 2) {
+      addRun(workload, 1, 1, kFirstRunRows, kLastRowUs - (rows_per_run + 30) * 10 * kSecond);
+    }
+    addRun(workload, serial, serial == 2 ? kFirstRunRows + 1 : 1, rows_per_run, kLastRowUs);
   }
   return storage::insertStartTrainEvents(database, starts).ok() &&
          storage::insertPerformanceRows(database, rows).ok();
@@ -79,10 +91,12 @@ bool insertRuns(storage::Database& database, int runs) {
 
 void BM_HealthCheck(benchmark::State& state) {
   const int runs = static_cast<int>(state.range(0));
+  const int rows_per_run = static_cast<int>(state.range(1));
+  const int serial = static_cast<int>(state.range(2));
   testing::PostgresServer server(/*tls=*/false, /*durable=*/true);
   auto database = storage::Database::create(server.dbConfig());
   if (!database.ok() || !storage::ensureSchema(**database, nullptr).ok() ||
-      !insertRuns(**database, runs)) {
+      !insertRuns(**database, runs, rows_per_run, serial)) {
     state.SkipWithError("cannot prepare PostgreSQL");
     return;
   }
@@ -109,7 +123,13 @@ void BM_HealthCheck(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * runs);
 }
-BENCHMARK(BM_HealthCheck)->Arg(100)->Unit(benchmark::kMillisecond)->UseRealTime();
+// Long runs; young runs resumed after a first one.
+BENCHMARK(BM_HealthCheck)
+    ->ArgNames({"runs", "rows", "serial"})
+    ->Args({100, 512, 1})
+    ->Args({100, 200, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace tp
