@@ -522,14 +522,9 @@ std::optional<HealthEvent> findRewind(const storage::RunKey& run, const RowFigur
 }
 
 int64_t eventIteration(const HealthEvent& event) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element detail;
-  int64_t iteration = 0;
-  if (parser.parse(event.detail_json).get(detail) == simdjson::SUCCESS &&
-      detail["iteration"].get_int64().get(iteration) == simdjson::SUCCESS) {
-    return iteration;
-  }
-  return event.occurrence;
+  const std::optional<double> iteration = detailNumber(event, "iteration");
+  if (!iteration || !std::isfinite(*iteration)) return event.occurrence;
+  return static_cast<int64_t>(*iteration);
 }
 
 void GoodputCalculator::add(int serial, int64_t iteration, int64_t time_us,
